@@ -1,0 +1,117 @@
+"""A process image read from a dump: threads, mappings, memory and its executable."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exe import Executable
+from .memory import Memory, Segment
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A range of the process's address space as the dump describes it."""
+
+    start: int
+    end: int
+    perms: str  # "rwx" letters, "-" where a permission is missing
+    file: str | None = None  # backing file (NT_FILE / module path)
+    file_offset: int = 0
+    present: bool = True  # the dump holds these bytes (possibly filled from the executable)
+
+    @property
+    def size(self) -> int:
+        """Return the mapping's length in bytes."""
+        return self.end - self.start
+
+
+# Register names in Go's spelling order for amd64.
+AMD64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
+              "r12", "r13", "r14", "r15", "rip", "rflags", "fs_base", "gs_base")
+
+
+@dataclass
+class Thread:
+    """One OS thread: its id and registers (amd64 names, e.g. ``rip``, ``rsp``, ``r14``)."""
+
+    tid: int
+    regs: dict[str, int]
+    tls_base: int | None = None  # fs_base on Linux, the TEB address on Windows
+    signal: int | None = None  # the signal the thread was stopped by, if it is the crashing one
+
+    @property
+    def pc(self) -> int:
+        """Return the program counter."""
+        return self.regs.get("rip", 0)
+
+    @property
+    def sp(self) -> int:
+        """Return the stack pointer."""
+        return self.regs.get("rsp", 0)
+
+    @property
+    def fp(self) -> int:
+        """Return the frame pointer."""
+        return self.regs.get("rbp", 0)
+
+
+@dataclass
+class Process:
+    """A process image: ``read``/``view``/``array`` over its memory, threads, mappings."""
+
+    path: str
+    dump_format: str  # "elf-core" or "minidump"
+    goos: str
+    goarch: str
+    memory: Memory
+    threads: list[Thread]
+    mappings: list[Mapping]
+    exe: Executable | None
+    exe_bias: int = 0  # load address minus link-time address of the executable
+    pid: int | None = None
+    signal: int | None = None  # the signal or exception that ended the process, if any
+    crash_thread: Thread | None = None
+    auxv: dict[int, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    ptr_size: int = 8
+    byte_order: str = "little"
+
+    def read(self, addr: int, n: int) -> bytes:
+        """Return ``n`` bytes at ``addr`` (raises ``UnmappedAddress``)."""
+        return self.memory.read(addr, n)
+
+    def view(self, addr: int, n: int) -> memoryview:
+        """Return ``n`` bytes at ``addr`` without copying when they lie in one segment."""
+        return self.memory.view(addr, n)
+
+    def array(self, addr: int, count: int, dtype: str = "<u8") -> np.ndarray:
+        """Return ``count`` items of ``dtype`` at ``addr`` as a read-only numpy array."""
+        return self.memory.array(addr, count, dtype)
+
+    def readable(self, addr: int, n: int = 1) -> bool:
+        """Return whether the dump holds every byte of ``[addr, addr + n)``."""
+        return self.memory.readable(addr, n)
+
+    def read_uint(self, addr: int, size: int) -> int:
+        """Return the unsigned little-endian integer of ``size`` bytes at ``addr``."""
+        return int.from_bytes(self.memory.read(addr, size), "little")
+
+    def read_ptr(self, addr: int) -> int:
+        """Return the pointer-sized word at ``addr``."""
+        return struct.unpack("<Q", self.memory.read(addr, 8))[0]
+
+    def read_u32(self, addr: int) -> int:
+        """Return the uint32 at ``addr``."""
+        return struct.unpack("<I", self.memory.read(addr, 4))[0]
+
+    def segments(self) -> list[Segment]:
+        """Return the memory segments (present and absent) in address order."""
+        return self.memory.segments
+
+    def warn(self, message: str) -> None:
+        """Record a warning about the dump (shown once by the CLI)."""
+        if message not in self.warnings:
+            self.warnings.append(message)

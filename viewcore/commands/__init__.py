@@ -1,0 +1,12 @@
+"""One module per command; each has HELP, ``add_arguments(parser)`` and ``run(gp, args)``.
+
+``run`` returns a result record from ``viewcore.results`` and prints nothing.
+"""
+
+from . import mappings, overview, threads
+
+COMMANDS = {
+    "overview": overview,
+    "mappings": mappings,
+    "threads": threads,
+}

@@ -1,0 +1,94 @@
+"""GoProcess: the Go runtime decoded from a ``core.Process``, computed lazily.
+
+Each part (build info, pclntab, types, goroutines, heap) is read on first use, so
+``threads`` on a dump with a broken heap still answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import core
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The facts ``overview`` shows."""
+
+    dump_format: str
+    goos: str
+    goarch: str
+    go_version: str | None
+    pid: int | None
+    threads: int
+    goroutines: int | None
+    heap_objects: int | None
+    heap_bytes: int | None
+    executable: str | None
+    signal: int | None
+    partial: bool
+
+
+class GoProcess:
+    """A Go program's state in a dump."""
+
+    def __init__(self, process: core.Process):
+        self.process = process
+
+    @property
+    def warnings(self) -> list[str]:
+        """Return every warning so far (dump and Go decoding), each once."""
+        return self.process.warnings
+
+    @property
+    def partial(self) -> bool:
+        """Return whether some answers are incomplete (warnings were raised)."""
+        return bool(self.process.warnings)
+
+    def mappings(self) -> list[core.Mapping]:
+        """Return the dump's mappings in address order."""
+        return list(self.process.mappings)
+
+    def threads(self) -> list[core.Thread]:
+        """Return the dump's OS threads."""
+        return list(self.process.threads)
+
+    def crash_thread(self) -> core.Thread | None:
+        """Return the thread that received the fatal signal, or None (gcore, SIGQUIT-less)."""
+        return self.process.crash_thread
+
+    @cached_property
+    def build_info(self):
+        """Return the executable's BuildInfo, or None without an executable."""
+        from .buildinfo import read_build_info
+        exe = self.process.exe
+        return read_build_info(exe) if exe is not None else None
+
+    @property
+    def go_version(self) -> str | None:
+        """Return the Go version the executable was built with (``go1.22.10``), or None."""
+        bi = self.build_info
+        return bi.go_version if bi is not None else None
+
+    @cached_property
+    def pclntab(self):
+        """Return the executable's Pclntab (functions, lines, frames)."""
+        from .pclntab import read_pclntab
+        return read_pclntab(self.process.exe)
+
+    def func_name(self, pc: int) -> str | None:
+        """Return the name of the Go function containing ``pc``, or None."""
+        if self.process.exe is None:
+            return None
+        f = self.pclntab.find_func(pc - self.process.exe_bias)
+        return f.name if f is not None else None
+
+    def summary(self) -> Summary:
+        """Return the facts for ``overview``."""
+        p = self.process
+        return Summary(
+            dump_format=p.dump_format, goos=p.goos, goarch=p.goarch, go_version=self.go_version,
+            pid=p.pid, threads=len(p.threads), goroutines=None, heap_objects=None, heap_bytes=None,
+            executable=p.exe.path if p.exe is not None else None, signal=p.signal,
+            partial=self.partial)

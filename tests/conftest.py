@@ -1,0 +1,72 @@
+"""Shared test fixtures: the committed dumps of real Go programs and their manifests.
+
+``fixtures/dumps/index.json`` lists every dump with the executable it came from and the
+truth its Go runtime printed at dump time (``*.manifest.json``, ``*.stderr.txt``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DUMPS = ROOT / "fixtures" / "dumps"
+
+
+@lru_cache(maxsize=1)
+def fixture_index() -> list[dict]:
+    """Return the entries of fixtures/dumps/index.json (empty if absent)."""
+    index = DUMPS / "index.json"
+    if not index.exists():
+        return []
+    return json.loads(index.read_text())
+
+
+def case_id(entry: dict) -> str:
+    """Return a readable test id such as ``go1.22.10-crash-stripped``."""
+    return f"{entry['go_version']}-{entry['kind']}" + ("-stripped" if entry.get("stripped") else "")
+
+
+def dump_cases(*, kinds: tuple[str, ...] | None = None, stripped: bool | None = None) -> list:
+    """Return pytest params, one per fixture dump matching ``kinds`` and ``stripped``."""
+    out = []
+    for e in fixture_index():
+        if kinds is not None and e["kind"] not in kinds:
+            continue
+        if stripped is not None and bool(e.get("stripped")) != stripped:
+            continue
+        out.append(pytest.param(e, id=case_id(e)))
+    if not out:
+        out.append(pytest.param(None, marks=pytest.mark.skip(reason="no fixture dumps (fixtures/dumps/index.json)")))
+    return out
+
+
+class Case:
+    """One fixture dump: paths and its manifest."""
+
+    def __init__(self, entry: dict):
+        self.entry = entry
+        self.core = DUMPS / entry["core"]
+        self.exe = DUMPS / entry["exe"]
+        self.manifest = json.loads((DUMPS / entry["manifest"]).read_text())
+        self.traceback_path = DUMPS / entry["traceback"] if entry.get("traceback") else None
+
+    @property
+    def traceback(self) -> str:
+        """Return the GOTRACEBACK=crash stderr saved when the dump was made."""
+        return self.traceback_path.read_text(errors="replace") if self.traceback_path else ""
+
+
+@lru_cache(maxsize=None)
+def _open(core_path: str, exe_path: str):
+    import core
+    return core.open_dump(core_path, exe=exe_path)
+
+
+def open_case(entry: dict):
+    """Return (Case, core.Process) for a fixture entry, opened once per session."""
+    case = Case(entry)
+    return case, _open(str(case.core), str(case.exe))

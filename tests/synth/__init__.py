@@ -1,0 +1,1 @@
+"""Writers of synthetic dumps for parser tests, independent of core/'s own structures."""

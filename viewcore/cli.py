@@ -1,0 +1,108 @@
+"""The command line: ``viewcore DUMP [--exe EXE] [--json] COMMAND [ARGS...]``.
+
+``main`` is the one error boundary: our errors become ``viewcore: error: ...`` and exit
+1, usage errors exit 2, anything unexpected is reported as an internal error (with the
+traceback only under ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+import gocore
+from core import DumpError
+
+from .commands import COMMANDS
+from .render import jsonout, text
+
+PROG = "viewcore"
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Add the options that may stand before or after COMMAND."""
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--exe", default=default, help="the executable the dump was made from")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="print one JSON document (the contract in docs/cli.md)")
+    parser.add_argument("--no-cache", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="neither read nor write the cache")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="show tracebacks of internal errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser: DUMP, global options and one sub-parser per command."""
+    parser = argparse.ArgumentParser(prog=PROG, description="Heap and goroutine analyzer for Go core dumps.")
+    parser.add_argument("dump", metavar="DUMP", help="ELF core or Windows minidump (may be .zst/.gz)")
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, cmd in COMMANDS.items():
+        p = sub.add_parser(name, help=cmd.HELP, description=cmd.HELP)
+        _global_options(p, suppress=True)
+        cmd.add_arguments(p)
+    return parser
+
+
+class _Stderr:
+    """Writes notes and warnings to stderr, each once."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def note(self, message: str) -> None:
+        print(f"{PROG}: note: {message}", file=sys.stderr)
+
+    def warn(self, message: str) -> None:
+        if message not in self.seen:
+            self.seen.add(message)
+            print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def run_command(gp: gocore.GoProcess, args: argparse.Namespace, out=None) -> int:
+    """Run ``args.command`` on ``gp`` and print its result; return the exit status."""
+    cmd = COMMANDS[args.command]
+    result = cmd.run(gp, args)
+    stream = out or sys.stdout
+    if args.json:
+        jsonout.render(result, stream)
+    else:
+        text.render(result, Console(file=stream, highlight=False, soft_wrap=True))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, run one command (or the shell) and return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    err = _Stderr()
+    try:
+        gp = gocore.open(args.dump, exe=args.exe, use_cache=not args.no_cache, notify=err.note)
+        if args.command is None:
+            from .shell import run_shell
+            return run_shell(gp, parser, err)
+        status = run_command(gp, args)
+        for w in gp.warnings:
+            err.warn(w)
+        return status
+    except (DumpError, gocore.GoCoreError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # the one boundary for bugs: never a bare traceback
+        if args.debug:
+            raise
+        print(f"{PROG}: error: internal error: {type(e).__name__}: {e} (run with --debug for details)",
+              file=sys.stderr)
+        return 1
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -94,8 +94,6 @@ def materialize(path: str | os.PathLike, *, use_cache: bool = True,
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / f"{key}-{Path(path).name.removesuffix('.zst').removesuffix('.gz')}"
         if target.exists():
-            if notify:
-                notify(f"using decompressed {kind} copy {target}")
             return str(target)
         if notify:
             notify(f"decompressing {kind} file {path} to {target}")

@@ -11,6 +11,12 @@ from functools import cached_property
 
 import core
 
+from .errors import GoCoreError
+
+
+class MissingExecutable(GoCoreError):
+    """The dump's executable is needed but was neither given nor found."""
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -72,10 +78,53 @@ class GoProcess:
         return bi.go_version if bi is not None else None
 
     @cached_property
+    def dwarf(self):
+        """Return the executable's DwarfData (types, globals, constants), or None if stripped."""
+        exe = self.process.exe
+        if exe is None or not exe.has_dwarf:
+            return None
+        from .dwarf import load_dwarf
+        return load_dwarf(exe)
+
+    @cached_property
+    def layout(self):
+        """Return the runtime's Layout: from DWARF, else the table for this Go version."""
+        from .layout import load_layout
+        return load_layout(self._exe(), self.dwarf, self.go_version)
+
+    @cached_property
+    def facts(self):
+        """Return the named version Facts (facts.py) of this runtime."""
+        from .facts import detect
+        return detect(self.layout, self.go_version)
+
+    @cached_property
+    def _module(self):
+        from .moduledata import load_module
+        return load_module(self._exe())
+
+    @property
     def pclntab(self):
-        """Return the executable's Pclntab (functions, lines, frames)."""
-        from .pclntab import read_pclntab
-        return read_pclntab(self.process.exe)
+        """Return the executable's Pclntab (functions, lines, frames); link-time PCs."""
+        return self._module[0]
+
+    @property
+    def moduledata(self):
+        """Return the executable's ModuleData (link-time addresses)."""
+        return self._module[1]
+
+    @cached_property
+    def runtime_globals(self) -> dict[str, int]:
+        """Return run-time addresses of the runtime globals gocore reads (allgs, mheap_, ...)."""
+        from .moduledata import find_runtime_globals
+        found = find_runtime_globals(self._exe(), self.pclntab, self.moduledata)
+        return {name: addr + self.process.exe_bias for name, addr in found.items()}
+
+    def _exe(self):
+        exe = self.process.exe
+        if exe is None:
+            raise MissingExecutable("no executable: pass --exe (the dump does not name one that exists)")
+        return exe
 
     def func_name(self, pc: int) -> str | None:
         """Return the name of the Go function containing ``pc``, or None."""

@@ -63,7 +63,7 @@ def _mappings(result: Rows, console) -> None:
 def _threads(result: Rows, console) -> None:
     t = Table(box=None, header_style="bold")
     for col in ("tid", "pc", "sp", "function", ""):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for th in result.rows:
         mark = f"crashed (signal {th.signal})" if th.crashed else ""
         t.add_row(str(th.tid), _hex(th.pc), _hex(th.sp), th.function or "?", mark)

@@ -1,0 +1,191 @@
+"""Go build information (``runtime/debug.BuildInfo``) read from an executable.
+
+The linker writes a 32-byte header starting with ``\\xff Go buildinf:`` (16-byte aligned,
+in ``.go.buildinfo`` on ELF, inside ``.data`` on PE). Byte 14 is the pointer size, byte 15
+flags: bit 0 big-endian, bit 1 "strings inline" (Go 1.18+: two uvarint-length strings
+follow the header) or, before that, two pointers at offset 16 to Go string headers. The
+module text is wrapped in 16-byte sentinels. See ``src/debug/buildinfo/buildinfo.go`` and
+``src/runtime/debug/mod.go`` in any GOROOT.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+
+from core.errors import ExecutableError
+from core.exe import Executable
+
+MAGIC = b"\xff Go buildinf:"
+HEADER_SIZE = 32
+ALIGN = 16
+_FLAG_BIG_ENDIAN = 0x1
+_FLAG_INLINE = 0x2
+
+
+class BuildInfoError(ExecutableError):
+    """The executable carries no readable Go build information."""
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module line of the build info: path, version, checksum (``replace`` if replaced)."""
+
+    path: str
+    version: str = ""
+    sum: str = ""
+    replace: Module | None = None
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """What ``go version -m`` prints: toolchain version, main package path, modules, settings."""
+
+    go_version: str | None
+    path: str = ""
+    main: Module | None = None
+    deps: list[Module] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+    addr: int = 0
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int] | None:
+        """Return ``(major, minor, patch)`` of ``go_version``, or None if it is not a release."""
+        return parse_go_version(self.go_version) if self.go_version else None
+
+
+_VERSION_RE = re.compile(r"go(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+def parse_go_version(text: str) -> tuple[int, int, int] | None:
+    """Return ``(1, 22, 10)`` for ``"go1.22.10"``; None when no ``goN.M`` is found.
+
+    Tolerates pre-releases (``go1.23rc1`` -> (1, 23, 0)), experiment suffixes
+    (``go1.25.5 X:nodwarf5``) and devel strings that name a base version
+    (``devel go1.26-abcdef ...`` -> (1, 26, 0)); a bare ``devel +abc`` gives None.
+    """
+    m = _VERSION_RE.search(text or "")
+    if m is None:
+        return None
+    return int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0)
+
+
+def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    """Return ``(value, next_pos)`` of the unsigned LEB128 varint at ``pos``."""
+    value = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise BuildInfoError("build info: varint runs past the end of the data")
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def find_build_info(exe: Executable) -> int | None:
+    """Return the link-time address of the build info header, or None if absent."""
+    sec = exe.sections.get(".go.buildinfo")
+    if sec is not None and not sec.nobits:
+        data = exe.section_data(".go.buildinfo") or b""
+        if data.startswith(MAGIC):
+            return sec.addr
+    # PE, or a stripped section table: scan the file's loaded data, 16-byte aligned.
+    for seg in exe.segments:
+        if seg.filesz == 0:
+            continue
+        blob = exe.data[seg.offset: seg.offset + seg.filesz]
+        pos = blob.find(MAGIC)
+        while pos >= 0:
+            if (seg.vaddr + pos) % ALIGN == 0:
+                return seg.vaddr + pos
+            pos = blob.find(MAGIC, pos + 1)
+    return None
+
+
+def _read_go_string(exe: Executable, addr: int, ptr_size: int, fmt: str) -> str:
+    """Return the Go string whose (pointer, length) header sits at ``addr``."""
+    hdr = exe.read_static(addr, 2 * ptr_size)
+    if hdr is None:
+        raise BuildInfoError(f"build info: string header at {addr:#x} is not in the file")
+    ptr, n = struct.unpack(fmt + fmt[-1], hdr)
+    if n == 0:
+        return ""
+    data = exe.read_static(ptr, n)
+    if data is None:
+        raise BuildInfoError(f"build info: string of {n} bytes at {ptr:#x} is not in the file")
+    return data.decode("utf-8", errors="replace")
+
+
+def _parse_modinfo(text: str) -> tuple[str, Module | None, list[Module], dict[str, str]]:
+    """Return ``(path, main, deps, settings)`` from the tab-separated module text."""
+    path, main, deps, settings = "", None, [], {}
+    last: Module | None = None
+    for line in text.splitlines():
+        parts = line.split("\t")
+        kind = parts[0]
+        if kind == "path" and len(parts) > 1:
+            path = parts[1]
+        elif kind in ("mod", "dep") and len(parts) > 1:
+            last = Module(*parts[1:4])
+            if kind == "mod":
+                main = last
+            else:
+                deps.append(last)
+        elif kind == "=>" and last is not None and len(parts) > 1:
+            repl = Module(*parts[1:4])
+            last = Module(last.path, last.version, last.sum, repl)
+            if deps and deps[-1].path == last.path:
+                deps[-1] = last
+            else:
+                main = last
+        elif kind == "build" and len(parts) > 1:
+            key, _, value = parts[1].partition("=")
+            if value.startswith('"'):  # quoted values (strconv.Quote) for keys with spaces
+                try:
+                    value = bytes(value[1:-1], "utf-8").decode("unicode_escape")
+                except UnicodeDecodeError:
+                    pass
+            settings[key] = value
+    return path, main, deps, settings
+
+
+def read_build_info(exe: Executable) -> BuildInfo:
+    """Return the executable's ``BuildInfo``; raise ``BuildInfoError`` if it has none."""
+    addr = find_build_info(exe)
+    if addr is None:
+        raise BuildInfoError(f"{exe.path}: no Go build information (not a Go executable?)")
+    header = exe.read_static(addr, HEADER_SIZE)
+    if header is None or not header.startswith(MAGIC):
+        raise BuildInfoError(f"{exe.path}: build info header at {addr:#x} is unreadable")
+    ptr_size, flags = header[14], header[15]
+    if flags & _FLAG_INLINE:
+        # Go 1.18+: two uvarint-prefixed strings right after the header.
+        blob = exe.read_static(addr, 64 * 1024) or exe.read_static(addr, 4096) or header
+        n, pos = _uvarint(blob, HEADER_SIZE)
+        if pos + n > len(blob):
+            blob = exe.read_static(addr, pos + n + 16) or blob
+        version = blob[pos: pos + n].decode("utf-8", errors="replace")
+        pos += n
+        n, pos = _uvarint(blob, pos)
+        if pos + n > len(blob):
+            blob = exe.read_static(addr, pos + n) or blob
+        mod = blob[pos: pos + n].decode("utf-8", errors="replace")
+    else:
+        if ptr_size not in (4, 8):
+            raise BuildInfoError(f"{exe.path}: build info has pointer size {ptr_size}")
+        order = ">" if flags & _FLAG_BIG_ENDIAN else "<"
+        fmt = order + ("Q" if ptr_size == 8 else "I")
+        vptr, mptr = struct.unpack(fmt + fmt[-1], header[16: 16 + 2 * ptr_size])
+        version = _read_go_string(exe, vptr, ptr_size, fmt)
+        mod = _read_go_string(exe, mptr, ptr_size, fmt)
+    # Module text is framed by 16-byte sentinels; debug/buildinfo checks the '\n' at -17.
+    if len(mod) >= 33 and mod[-17] == "\n":
+        mod = mod[16:-16]
+    else:
+        mod = ""
+    path, main, deps, settings = _parse_modinfo(mod)
+    return BuildInfo(go_version=version or None, path=path, main=main, deps=deps,
+                     settings=settings, addr=addr)

@@ -105,6 +105,14 @@ def find_build_info(exe: Executable) -> int | None:
     return None
 
 
+def _read_upto(exe: Executable, addr: int, n: int) -> bytes:
+    """Return up to ``n`` bytes at ``addr``, fewer where its segment's file data ends."""
+    for seg in exe.segments:
+        if seg.vaddr <= addr < seg.vaddr + seg.filesz:
+            return exe.read_static(addr, min(n, seg.vaddr + seg.filesz - addr)) or b""
+    return b""
+
+
 def _read_go_string(exe: Executable, addr: int, ptr_size: int, fmt: str) -> str:
     """Return the Go string whose (pointer, length) header sits at ``addr``."""
     hdr = exe.read_static(addr, 2 * ptr_size)
@@ -163,15 +171,13 @@ def read_build_info(exe: Executable) -> BuildInfo:
     ptr_size, flags = header[14], header[15]
     if flags & _FLAG_INLINE:
         # Go 1.18+: two uvarint-prefixed strings right after the header.
-        blob = exe.read_static(addr, 64 * 1024) or exe.read_static(addr, 4096) or header
+        blob = _read_upto(exe, addr, 1 << 20)
         n, pos = _uvarint(blob, HEADER_SIZE)
-        if pos + n > len(blob):
-            blob = exe.read_static(addr, pos + n + 16) or blob
         version = blob[pos: pos + n].decode("utf-8", errors="replace")
         pos += n
         n, pos = _uvarint(blob, pos)
         if pos + n > len(blob):
-            blob = exe.read_static(addr, pos + n) or blob
+            raise BuildInfoError(f"{exe.path}: build info module text runs past the file data")
         mod = blob[pos: pos + n].decode("utf-8", errors="replace")
     else:
         if ptr_size not in (4, 8):

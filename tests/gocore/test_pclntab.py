@@ -210,7 +210,8 @@ def test_functab_matches_symtab(version):
             name = re.sub(r"\[\d+\]", "[...]", name)
         syms.add((name, addr))
     assert ours == syms
-    assert tab.max_pc == exe.symbols["runtime.etext"][0] or tab.max_pc <= exe.symbols["runtime.etext"][0]
+    # the table's end sentinel is the last function's end; etext may add alignment padding
+    assert 0 <= exe.symbols["runtime.etext"][0] - tab.max_pc < 64
 
 
 @needs_fixtures

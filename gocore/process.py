@@ -120,6 +120,26 @@ class GoProcess:
         found = find_runtime_globals(self._exe(), self.pclntab, self.moduledata)
         return {name: addr + self.process.exe_bias for name, addr in found.items()}
 
+    def global_address(self, name: str) -> int | None:
+        """Return the run-time address of package-level variable ``name``, or None.
+
+        DWARF first, then the symbol table, then what the runtime's code reveals
+        (stripped binaries: see ``moduledata.find_runtime_globals``).
+        """
+        bias = self.process.exe_bias
+        if self.dwarf is not None and name in self.dwarf.globals:
+            return self.dwarf.globals[name].addr + bias
+        exe = self._exe()
+        if name in exe.symbols:
+            return exe.symbols[name][0] + bias
+        return self.runtime_globals.get(name)
+
+    @cached_property
+    def goroutines(self) -> list:
+        """Return the goroutines (gocore.goroutines.Goroutine) that are not dead."""
+        from .goroutines import read_goroutines
+        return read_goroutines(self)
+
     def _exe(self):
         exe = self.process.exe
         if exe is None:
@@ -138,6 +158,6 @@ class GoProcess:
         p = self.process
         return Summary(
             dump_format=p.dump_format, goos=p.goos, goarch=p.goarch, go_version=self.go_version,
-            pid=p.pid, threads=len(p.threads), goroutines=None, heap_objects=None, heap_bytes=None,
+            pid=p.pid, threads=len(p.threads), goroutines=len(self.goroutines), heap_objects=None, heap_bytes=None,
             executable=p.exe.path if p.exe is not None else None, signal=p.signal,
             partial=self.partial)

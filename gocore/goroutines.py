@@ -1,0 +1,306 @@
+"""Goroutines from ``runtime.allgs``: status, wait reason, creator, and unwound stacks.
+
+Stacks are unwound the way the runtime's own traceback does (runtime/traceback.go): the
+frame size of each function at its pc comes from the pclntab's pcsp table, the return
+address sits just below the caller's SP (amd64), inlined calls are expanded from the
+inline tree, and unwinding stops at a top frame (goexit, mstart, rt0_go). A goroutine
+whose stack cannot be read is returned with what could be read and ``partial`` set.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from core import UnmappedAddress
+
+from .waitreasons import WAIT_REASONS
+
+# runtime/runtime2.go: goroutine status values; _Gscan is or-ed in while the GC scans.
+STATUS_NAMES = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting",
+                5: "moribund", 6: "dead", 7: "enqueue", 8: "copystack", 9: "preempted",
+                10: "leaked", 11: "deadextra"}
+G_SCAN = 0x1000
+G_DEAD = 6
+G_SYSCALL = 3
+MAX_FRAMES = 1000  # a corrupt stack must not loop forever
+
+# Functions whose goroutines are the user's even though they live in package runtime
+# (runtime/traceback.go: isSystemGoroutine).
+_USER_RUNTIME_STARTS = {"runtime.main", "runtime.handleAsyncEvent", "runtime.corostart"}
+# Calls the runtime injects into a goroutine's stack: the frame below them was stopped
+# by a trap, so its pc is not a return address (unwinder.symPC / unwindTrap).
+_INJECTED = {"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"}
+
+
+@dataclass
+class Frame:
+    """One frame as the runtime's traceback prints it (inlined calls are frames too)."""
+
+    func: str
+    file: str
+    line: int
+    pc: int
+    sp: int
+    inlined: bool = False
+
+
+@dataclass
+class Goroutine:
+    """One goroutine of ``runtime.allgs``."""
+
+    id: int
+    address: int
+    status: str
+    scanning: bool
+    wait_reason: str | None
+    wait_since: int | None
+    stack_lo: int
+    stack_hi: int
+    thread: int | None
+    system: bool
+    start_func: str | None
+    created_by: str | None
+    creator_id: int | None
+    created_file: str | None
+    created_line: int | None
+    frames: list[Frame] = field(default_factory=list)
+    partial: bool = False
+    problem: str | None = None
+
+
+def print_name(name: str) -> str:
+    """Return ``name`` as the runtime's traceback prints it."""
+    if name == "runtime.gopanic":
+        return "panic"
+    return name
+
+
+class _G:
+    """Field reader over one g's bytes, offsets from the layout."""
+
+    def __init__(self, layout, raw: bytes):
+        self.layout = layout
+        self.raw = raw
+
+    def u(self, path: str, default: int | None = None) -> int | None:
+        L = self.layout
+        if not L.has("runtime.g", path):
+            return default
+        off, size = L.offset("runtime.g", path), L.field_size("runtime.g", path)
+        return int.from_bytes(self.raw[off:off + size], "little")
+
+
+def read_goroutines(gp) -> list[Goroutine]:
+    """Return every goroutine in ``runtime.allgs`` that is not dead, in allgs order."""
+    proc, layout = gp.process, gp.layout
+    allgs = gp.global_address("runtime.allgs")
+    if allgs is None:
+        proc.warn("cannot find runtime.allgs: goroutines are not listed")
+        return []
+    ptr, length = struct.unpack("<QQ", proc.read(allgs, 16))
+    if length > 50_000_000:
+        proc.warn(f"runtime.allgs has an implausible length {length}: goroutines are not listed")
+        return []
+    try:
+        gptrs = proc.array(ptr, length).tolist() if length else []
+    except UnmappedAddress as e:
+        proc.warn(f"runtime.allgs array is not in the dump ({e}): goroutines are not listed")
+        return []
+    gsize = layout.size("runtime.g")
+    threads_by_m = _threads_by_m(gp)
+    unwinder = Unwinder(gp)
+    reasons = _wait_reasons(gp)
+    out = []
+    for gaddr in gptrs:
+        try:
+            raw = proc.read(gaddr, gsize)
+        except UnmappedAddress:
+            proc.warn(f"goroutine at {gaddr:#x} is not in the dump")
+            continue
+        g = _G(layout, raw)
+        status = g.u("atomicstatus")
+        if status & ~G_SCAN == G_DEAD:
+            continue
+        out.append(_goroutine(gp, g, gaddr, status, reasons, threads_by_m, unwinder))
+    return out
+
+
+def _goroutine(gp, g: _G, gaddr: int, status: int, reasons, threads_by_m, unwinder) -> Goroutine:
+    base = status & ~G_SCAN
+    name = STATUS_NAMES.get(base, f"status {base}")
+    reason_code = g.u("waitreason", 0)
+    reason = None
+    if name == "waiting":
+        reason = reasons[reason_code] if reason_code < len(reasons) else f"waitReason {reason_code}"
+        reason = reason or None
+    pt = gp.pclntab
+    bias = gp.process.exe_bias
+    start = pt.find_func(g.u("startpc") - bias) if g.u("startpc") else None
+    creator = None
+    created_file = created_line = None
+    gopc = g.u("gopc", 0)
+    if gopc:
+        f = pt.find_func(gopc - bias)
+        if f is not None:
+            creator = print_name(f.name)
+            created_file, created_line = f.file_line(pt.sym_pc(gopc - bias, f.entry))
+    m = g.u("m", 0)
+    thread = threads_by_m.get(m)
+    gor = Goroutine(
+        id=g.u("goid"), address=gaddr, status=name, scanning=bool(status & G_SCAN),
+        wait_reason=reason, wait_since=g.u("waitsince") or None,
+        stack_lo=g.u("stack.lo"), stack_hi=g.u("stack.hi"),
+        thread=thread.tid if thread is not None else None,
+        system=_is_system(start.name if start else None),
+        start_func=start.name if start else None,
+        created_by=creator if g.u("goid") != 1 else None,
+        creator_id=g.u("parentGoid") if g.u("goid") != 1 else None,
+        created_file=created_file, created_line=created_line)
+    pc, sp, trap = _start_registers(g, base, thread, gor, unwinder)
+    if pc:
+        gor.frames, gor.problem = unwinder.unwind(pc, sp, gor.stack_lo, gor.stack_hi, trap=trap)
+        gor.partial = gor.problem is not None
+        if gor.partial:
+            gp.process.warn(f"goroutine {gor.id}: {gor.problem}")
+    return gor
+
+
+def _start_registers(g: _G, status: int, thread, gor: Goroutine, unwinder) -> tuple[int, int, bool]:
+    """Return (pc, sp, trapped) to start unwinding ``g`` from, as the runtime's traceback does."""
+    if status == G_SYSCALL and g.u("syscallsp"):
+        return g.u("syscallpc"), g.u("syscallsp"), False
+    sp = g.u("sched.sp")
+    if sp:
+        return g.u("sched.pc"), sp, False
+    if thread is None:
+        return 0, 0, False
+    if gor.stack_lo <= thread.sp < gor.stack_hi:
+        # Running on its own stack: the thread's registers are the goroutine's.
+        return thread.pc, thread.sp, True
+    # The thread is in a signal handler on its signal stack (a crash): the goroutine's
+    # registers are in the signal's ucontext.
+    ctx = unwinder.signal_context(thread.pc, thread.sp)
+    if ctx is not None and gor.stack_lo <= ctx[1] < gor.stack_hi:
+        return ctx[0], ctx[1], True
+    return 0, 0, False
+
+
+def _is_system(start: str | None) -> bool:
+    if start is None:
+        return False
+    return start.startswith("runtime.") and start not in _USER_RUNTIME_STARTS
+
+
+def _threads_by_m(gp) -> dict[int, object]:
+    """Return {m address: Thread} by walking runtime.allm and matching m.procid to thread ids."""
+    proc, layout = gp.process, gp.layout
+    by_tid = {t.tid: t for t in proc.threads}
+    out = {}
+    allm = gp.global_address("runtime.allm")
+    if allm is None:
+        return out
+    try:
+        m = proc.read_ptr(allm)
+        seen = set()
+        while m and m not in seen and len(seen) < 100_000:
+            seen.add(m)
+            tid = proc.read_uint(m + layout.offset("runtime.m", "procid"), 8)
+            if tid in by_tid:
+                out[m] = by_tid[tid]
+            m = proc.read_ptr(m + layout.offset("runtime.m", "alllink"))
+    except UnmappedAddress as e:
+        proc.warn(f"runtime.allm list is not fully in the dump: {e}")
+    return out
+
+
+def _wait_reasons(gp) -> tuple[str, ...]:
+    """Return this runtime's waitReason strings (from the source table of its version)."""
+    from .layout import _minor
+    minor = _minor(gp.go_version) or ""
+    if minor in WAIT_REASONS:
+        return WAIT_REASONS[minor]
+    known = sorted(WAIT_REASONS, key=lambda v: tuple(int(x) for x in v.split(".")))
+    newer = [v for v in known if tuple(int(x) for x in v.split(".")) <= tuple(int(x) for x in (minor or "0.0").split("."))]
+    chosen = newer[-1] if newer else known[-1]
+    gp.process.warn(f"no wait reason table for Go {minor or '?'}; using Go {chosen}'s")
+    return WAIT_REASONS[chosen]
+
+
+class Unwinder:
+    """Walks goroutine stacks with the pclntab; caches per-pc lookups across goroutines."""
+
+    def __init__(self, gp):
+        self.proc = gp.process
+        self.tab = gp.pclntab
+        self.bias = gp.process.exe_bias
+        self._frames: dict[tuple[int, bool], tuple] = {}
+
+    def _lookup(self, pc: int, trap: bool):
+        """Return (func, frame size, logical frames) for run-time ``pc``, cached."""
+        key = (pc, trap)
+        hit = self._frames.get(key)
+        if hit is None:
+            link = pc - self.bias
+            f = self.tab.find_func(link)
+            if f is None:
+                hit = (None, -1, [])
+            else:
+                spd = f.sp_delta(link)
+                sym = self.tab.sym_pc(link, f.entry, innermost_trap=trap)
+                hit = (f, spd, f.inlined_frames(sym))
+            self._frames[key] = hit
+        return hit
+
+    def signal_context(self, pc: int, sp: int) -> tuple[int, int] | None:
+        """Return (pc, sp) saved by the kernel for the signal being handled at (pc, sp), or None.
+
+        Walks up to ``runtime.sigtramp``; the kernel's rt_sigframe starts at its return
+        address: pretcode, then a ucontext whose mcontext (at +40) holds the general
+        registers r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip (linux/amd64).
+        """
+        for _ in range(64):
+            f, spd, _logical = self._lookup(pc, False)
+            if f is None or spd < 0:
+                return None
+            frame_top = sp + spd
+            if f.name == "runtime.sigtramp":
+                gregs = frame_top + 8 + 40
+                try:
+                    rsp, rip = struct.unpack("<QQ", self.proc.read(gregs + 15 * 8, 16))
+                except UnmappedAddress:
+                    return None
+                return rip, rsp
+            try:
+                pc = self.proc.read_ptr(frame_top)
+            except UnmappedAddress:
+                return None
+            sp = frame_top + 8
+        return None
+
+    def unwind(self, pc: int, sp: int, lo: int, hi: int, *, trap: bool = False) -> tuple[list[Frame], str | None]:
+        """Return the frames from (pc, sp) outward and a problem description, or None if complete."""
+        frames: list[Frame] = []
+        for _ in range(MAX_FRAMES):
+            f, spd, logical = self._lookup(pc, trap)
+            if f is None:
+                return frames, f"pc {pc:#x} is not in any Go function"
+            for i, lf in enumerate(logical):
+                frames.append(Frame(print_name(lf.name), lf.file, lf.line, pc, sp,
+                                    inlined=i < len(logical) - 1))
+            if f.is_topframe or f.func_id_name in ("goexit", "mstart", "rt0_go"):
+                return frames, None
+            if spd < 0:
+                return frames, f"no frame size for {f.name} at {pc:#x}"
+            caller_sp = sp + spd + 8
+            if not lo <= caller_sp <= hi:
+                return frames, f"stack pointer {caller_sp:#x} left the stack [{lo:#x}, {hi:#x})"
+            try:
+                ret = self.proc.read_ptr(caller_sp - 8)
+            except UnmappedAddress:
+                return frames, f"stack at {caller_sp - 8:#x} is not in the dump"
+            if ret == 0:
+                return frames, None
+            trap = f.name in _INJECTED
+            pc, sp = ret, caller_sp
+        return frames, f"more than {MAX_FRAMES} frames"

@@ -1,0 +1,98 @@
+"""Goroutines against the traceback the Go runtime printed when the dump was made.
+
+How frames are compared (the rule, stated once):
+- Every goroutine the traceback lists (goroutine 0, an M's system stack, excluded) is
+  listed by us with the same id, and we list no other.
+- The bracketed status equals ours: the wait reason for waiting goroutines, else the
+  status name.
+- Frames, innermost first, have the same printed function names and file:line. The
+  crashing goroutine is the exception: the runtime printed it from inside the panic, we
+  read it after the crash, so our list has extra innermost runtime frames (raise,
+  dieFromSignal, crash, fatalpanic) and the traceback's frames are exactly its tail.
+- ``created by`` names the same function, and since Go 1.21 the same creator goroutine.
+- gcore dumps were taken moments before the SIGQUIT that printed their traceback; the
+  runtime's own goroutines (scavenger, GC workers) may have moved in between, so for
+  them only the user goroutines' status and frames are compared.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import gocore
+from tests.conftest import dump_cases, open_case
+from tests.gotraceback import parse
+
+
+def _load(entry):
+    case, proc = open_case(entry)
+    gp = gocore.load(proc)
+    return case, gp, parse(case.traceback)
+
+
+def _compared(entry, tb, ours):
+    """Yield (traceback goroutine, ours) pairs whose state must match exactly."""
+    for gid, t in tb.items():
+        if entry["kind"] == "gcore" and ours[gid].system:
+            continue
+        yield t, ours[gid]
+
+
+def _printed_status(g) -> str:
+    if g.status == "waiting" and g.wait_reason:
+        return g.wait_reason
+    return g.status
+
+
+@pytest.mark.parametrize("entry", dump_cases())
+def test_goroutine_ids(entry):
+    case, gp, tb = _load(entry)
+    assert tb, "the traceback lists goroutines"
+    assert {g.id for g in gp.goroutines} == set(tb)
+
+
+@pytest.mark.parametrize("entry", dump_cases())
+def test_status_and_wait_reason(entry):
+    case, gp, tb = _load(entry)
+    ours = {g.id: g for g in gp.goroutines}
+    for t, g in _compared(entry, tb, ours):
+        assert _printed_status(g) == t.status.removesuffix(" (scan)"), t.id
+    for name, info in case.manifest["goroutines"].items():
+        assert ours[info["goid"]].wait_reason == info["state"], name
+
+
+@pytest.mark.parametrize("entry", dump_cases())
+def test_frames_match_traceback(entry):
+    case, gp, tb = _load(entry)
+    ours = {g.id: g for g in gp.goroutines}
+    for t, g in _compared(entry, tb, ours):
+        gid = t.id
+        if t.stack_unavailable:
+            continue
+        assert not g.partial, (gid, g.problem)
+        mine = [(f.func, f.file, f.line) for f in g.frames]
+        theirs = [(f.func, f.file, f.line) for f in t.frames]
+        if t.elided:
+            mine = mine[:len(theirs)]
+        if g.status == "running":
+            assert mine[len(mine) - len(theirs):] == theirs, gid
+        else:
+            assert mine == theirs, gid
+
+
+@pytest.mark.parametrize("entry", dump_cases())
+def test_created_by(entry):
+    case, gp, tb = _load(entry)
+    ours = {g.id: g for g in gp.goroutines}
+    for gid, t in tb.items():
+        g = ours[gid]
+        assert g.created_by == t.created_by, gid
+        if t.creator_id is not None:
+            assert g.creator_id == t.creator_id, gid
+
+
+@pytest.mark.parametrize("entry", dump_cases())
+def test_user_goroutines_match_num_goroutine(entry):
+    case, gp, _tb = _load(entry)
+    user = [g for g in gp.goroutines if not g.system]
+    assert len(user) == case.manifest["num_goroutine"]

@@ -1,0 +1,374 @@
+"""The heap's spans, read from ``runtime.mheap_`` into parallel numpy arrays.
+
+Spans come from ``mheap_.allspans`` (every mspan ever made, in any state); arenas from
+``mheap_.allArenas`` and the arena index ``mheap_.arenas[l1][l2] -> *heapArena``
+(src/runtime/mheap.go). Every mspan field is read with one vectorised gather per field
+(``MemGather``), never one Python read per span and field. Each span is validated (state,
+page alignment, inside known arenas, ``nelems * elemsize <= npages * pageSize``, readable
+alloc bits, no overlap); a bad span is dropped with one warning, never an exception for the
+whole heap.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import BadRuntimeData
+
+log = logging.getLogger(__name__)
+
+U64 = np.uint64
+
+
+class MemGather:
+    """Vectorised reads of many small values at many addresses of a dump.
+
+    The dump's present segments are few (tens); a batch of addresses is split by segment
+    and each part is one numpy fancy-index into a zero-copy view of that segment.
+    """
+
+    def __init__(self, process):
+        segs = [s for s in process.segments() if s.present]
+        self._segs = segs
+        self.starts = np.array([s.start for s in segs], dtype=U64)
+        self.ends = np.array([s.end for s in segs], dtype=U64)
+        self._u8: dict[int, np.ndarray] = {}
+
+    def _bytes(self, i: int) -> np.ndarray:
+        a = self._u8.get(i)
+        if a is None:
+            a = np.frombuffer(self._segs[i].view(), dtype=np.uint8)
+            self._u8[i] = a
+        return a
+
+    def segment_of(self, addrs: np.ndarray, width: int = 1) -> np.ndarray:
+        """Return the index of the present segment holding ``[a, a+width)`` per address, or -1."""
+        addrs = np.asarray(addrs, dtype=U64)
+        if len(self.starts) == 0:
+            return np.full(len(addrs), -1, dtype=np.int64)
+        i = np.searchsorted(self.starts, addrs, side="right").astype(np.int64) - 1
+        ok = i >= 0
+        j = np.where(ok, i, 0)
+        ok &= addrs + U64(width) <= self.ends[j]
+        ok &= addrs + U64(width) > addrs  # no wrap-around
+        return np.where(ok, i, -1)
+
+    def readable(self, addrs: np.ndarray, width: int = 1) -> np.ndarray:
+        """Return whether ``[a, a+width)`` lies inside one present segment, per address."""
+        return self.segment_of(addrs, width) >= 0
+
+    def uint(self, addrs: np.ndarray, width: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """Return (values uint64, ok bool): the little-endian ``width``-byte integer at each address."""
+        addrs = np.asarray(addrs, dtype=U64)
+        seg = self.segment_of(addrs, width)
+        out = np.zeros(len(addrs), dtype=U64)
+        ok = seg >= 0
+        if not ok.any():
+            return out, ok
+        order = np.argsort(seg, kind="stable")
+        sseg = seg[order]
+        bounds = np.flatnonzero(np.diff(sseg)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(sseg)]):
+            si = int(sseg[lo])
+            if si < 0:
+                continue
+            idx = order[lo:hi]
+            off = (addrs[idx] - self.starts[si]).astype(np.int64)
+            buf = self._bytes(si)
+            if width == 8 and (self._segs[si].start % 8 == 0) and len(buf) % 8 == 0 \
+                    and not (off & 7).any():
+                out[idx] = buf.view("<u8")[off >> 3]
+            elif width == 1:
+                out[idx] = buf[off]
+            else:
+                v = np.zeros(len(idx), dtype=U64)
+                for b in range(width):
+                    v |= buf[off + b].astype(U64) << U64(8 * b)
+                out[idx] = v
+        return out, ok
+
+    def u64(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (words, ok) for the 8-byte words at ``addrs``."""
+        return self.uint(addrs, 8)
+
+    def u8(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (bytes as uint8, ok) at ``addrs``."""
+        v, ok = self.uint(addrs, 1)
+        return v.astype(np.uint8), ok
+
+
+def ragged_arange(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (owner, k): for each i, ``counts[i]`` rows with owner i and k = 0..counts[i]-1."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    starts = np.cumsum(counts) - counts
+    k = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+    return owner, k
+
+
+# ---- spans ----
+
+@dataclass
+class Spans:
+    """In-use and manual spans as parallel arrays, sorted by ``base`` (one row per span)."""
+
+    mspan: np.ndarray       # uint64 address of the runtime.mspan
+    base: np.ndarray        # uint64 startAddr
+    npages: np.ndarray      # uint64
+    nelems: np.ndarray      # int64
+    elemsize: np.ndarray    # uint64
+    limit: np.ndarray       # uint64
+    freeindex: np.ndarray   # int64
+    spanclass: np.ndarray   # uint8: sizeclass << 1 | noscan
+    state: np.ndarray       # uint8 (runtime.mSpanInUse / mSpanManual)
+    alloc_bits: np.ndarray  # uint64 pointer to the gcBits of allocated slots
+    gcmark_bits: np.ndarray  # uint64
+    specials: np.ndarray    # uint64 head of the specials list
+    large_type: np.ndarray  # uint64 mspan.largeType (go1.22+; 0 otherwise)
+    page_size: int
+    in_use_state: int
+    manual_state: int
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    @property
+    def end(self) -> np.ndarray:
+        """Return ``base + npages * pageSize`` per span."""
+        return self.base + self.npages * U64(self.page_size)
+
+    @property
+    def noscan(self) -> np.ndarray:
+        """Return whether each span's objects hold no pointers (spanclass bit 0)."""
+        return (self.spanclass & 1).astype(bool)
+
+    @property
+    def sizeclass(self) -> np.ndarray:
+        """Return each span's size class (0 = one large object)."""
+        return self.spanclass >> 1
+
+    @property
+    def in_use(self) -> np.ndarray:
+        """Return whether each span holds heap objects (mSpanInUse)."""
+        return self.state == self.in_use_state
+
+    def subset(self, mask: np.ndarray) -> "Spans":
+        """Return the spans where ``mask`` is true."""
+        kw = {k: (v[mask] if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+        return Spans(**kw)
+
+
+@dataclass
+class Arenas:
+    """The heap arenas: index, base address and ``*heapArena`` per arena, sorted by base."""
+
+    index: np.ndarray       # uint64 arena index (arenaIdx)
+    base: np.ndarray        # uint64 first address
+    heap_arena: np.ndarray  # uint64 address of the runtime.heapArena
+    arena_bytes: int
+    base_offset: int        # runtime.arenaBaseOffset (amd64: 0xffff800000000000)
+
+    def find(self, addrs: np.ndarray) -> np.ndarray:
+        """Return the row of the arena holding each address, or -1."""
+        addrs = np.asarray(addrs, dtype=U64)
+        i = np.searchsorted(self.base, addrs, side="right").astype(np.int64) - 1
+        ok = i >= 0
+        j = np.where(ok, i, 0)
+        ok &= addrs < self.base[j] + U64(self.arena_bytes) if len(self.base) else ok
+        return np.where(ok, i, -1)
+
+
+# arenaBaseOffset candidates (src/runtime/malloc.go): 0 on most platforms, 1<<47 folded to the
+# high half on amd64 (0xffff800000000000).
+_BASE_OFFSETS = (0, 0xFFFF800000000000)
+
+
+def _slice_header(gather: MemGather, addr: int) -> tuple[int, int]:
+    v, ok = gather.u64(np.array([addr, addr + 8], dtype=U64))
+    if not ok.all():
+        raise BadRuntimeData("unreadable slice header", addr)
+    return int(v[0]), int(v[1])
+
+
+def mheap_address(gp) -> int:
+    """Return the run-time address of ``runtime.mheap_``."""
+    addr = None
+    try:
+        addr = gp.runtime_globals.get("runtime.mheap_")
+    except Exception as e:  # noqa: BLE001 - fall back to DWARF / symbols below
+        log.debug("runtime_globals failed: %s", e)
+    if addr is None and gp.dwarf is not None and "runtime.mheap_" in gp.dwarf.globals:
+        addr = gp.dwarf.globals["runtime.mheap_"].addr + gp.process.exe_bias
+    if addr is None:
+        exe = gp.process.exe
+        syms = getattr(exe, "symbols", None) or {}
+        if "runtime.mheap_" in syms:
+            addr = syms["runtime.mheap_"][0] + gp.process.exe_bias
+    if addr is None:
+        raise BadRuntimeData("cannot find runtime.mheap_ (no DWARF, symbols or recognisable code)")
+    return addr
+
+
+def read_arenas(gp, gather: MemGather | None = None) -> Arenas:
+    """Return the heap arenas listed in ``mheap_.allArenas`` with their heapArena pointers."""
+    L = gp.layout
+    gather = gather or MemGather(gp.process)
+    mheap = mheap_address(gp)
+    l1_bits = L.const("runtime.arenaL1Bits")
+    l2_bits = L.const("runtime.arenaL2Bits")
+    arena_bytes = L.const("runtime.heapArenaBytes")
+    arenas_field = mheap + L.offset("runtime.mheap", "arenas")
+    if L.has("runtime.mheap", "allArenas"):
+        p, n = _slice_header(gather, mheap + L.offset("runtime.mheap", "allArenas"))
+        if n > (1 << (l1_bits + l2_bits)):
+            raise BadRuntimeData(f"mheap_.allArenas has {n} entries", p)
+        idx, ok = gather.u64(np.uint64(p) + np.arange(n, dtype=U64) * U64(8))
+        if not ok.all():
+            raise BadRuntimeData("mheap_.allArenas is unreadable", p)
+    else:  # scan the L2 arrays for non-nil entries
+        parts = []
+        for l1 in range(1 << l1_bits):
+            (l2p,), _ = gather.u64(np.array([arenas_field + 8 * l1], dtype=U64))
+            if l2p:
+                arr = gp.process.array(int(l2p), 1 << l2_bits)
+                parts.append(np.flatnonzero(arr).astype(U64) + U64(l1 << l2_bits))
+        idx = np.concatenate(parts) if parts else np.zeros(0, dtype=U64)
+    idx = np.unique(idx.astype(U64))
+    l1 = (idx >> U64(l2_bits)).astype(U64)
+    l2 = idx & U64((1 << l2_bits) - 1)
+    l2arr, ok1 = gather.u64(U64(arenas_field) + l1 * U64(8))
+    ha, ok2 = gather.u64(l2arr + l2 * U64(8))
+    good = ok1 & ok2 & (l2arr != 0) & (ha != 0)
+    if not good.all():
+        gp.process.warn(f"heap: {int((~good).sum())} of {len(idx)} heap arenas have no readable heapArena")
+    idx, ha = idx[good], ha[good]
+    return Arenas(index=idx, base=np.zeros(len(idx), dtype=U64), heap_arena=ha,
+                  arena_bytes=arena_bytes, base_offset=0)
+
+
+def _fix_arena_bases(arenas: Arenas, span_bases: np.ndarray) -> Arenas:
+    """Choose arenaBaseOffset so that the most span bases fall inside the listed arenas."""
+    best, best_hits = None, -1
+    for off in _BASE_OFFSETS:
+        with np.errstate(over="ignore"):
+            base = arenas.index * U64(arenas.arena_bytes) + U64(off)
+        order = np.argsort(base)
+        cand = Arenas(arenas.index[order], base[order], arenas.heap_arena[order],
+                      arenas.arena_bytes, off)
+        hits = int((cand.find(span_bases) >= 0).sum())
+        if hits > best_hits:
+            best, best_hits = cand, hits
+    return best
+
+
+_FIELDS = ("startAddr", "npages", "nelems", "elemsize", "limit", "freeindex", "spanclass",
+           "state", "allocBits", "gcmarkBits", "specials")
+
+
+def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
+    """Return (in-use and manual spans sorted by base, arenas) of the dump's heap.
+
+    Bad spans are dropped with a warning on the process.
+    """
+    L = gp.layout
+    proc = gp.process
+    gather = gather or MemGather(proc)
+    mheap = mheap_address(gp)
+    page = L.const("runtime._PageSize")
+    st_inuse = L.const("runtime.mSpanInUse")
+    st_manual = L.const("runtime.mSpanManual")
+    st_dead = L.const("runtime.mSpanDead")
+
+    p, n = _slice_header(gather, mheap + L.offset("runtime.mheap", "allspans"))
+    if n > 1 << 32:
+        raise BadRuntimeData(f"mheap_.allspans has {n} entries", p)
+    ptrs, ok = gather.u64(U64(p) + np.arange(n, dtype=U64) * U64(8))
+    if not ok.all():
+        proc.warn(f"heap: {int((~ok).sum())} entries of mheap_.allspans are unreadable")
+    ptrs = ptrs[ok & (ptrs != 0)]
+
+    vals: dict[str, np.ndarray] = {}
+    okall = np.ones(len(ptrs), dtype=bool)
+    for name in _FIELDS + (("largeType",) if L.has("runtime.mspan", "largeType") else ()):
+        f = L.field("runtime.mspan", name)
+        v, ok = gather.uint(ptrs + U64(f.offset), f.size)
+        vals[name] = v
+        okall &= ok
+    if "largeType" not in vals:
+        vals["largeType"] = np.zeros(len(ptrs), dtype=U64)
+
+    state = vals["state"].astype(np.uint8)
+    bad_reasons: dict[str, int] = {}
+
+    def reject(mask: np.ndarray, why: str) -> None:
+        nonlocal keep
+        cnt = int((keep & mask).sum())
+        if cnt:
+            bad_reasons[why] = bad_reasons.get(why, 0) + cnt
+            keep &= ~mask
+
+    keep = np.ones(len(ptrs), dtype=bool)
+    reject(~okall, "unreadable mspan")
+    known = (state == st_inuse) | (state == st_manual) | (state == st_dead)
+    reject(~known, "unknown state")
+    keep &= state != st_dead
+    base = vals["startAddr"]
+    npages = vals["npages"]
+    reject((base % U64(page)) != 0, "unaligned base")
+    reject((npages == 0) | (npages > U64(1 << 40)), "bad npages")
+
+    arenas = read_arenas(gp, gather)
+    arenas = _fix_arena_bases(arenas, base[keep])
+    with np.errstate(over="ignore"):
+        end = base + npages * U64(page)
+    reject((arenas.find(base) < 0) | (arenas.find(end - U64(1)) < 0) | (end <= base),
+           "outside the heap arenas")
+
+    inuse = state == st_inuse
+    elemsize = vals["elemsize"]
+    nelems = vals["nelems"].astype(np.int64)
+    span_bytes = npages * U64(page)
+    reject(inuse & ((elemsize == 0) | (nelems <= 0)), "empty in-use span")
+    with np.errstate(over="ignore"):
+        reject(inuse & (nelems.astype(U64) * elemsize > span_bytes), "nelems*elemsize exceeds the span")
+        # limit is base + nelems*elemsize, the end of the slots before the span's heap bits
+        # (go1.22+), or base + the requested size for large objects: only bound it.
+        reject(inuse & ((vals["limit"] < base) | (vals["limit"] > end)), "limit outside the span")
+    reject(inuse & (vals["freeindex"].astype(np.int64) > nelems), "freeindex beyond nelems")
+    nbytes = ((nelems + 7) // 8).astype(np.int64)
+    abits = vals["allocBits"]
+    ab_ok = gather.readable(abits, 1) & gather.readable(abits + np.maximum(nbytes, 1).astype(U64) - U64(1), 1)
+    reject(inuse & ~ab_ok, "unreadable allocBits")
+
+    # overlapping spans: keep the first (by base) of each overlapping pair
+    order = np.argsort(base, kind="stable")
+    order = order[keep[order]]
+    if len(order) > 1:
+        b, e = base[order], end[order]
+        prev_end = np.maximum.accumulate(e)
+        overl = np.zeros(len(order), dtype=bool)
+        overl[1:] = b[1:] < prev_end[:-1]
+        if overl.any():
+            m = np.zeros(len(keep), dtype=bool)
+            m[order[overl]] = True
+            reject(m, "overlaps another span")
+            order = order[~overl]
+
+    if bad_reasons:
+        total = sum(bad_reasons.values())
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(bad_reasons.items()))
+        proc.warn(f"heap: skipped {total} bad spans ({detail})")
+
+    spans = Spans(
+        mspan=ptrs[order], base=base[order], npages=npages[order], nelems=nelems[order],
+        elemsize=elemsize[order], limit=vals["limit"][order],
+        freeindex=vals["freeindex"].astype(np.int64)[order],
+        spanclass=vals["spanclass"].astype(np.uint8)[order], state=state[order],
+        alloc_bits=abits[order], gcmark_bits=vals["gcmarkBits"][order],
+        specials=vals["specials"][order], large_type=vals["largeType"][order],
+        page_size=page, in_use_state=st_inuse, manual_state=st_manual)
+    return spans, arenas

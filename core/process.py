@@ -28,6 +28,19 @@ class Mapping:
         return self.end - self.start
 
 
+@dataclass(frozen=True)
+class Module:
+    """A loaded image named by the dump (minidump ModuleList): its range and debug identity."""
+
+    name: str
+    base: int
+    size: int
+    timestamp: int = 0
+    checksum: int = 0
+    debug_id: str | None = None  # CodeView: RSDS GUID+age (hex) or NB10 signature+age
+    debug_file: str | None = None  # the PDB name from the CodeView record
+
+
 # Register names in Go's spelling order for amd64.
 AMD64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
               "r12", "r13", "r14", "r15", "rip", "rflags", "fs_base", "gs_base")
@@ -78,6 +91,8 @@ class Process:
     warnings: list[str] = field(default_factory=list)
     ptr_size: int = 8
     byte_order: str = "little"
+    full_memory: bool = True  # False: a minidump without MiniDumpWithFullMemory (no heap)
+    modules: list[Module] = field(default_factory=list)
 
     def read(self, addr: int, n: int) -> bytes:
         """Return ``n`` bytes at ``addr`` (raises ``UnmappedAddress``)."""

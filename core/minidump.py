@@ -1,0 +1,721 @@
+"""Windows minidumps (MiniDumpWriteDump, procdump, wine's dbghelp), read over an mmap.
+
+``Minidump`` checks the header and indexes the directory, nothing more; each stream is
+parsed when asked for (``threads()``, ``modules()``, ``memory_ranges()`` ...). Memory
+ranges are slices of the mapped file, never copies. ``read_minidump`` turns the streams
+into a ``Process``:
+
+* memory: MemoryList (5) then Memory64List (9) ranges as present segments (a later range
+  wins where two overlap, with a warning); MemoryInfoList (16), when the writer kept it,
+  gives permissions and the reserved or committed ranges whose bytes were not saved;
+* the executable (``exe`` or the main module's path when that file exists) fills its
+  read-only sections where the dump lacks them, relocated to where the image was loaded;
+* threads with amd64 register names and ``tls_base`` = the TEB address; the exception
+  stream sets ``signal`` (the exception code) and ``crash_thread``.
+
+A dump written without MiniDumpWithFullMemory holds no heap: it still lists threads and
+modules, but ``Process.full_memory`` is False, ``require_full_memory`` raises
+``NoFullMemory``, and a read of memory the dump lacks raises ``NotInPartialDump`` (an
+``UnmappedAddress``) whose one line tells the user how to capture a usable dump.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import logging
+import ntpath
+import os
+import re
+from dataclasses import dataclass, field
+
+from construct import ConstructError
+
+from . import minidump_format as fmt
+from .errors import (CorruptDump, DumpError, ExecutableError, TruncatedDump, UnknownFormat,
+                     UnmappedAddress)
+from .exe import Executable, open_executable
+from .memory import Memory, Segment
+from .process import Mapping, Module, Process, Thread
+
+log = logging.getLogger(__name__)
+
+NO_FULL_MEMORY_HINT = ("capture one with `procdump -ma <pid>` or MiniDumpWriteDump with "
+                       "MiniDumpWithFullMemory (0x2)")
+
+
+class NoFullMemory(DumpError):
+    """The minidump was written without full memory, so it holds no Go heap."""
+
+    def __init__(self, path: str, ranges: int = 0):
+        self.path = path
+        super().__init__(f"{path} is a minidump without full memory ({ranges} small ranges, no heap): "
+                         f"{NO_FULL_MEMORY_HINT}")
+
+
+class NotInPartialDump(UnmappedAddress):
+    """A read missed in a dump without full memory; the message says how to get one."""
+
+    def __init__(self, addr: int, size: int, path: str):
+        super().__init__(addr, size, f"{path} is a minidump without full memory (no heap): "
+                                     f"{NO_FULL_MEMORY_HINT}")
+
+
+class _PartialMemory(Memory):
+    """Memory of a dump without full memory: failed reads say so, in one line."""
+
+    def __init__(self, memory: Memory, path: str):
+        super().__init__()
+        self._segs, self._starts = memory._segs, memory._starts
+        self._path = path
+
+    def read(self, addr: int, n: int) -> bytes:
+        try:
+            return super().read(addr, n)
+        except NotInPartialDump:
+            raise
+        except UnmappedAddress as e:
+            raise NotInPartialDump(addr, n, self._path) from e
+
+    def view(self, addr: int, n: int) -> memoryview:
+        try:
+            return super().view(addr, n)
+        except NotInPartialDump:
+            raise
+        except UnmappedAddress as e:
+            raise NotInPartialDump(addr, n, self._path) from e
+
+
+def require_full_memory(proc: Process) -> None:
+    """Raise ``NoFullMemory`` unless ``proc`` holds the process's whole memory."""
+    if not proc.full_memory:
+        md = getattr(proc, "minidump", None)
+        raise NoFullMemory(proc.path, len(md.memory_ranges()) if md is not None else 0)
+
+
+@dataclass(frozen=True)
+class StreamEntry:
+    """One directory entry: where a stream lies in the file."""
+
+    index: int
+    type: int
+    size: int
+    rva: int
+
+    @property
+    def name(self) -> str:
+        return fmt.STREAM_NAMES.get(self.type, f"{self.type:#x}")
+
+
+@dataclass(frozen=True)
+class MemoryRange:
+    """A range of process memory saved in the dump: ``size`` bytes at file offset ``rva``."""
+
+    start: int
+    size: int
+    rva: int
+    stream: str  # "MemoryList", "Memory64List" or "ThreadList" (a thread's stack)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+
+@dataclass(frozen=True)
+class MemoryInfo:
+    """One MINIDUMP_MEMORY_INFO: a region's state, protection and type."""
+
+    base: int
+    size: int
+    state: int
+    protect: int
+    type: int
+    allocation_base: int
+
+    @property
+    def perms(self) -> str:
+        if self.state == fmt.MEM_RESERVE or self.protect & fmt.PAGE_GUARD:
+            return "---"
+        return fmt.PAGE_PERMS.get(self.protect & 0xFF, "---")
+
+
+@dataclass
+class RawThread:
+    """A MINIDUMP_THREAD with its registers (empty when the context is unusable)."""
+
+    tid: int
+    teb: int
+    regs: dict[str, int]
+    stack: MemoryRange | None
+
+
+@dataclass
+class ExceptionInfo:
+    """The exception stream: which thread, what code, where, and the faulting context."""
+
+    tid: int
+    code: int
+    address: int
+    params: list[int]
+    regs: dict[str, int] | None
+
+    @property
+    def name(self) -> str:
+        return fmt.EXCEPTION_NAMES.get(self.code, f"exception {self.code:#x}")
+
+
+@dataclass
+class Minidump:
+    """The header and directory of a minidump; streams are read on demand."""
+
+    path: str
+    data: object  # a read-only mmap (or bytes)
+    flags: int = 0
+    version: int = 0
+    timestamp: int = 0
+    streams: dict[int, StreamEntry] = field(default_factory=dict)
+    unknown_streams: list[StreamEntry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    _ranges: list[MemoryRange] | None = None
+
+    # --- header and directory --------------------------------------------------------
+    @classmethod
+    def read(cls, path: str, data) -> "Minidump":
+        """Check the header and index the directory (duplicates warn; the first is used)."""
+        md = cls(path, data)
+        size = len(data)
+        if size < fmt.HEADER_SIZE:
+            if bytes(data[:4]) != fmt.SIGNATURE[:min(4, size)]:
+                raise UnknownFormat(f"{path} is not a minidump (magic {bytes(data[:4]).hex()})")
+            raise TruncatedDump(f"truncated minidump: header needs {fmt.HEADER_SIZE} bytes, "
+                                f"file ends at {size:#x}")
+        hdr = md._parse(fmt.Header, 0, fmt.HEADER_SIZE, "header")
+        if hdr.signature != fmt.SIGNATURE:
+            raise UnknownFormat(f"{path} is not a minidump (magic {hdr.signature.hex()})")
+        if hdr.version & 0xFFFF != fmt.VERSION:
+            raise UnknownFormat(f"{path}: unsupported minidump version {hdr.version & 0xFFFF:#x} "
+                                f"(expected {fmt.VERSION:#x})")
+        md.flags, md.version, md.timestamp = hdr.flags, hdr.version, hdr.time_date_stamp
+        n, rva = hdr.number_of_streams, hdr.stream_directory_rva
+        md._check(rva, n * fmt.DIRECTORY_ENTRY_SIZE, f"stream directory ({n} entries)")
+        for i in range(n):
+            e = md._parse(fmt.Directory, rva + i * fmt.DIRECTORY_ENTRY_SIZE, fmt.DIRECTORY_ENTRY_SIZE,
+                          f"directory entry {i}")
+            entry = StreamEntry(i, e.stream_type, e.location.data_size, e.location.rva)
+            if entry.type == fmt.STREAM_UNUSED:
+                continue
+            if entry.type in md.streams:
+                md.warn(f"minidump has more than one {entry.name} stream; using the first")
+                continue
+            md.streams[entry.type] = entry
+            if entry.type not in fmt.STREAM_NAMES or entry.type == fmt.STREAM_WINE_PRIVATE:
+                md.unknown_streams.append(entry)
+                log.debug("minidump stream %s: %d bytes at %#x, not read", entry.name, entry.size, entry.rva)
+        return md
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def _check(self, rva: int, size: int, what: str) -> None:
+        if rva + size > len(self.data):
+            raise TruncatedDump(f"truncated minidump: {what} needs {size:#x} bytes at {rva:#x}, "
+                                f"file ends at {len(self.data):#x}")
+
+    def _parse(self, struct_, rva: int, size: int, what: str):
+        """The one place construct errors become ours."""
+        self._check(rva, size, what)
+        try:
+            return struct_.parse(self.data[rva: rva + size])
+        except ConstructError as e:
+            raise CorruptDump(f"{self.path}: malformed {what}: {e}") from e
+
+    def stream(self, type_: int) -> StreamEntry | None:
+        """Return the directory entry of stream ``type_`` (bounds checked), or None."""
+        entry = self.streams.get(type_)
+        if entry is not None:
+            self._check(entry.rva, entry.size, f"{entry.name} stream")
+        return entry
+
+    def _list(self, type_: int, item_size: int) -> tuple[StreamEntry, int, int] | None:
+        """Return ``(entry, count, first item offset)`` for a u32-counted list stream."""
+        entry = self.stream(type_)
+        if entry is None:
+            return None
+        if entry.size < 4:
+            raise CorruptDump(f"{entry.name} stream size mismatch: expected at least 4 bytes, "
+                              f"found {entry.size}")
+        count = int.from_bytes(self.data[entry.rva: entry.rva + 4], "little")
+        want = 4 + count * item_size
+        if entry.size == want + 4:  # some writers pad the count to 8 bytes
+            return entry, count, entry.rva + 8
+        if entry.size < want:
+            raise CorruptDump(f"{entry.name} stream size mismatch: expected {want} bytes for "
+                              f"{count} entries, found {entry.size}")
+        if entry.size > want:
+            self.warn(f"{entry.name} stream has {entry.size - want} bytes after its {count} entries")
+        return entry, count, entry.rva + 4
+
+    # --- streams ---------------------------------------------------------------------
+    def system_info(self):
+        entry = self.stream(fmt.STREAM_SYSTEM_INFO)
+        if entry is None:
+            return None
+        if entry.size < fmt.SystemInfo.sizeof():
+            raise CorruptDump(f"SystemInfo stream size mismatch: expected {fmt.SystemInfo.sizeof()} "
+                              f"bytes, found {entry.size}")
+        return self._parse(fmt.SystemInfo, entry.rva, fmt.SystemInfo.sizeof(), "SystemInfo stream")
+
+    def process_id(self) -> int | None:
+        """Return the pid from MiscInfo, if the writer marked it valid (MISC1_PROCESS_ID)."""
+        entry = self.stream(fmt.STREAM_MISC_INFO)
+        if entry is None:
+            return None
+        if entry.size < fmt.MiscInfo.sizeof():
+            raise CorruptDump(f"MiscInfo stream size mismatch: expected at least "
+                              f"{fmt.MiscInfo.sizeof()} bytes, found {entry.size}")
+        info = self._parse(fmt.MiscInfo, entry.rva, fmt.MiscInfo.sizeof(), "MiscInfo stream")
+        return info.process_id if info.flags1 & fmt.MISC1_PROCESS_ID else None
+
+    def comments(self) -> list[str]:
+        out = []
+        for type_, enc in ((fmt.STREAM_COMMENT_A, "latin-1"), (fmt.STREAM_COMMENT_W, "utf-16-le")):
+            entry = self.stream(type_)
+            if entry is not None:
+                text = bytes(self.data[entry.rva: entry.rva + entry.size]).decode(enc, errors="replace")
+                out.append(text.split("\0", 1)[0])
+        return out
+
+    def context(self, size: int, rva: int, what: str) -> dict[str, int] | None:
+        """Return the registers of a CONTEXT_AMD64 at ``rva``, or None if it is too short."""
+        if size < fmt.CONTEXT_AMD64_SIZE:
+            self.warn(f"{what}: context is {size} bytes, expected {fmt.CONTEXT_AMD64_SIZE}; "
+                      "registers unknown")
+            return None
+        self._check(rva, size, what + " context")
+        ctx = self._parse(fmt.ContextAmd64, rva, fmt.CONTEXT_AMD64_SIZE, what + " context")
+        regs = {name: ctx[name] for name in fmt.CONTEXT_AMD64_REGS}
+        regs["rflags"] = ctx.eflags
+        regs["cs"], regs["ss"] = ctx.seg_cs, ctx.seg_ss
+        regs["ds"], regs["es"], regs["fs"], regs["gs"] = ctx.seg_ds, ctx.seg_es, ctx.seg_fs, ctx.seg_gs
+        return regs
+
+    def threads(self) -> list[RawThread]:
+        """Return the threads of ThreadList (or ThreadExList when that is all there is)."""
+        listing = self._list(fmt.STREAM_THREAD_LIST, fmt.Thread.sizeof())
+        struct_ = fmt.Thread
+        if listing is None:
+            listing = self._list(fmt.STREAM_THREAD_EX_LIST, fmt.ThreadEx.sizeof())
+            struct_ = fmt.ThreadEx
+        if listing is None:
+            return []
+        entry, count, at = listing
+        out = []
+        for i in range(count):
+            t = self._parse(struct_, at + i * struct_.sizeof(), struct_.sizeof(), f"{entry.name} entry {i}")
+            loc = t.context
+            regs = self.context(loc.data_size, loc.rva, f"thread {t.thread_id}")
+            stack = None
+            if t.stack.memory.data_size:
+                stack = MemoryRange(t.stack.start, t.stack.memory.data_size, t.stack.memory.rva, "ThreadList")
+                self._check(stack.rva, stack.size, f"stack of thread {t.thread_id}")
+            out.append(RawThread(t.thread_id, t.teb, regs or {}, stack))
+        return out
+
+    def modules(self) -> list[Module]:
+        listing = self._list(fmt.STREAM_MODULE_LIST, fmt.Module.sizeof())
+        if listing is None:
+            return []
+        entry, count, at = listing
+        out = []
+        for i in range(count):
+            m = self._parse(fmt.Module, at + i * fmt.Module.sizeof(), fmt.Module.sizeof(),
+                            f"ModuleList entry {i}")
+            name = self.string(m.module_name_rva, f"name of module {i}")
+            debug_id, debug_file = self._codeview(m.cv_record.rva, m.cv_record.data_size, i)
+            out.append(Module(name, m.base_of_image, m.size_of_image, m.time_date_stamp,
+                              m.checksum, debug_id, debug_file))
+        return out
+
+    def string(self, rva: int, what: str) -> str:
+        """Return the MINIDUMP_STRING at ``rva`` (u32 byte length, then UTF-16LE)."""
+        self._check(rva, 4, what)
+        n = int.from_bytes(self.data[rva: rva + 4], "little")
+        self._check(rva + 4, n, what)
+        return bytes(self.data[rva + 4: rva + 4 + n]).decode("utf-16-le", errors="replace")
+
+    def _codeview(self, rva: int, size: int, index: int) -> tuple[str | None, str | None]:
+        if not size:
+            return None, None
+        self._check(rva, size, f"CodeView record of module {index}")
+        raw = bytes(self.data[rva: rva + size])
+        def pdb_name(at: int) -> str:
+            return raw[at:].split(b"\0", 1)[0].decode(errors="replace")
+
+        if raw[:4] == fmt.CV_SIGNATURE_RSDS and size >= fmt.CvRsds.sizeof():
+            cv = fmt.CvRsds.parse(raw)
+            g = cv.guid
+            guid = (g[3::-1] + g[5:3:-1] + g[7:5:-1] + g[8:]).hex().upper()  # as symbol servers spell it
+            return f"{guid}{cv.age:X}", pdb_name(fmt.CvRsds.sizeof())
+        if raw[:4] == fmt.CV_SIGNATURE_NB10 and size >= fmt.CvNb10.sizeof():
+            cv = fmt.CvNb10.parse(raw)
+            return f"{cv.timestamp:08X}{cv.age:X}", pdb_name(fmt.CvNb10.sizeof())
+        return None, None
+
+    def memory_ranges(self) -> list[MemoryRange]:
+        """Return MemoryList ranges, then Memory64List ranges (contiguous from BaseRva)."""
+        if self._ranges is not None:
+            return self._ranges
+        out: list[MemoryRange] = []
+        listing = self._list(fmt.STREAM_MEMORY_LIST, fmt.MemoryDescriptor.sizeof())
+        if listing is not None:
+            _entry, count, at = listing
+            for i in range(count):
+                d = self._parse(fmt.MemoryDescriptor, at + 16 * i, 16, f"MemoryList entry {i}")
+                r = MemoryRange(d.start, d.memory.data_size, d.memory.rva, "MemoryList")
+                self._check(r.rva, r.size, f"MemoryList range {i} ({r.start:#x})")
+                out.append(r)
+        entry = self.stream(fmt.STREAM_MEMORY64_LIST)
+        if entry is not None:
+            if entry.size < 16:
+                raise CorruptDump(f"Memory64List stream size mismatch: expected at least 16 bytes, "
+                                  f"found {entry.size}")
+            h = self._parse(fmt.Memory64ListHeader, entry.rva, 16, "Memory64List header")
+            want = 16 + 16 * h.number_of_ranges
+            if entry.size < want:
+                raise CorruptDump(f"Memory64List stream size mismatch: expected {want} bytes for "
+                                  f"{h.number_of_ranges} ranges, found {entry.size}")
+            rva = h.base_rva
+            raw = self.data[entry.rva + 16: entry.rva + want]
+            for i in range(h.number_of_ranges):
+                start = int.from_bytes(raw[16 * i: 16 * i + 8], "little")
+                size = int.from_bytes(raw[16 * i + 8: 16 * i + 16], "little")
+                r = MemoryRange(start, size, rva, "Memory64List")
+                self._check(r.rva, r.size, f"Memory64List range {i} ({r.start:#x})")
+                out.append(r)
+                rva += size
+        for r in out:
+            if r.end > 1 << 64:
+                raise CorruptDump(f"{r.stream} range at {r.start:#x} of {r.size:#x} bytes runs past "
+                                  "the end of the address space")
+        self._ranges = out
+        return out
+
+    def memory_info(self) -> list[MemoryInfo]:
+        entry = self.stream(fmt.STREAM_MEMORY_INFO_LIST)
+        if entry is None:
+            return []
+        if entry.size < 16:
+            raise CorruptDump(f"MemoryInfoList stream size mismatch: expected at least 16 bytes, "
+                              f"found {entry.size}")
+        h = self._parse(fmt.MemoryInfoListHeader, entry.rva, 16, "MemoryInfoList header")
+        if h.size_of_header < 16 or h.size_of_entry < fmt.MemoryInfo.sizeof():
+            raise CorruptDump(f"MemoryInfoList header says {h.size_of_header}-byte header and "
+                              f"{h.size_of_entry}-byte entries (expected 16 and 48)")
+        want = h.size_of_header + h.size_of_entry * h.number_of_entries
+        if entry.size < want:
+            raise CorruptDump(f"MemoryInfoList stream size mismatch: expected {want} bytes for "
+                              f"{h.number_of_entries} entries, found {entry.size}")
+        out = []
+        at = entry.rva + h.size_of_header
+        for i in range(h.number_of_entries):
+            m = self._parse(fmt.MemoryInfo, at + i * h.size_of_entry, fmt.MemoryInfo.sizeof(),
+                            f"MemoryInfoList entry {i}")
+            if m.state == fmt.MEM_FREE or not m.region_size:
+                continue
+            out.append(MemoryInfo(m.base_address, m.region_size, m.state, m.protect, m.type,
+                                  m.allocation_base))
+        return out
+
+    def exception(self) -> ExceptionInfo | None:
+        entry = self.stream(fmt.STREAM_EXCEPTION)
+        if entry is None:
+            return None
+        if entry.size < fmt.ExceptionStream.sizeof():
+            raise CorruptDump(f"Exception stream size mismatch: expected {fmt.ExceptionStream.sizeof()} "
+                              f"bytes, found {entry.size}")
+        e = self._parse(fmt.ExceptionStream, entry.rva, fmt.ExceptionStream.sizeof(), "Exception stream")
+        rec = e.exception_record
+        n = min(rec.number_parameters, 15)
+        regs = None
+        if e.thread_context.data_size:
+            regs = self.context(e.thread_context.data_size, e.thread_context.rva,
+                                f"exception of thread {e.thread_id}")
+        return ExceptionInfo(e.thread_id, rec.exception_code, rec.exception_address,
+                             list(rec.exception_information[:n]), regs)
+
+    @property
+    def full_memory(self) -> bool:
+        """Return whether the writer saved all memory (the flag, or a Memory64List)."""
+        return bool(self.flags & fmt.DUMP_WITH_FULL_MEMORY) or fmt.STREAM_MEMORY64_LIST in self.streams
+
+
+# --- the Process -----------------------------------------------------------------------
+
+def read_minidump(path: str, data, exe_path: str | None, *, use_cache: bool = True,
+                  notify=None) -> Process:
+    """Return the Process in the minidump ``data`` (a read-only mmap of ``path``)."""
+    md = Minidump.read(path, data)
+    sysinfo = md.system_info()
+    if sysinfo is not None and sysinfo.processor_architecture != fmt.ARCH_AMD64:
+        arch = fmt.ARCH_NAMES.get(sysinfo.processor_architecture, str(sysinfo.processor_architecture))
+        raise UnknownFormat(f"{path}: minidumps of {arch} processes are not supported (amd64 only)")
+    if sysinfo is None:
+        md.warn("minidump has no SystemInfo stream; assuming amd64")
+
+    raw_threads = md.threads()
+    if fmt.STREAM_THREAD_LIST not in md.streams and fmt.STREAM_THREAD_EX_LIST not in md.streams:
+        md.warn("minidump has no ThreadList stream: no threads")
+    modules = md.modules()
+    ranges = md.memory_ranges()
+    infos = md.memory_info()
+    exc = md.exception()
+
+    exe, main = _find_executable(md, exe_path, modules, use_cache=use_cache, notify=notify)
+    bias = main.base - exe.image_base if exe is not None and main is not None else 0
+
+    memory = _build_memory(md, raw_threads, ranges, infos, exe, bias, main)
+    threads = [Thread(tid=t.tid, regs=t.regs, tls_base=t.teb) for t in raw_threads]
+    proc = Process(path=path, dump_format="minidump", goos="windows", goarch="amd64", memory=memory,
+                   threads=threads, mappings=[], exe=exe, exe_bias=bias, pid=md.process_id(),
+                   modules=modules)
+    setattr(proc, "minidump", md)  # the stream directory, unknown streams, comments
+    for t in raw_threads:
+        if not t.regs:
+            continue
+        if all(v == 0 for k, v in t.regs.items() if k in ("rip", "rsp")):
+            proc.warn(f"thread {t.tid} has an empty context (the thread that wrote the dump?)")
+    if exc is not None:
+        proc.signal = exc.code
+        crash = next((t for t in threads if t.tid == exc.tid), None)
+        if crash is None:
+            proc.warn(f"exception stream names thread {exc.tid}, which is not in the thread list")
+        else:
+            crash.signal = exc.code
+            if exc.regs:  # the faulting context, not the handler's
+                crash.regs = exc.regs
+            proc.crash_thread = crash
+    proc.mappings = _mappings(ranges, infos, modules, memory, exe, bias, main)
+    if not md.full_memory:
+        proc.full_memory = False
+        proc.memory = _PartialMemory(memory, path)
+        proc.warn(str(NoFullMemory(path, len(ranges))))
+    for w in md.warnings:
+        proc.warn(w)
+    if exe is not None:
+        _check_executable(proc, exe, bias, main)
+    return proc
+
+
+_WINE_DRIVE = re.compile(r"^[A-Za-z]:\\")
+
+
+def _host_paths(name: str) -> list[str]:
+    """Return the host paths a module name may be: as is, and wine's Z: drive as /."""
+    out = [name]
+    if _WINE_DRIVE.match(name) and name[0] in "Zz":
+        out.append("/" + name[3:].replace("\\", "/"))
+    return out
+
+
+def _find_executable(md: Minidump, exe_path, modules: list[Module], *, use_cache,
+                     notify) -> tuple[Executable | None, Module | None]:
+    """Return the executable and the module it was loaded as (the first module by default)."""
+    if exe_path is not None:
+        exe = open_executable(exe_path, use_cache=use_cache, notify=notify)
+        size = getattr(exe, "size_of_image", None)
+        stamp = getattr(exe, "time_date_stamp", None)
+        base = os.path.basename(exe_path).lower().removesuffix(".zst").removesuffix(".gz")
+        main = (next((m for m in modules if m.size == size and m.timestamp == stamp), None)
+                or next((m for m in modules if ntpath.basename(m.name).lower() == base), None)
+                or (modules[0] if modules else None))
+        if main is None:
+            md.warn("minidump has no ModuleList: the executable's load address is unknown; "
+                    "assuming its image base")
+        return exe, main
+    if not modules:
+        return None, None
+    main = modules[0]
+    for cand in _host_paths(main.name):
+        if os.path.isfile(cand):
+            if notify:
+                notify(f"using executable {cand} recorded in the minidump")
+            return open_executable(cand, use_cache=use_cache, notify=notify), main
+    md.warn(f"executable {main.name} named by the minidump is not here; pass it with --exe")
+    return None, main
+
+
+def _build_memory(md: Minidump, threads: list[RawThread], ranges: list[MemoryRange],
+                  infos: list[MemoryInfo], exe: Executable | None, bias: int,
+                  main: Module | None) -> Memory:
+    """Overlay: absent regions (MemoryInfoList), the dump's ranges, then the exe where absent."""
+    info_starts = [i.base for i in infos]
+
+    def perms_at(addr: int) -> str:
+        i = bisect.bisect_right(info_starts, addr) - 1
+        if i >= 0 and addr < infos[i].base + infos[i].size:
+            return infos[i].perms
+        if exe is not None:
+            for es in exe.segments:
+                if es.vaddr + bias <= addr < es.vaddr + bias + es.memsz:
+                    return es.perms
+        return "rw-"
+
+    layers = [Segment(i.base, i.base + i.size, None, 0, i.perms, "minidump") for i in infos]
+    all_ranges = [t.stack for t in threads if t.stack is not None] + list(ranges)
+    _warn_overlaps(md, ranges)
+    layers += [Segment(r.start, r.end, md.data, r.rva, perms_at(r.start), "minidump")
+               for r in all_ranges if r.size]
+    memory = _overlay(layers)
+    if exe is not None:
+        for es in exe.segments:
+            if "w" in es.perms or not es.filesz:
+                continue
+            buf, off = exe.relocated(es, bias) if hasattr(exe, "relocated") else (exe.data, es.offset)
+            memory.fill(Segment(es.vaddr + bias, es.vaddr + bias + es.filesz, buf, off, es.perms, "exe"))
+    return memory
+
+
+def _overlay(layers: list[Segment]) -> Memory:
+    """Return a Memory of ``layers`` where a later segment wins wherever two overlap.
+
+    A sweep over the boundaries with a heap of the covering segments (O(n log n)); a
+    dump without full memory has tens of thousands of tiny ranges, and ``Memory.add``
+    costs O(n) per call. Neighbours that continue each other in the file are merged.
+    """
+    events = sorted({p for s in layers for p in (s.start, s.end)})
+    by_start = sorted(range(len(layers)), key=lambda i: layers[i].start)
+    heap: list[tuple[int, int]] = []  # (-priority, index)
+    out: list[Segment] = []
+    j = 0
+    for k in range(len(events) - 1):
+        lo, hi = events[k], events[k + 1]
+        while j < len(by_start) and layers[by_start[j]].start <= lo:
+            heapq.heappush(heap, (-by_start[j], by_start[j]))
+            j += 1
+        while heap and layers[heap[0][1]].end <= lo:
+            heapq.heappop(heap)
+        if not heap:
+            continue
+        seg = layers[heap[0][1]]
+        piece = seg._slice(lo, hi)
+        prev = out[-1] if out else None
+        if (prev is not None and prev.end == lo and prev.buf is piece.buf and prev.perms == piece.perms
+                and prev.source == piece.source
+                and (piece.buf is None or prev.offset + (prev.end - prev.start) == piece.offset)):
+            out[-1] = Segment(prev.start, hi, prev.buf, prev.offset, prev.perms, prev.source)
+        else:
+            out.append(piece)
+    memory = Memory()
+    # Bulk load of sorted, disjoint segments: the invariant Memory.add keeps.
+    memory._segs = out
+    memory._starts = [s.start for s in out]
+    return memory
+
+
+def _warn_overlaps(md: Minidump, ranges: list[MemoryRange]) -> None:
+    """Warn once if saved ranges overlap (the later one wins, as in Memory.add)."""
+    order = sorted(range(len(ranges)), key=lambda i: (ranges[i].start, i))
+    reach, owner = -1, None
+    count, first = 0, None
+    for i in order:
+        r = ranges[i]
+        if r.size and owner is not None and r.start < reach:
+            o = ranges[owner]
+            if (o.start, o.size) == (r.start, r.size) and \
+                    md.data[o.rva: o.rva + o.size] == md.data[r.rva: r.rva + r.size]:
+                continue  # the same bytes saved twice (wine does this): harmless
+            count += 1
+            if first is None:
+                first = (ranges[owner], r)
+        if r.size and r.end > reach:
+            reach, owner = r.end, i
+    if first is not None:
+        a, b = first
+        md.warn(f"{count} saved memory range(s) overlap others, e.g. {a.start:#x}-{a.end:#x} ({a.stream}) "
+                f"and {b.start:#x}-{b.end:#x} ({b.stream}); the later range wins")
+
+
+def _module_at(modules: list[Module], addr: int) -> Module | None:
+    for m in modules:
+        if m.base <= addr < m.base + m.size:
+            return m
+    return None
+
+
+def _mappings(ranges: list[MemoryRange], infos: list[MemoryInfo], modules: list[Module],
+              memory: Memory, exe: Executable | None, bias: int, main: Module | None) -> list[Mapping]:
+    """One Mapping per MemoryInfoList region; without it, per run of contiguous saved ranges.
+
+    Without MemoryInfoList the main image's mappings come from the executable's sections
+    (exact permissions) and other ranges say ``rw-`` (the dump does not tell).
+    """
+    out: list[Mapping] = []
+    if infos:
+        for info in infos:
+            m = _module_at(modules, info.base)
+            out.append(Mapping(info.base, info.base + info.size, info.perms, m.name if m else None,
+                               info.base - m.base if m else 0,
+                               present=memory.readable(info.base, info.size)))
+        return out
+    image = (main.base, main.base + main.size) if main is not None else None
+    if exe is not None:
+        for es in exe.segments:
+            start = es.vaddr + bias
+            out.append(Mapping(start, start + es.memsz, es.perms, main.name if main else exe.path,
+                               start - (main.base if main else start),
+                               present=memory.readable(start, es.memsz)))
+    runs: list[list[int]] = []
+    for r in sorted((r for r in ranges if r.size), key=lambda r: r.start):
+        if image and exe is not None and image[0] <= r.start < image[1]:
+            continue
+        m = _module_at(modules, r.start)
+        key = m.name if m else None
+        if runs and runs[-1][1] == r.start and runs[-1][2] == key:
+            runs[-1][1] = r.end
+        else:
+            runs.append([r.start, r.end, key, m.base if m else 0])
+    for start, end, name, mbase in runs:
+        out.append(Mapping(start, end, "r--" if name else "rw-", name, start - mbase if name else 0,
+                           present=True))
+    out.sort(key=lambda m: m.start)
+    return out
+
+
+def _check_executable(proc: Process, exe: Executable, bias: int, main: Module | None) -> None:
+    """Raise ExecutableError unless the dump's copy of the image matches ``exe``.
+
+    The module's SizeOfImage and TimeDateStamp must agree with the PE headers, and the
+    read-only bytes both sides hold (relocated) must be equal.
+    """
+    size = getattr(exe, "size_of_image", None)
+    stamp = getattr(exe, "time_date_stamp", None)
+    if main is not None and size is not None and (main.size != size or main.timestamp != stamp):
+        raise ExecutableError(
+            f"executable {exe.path} does not match the dump: module {ntpath.basename(main.name)} "
+            f"has image size {main.size:#x} and timestamp {main.timestamp:#x}, the file "
+            f"{size:#x} and {stamp:#x} (build id {exe.build_id or 'unknown'})")
+    compared = 0
+    for es in exe.segments:
+        if "w" in es.perms or not es.filesz:
+            continue
+        start = es.vaddr + bias
+        expected = None
+        for seg in proc.memory.segments_in(start, start + es.filesz):
+            if seg.source != "minidump" or not seg.present:
+                continue
+            lo, hi = max(seg.start, start), min(seg.end, start + es.filesz, seg.start + (1 << 16))
+            if hi <= lo:
+                continue
+            if expected is None:
+                buf, off = exe.relocated(es, bias) if hasattr(exe, "relocated") else (exe.data, es.offset)
+                expected = (buf, off)
+            buf, off = expected
+            if bytes(seg.view(lo, hi)) != bytes(buf[off + (lo - start): off + (hi - start)]):
+                raise ExecutableError(
+                    f"executable {exe.path} does not match the dump: bytes at {lo:#x} differ "
+                    f"(build id {exe.build_id or 'unknown'})")
+            compared += hi - lo
+    if not compared:
+        proc.warn(f"could not verify that {exe.path} is the dumped executable: "
+                  "the dump holds none of its read-only bytes")

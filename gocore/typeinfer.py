@@ -1,0 +1,475 @@
+"""Types for heap objects: from malloc headers and by spreading types along typed pointers.
+
+Objects are parallel arrays (``addr`` slot starts, ``size`` slot sizes, sorted by address).
+Two sources give an object a type id (an index into a ``gotypes.TypeTable``); any object
+neither reaches stays ``UNKNOWN`` (-1): we never guess.
+
+(a) The runtime's own record (Go 1.22+, ``facts.malloc_headers``; src/runtime/mbitmap.go
+    ``heapBitsInSpan``, src/runtime/malloc.go ``mallocgc``): a small object of a scan span
+    whose slot is larger than ``minSizeForMallocHeader`` (512 bytes on 64-bit) starts with an
+    8-byte header holding its ``*_type``, and the user's data follows it; a large object's
+    type is ``mspan.largeType``. The type is that of one element: the runtime repeats it over
+    the allocation, so an object of N elements becomes ``[N]T`` (N = payload / elem size).
+(b) Propagation from typed roots: a BFS, one frontier at a time, grouped by type so each
+    step is a vectorised gather. Pointers give their element type, slices their backing
+    array (``[N]T``, N = slot payload / elem size), strings ``[N]uint8``, interfaces the
+    dynamic type named by their type word (eface) or itab (iface). Only pointers to an
+    object's start are followed (interior pointers say nothing certain about the object).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .gotypes import Kind, Type, TypeTable
+from .rtype import RuntimeType, RuntimeTypes, runtime_types
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = -1
+MALLOC_HEADER_SIZE = 8     # runtime.mallocHeaderSize (goarch.PtrSize)
+MIN_SIZE_FOR_MALLOC_HEADER = 512  # runtime.minSizeForMallocHeader = goarch.PtrSize * ptrBits
+MAX_SMALL_SIZE = 32768     # runtime.maxSmallSize (_MaxSmallSize)
+MAX_SLOTS = 1 << 16        # beyond this many pointer slots an array type is walked by stride
+
+ReadWords = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+# ---- vectorised memory gathers ----
+
+def read_words(proc, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(values uint64, ok bool)`` of the 8-byte words at ``addrs`` (any order).
+
+    One numpy gather per dump segment; words that are unmapped, absent from the dump or
+    cross a segment end read as 0 with ``ok`` False.
+    """
+    addrs = np.asarray(addrs, dtype=np.uint64)
+    out = np.zeros(len(addrs), dtype=np.uint64)
+    ok = np.zeros(len(addrs), dtype=bool)
+    if not len(addrs):
+        return out, ok
+    order = np.argsort(addrs, kind="stable")
+    sa = addrs[order]
+    segs = proc.memory.segments
+    starts = np.array([s.start for s in segs], dtype=np.uint64)
+    idx = np.searchsorted(starts, sa, side="right") - 1
+    for si in np.unique(idx):
+        if si < 0:
+            continue
+        seg = segs[int(si)]
+        if not seg.present:
+            continue
+        sel = np.flatnonzero(idx == si)
+        a = sa[sel]
+        inside = a + np.uint64(8) <= np.uint64(seg.end)
+        sel, a = sel[inside], a[inside]
+        if not len(sel):
+            continue
+        buf = np.frombuffer(seg.view(), dtype=np.uint8)
+        offs = (a - np.uint64(seg.start)).astype(np.int64)
+        raw = buf[offs[:, None] + np.arange(8)]
+        out[order[sel]] = raw.view("<u8").ravel()
+        ok[order[sel]] = True
+    return out, ok
+
+
+def header_type_addresses(proc, addrs: np.ndarray, sizes: np.ndarray, facts, *,
+                          noscan: np.ndarray | None = None,
+                          large_type: np.ndarray | None = None,
+                          valid: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Return, per object, the run-time address of the ``*_type`` the runtime recorded (0: none).
+
+    ``addrs``/``sizes`` are slot starts and slot sizes (span elemsize). Small objects of a
+    scan span with a slot over 512 bytes carry a malloc header at the slot start; pass
+    ``noscan`` (per object, from the span class) when known, otherwise every candidate word
+    must pass ``valid`` (default: inside the module's type section and 8-aligned). Large
+    objects (slot over 32 KiB) take ``large_type`` (per object, ``mspan.largeType``; 0 for
+    none) when given. Before Go 1.22 (``facts.malloc_headers`` false) all are 0.
+    """
+    addrs = np.asarray(addrs, dtype=np.uint64)
+    sizes = np.asarray(sizes, dtype=np.uint64)
+    out = np.zeros(len(addrs), dtype=np.uint64)
+    if not facts.malloc_headers or not len(addrs):
+        return out
+    small = (sizes > MIN_SIZE_FOR_MALLOC_HEADER) & (sizes <= MAX_SMALL_SIZE)
+    if noscan is not None:
+        small &= ~np.asarray(noscan, dtype=bool)
+    sel = np.flatnonzero(small)
+    words, ok = read_words(proc, addrs[sel])
+    words[~ok] = 0
+    if noscan is None or valid is not None:
+        if valid is None:
+            raise ValueError("header_type_addresses needs noscan or valid")
+        words[~valid(words)] = 0
+    out[sel] = words
+    if large_type is not None:
+        large = sizes > MAX_SMALL_SIZE
+        out[large] = np.asarray(large_type, dtype=np.uint64)[large]
+    return out
+
+
+def type_section_check(rts: RuntimeTypes) -> Callable[[np.ndarray], np.ndarray]:
+    """Return a vectorised test "is this word a plausible type descriptor address"."""
+    lo, hi = np.uint64(rts.types_base), np.uint64(rts.types_end)
+
+    def valid(w: np.ndarray) -> np.ndarray:
+        return (w >= lo) & (w < hi) & (w % np.uint64(8) == 0)
+    return valid
+
+
+# ---- one type table for DWARF and runtime types ----
+
+class TypeRegistry:
+    """A TypeTable holding the DWARF types (if any) plus the runtime types we meet.
+
+    ``of_rtype(addr)`` returns the id of a runtime type (the DWARF one when DWARF names it,
+    else a type built from the descriptor); ``array_of(elem, n)`` the id of ``[n]elem``.
+    """
+
+    def __init__(self, rts: RuntimeTypes, dwarf_types: TypeTable | None = None):
+        self.rts = rts
+        self.ptr_size = rts.abi.ptr
+        if dwarf_types is not None:
+            self.table = TypeTable(dwarf_types.ptr_size, list(dwarf_types.types))
+        else:
+            self.table = TypeTable(self.ptr_size)
+        self.table.index()
+        self._by_rt: dict[int, int] = {}
+        self._arrays: dict[tuple[int, int], int] = {}
+        self._uint8: int | None = None
+
+    def _add(self, name: str, kind: Kind, size: int, **kw) -> int:
+        t = self.table.add(name, kind, size, **kw)
+        self.table._by_name.setdefault(name, t.id)
+        if t.rtype_off:
+            self.table._by_rtype.setdefault(t.rtype_off, t.id)
+        return t.id
+
+    def of_rtype(self, addr: int) -> int:
+        """Return the type id of the runtime type at ``addr`` (UNKNOWN if unreadable)."""
+        if not addr:
+            return UNKNOWN
+        got = self._by_rt.get(addr)
+        if got is not None:
+            return got
+        off = addr - self.rts.types_base
+        t = self.table.by_rtype_off(off)
+        if t is not None and t.kind is not Kind.VOID:
+            self._by_rt[addr] = t.id
+            return t.id
+        rt = self.rts.try_get(addr)
+        if rt is None:
+            self._by_rt[addr] = UNKNOWN
+            return UNKNOWN
+        tid = self._add(self.rts.qualified_name(rt), rt.go_kind, rt.size, rtype_off=off,
+                        len=rt.len)
+        self._by_rt[addr] = tid
+        t = self.table[tid]
+        # fill references after registering (recursive types)
+        if rt.elem:
+            t.elem = self.of_rtype(rt.elem)
+            if t.elem == UNKNOWN:
+                t.elem = None
+        if rt.key:
+            k = self.of_rtype(rt.key)
+            t.key = None if k == UNKNOWN else k
+        if rt.fields:
+            from .gotypes import Field
+            fs = []
+            for f in rt.fields:
+                ft = self.of_rtype(f.type)
+                if ft == UNKNOWN:
+                    fs = None
+                    break
+                fs.append(Field(f.name, f.offset, ft, f.embedded))
+            t.fields = tuple(fs) if fs is not None else ()
+        self.table._ptr_cache.clear()
+        return tid
+
+    def runtime_type(self, tid: int) -> RuntimeType | None:
+        """Return the runtime descriptor behind type id ``tid``, or None."""
+        off = self.table[tid].rtype_off
+        return self.rts.try_get(self.rts.types_base + off) if off else None
+
+    def uint8(self) -> int:
+        """Return the id of ``uint8``."""
+        if self._uint8 is None:
+            t = self.table.lookup("uint8")
+            self._uint8 = t.id if t is not None else self._add("uint8", Kind.UINT, 1)
+        return self._uint8
+
+    def array_of(self, elem: int, n: int) -> int:
+        """Return the id of ``[n]elem`` (made on first use)."""
+        key = (elem, n)
+        got = self._arrays.get(key)
+        if got is None:
+            e = self.table[elem]
+            name = f"[{n}]{e.name}"
+            t = self.table.lookup(name)
+            if t is not None and t.kind is Kind.ARRAY and t.elem == elem and t.len == n:
+                got = t.id
+            else:
+                got = self._add(name, Kind.ARRAY, n * e.size, elem=elem, len=n)
+            self._arrays[key] = got
+        return got
+
+
+# ---- slots: what a typed value's words say about other objects ----
+
+# slot actions
+PTR, SLICE, STRING, EFACE, IFACE = range(5)
+
+
+@dataclass(frozen=True)
+class _Slots:
+    off: np.ndarray     # int64 byte offsets in the value
+    act: np.ndarray     # int8 action
+    tgt: np.ndarray     # int32 target type id (PTR: pointee; SLICE: elem; else unused)
+
+
+def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
+    got = cache.get(tid)
+    if got is not None:
+        return got
+    offs: list[np.ndarray] = []
+    acts: list[np.ndarray] = []
+    tgts: list[np.ndarray] = []
+
+    def one(o: int, a: int, t: int) -> None:
+        offs.append(np.array([o], np.int64))
+        acts.append(np.array([a], np.int8))
+        tgts.append(np.array([t], np.int32))
+
+    t = reg.table[tid]
+    k = t.kind
+    cache[tid] = _Slots(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int32))
+    if k is Kind.PTR:
+        if t.elem is not None:
+            one(0, PTR, t.elem)
+    elif k in (Kind.MAP, Kind.CHAN, Kind.FUNC):
+        if t.target is not None:
+            one(0, PTR, t.target)
+    elif k is Kind.SLICE:
+        if t.elem is not None:
+            one(0, SLICE, t.elem)
+    elif k is Kind.STRING:
+        one(0, STRING, reg.uint8())
+    elif k is Kind.EFACE:
+        one(0, EFACE, UNKNOWN)
+    elif k is Kind.IFACE:
+        one(0, IFACE, UNKNOWN)
+    elif k is Kind.STRUCT:
+        for f in t.fields:
+            s = _slots(reg, f.type, cache)
+            if len(s.off):
+                offs.append(s.off + f.offset)
+                acts.append(s.act)
+                tgts.append(s.tgt)
+    elif k is Kind.ARRAY and t.elem is not None and t.len:
+        s = _slots(reg, t.elem, cache)
+        n = t.len
+        if len(s.off) and len(s.off) * n <= MAX_SLOTS * 16:
+            esize = reg.table[t.elem].size
+            offs.append((np.arange(n, dtype=np.int64)[:, None] * esize + s.off[None, :]).ravel())
+            acts.append(np.tile(s.act, n))
+            tgts.append(np.tile(s.tgt, n))
+    if offs:
+        out = _Slots(np.concatenate(offs), np.concatenate(acts), np.concatenate(tgts))
+    else:
+        out = cache[tid]
+    cache[tid] = out
+    return out
+
+
+@dataclass
+class TypeInference:
+    """Per-object type ids, the table they index, and the data offset (8 after a malloc header)."""
+
+    type_id: np.ndarray      # int32, UNKNOWN where untyped
+    data_off: np.ndarray     # uint8: 8 where a malloc header precedes the data
+    registry: TypeRegistry
+    from_header: np.ndarray  # bool: typed from the runtime's record
+
+    @property
+    def table(self) -> TypeTable:
+        """Return the type table that ``type_id`` indexes."""
+        return self.registry.table
+
+    def name(self, i: int) -> str | None:
+        """Return the type name of object ``i``, or None if unknown."""
+        tid = int(self.type_id[i])
+        return None if tid == UNKNOWN else self.table[tid].name
+
+
+def _as_array_type(reg: TypeRegistry, elem: int, payload: int) -> int:
+    esize = reg.table[elem].size
+    if esize <= 0:
+        return elem
+    n = payload // esize
+    return reg.array_of(elem, n) if n >= 2 else elem
+
+
+def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[int, int]], *,
+                header_types: np.ndarray | None = None,
+                read: ReadWords | None = None,
+                registry: TypeRegistry | None = None,
+                max_rounds: int = 10_000) -> TypeInference:
+    """Assign a type id to each object (``addr``/``size`` sorted slot starts and sizes).
+
+    ``roots`` yields ``(address, type id)`` of typed root memory (globals, stack slots) with
+    ids from ``registry.table`` (default: a registry over the DWARF types).
+    ``header_types`` holds ``header_type_addresses`` results (0: none). ``read`` gathers
+    words (default: ``read_words`` on the dump).
+    """
+    rts = runtime_types(gp)
+    reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
+    addr = np.asarray(addr, dtype=np.uint64)
+    size = np.asarray(size, dtype=np.uint64)
+    n = len(addr)
+    if read is None:
+        def read(a):
+            return read_words(gp.process, a)
+    tid = np.full(n, UNKNOWN, dtype=np.int32)
+    data_off = np.zeros(n, dtype=np.uint8)
+    from_header = np.zeros(n, dtype=bool)
+    if header_types is not None:
+        ht = np.asarray(header_types, dtype=np.uint64)
+        small_hdr = (ht != 0) & (size <= MAX_SMALL_SIZE)
+        data_off[small_hdr] = MALLOC_HEADER_SIZE
+        for a in np.unique(ht[ht != 0]):
+            e = reg.of_rtype(int(a))
+            if e == UNKNOWN:
+                continue
+            for i in np.flatnonzero(ht == a):
+                tid[i] = _as_array_type(reg, e, int(size[i]) - int(data_off[i]))
+                from_header[i] = True
+    base = addr + data_off.astype(np.uint64)
+    slots_cache: dict = {}
+    itab_cache: dict[int, int] = {}
+
+    def find(ptrs: np.ndarray) -> np.ndarray:
+        """Return object indexes whose data start is exactly ``ptrs`` (-1 otherwise)."""
+        i = np.searchsorted(addr, ptrs, side="right") - 1
+        hit = (i >= 0)
+        i = np.where(hit, i, 0)
+        hit &= base[i] == ptrs
+        hit &= ptrs != 0
+        return np.where(hit, i, -1)
+
+    # frontier items: (address of typed memory, type id, payload limit or 0)
+    frontier: list[tuple[np.ndarray, int]] = []
+    by_type: dict[int, list[int]] = {}
+    for a, t in roots:
+        if t is None or t == UNKNOWN:
+            continue
+        by_type.setdefault(int(t), []).append(int(a))
+    frontier = [(np.array(v, dtype=np.uint64), t) for t, v in by_type.items()]
+    typed0 = np.flatnonzero(tid != UNKNOWN)
+    for t in np.unique(tid[typed0]):
+        frontier.append((base[typed0[tid[typed0] == t]], int(t)))
+
+    rounds = 0
+    while frontier and rounds < max_rounds:
+        rounds += 1
+        newly: dict[int, list[np.ndarray]] = {}
+
+        def assign(objs: np.ndarray, types: np.ndarray) -> None:
+            keep = objs >= 0
+            objs, types = objs[keep], types[keep]
+            keep = types != UNKNOWN
+            objs, types = objs[keep], types[keep]
+            if not len(objs):
+                return
+            objs, first = np.unique(objs, return_index=True)
+            types = types[first]
+            free = tid[objs] == UNKNOWN
+            objs, types = objs[free], types[free]
+            tid[objs] = types
+            for t in np.unique(types):
+                newly.setdefault(int(t), []).append(objs[types == t])
+
+        for addrs, t in frontier:
+            s = _slots(reg, t, slots_cache)
+            if not len(s.off):
+                continue
+            for act in np.unique(s.act):
+                m = s.act == act
+                offs, tg = s.off[m], s.tgt[m]
+                where = (addrs[:, None] + offs[None, :].astype(np.uint64)).ravel()
+                tgt = np.tile(tg, len(addrs))
+                w, ok = read(where)
+                if act == PTR:
+                    objs = find(np.where(ok, w, 0))
+                    # a pointer to T types the object as T, or [N]T when T fills it N times
+                    assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=False))
+                elif act == SLICE:
+                    objs = find(np.where(ok, w, 0))
+                    assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
+                elif act == STRING:
+                    objs = find(np.where(ok, w, 0))
+                    assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
+                else:  # EFACE / IFACE: type word (or itab) at +0, data at +8
+                    d, dok = read(where + np.uint64(8))
+                    tw = np.where(ok & dok, w, 0)
+                    if act == IFACE:
+                        tw = _itab_types(gp, tw, read, itab_cache)
+                    dyn = np.array([_iface_target(reg, int(x)) for x in tw], dtype=np.int32)
+                    objs = find(np.where(dok, d, 0))
+                    assign(objs, _types_for(reg, objs, dyn, size, data_off, sized=False))
+        frontier = [(base[np.concatenate(v)], t) for t, v in newly.items()]
+    if frontier:
+        gp.process.warn(f"type inference stopped after {max_rounds} rounds")
+    return TypeInference(tid, data_off, reg, from_header)
+
+
+def _types_for(reg: TypeRegistry, objs: np.ndarray, tgt: np.ndarray, size: np.ndarray,
+               data_off: np.ndarray, sized: bool) -> np.ndarray:
+    """Return the type for each object a pointer of element type ``tgt`` reaches.
+
+    A pointer's pointee type applies when it fits the slot; when the slot payload holds two
+    or more elements and ``sized`` (slices, strings) the object is ``[N]T``. Pointers to
+    values that do not fit are dropped (UNKNOWN).
+    """
+    out = np.full(len(objs), UNKNOWN, dtype=np.int32)
+    hit = np.flatnonzero((objs >= 0) & (tgt != UNKNOWN))
+    if not len(hit):
+        return out
+    pay = size[objs[hit]].astype(np.int64) - data_off[objs[hit]].astype(np.int64)
+    for j, t, p in zip(hit, tgt[hit], pay):
+        esize = reg.table[int(t)].size
+        if esize > p:
+            continue
+        if sized and esize > 0 and p // esize >= 2:
+            out[j] = reg.array_of(int(t), int(p // esize))
+        else:
+            out[j] = int(t)
+    return out
+
+
+def _itab_types(gp, itabs: np.ndarray, read: ReadWords, cache: dict[int, int]) -> np.ndarray:
+    """Return the concrete type address of each itab (0 where none)."""
+    off = gp.layout.offset("runtime.itab", "_type")
+    w, ok = read(np.where(itabs != 0, itabs + np.uint64(off), 0))
+    return np.where(ok & (itabs != 0), w, 0)
+
+
+def _iface_target(reg: TypeRegistry, taddr: int) -> int:
+    """Return the type of what an interface's data word points at, for dynamic type ``taddr``.
+
+    A direct-iface type (a pointer-shaped value stored in the data word) points at its
+    element (``*T`` -> T); any other type is boxed: the data word points at a T.
+    """
+    if not taddr:
+        return UNKNOWN
+    rt = reg.rts.try_get(taddr)
+    if rt is None:
+        return UNKNOWN
+    if rt.direct_iface:
+        if rt.kind == 22 and rt.elem:  # abi.Pointer
+            return reg.of_rtype(rt.elem)
+        return UNKNOWN
+    return reg.of_rtype(taddr)

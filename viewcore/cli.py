@@ -69,7 +69,9 @@ def run_command(gp: gocore.GoProcess, args: argparse.Namespace, out=None) -> int
     if args.json:
         jsonout.render(result, stream)
     else:
-        text.render(result, Console(file=stream, highlight=False, soft_wrap=True))
+        # Piped output is not cut at 80 columns: people pipe to less and grep.
+        width = None if stream.isatty() else 200
+        text.render(result, Console(file=stream, highlight=False, width=width))
     return 0
 
 

@@ -83,3 +83,84 @@ class Rows:
     def to_json(self) -> list[Any]:
         """Return the rows as a JSON list."""
         return [r.to_json() for r in self.rows]
+
+
+@dataclass
+class FrameRow:
+    """One stack frame as the runtime prints it."""
+
+    func: str
+    file: str
+    line: int
+    pc: int
+    sp: int
+    inlined: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the frame as a JSON object."""
+        return asdict(self)
+
+
+@dataclass
+class GoroutineRow:
+    """One goroutine: the contract's fields plus creator and stack bounds."""
+
+    id: int
+    status: str
+    wait_reason: str | None
+    system: bool
+    frames: list[FrameRow]
+    created_by: str | None
+    creator_id: int | None
+    created_at: str | None
+    address: int
+    thread: int | None
+    stack_lo: int
+    stack_hi: int
+    partial: bool
+    problem: str | None
+    detail: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's goroutine object."""
+        d = {k: v for k, v in asdict(self).items() if k != "detail"}
+        d["frames"] = [f.to_json() for f in self.frames]
+        return d
+
+    def stack_key(self) -> tuple:
+        """Return what makes two goroutines "the same" for grouping: status and frames."""
+        return (self.status, self.wait_reason, tuple((f.func, f.file, f.line) for f in self.frames))
+
+
+def goroutine_row(g, detail: bool = False) -> GoroutineRow:
+    """Return the GoroutineRow of a gocore Goroutine."""
+    created_at = f"{g.created_file}:{g.created_line}" if g.created_file else None
+    return GoroutineRow(
+        id=g.id, status=g.status, wait_reason=g.wait_reason, system=g.system,
+        frames=[FrameRow(f.func, f.file, f.line, f.pc, f.sp, f.inlined) for f in g.frames],
+        created_by=g.created_by, creator_id=g.creator_id, created_at=created_at, address=g.address,
+        thread=g.thread, stack_lo=g.stack_lo, stack_hi=g.stack_hi, partial=g.partial,
+        problem=g.problem, detail=detail)
+
+
+@dataclass
+class GoroutineGroups:
+    """Goroutines with identical status and stack merged, largest group first."""
+
+    groups: list[tuple[int, list[int], GoroutineRow]]  # count, ids, a representative
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, rows: list[GoroutineRow], warnings: list[str]) -> "GoroutineGroups":
+        """Return the groups of ``rows``."""
+        by_key: dict[tuple, list[GoroutineRow]] = {}
+        for r in rows:
+            by_key.setdefault(r.stack_key(), []).append(r)
+        groups = [(len(rs), [r.id for r in rs], rs[0]) for rs in by_key.values()]
+        groups.sort(key=lambda g: (-g[0], g[1][0]))
+        return cls(groups, warnings)
+
+    def to_json(self) -> list[Any]:
+        """Return one object per group: count, ids, status, wait reason, frames."""
+        return [{"count": n, "ids": ids, "status": r.status, "wait_reason": r.wait_reason,
+                 "frames": [f.to_json() for f in r.frames]} for n, ids, r in self.groups]

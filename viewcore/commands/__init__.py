@@ -3,10 +3,12 @@
 ``run`` returns a result record from ``viewcore.results`` and prints nothing.
 """
 
-from . import mappings, overview, threads
+from . import goroutine, goroutines, mappings, overview, threads
 
 COMMANDS = {
     "overview": overview,
     "mappings": mappings,
     "threads": threads,
+    "goroutines": goroutines,
+    "goroutine": goroutine,
 }

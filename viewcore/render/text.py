@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import singledispatch
 
+from rich.markup import escape
 from rich.table import Table
 
-from ..results import Overview, Rows
+from ..results import GoroutineGroups, GoroutineRow, Overview, Rows
 
 
 def _hex(v: int | None) -> str:
@@ -70,7 +71,64 @@ def _threads(result: Rows, console) -> None:
     console.print(t)
 
 
-_ROWS = {"mappings": _mappings, "threads": _threads}
+def _state(g: GoroutineRow) -> str:
+    text = g.wait_reason if g.status == "waiting" and g.wait_reason else g.status
+    return text + (" (partial)" if g.partial else "")
+
+
+def _top_user_frame(g: GoroutineRow) -> str:
+    """Return the innermost frame outside the runtime: where the user's code is waiting."""
+    for f in g.frames:
+        if not f.func.startswith(("runtime.", "internal/", "panic")):
+            return f"{f.func}  {f.file.rsplit('/', 1)[-1]}:{f.line}"
+    return f"{g.frames[0].func}" if g.frames else "?"
+
+
+def _goroutines(result: Rows, console) -> None:
+    t = Table(box=None, header_style="bold")
+    for col in ("id", "state", "where", "created by"):
+        t.add_column(col, overflow="fold")
+    for g in result.rows:
+        creator = f"{g.created_by} (goroutine {g.creator_id})" if g.created_by and g.creator_id else (g.created_by or "")
+        t.add_row(str(g.id) + (" *" if g.system else ""), _state(g), _top_user_frame(g), creator)
+    console.print(t)
+    console.print(f"{len(result.rows)} goroutines (* the runtime's own)")
+
+
+_ROWS = {"mappings": _mappings, "threads": _threads, "goroutines": _goroutines}
+
+
+def _frames(frames, console, indent: str = "  ") -> None:
+    for f in frames:
+        mark = " (inlined)" if f.inlined else ""
+        console.print(escape(f"{indent}{f.func}{mark}"))
+        console.print(escape(f"{indent}    {f.file}:{f.line}  pc={f.pc:#x} sp={f.sp:#x}"), style="dim")
+
+
+@render.register
+def _(g: GoroutineRow, console) -> None:
+    console.print(f"[bold]goroutine {g.id}[/bold] {escape('[' + _state(g) + ']')}" + ("  (runtime)" if g.system else ""))
+    console.print(f"  g={g.address:#x} stack=[{g.stack_lo:#x}, {g.stack_hi:#x})"
+                  + (f" thread={g.thread}" if g.thread else ""))
+    if g.problem:
+        console.print(f"  [yellow]stack incomplete: {g.problem}[/yellow]")
+    _frames(g.frames, console)
+    if g.created_by:
+        by = f" in goroutine {g.creator_id}" if g.creator_id else ""
+        console.print(f"  created by {g.created_by}{by}")
+        if g.created_at:
+            console.print(f"      {g.created_at}", style="dim")
+
+
+@render.register
+def _(result: GoroutineGroups, console) -> None:
+    for n, ids, g in result.groups:
+        shown = ", ".join(map(str, ids[:12])) + (" ..." if len(ids) > 12 else "")
+        console.print(f"[bold]{n} goroutine{'s' if n > 1 else ''}[/bold] {escape('[' + _state(g) + ']')}: {shown}")
+        _frames(g.frames, console, "    ")
+        console.print()
+    total = sum(n for n, _, _ in result.groups)
+    console.print(f"{total} goroutines in {len(result.groups)} groups")
 
 
 @render.register

@@ -1,0 +1,150 @@
+"""The command line against the contract (../shared/docs/cli-contract.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core.source import materialize
+from tests.conftest import ROOT, Case, dump_cases, fixture_index
+from tests.gotraceback import parse
+from viewcore.cli import main
+
+STATUSES = {"idle", "runnable", "running", "syscall", "waiting", "dead", "copystack", "preempted"}
+
+
+def run(capsys, *argv):
+    """Run viewcore in-process; return (exit status, stdout, stderr)."""
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse
+        status = e.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if not ln.startswith("viewcore: note:")]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("viewcore: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("entry", dump_cases(kinds=("crash", "gcore")))
+def test_overview_json(capsys, entry):
+    case = Case(entry)
+    status, out, err = run(capsys, case.core, "--exe", case.exe, "overview", "--json")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["dump_format"] == "elf-core" and doc["goos"] == "linux" and doc["goarch"] == "amd64"
+    assert doc["go_version"] == case.manifest["go_version"]
+    assert doc["pid"] == case.manifest["pid"]
+    assert doc["goroutines"] == len(parse(case.traceback))
+    assert doc["partial"] is False and doc["warnings"] == []
+    assert isinstance(doc["threads"], int) and doc["threads"] >= 1
+
+
+def test_global_options_after_command_and_goroutines_json(capsys):
+    entry = next(e for e in fixture_index() if e["kind"] == "sigquit" and not e["stripped"])
+    case = Case(entry)
+    status, out, err = run(capsys, case.core, "goroutines", "--json", "--exe", case.exe)
+    assert status == 0, err
+    doc = json.loads(out)
+    tb = parse(case.traceback)
+    assert {g["id"] for g in doc} == set(tb)
+    for g in doc:
+        assert g["status"] in STATUSES
+        assert isinstance(g["system"], bool)
+        assert all({"func", "file", "line", "pc", "sp"} <= set(f) for f in g["frames"])
+        if g["status"] == "waiting":
+            assert g["wait_reason"] == tb[g["id"]].status
+
+
+def test_goroutine_group_and_filters(capsys):
+    entry = next(e for e in fixture_index() if e["kind"] == "crash" and not e["stripped"])
+    case = Case(entry)
+    status, out, err = run(capsys, case.core, "--exe", case.exe, "--json", "goroutines", "--group",
+                           "--wait-reason", "chan receive", "--no-system")
+    assert status == 0, err
+    groups = json.loads(out)
+    chan = [g for g in case.manifest["goroutines"].values() if g["state"] == "chan receive"]
+    assert sum(g["count"] for g in groups) == len(chan)
+    status, out, err = run(capsys, case.core, "--exe", case.exe, "goroutine", "1")
+    assert status == 0 and "main.main" in out
+
+
+def test_text_commands_run(capsys):
+    entry = next(e for e in fixture_index() if e["kind"] == "crash" and e["stripped"])
+    case = Case(entry)
+    for cmd in ("overview", "threads", "mappings", "goroutines"):
+        status, out, err = run(capsys, case.core, "--exe", case.exe, cmd)
+        assert status == 0, err
+        assert out.strip()
+
+
+def test_python_dash_m():
+    entry = fixture_index()[0]
+    case = Case(entry)
+    p = subprocess.run([sys.executable, "-m", "viewcore", str(case.core), "--exe", str(case.exe),
+                        "--json", "overview"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["go_version"] == case.manifest["go_version"]
+
+
+# ---- bad input: one line, exit 1 ----
+
+def _crash_case() -> Case:
+    return Case(next(e for e in fixture_index() if e["kind"] == "crash" and not e["stripped"]))
+
+
+def test_truncated_core(capsys, tmp_path):
+    case = _crash_case()
+    raw = open(materialize(case.core), "rb").read()
+    cut = tmp_path / "core"
+    cut.write_bytes(raw[: len(raw) // 2])
+    status, out, err = run(capsys, cut, "--exe", case.exe, "overview")
+    assert status == 1
+    assert "truncated core" in one_error_line(err)
+
+
+def test_not_a_dump(capsys, tmp_path):
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"not a core at all\n" * 50)
+    status, out, err = run(capsys, junk, "overview")
+    assert status == 1
+    assert "neither an ELF core nor a minidump" in one_error_line(err)
+
+
+def test_executable_from_another_build(capsys):
+    case = _crash_case()
+    other = next(Case(e) for e in fixture_index() if e["go_version"] != case.entry["go_version"])
+    status, out, err = run(capsys, case.core, "--exe", other.exe, "overview")
+    assert status == 1
+    assert "does not match the dump" in one_error_line(err)
+
+
+def test_missing_executable_and_dump(capsys, tmp_path):
+    case = _crash_case()
+    status, out, err = run(capsys, case.core, "--exe", tmp_path / "nope", "overview")
+    assert status == 1 and "does not exist" in one_error_line(err)
+    status, out, err = run(capsys, tmp_path / "nodump", "overview")
+    assert status == 1 and "does not exist" in one_error_line(err)
+
+
+def test_stripped_exe_against_dwarf_build_core(capsys):
+    """The stripped and DWARF builds differ (build info records -ldflags): caught."""
+    case = _crash_case()
+    stripped = case.exe.parent / "exe-stripped.zst"
+    status, out, err = run(capsys, case.core, "--exe", stripped, "goroutines")
+    assert status == 1
+    assert "does not match" in one_error_line(err)
+
+
+def test_bad_usage_exits_2(capsys):
+    case = _crash_case()
+    status, out, err = run(capsys, case.core, "no-such-command")
+    assert status == 2

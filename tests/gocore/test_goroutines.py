@@ -96,3 +96,32 @@ def test_user_goroutines_match_num_goroutine(entry):
     case, gp, _tb = _load(entry)
     user = [g for g in gp.goroutines if not g.system]
     assert len(user) == case.manifest["num_goroutine"]
+
+
+def test_garbage_stack_pointer_marks_one_goroutine_partial(tmp_path):
+    """A g whose saved SP is garbage: that goroutine is partial, the others are intact."""
+    import shutil
+
+    import core
+    from core.source import materialize
+
+    entry = next(e for e in dump_cases(kinds=("crash",), stripped=False))
+    entry = entry.values[0]
+    case, proc = open_case(entry)
+    gp = gocore.load(proc)
+    victim = case.manifest["goroutines"]["main.parkChanRecv"]["goid"]
+    g = next(g for g in gp.goroutines if g.id == victim)
+    field = g.address + gp.layout.offset("runtime.g", "sched.sp")
+    seg = proc.memory.find(field)
+    assert seg.source == "core"
+    copy = tmp_path / "core"
+    shutil.copyfile(materialize(case.core), copy)
+    with open(copy, "r+b") as f:
+        f.seek(seg.offset + (field - seg.start))
+        f.write((0xdead0000beef).to_bytes(8, "little"))
+    bad = gocore.load(core.open_dump(copy, exe=case.exe))
+    by_id = {x.id: x for x in bad.goroutines}
+    assert by_id[victim].partial and by_id[victim].problem
+    assert any(f"goroutine {victim}" in w for w in bad.warnings)
+    good = {x.id for x in bad.goroutines if not x.partial}
+    assert good == {x.id for x in gp.goroutines} - {victim}

@@ -47,12 +47,12 @@ def dump_cases(*, kinds: tuple[str, ...] | None = None, stripped: bool | None = 
 class Case:
     """One fixture dump: paths and its manifest."""
 
-    def __init__(self, entry: dict):
+    def __init__(self, entry: dict, root: Path = DUMPS):
         self.entry = entry
-        self.core = DUMPS / entry["core"]
-        self.exe = DUMPS / entry["exe"]
-        self.manifest = json.loads((DUMPS / entry["manifest"]).read_text())
-        self.traceback_path = DUMPS / entry["traceback"] if entry.get("traceback") else None
+        self.core = root / entry["core"]
+        self.exe = root / entry["exe"]
+        self.manifest = json.loads((root / entry["manifest"]).read_text())
+        self.traceback_path = root / entry["traceback"] if entry.get("traceback") else None
 
     @property
     def traceback(self) -> str:

@@ -1,0 +1,326 @@
+"""Which words of each heap object may hold pointers, decided as the dump's runtime decides.
+
+Four encodings (src/runtime/mbitmap.go of each release):
+
+* ``arena2`` (go1.19 and older): ``heapArena.bitmap`` holds 2 bits per heap word; byte i
+  covers words 4i..4i+3, pointer bits in the low nibble, scan bits in the high nibble. The
+  object's pointers end at its first word whose scan bit is 0 (``scanobject``).
+* ``arena1`` (go1.20, go1.21): ``heapArena.bitmap`` holds 1 bit per word, little-endian;
+  ``heapBitsSetType`` + ``flush`` write every word of the object, so the bits are exact.
+* malloc headers (go1.22+): objects of at most ``minSizeForMallocHeader`` bytes take their
+  bits from the bitmap at the end of their span (``span.heapBits``; green tea GC puts the
+  inline mark bits after it, ``spanHeapBitsRange``). Larger objects in small size classes
+  start with a header word ``*_type``; large objects (size class 0) use
+  ``mspan.largeType``. Either way the type's GC mask is *tiled*: repeated every
+  ``Size_`` bytes over the whole slot (``typePointers.next``) — an array of 1000 pointers
+  has a one-word element type.
+* noscan spans have no pointers.
+
+Type masks come from ``abi.Type.GCData`` (go1.24+: with ``TFlagGCMaskOnDemand`` it holds a
+pointer to the mask, built on first use; an unbuilt mask is taken as "every word up to
+PtrBytes", and counted in ``conservative_types``). A type whose GC data is a GC program
+(``kindGCProg``, before go1.24) is expanded with ``run_gc_program``.
+
+``PointerMaps.slots(ids)`` returns the (object id, word index) pairs of the pointer words of
+a batch of objects; everything is vectorised over objects and words.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .heap import Heap
+from .spans import U64, ragged_arange
+
+log = logging.getLogger(__name__)
+
+PTR = 8
+
+
+def run_gc_program(prog: bytes, limit_bits: int | None = None) -> np.ndarray:
+    """Expand a Go GC program (``runGCProg``) into a bool array, one entry per word.
+
+    Instructions: ``0`` ends; ``0nnnnnnn`` emits n literal bits from the next ceil(n/8)
+    bytes; ``1nnnnnnn c`` repeats the last n bits c times (n = 0: n is a varint first).
+    """
+    out: list[np.ndarray] = []
+    total = 0
+    p = 0
+
+    def varint() -> int:
+        nonlocal p
+        v, shift = 0, 0
+        while True:
+            b = prog[p]
+            p += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+
+    while p < len(prog):
+        inst = prog[p]
+        p += 1
+        n = inst & 0x7F
+        if not inst & 0x80:
+            if n == 0:
+                break
+            nb = (n + 7) // 8
+            bits = np.unpackbits(np.frombuffer(prog[p:p + nb], dtype=np.uint8), bitorder="little")[:n]
+            p += nb
+            out.append(bits.astype(bool))
+            total += n
+        else:
+            if n == 0:
+                n = varint()
+            c = varint()
+            whole = np.concatenate(out) if len(out) != 1 else out[0]
+            pattern = whole[total - n:total]
+            out = [whole, np.tile(pattern, c)]
+            total += n * c
+        if limit_bits is not None and total > limit_bits:
+            break
+    res = np.concatenate(out) if out else np.zeros(0, dtype=bool)
+    return res[:limit_bits] if limit_bits is not None else res
+
+
+@dataclass
+class TypeMasks:
+    """GC masks of the runtime types met in malloc headers and largeType, by row."""
+
+    addr: np.ndarray      # uint64 *_type, sorted
+    size: np.ndarray      # uint64 Size_
+    ptr_words: np.ndarray  # int64 PtrBytes / 8
+    mask_off: np.ndarray  # int64 offset of the type's bits in ``bits``
+    bits: np.ndarray      # bool, all masks concatenated
+    valid: np.ndarray     # bool: the type could be read
+
+    def rows(self, typs: np.ndarray) -> np.ndarray:
+        """Return the row of each type address (-1 if unknown)."""
+        i = np.searchsorted(self.addr, typs)
+        j = np.minimum(i, max(len(self.addr) - 1, 0))
+        ok = (i < len(self.addr)) & (self.addr[j] == typs) if len(self.addr) else np.zeros(len(typs), bool)
+        return np.where(ok, j, -1)
+
+
+class PointerMaps:
+    """Pointer words of heap objects for one dump (see the module doc)."""
+
+    def __init__(self, gp, heap: Heap):
+        self.gp = gp
+        self.heap = heap
+        L = gp.layout
+        F = gp.facts
+        self.facts = F
+        self.gather = heap.gather
+        sp = heap.spans
+        self.conservative_types = 0
+        self.bad_types = 0
+        if F.arena_heap_bitmap and not F.malloc_headers:
+            bm = L.field("runtime.heapArena", "bitmap")
+            words_per_arena = heap.arenas.arena_bytes // PTR
+            self.bitmap_off = bm.offset
+            # 2 bits per word (go1.19) or 1 bit per word (go1.20+), by the bitmap's size
+            self.mode = "arena2" if bm.size * 4 == words_per_arena else "arena1"
+            if self.mode == "arena1" and bm.size * 8 != words_per_arena:
+                raise ValueError(f"heapArena.bitmap of {bm.size} bytes fits no known encoding")
+        else:
+            self.mode = "headers"
+        self.max_small = L.const("runtime.minSizeForMallocHeader", PTR * 64)
+        inline = 0
+        if F.inline_mark_bits and L.has("runtime.spanInlineMarkBits"):
+            inline = L.size("runtime.spanInlineMarkBits")
+        span_bytes = sp.npages * U64(sp.page_size)
+        hb = sp.base + span_bytes - span_bytes // U64(PTR * 8)
+        uses_inline = (sp.elemsize <= U64(self.max_small)) & (sp.elemsize >= U64(16))
+        self.span_heap_bits = np.where(uses_inline, hb - U64(inline), hb) if inline else hb
+        self.types = self._read_types() if self.mode == "headers" else None
+
+    # ---- type masks ----
+
+    def _type_of(self, ids: np.ndarray) -> np.ndarray:
+        """Return the *_type of header and large objects (0 for others)."""
+        h, sp = self.heap, self.heap.spans
+        s = h.span[ids]
+        large = sp.sizeclass[s] == 0
+        t = np.where(large, sp.large_type[s], 0).astype(U64)
+        hdr = ~large & (sp.elemsize[s] > U64(self.max_small)) & ~sp.noscan[s]
+        if hdr.any():
+            v, ok = self.gather.u64(h.addr[ids[hdr]])
+            t[hdr] = np.where(ok, v, 0)
+        return t
+
+    def _read_types(self) -> TypeMasks:
+        h, sp, L, g = self.heap, self.heap.spans, self.gp.layout, self.gather
+        ids = np.flatnonzero(~sp.noscan[h.span] & ((sp.sizeclass[h.span] == 0)
+                                                   | (h.size > np.uint32(self.max_small))))
+        typs = np.unique(self._type_of(ids))
+        typs = typs[typs != 0]
+        T = "runtime._type"
+
+        def field(name: str) -> tuple[np.ndarray, np.ndarray]:
+            f = L.field(T, name)
+            return g.uint(typs + U64(f.offset), f.size)
+
+        size, ok1 = field("size")
+        ptrb, ok2 = field("ptrdata")
+        tflag, ok3 = field("tflag")
+        kind, ok4 = field("kind")
+        gcdata, ok5 = field("gcdata")
+        valid = ok1 & ok2 & ok3 & ok4 & ok5 & (size > 0) & (ptrb <= size) & (ptrb % U64(PTR) == 0)
+        valid &= size < U64(1 << 40)
+        pw = np.where(valid, ptrb // U64(PTR), 0).astype(np.int64)
+        on_demand = L.const("internal/abi.TFlagGCMaskOnDemand", 0) if self.facts.gc_mask_on_demand else 0
+        gcprog = L.const("internal/abi.KindGCProg", 0) if self.facts.gc_programs else 0
+        masks: list[np.ndarray] = []
+        for i in range(len(typs)):  # one per distinct type (hundreds), not per object
+            n = int(pw[i])
+            m = None
+            if valid[i] and n:
+                src = int(gcdata[i])
+                try:
+                    if gcprog and int(kind[i]) & gcprog:
+                        plen = int.from_bytes(self.gp.process.read(src, 4), "little")
+                        m = run_gc_program(self.gp.process.read(src + 4, plen), n)
+                        if len(m) < n:
+                            m = np.r_[m, np.zeros(n - len(m), bool)]
+                    else:
+                        if on_demand and int(tflag[i]) & on_demand:
+                            src = self.gp.process.read_ptr(src)
+                        if src:
+                            raw = np.frombuffer(self.gp.process.read(src, (n + 7) // 8), np.uint8)
+                            m = np.unpackbits(raw, bitorder="little")[:n].astype(bool)
+                        else:  # on-demand mask never built: every word may be a pointer
+                            self.conservative_types += 1
+                            m = np.ones(n, dtype=bool)
+                except Exception as e:  # noqa: BLE001 - one bad type costs only its objects
+                    log.debug("type %#x: %s", int(typs[i]), e)
+                    m = None
+            if m is None:
+                if n or not valid[i]:
+                    self.bad_types += 1
+                valid[i] = valid[i] and n == 0
+                m = np.zeros(0, dtype=bool)
+                pw[i] = 0
+            masks.append(m)
+        if self.bad_types:
+            self.gp.process.warn(f"heap: {self.bad_types} object types have unreadable GC masks; "
+                                 "their objects are scanned as pointer-free")
+        if self.conservative_types:
+            self.gp.process.warn(f"heap: {self.conservative_types} types have no GC mask built yet; "
+                                 "every word of their pointer prefix is taken as a pointer")
+        lens = np.array([len(m) for m in masks], dtype=np.int64)
+        off = np.cumsum(lens) - lens
+        bits = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+        return TypeMasks(typs, size, pw, off, bits, valid)
+
+    # ---- slots ----
+
+    def slots(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (object ids int32, word indexes uint32) of the pointer words of ``ids``.
+
+        Words are counted from the start of the slot (a malloc header is word 0). Pairs come
+        in the order of ``ids`` and, per object, by word.
+        """
+        h, sp = self.heap, self.heap.spans
+        ids = np.asarray(ids, dtype=np.int64)
+        ids = ids[~sp.noscan[h.span[ids]]]
+        if len(ids) == 0:
+            return np.zeros(0, np.int32), np.zeros(0, np.uint32)
+        if self.mode == "headers":
+            s = h.span[ids]
+            small = (sp.elemsize[s] <= U64(self.max_small)) & (sp.sizeclass[s] != 0)
+            a_i, a_k = self._small_slots(ids[small])
+            b_i, b_k = self._typed_slots(ids[~small])
+            obj = np.concatenate([a_i, b_i])
+            k = np.concatenate([a_k, b_k])
+            order = np.lexsort((k, obj)) if len(obj) else np.zeros(0, np.int64)
+            return obj[order].astype(np.int32), k[order].astype(np.uint32)
+        o, k = self._arena_slots(ids)
+        return o.astype(np.int32), k.astype(np.uint32)
+
+    def _words(self, ids: np.ndarray, skip: np.ndarray | None = None):
+        words = (self.heap.size[ids] // PTR).astype(np.int64)
+        owner, k = ragged_arange(words)
+        return owner, k, words
+
+    def _arena_slots(self, ids: np.ndarray):
+        h, ar, g = self.heap, self.heap.arenas, self.gather
+        owner, k, words = self._words(ids)
+        wa = h.addr[ids][owner] + k.astype(U64) * U64(PTR)
+        ai = ar.find(wa)
+        inarena = ai >= 0
+        ai = np.where(inarena, ai, 0)
+        w = ((wa - ar.base[ai]) // U64(PTR)).astype(np.int64)
+        hab = ar.heap_arena[ai] + U64(self.bitmap_off)
+        if self.mode == "arena2":
+            b, ok = g.u8(hab + (w // 4).astype(U64))
+            sh = (w % 4).astype(np.uint8)
+            ptr = ((b >> sh) & 1).astype(bool) & ok & inarena
+            scan = ((b >> (sh + 4)) & 1).astype(bool) & ok & inarena
+            # pointers end at the object's first word whose scan bit is clear
+            starts = np.cumsum(words) - words
+            big = np.int64(1 << 62)
+            first_dead = np.minimum.reduceat(np.where(scan, big, k), starts) if len(k) else k
+            ptr &= k < first_dead[owner]
+        else:
+            b, ok = g.u8(hab + (w // 8).astype(U64))
+            ptr = ((b >> (w % 8).astype(np.uint8)) & 1).astype(bool) & ok & inarena
+        sel = np.flatnonzero(ptr)
+        return ids[owner[sel]], k[sel]
+
+    def _small_slots(self, ids: np.ndarray):
+        h, sp, g = self.heap, self.heap.spans, self.gather
+        if len(ids) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        owner, k, _ = self._words(ids)
+        s = h.span[ids][owner]
+        w = ((h.addr[ids][owner] - sp.base[s]) // U64(PTR)).astype(np.int64) + k
+        b, ok = g.u8(self.span_heap_bits[s] + (w // 8).astype(U64))
+        ptr = ((b >> (w % 8).astype(np.uint8)) & 1).astype(bool) & ok
+        sel = np.flatnonzero(ptr)
+        return ids[owner[sel]], k[sel]
+
+    def _typed_slots(self, ids: np.ndarray):
+        h, sp, T = self.heap, self.heap.spans, self.types
+        if len(ids) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        row = T.rows(self._type_of(ids))
+        keep = row >= 0
+        keep[keep] &= T.ptr_words[row[keep]] > 0
+        ids, row = ids[keep], row[keep]
+        if len(ids) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        large = sp.sizeclass[h.span[ids]] == 0
+        first = np.where(large, 0, 1).astype(np.int64)      # header word
+        owner, k, _ = self._words(ids)
+        j = k - first[owner]                                # word index in the tiled data
+        r = row[owner]
+        elem_words = (T.size[r] // U64(PTR)).astype(np.int64)
+        inelem = np.where(j >= 0, j % np.maximum(elem_words, 1), -1)
+        ptr = (j >= 0) & (inelem < T.ptr_words[r])
+        idx = np.where(ptr, T.mask_off[r] + np.maximum(inelem, 0), 0)
+        if len(T.bits):
+            ptr &= T.bits[np.minimum(idx, len(T.bits) - 1)]
+        else:
+            ptr[:] = False
+        sel = np.flatnonzero(ptr)
+        return ids[owner[sel]], k[sel]
+
+    def batches(self, max_words: int = 1 << 23):
+        """Yield arrays of object ids (ascending) whose slots total at most ~``max_words`` words."""
+        h = self.heap
+        words = (h.size // PTR).astype(np.int64)
+        words[h.spans.noscan[h.span]] = 0
+        cum = np.cumsum(words)
+        start = 0
+        n = len(words)
+        while start < n:
+            base = cum[start - 1] if start else 0
+            end = int(np.searchsorted(cum, base + max_words, side="right"))
+            end = max(end, start + 1)
+            yield np.arange(start, min(end, n), dtype=np.int64)
+            start = end

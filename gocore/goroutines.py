@@ -22,6 +22,7 @@ STATUS_NAMES = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waitin
                 10: "leaked", 11: "deadextra"}
 G_SCAN = 0x1000
 G_DEAD = 6
+G_DEADEXTRA = 11  # go1.27: a dead g kept for an extra M's cgo callbacks (traceback skips it)
 G_SYSCALL = 3
 MAX_FRAMES = 1000  # a corrupt stack must not loop forever
 
@@ -120,7 +121,7 @@ def read_goroutines(gp) -> list[Goroutine]:
             continue
         g = _G(layout, raw)
         status = g.u("atomicstatus")
-        if status & ~G_SCAN == G_DEAD:
+        if status & ~G_SCAN in (G_DEAD, G_DEADEXTRA):
             continue
         out.append(_goroutine(gp, g, gaddr, status, reasons, threads_by_m, unwinder))
     return out

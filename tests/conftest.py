@@ -14,15 +14,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMPS = ROOT / "fixtures" / "dumps"
+WINDOWS_DUMPS = ROOT / "fixtures" / "dumps-windows"
 
 
-@lru_cache(maxsize=1)
-def fixture_index() -> list[dict]:
-    """Return the entries of fixtures/dumps/index.json (empty if absent)."""
-    index = DUMPS / "index.json"
+@lru_cache(maxsize=2)
+def fixture_index(root: Path = DUMPS) -> list[dict]:
+    """Return the entries of ``root``/index.json (empty if absent)."""
+    index = root / "index.json"
     if not index.exists():
         return []
     return json.loads(index.read_text())
+
+
+def minidump_cases(kind: str = "minidump-full") -> list:
+    """Return pytest params, one per Windows minidump fixture of ``kind``."""
+    out = [pytest.param(e, id=f"{e['go_version']}-{e['kind']}")
+           for e in fixture_index(WINDOWS_DUMPS) if e["kind"] == kind]
+    return out or [pytest.param(None, marks=pytest.mark.skip(reason="no minidump fixtures"))]
 
 
 def case_id(entry: dict) -> str:
@@ -66,7 +74,7 @@ def _open(core_path: str, exe_path: str):
     return core.open_dump(core_path, exe=exe_path)
 
 
-def open_case(entry: dict):
+def open_case(entry: dict, root: Path = DUMPS):
     """Return (Case, core.Process) for a fixture entry, opened once per session."""
-    case = Case(entry)
+    case = Case(entry, root)
     return case, _open(str(case.core), str(case.exe))

@@ -1,0 +1,93 @@
+"""Pointer edges between heap objects, as CSR arrays.
+
+For every object the pointer words given by ``PointerMaps`` are gathered from the dump in
+batches (one numpy gather per batch and memory segment), looked up with ``Heap.find``, and
+those pointing into another object become edges. Pointers into the object itself are
+dropped, as ``scanobject`` does. ``edge_start[i]:edge_start[i+1]`` are object i's edges;
+``edge_off`` is the byte offset of the pointer word inside the source object.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .heap import Heap, heap_of
+from .ptrmaps import PTR, PointerMaps
+from .spans import U64
+
+
+@dataclass
+class Edges:
+    """Forward edges (CSR); ``reverse`` gives the incoming ones, built on first use."""
+
+    start: np.ndarray   # int64[N+1]
+    dst: np.ndarray     # int32[E]
+    off: np.ndarray     # uint32[E] byte offset of the pointer in the source object
+
+    def __len__(self) -> int:
+        return len(self.dst)
+
+    def out(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (destination ids, byte offsets) of object ``i``'s pointers."""
+        a, b = int(self.start[i]), int(self.start[i + 1])
+        return self.dst[a:b], self.off[a:b]
+
+    @cached_property
+    def src(self) -> np.ndarray:
+        """Return the source id of every edge (int32[E])."""
+        n = len(self.start) - 1
+        return np.repeat(np.arange(n, dtype=np.int32), np.diff(self.start))
+
+    @cached_property
+    def reverse(self) -> "Edges":
+        """Return incoming edges as CSR: ``dst`` holds the sources, ``off`` their offsets."""
+        n = len(self.start) - 1
+        order = np.argsort(self.dst, kind="stable")
+        counts = np.bincount(self.dst, minlength=n)
+        start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        return Edges(start, self.src[order], self.off[order])
+
+
+def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 23) -> Edges:
+    """Scan every object's pointer words and return the CSR edges between objects."""
+    srcs, dsts, offs = [], [], []
+    for ids in pmaps.batches(max_words):
+        o, k = pmaps.slots(ids)
+        if len(o) == 0:
+            continue
+        vals, ok = heap.gather.u64(heap.addr[o] + k.astype(U64) * U64(PTR))
+        d = heap.find(np.where(ok, vals, 0))
+        keep = (d >= 0) & (d != o)
+        srcs.append(o[keep])
+        dsts.append(d[keep])
+        offs.append(k[keep] * np.uint32(PTR))
+    n = len(heap)
+    src = np.concatenate(srcs) if srcs else np.zeros(0, np.int32)
+    dst = np.concatenate(dsts).astype(np.int32) if dsts else np.zeros(0, np.int32)
+    off = np.concatenate(offs).astype(np.uint32) if offs else np.zeros(0, np.uint32)
+    # batches are ascending and slots sorted per object, so src is already sorted
+    if len(src) > 1 and (np.diff(src) < 0).any():
+        order = np.argsort(src, kind="stable")
+        src, dst, off = src[order], dst[order], off[order]
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=start[1:])
+    return Edges(start, dst, off)
+
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def edges_of(gp) -> tuple[Heap, PointerMaps, Edges]:
+    """Return (heap, pointer maps, edges) of ``gp``, built once per GoProcess."""
+    got = _CACHE.get(gp)
+    if got is None:
+        heap = heap_of(gp)
+        pm = PointerMaps(gp, heap)
+        got = (heap, pm, build_edges(heap, pm))
+        _CACHE[gp] = got
+    return got

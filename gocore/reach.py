@@ -1,0 +1,302 @@
+"""Roots and marking: which heap objects are reachable, and a path from a root to each.
+
+Roots (as ``markroot`` in src/runtime/mgcmark.go sees them, so far):
+
+* the data and bss sections, through the module's pointer masks (1 bit per word):
+  ``moduledata.gcdatamask`` / ``gcbssmask`` as the runtime expanded them in the dump, or
+  the GC programs ``moduledata.gcdata`` / ``gcbss`` expanded here; a root is named by the
+  DWARF global holding the word (``main.list``), else ``data+0x1f0`` / ``bss+0x88``;
+* objects with a finalizer (``mspan.specials`` of kind ``_KindSpecialFinalizer``) and the
+  finalizer's ``fn`` closure;
+* ``extra_roots``: (pointer value, description) pairs supplied by other layers (goroutine
+  stacks).
+
+Marking is a breadth-first search over the CSR edges, one numpy frontier per level (long
+thin chains switch to a small queue loop). ``parent`` (int32, -1 for roots and unreached)
+and ``root_of`` give a shortest path from a root to every reached object.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .edges import Edges, edges_of
+from .heap import Heap
+from .ptrmaps import PTR, run_gc_program
+from .spans import U64
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Roots:
+    """Root pointers that hit heap objects: one row per root word."""
+
+    obj: np.ndarray      # int32 object id pointed to
+    name: np.ndarray     # int32 index into ``names``
+    addr: np.ndarray     # uint64 address of the root word (0 when not in memory)
+    ptr: np.ndarray      # uint64 the pointer value
+    names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.obj)
+
+    def describe(self, r: int) -> str:
+        """Return the root's description ("main.list", "data+0x10", "finalizer of 0x...")."""
+        return self.names[int(self.name[r])]
+
+
+def _section_mask(gp, which: str) -> np.ndarray | None:
+    """Return the pointer mask (bool per word) of the ``data`` or ``bss`` section."""
+    md = gp.moduledata
+    L = gp.layout
+    bias = gp.process.exe_bias
+    lo, hi = getattr(md, which), getattr(md, "e" + which)
+    nwords = (hi - lo) // PTR
+    mask_field = "gcdatamask" if which == "data" else "gcbssmask"
+    try:  # the mask the runtime built at start-up (src/runtime/symtab.go moduledataverify1)
+        base = md.addr + bias
+        n_off = L.field("runtime.moduledata", f"{mask_field}.n")
+        p_off = L.offset("runtime.moduledata", f"{mask_field}.bytedata")
+        n = gp.process.read_uint(base + n_off.offset, n_off.size)
+        p = gp.process.read_ptr(base + p_off)
+        if 0 < n <= nwords + 64 and p:
+            raw = np.frombuffer(gp.process.read(p, (n + 7) // 8), np.uint8)
+            bits = np.unpackbits(raw, bitorder="little")[:min(n, nwords)].astype(bool)
+            return np.r_[bits, np.zeros(nwords - len(bits), bool)]
+    except Exception as e:  # noqa: BLE001 - fall back to the GC program below
+        log.debug("%s from the dump: %s", mask_field, e)
+    try:
+        prog = getattr(md, "gc" + which) + bias
+        # the program is short; read what the segment holds (at most 1 MiB)
+        seg_end = next((s.end for s in gp.process.segments() if s.start <= prog < s.end), prog)
+        code = gp.process.read(prog, min(seg_end - prog, 1 << 20))
+        bits = run_gc_program(code, nwords)
+        return np.r_[bits, np.zeros(nwords - len(bits), bool)]
+    except Exception as e:  # noqa: BLE001
+        gp.process.warn(f"roots: no pointer mask for the {which} section ({e})")
+        return None
+
+
+def _global_names(gp):
+    """Return (sorted link-time addresses, sizes, names) of the DWARF globals, or None."""
+    if gp.dwarf is None or not gp.dwarf.globals:
+        return None
+    gl = sorted(gp.dwarf.globals.values(), key=lambda g: g.addr)
+    return (np.array([g.addr for g in gl], dtype=U64), np.array([max(g.size, 1) for g in gl], dtype=U64),
+            [g.name for g in gl])
+
+
+def data_roots(gp, heap: Heap, name_index: dict[str, int]):
+    """Return (obj, name, addr, ptr) arrays of the data/bss words pointing into the heap."""
+    md = gp.moduledata
+    bias = gp.process.exe_bias
+    globs = _global_names(gp)
+    out = []
+    for which in ("data", "bss"):
+        mask = _section_mask(gp, which)
+        if mask is None:
+            continue
+        lo = getattr(md, which)
+        waddr = U64(lo + bias) + np.flatnonzero(mask).astype(U64) * U64(PTR)
+        vals, ok = heap.gather.u64(waddr)
+        d = heap.find(np.where(ok, vals, 0))
+        hit = d >= 0
+        waddr, vals, d = waddr[hit], vals[hit], d[hit]
+        link = waddr - U64(bias)
+        labels = np.empty(len(d), dtype=object)
+        if globs is not None:
+            ga, gs, gn = globs
+            gi = np.searchsorted(ga, link, side="right").astype(np.int64) - 1
+            inside = (gi >= 0) & (link < ga[np.maximum(gi, 0)] + gs[np.maximum(gi, 0)])
+        else:
+            inside = np.zeros(len(d), bool)
+        for j in range(len(d)):  # one per root word that hits the heap (globals, not objects)
+            if inside[j]:
+                g = int(gi[j])
+                delta = int(link[j] - ga[g])
+                labels[j] = gn[g] + (f"+{delta:#x}" if delta else "")
+            else:
+                labels[j] = f"{which}+{int(link[j]) - lo:#x}"
+        idx = np.array([name_index.setdefault(s, len(name_index)) for s in labels], dtype=np.int32)
+        out.append((d, idx, waddr, vals))
+    return out
+
+
+def finalizer_roots(gp, heap: Heap) -> list[tuple[int, str]]:
+    """Return (pointer, description) for objects with finalizers and their ``fn`` closures."""
+    L = gp.layout
+    sp = heap.spans
+    proc = gp.process
+    try:
+        kind_fin = L.const("runtime._KindSpecialFinalizer")
+        o_next = L.offset("runtime.special", "next")
+        f_off = L.field("runtime.special", "offset")
+        o_kind = L.offset("runtime.special", "kind")
+        o_fn = L.offset("runtime.specialfinalizer", "fn")
+    except Exception as e:  # noqa: BLE001
+        proc.warn(f"roots: finalizers skipped ({e})")
+        return []
+    out: list[tuple[int, str]] = []
+    bad = 0
+    for r in np.flatnonzero(sp.in_use & (sp.specials != 0)):  # spans with specials (few)
+        s = int(sp.specials[r])
+        base = int(sp.base[r])
+        seen = 0
+        while s and seen < 1 << 20:
+            seen += 1
+            try:
+                kind = proc.read_uint(s + o_kind, 1)
+                off = proc.read_uint(s + f_off.offset, f_off.size)
+                if kind == kind_fin:
+                    obj = base + off
+                    out.append((obj, f"finalizer of {obj:#x}"))
+                    fn = proc.read_ptr(s + o_fn)
+                    if fn:
+                        out.append((fn, f"finalizer fn of {obj:#x}"))
+                s = proc.read_ptr(s + o_next)
+            except Exception:  # noqa: BLE001 - one broken list costs only its span
+                bad += 1
+                break
+    if bad:
+        proc.warn(f"roots: {bad} span specials lists are unreadable")
+    return out
+
+
+def collect_roots(gp, heap: Heap, extra_roots=(), finalizers: bool = True) -> Roots:
+    """Return the roots: data/bss words, finalizers and ``extra_roots`` hitting the heap."""
+    index: dict[str, int] = {}
+    parts = data_roots(gp, heap, index)
+    extra = list(extra_roots)
+    if finalizers:
+        extra += finalizer_roots(gp, heap)
+    if extra:
+        ptrs = np.array([int(p) for p, _ in extra], dtype=U64)
+        d = heap.find(ptrs)
+        hit = np.flatnonzero(d >= 0)
+        idx = np.array([index.setdefault(str(extra[i][1]), len(index)) for i in hit], dtype=np.int32)
+        parts.append((d[hit], idx, np.zeros(len(hit), U64), ptrs[hit]))
+    names = [None] * len(index)
+    for s, i in index.items():
+        names[i] = s
+    if not parts:
+        z = np.zeros(0, np.int32)
+        return Roots(z, z, np.zeros(0, U64), np.zeros(0, U64), names)
+    return Roots(np.concatenate([p[0] for p in parts]).astype(np.int32),
+                 np.concatenate([p[1] for p in parts]).astype(np.int32),
+                 np.concatenate([p[2] for p in parts]).astype(U64),
+                 np.concatenate([p[3] for p in parts]).astype(U64), names)
+
+
+@dataclass
+class Reach:
+    """The result of marking: per object ``reached``, ``parent``, ``parent_off``, ``root``."""
+
+    heap: Heap
+    edges: Edges
+    roots: Roots
+    reached: np.ndarray     # bool[N]
+    parent: np.ndarray      # int32[N]: the object that first reached it; -1 for roots/unreached
+    parent_off: np.ndarray  # uint32[N]: byte offset of the pointer in the parent
+    root: np.ndarray        # int32[N]: row in ``roots`` the object was reached from; -1 unreached
+
+    @property
+    def live_count(self) -> int:
+        """Return the number of reached objects."""
+        return int(self.reached.sum())
+
+    @property
+    def live_bytes(self) -> int:
+        """Return the slot bytes of the reached objects."""
+        return int(self.heap.size[self.reached].sum(dtype=np.uint64))
+
+    def path(self, i: int) -> tuple[str | None, list[tuple[int, int]]]:
+        """Return (root description, [(object id, byte offset of the next pointer)...]).
+
+        The list runs from the root's object to ``i``; the offset of the last entry is -1.
+        Unreached objects give (None, []).
+        """
+        if not self.reached[i]:
+            return None, []
+        chain = [(int(i), -1)]
+        cur = int(i)
+        for _ in range(len(self.parent)):
+            p = int(self.parent[cur])
+            if p < 0:
+                break
+            chain.append((p, int(self.parent_off[cur])))
+            cur = p
+        chain.reverse()
+        return self.roots.describe(int(self.root[i])), chain
+
+
+def mark(heap: Heap, edges: Edges, roots: Roots, small_frontier: int = 32,
+         queue_limit: int = 4096) -> Reach:
+    """Breadth-first marking from ``roots`` over ``edges``."""
+    n = len(heap)
+    reached = np.zeros(n, dtype=bool)
+    parent = np.full(n, -1, dtype=np.int32)
+    parent_off = np.zeros(n, dtype=np.uint32)
+    root = np.full(n, -1, dtype=np.int32)
+    objs, first = np.unique(roots.obj, return_index=True)
+    reached[objs] = True
+    root[objs] = first
+    frontier = objs.astype(np.int64)
+    start, dst, off = edges.start, edges.dst, edges.off
+    while len(frontier):
+        if len(frontier) < small_frontier:
+            frontier = _queue_steps(frontier, start, dst, off, reached, parent, parent_off, root,
+                                    queue_limit)
+            continue
+        s = start[frontier]
+        cnt = start[frontier + 1] - s
+        total = int(cnt.sum())
+        if total == 0:
+            break
+        owner = np.repeat(np.arange(len(frontier)), cnt)
+        e = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(s, cnt)
+        d = dst[e]
+        new = ~reached[d]
+        d, e, owner = d[new], e[new], owner[new]
+        d, firsts = np.unique(d, return_index=True)
+        src = frontier[owner[firsts]]
+        reached[d] = True
+        parent[d] = src
+        parent_off[d] = off[e[firsts]]
+        root[d] = root[src]
+        frontier = d.astype(np.int64)
+    return Reach(heap, edges, roots, reached, parent, parent_off, root)
+
+
+def _queue_steps(frontier, start, dst, off, reached, parent, parent_off, root, limit):
+    """FIFO marking in Python while the frontier is thin (linked lists); returns a new frontier."""
+    q = deque(int(x) for x in frontier)
+    while q and len(q) < limit:
+        u = q.popleft()
+        a, b = int(start[u]), int(start[u + 1])
+        if a == b:
+            continue
+        ds = dst[a:b]
+        new = np.flatnonzero(~reached[ds]) if b - a > 8 else [j for j in range(b - a) if not reached[ds[j]]]
+        ru = root[u]
+        for j in new:
+            v = int(ds[j])
+            if reached[v]:
+                continue
+            reached[v] = True
+            parent[v] = u
+            parent_off[v] = off[a + j]
+            root[v] = ru
+            q.append(v)
+    return np.array(q, dtype=np.int64)
+
+
+def reach_of(gp, extra_roots=(), finalizers: bool = True) -> Reach:
+    """Build heap, edges and roots of ``gp`` and mark from them."""
+    heap, _, edges = edges_of(gp)
+    roots = collect_roots(gp, heap, extra_roots, finalizers)
+    return mark(heap, edges, roots)

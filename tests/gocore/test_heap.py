@@ -142,3 +142,14 @@ def test_gc_program_literal_and_repeat():
     # n = 0 in the repeat: n as a varint
     prog = bytes([0x02, 0b10, 0x80, 0x02, 0x03, 0x00])
     assert run_gc_program(prog).astype(int).tolist() == [0, 1] * 4
+
+
+@pytest.mark.parametrize("entry", dump_cases(kinds=("crash",)))
+def test_finalizer_specials_are_roots(entry):
+    case, gp = _gp(entry)
+    heap = heap_of(gp)
+    roots = collect_roots(gp, heap)
+    fin = {int(p) for p, r in zip(roots.ptr, range(len(roots))) if roots.describe(r).startswith("finalizer of")}
+    first = case.manifest["objects"]["finalized_first"]
+    assert first in fin
+    assert len(fin) >= case.manifest["finalizers"]

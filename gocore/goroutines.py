@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from core import UnmappedAddress
 
@@ -34,8 +35,7 @@ _USER_RUNTIME_STARTS = {"runtime.main", "runtime.handleAsyncEvent", "runtime.cor
 _INJECTED = {"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"}
 
 
-@dataclass
-class Frame:
+class Frame(NamedTuple):
     """One frame as the runtime's traceback prints it (inlined calls are frames too)."""
 
     func: str
@@ -44,6 +44,20 @@ class Frame:
     pc: int
     sp: int
     inlined: bool = False
+
+
+class PhysicalFrame(NamedTuple):
+    """One machine frame: ``sp`` is its lowest address, ``fp`` the caller's SP (amd64).
+
+    ``trap`` says the frame was stopped by a trap (its pc is not a return address), which
+    the runtime's stack maps care about: they are looked up at ``pc`` then, not ``pc-1``.
+    """
+
+    pc: int
+    sp: int
+    fp: int
+    func: str
+    trap: bool
 
 
 @dataclass
@@ -66,6 +80,7 @@ class Goroutine:
     created_file: str | None
     created_line: int | None
     frames: list[Frame] = field(default_factory=list)
+    physical: list[PhysicalFrame] = field(default_factory=list)
     partial: bool = False
     problem: str | None = None
 
@@ -78,18 +93,29 @@ def print_name(name: str) -> str:
 
 
 class _G:
-    """Field reader over one g's bytes, offsets from the layout."""
+    """Field reader over one g's bytes; offsets resolved once per process (``fields``)."""
 
-    def __init__(self, layout, raw: bytes):
-        self.layout = layout
+    __slots__ = ("fields", "raw")
+
+    def __init__(self, fields: dict[str, tuple[int, int]], raw: bytes):
+        self.fields = fields
         self.raw = raw
 
     def u(self, path: str, default: int | None = None) -> int | None:
-        L = self.layout
-        if not L.has("runtime.g", path):
+        loc = self.fields.get(path)
+        if loc is None:
             return default
-        off, size = L.offset("runtime.g", path), L.field_size("runtime.g", path)
+        off, size = loc
         return int.from_bytes(self.raw[off:off + size], "little")
+
+
+G_FIELDS = ("goid", "atomicstatus", "waitreason", "waitsince", "stack.lo", "stack.hi", "sched.sp",
+            "sched.pc", "syscallsp", "syscallpc", "m", "gopc", "startpc", "parentGoid")
+
+
+def _g_fields(layout) -> dict[str, tuple[int, int]]:
+    return {p: (layout.offset("runtime.g", p), layout.field_size("runtime.g", p))
+            for p in G_FIELDS if layout.has("runtime.g", p)}
 
 
 def read_goroutines(gp) -> list[Goroutine]:
@@ -109,6 +135,7 @@ def read_goroutines(gp) -> list[Goroutine]:
         proc.warn(f"runtime.allgs array is not in the dump ({e}): goroutines are not listed")
         return []
     gsize = layout.size("runtime.g")
+    fields = _g_fields(layout)
     threads_by_m = _threads_by_m(gp)
     unwinder = Unwinder(gp)
     reasons = _wait_reasons(gp)
@@ -119,7 +146,7 @@ def read_goroutines(gp) -> list[Goroutine]:
         except UnmappedAddress:
             proc.warn(f"goroutine at {gaddr:#x} is not in the dump")
             continue
-        g = _G(layout, raw)
+        g = _G(fields, raw)
         status = g.u("atomicstatus")
         if status & ~G_SCAN in (G_DEAD, G_DEADEXTRA):
             continue
@@ -135,17 +162,8 @@ def _goroutine(gp, g: _G, gaddr: int, status: int, reasons, threads_by_m, unwind
     if name == "waiting":
         reason = reasons[reason_code] if reason_code < len(reasons) else f"waitReason {reason_code}"
         reason = reason or None
-    pt = gp.pclntab
-    bias = gp.process.exe_bias
-    start = pt.find_func(g.u("startpc") - bias) if g.u("startpc") else None
-    creator = None
-    created_file = created_line = None
-    gopc = g.u("gopc", 0)
-    if gopc:
-        f = pt.find_func(gopc - bias)
-        if f is not None:
-            creator = print_name(f.name)
-            created_file, created_line = f.file_line(pt.sym_pc(gopc - bias, f.entry))
+    start = unwinder.func_at(g.u("startpc", 0))
+    creator, created_file, created_line = unwinder.creator(g.u("gopc", 0))
     m = g.u("m", 0)
     thread = threads_by_m.get(m)
     gor = Goroutine(
@@ -153,14 +171,14 @@ def _goroutine(gp, g: _G, gaddr: int, status: int, reasons, threads_by_m, unwind
         wait_reason=reason, wait_since=g.u("waitsince") or None,
         stack_lo=g.u("stack.lo"), stack_hi=g.u("stack.hi"),
         thread=thread.tid if thread is not None else None,
-        system=_is_system(start.name if start else None),
-        start_func=start.name if start else None,
+        system=_is_system(start),
+        start_func=start,
         created_by=creator if g.u("goid") != 1 else None,
         creator_id=g.u("parentGoid") if g.u("goid") != 1 else None,
         created_file=created_file, created_line=created_line)
     pc, sp, trap = _start_registers(g, base, thread, gor, unwinder)
     if pc:
-        gor.frames, gor.problem = unwinder.unwind(pc, sp, gor.stack_lo, gor.stack_hi, trap=trap)
+        gor.frames, gor.physical, gor.problem = unwinder.unwind(pc, sp, gor.stack_lo, gor.stack_hi, trap=trap)
         gor.partial = gor.problem is not None
         if gor.partial:
             gp.process.warn(f"goroutine {gor.id}: {gor.problem}")
@@ -236,6 +254,30 @@ class Unwinder:
         self.tab = gp.pclntab
         self.bias = gp.process.exe_bias
         self._frames: dict[tuple[int, bool], tuple] = {}
+        self._funcs: dict[int, str | None] = {}
+        self._creators: dict[int, tuple] = {}
+
+    def func_at(self, pc: int) -> str | None:
+        """Return the name of the function holding run-time ``pc`` (0 → None), cached."""
+        if not pc:
+            return None
+        if pc not in self._funcs:
+            f = self.tab.find_func(pc - self.bias)
+            self._funcs[pc] = f.name if f is not None else None
+        return self._funcs[pc]
+
+    def creator(self, gopc: int) -> tuple[str | None, str | None, int | None]:
+        """Return (function, file, line) of the ``go`` statement at ``gopc``, cached."""
+        if not gopc:
+            return None, None, None
+        hit = self._creators.get(gopc)
+        if hit is None:
+            link = gopc - self.bias
+            f = self.tab.find_func(link)
+            hit = (None, None, None) if f is None else (
+                print_name(f.name), *f.file_line(self.tab.sym_pc(link, f.entry)))
+            self._creators[gopc] = hit
+        return hit
 
     def _lookup(self, pc: int, trap: bool):
         """Return (func, frame size, logical frames) for run-time ``pc``, cached."""
@@ -279,29 +321,40 @@ class Unwinder:
             sp = frame_top + 8
         return None
 
-    def unwind(self, pc: int, sp: int, lo: int, hi: int, *, trap: bool = False) -> tuple[list[Frame], str | None]:
-        """Return the frames from (pc, sp) outward and a problem description, or None if complete."""
+    def unwind(self, pc: int, sp: int, lo: int, hi: int, *,
+               trap: bool = False) -> tuple[list[Frame], list[PhysicalFrame], str | None]:
+        """Return (logical frames, machine frames, problem or None) from (pc, sp) outward."""
         frames: list[Frame] = []
+        physical: list[PhysicalFrame] = []
+        try:
+            stack = self.proc.view(lo, hi - lo) if 0 < hi - lo <= 1 << 30 else None
+        except UnmappedAddress:
+            stack = None
         for _ in range(MAX_FRAMES):
             f, spd, logical = self._lookup(pc, trap)
             if f is None:
-                return frames, f"pc {pc:#x} is not in any Go function"
+                return frames, physical, f"pc {pc:#x} is not in any Go function"
             for i, lf in enumerate(logical):
                 frames.append(Frame(print_name(lf.name), lf.file, lf.line, pc, sp,
                                     inlined=i < len(logical) - 1))
-            if f.is_topframe or f.func_id_name in ("goexit", "mstart", "rt0_go"):
-                return frames, None
+            top = f.is_topframe or f.func_id_name in ("goexit", "mstart", "rt0_go")
+            caller_sp = sp + spd + 8 if spd >= 0 else sp
+            physical.append(PhysicalFrame(pc, sp, caller_sp, f.name, trap))
+            if top:
+                return frames, physical, None
             if spd < 0:
-                return frames, f"no frame size for {f.name} at {pc:#x}"
-            caller_sp = sp + spd + 8
+                return frames, physical, f"no frame size for {f.name} at {pc:#x}"
             if not lo <= caller_sp <= hi:
-                return frames, f"stack pointer {caller_sp:#x} left the stack [{lo:#x}, {hi:#x})"
+                return frames, physical, f"stack pointer {caller_sp:#x} left the stack [{lo:#x}, {hi:#x})"
             try:
-                ret = self.proc.read_ptr(caller_sp - 8)
+                if stack is not None and caller_sp - 8 >= lo:
+                    ret = int.from_bytes(stack[caller_sp - 8 - lo: caller_sp - lo], "little")
+                else:
+                    ret = self.proc.read_ptr(caller_sp - 8)
             except UnmappedAddress:
-                return frames, f"stack at {caller_sp - 8:#x} is not in the dump"
+                return frames, physical, f"stack at {caller_sp - 8:#x} is not in the dump"
             if ret == 0:
-                return frames, None
+                return frames, physical, None
             trap = f.name in _INJECTED
             pc, sp = ret, caller_sp
-        return frames, f"more than {MAX_FRAMES} frames"
+        return frames, physical, f"more than {MAX_FRAMES} frames"

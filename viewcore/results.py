@@ -98,7 +98,8 @@ class FrameRow:
 
     def to_json(self) -> dict[str, Any]:
         """Return the frame as a JSON object."""
-        return asdict(self)
+        return {"func": self.func, "file": self.file, "line": self.line, "pc": self.pc,
+                "sp": self.sp, "inlined": self.inlined}
 
 
 @dataclass
@@ -123,9 +124,12 @@ class GoroutineRow:
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's goroutine object."""
-        d = {k: v for k, v in asdict(self).items() if k != "detail"}
-        d["frames"] = [f.to_json() for f in self.frames]
-        return d
+        return {"id": self.id, "status": self.status, "wait_reason": self.wait_reason,
+                "system": self.system, "frames": [f.to_json() for f in self.frames],
+                "created_by": self.created_by, "creator_id": self.creator_id,
+                "created_at": self.created_at, "address": self.address, "thread": self.thread,
+                "stack_lo": self.stack_lo, "stack_hi": self.stack_hi, "partial": self.partial,
+                "problem": self.problem}
 
     def stack_key(self) -> tuple:
         """Return what makes two goroutines "the same" for grouping: status and frames."""

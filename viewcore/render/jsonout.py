@@ -7,5 +7,6 @@ import json
 
 def render(result, stream) -> None:
     """Write ``result.to_json()`` to ``stream`` as one JSON document."""
-    json.dump(result.to_json(), stream, indent=1)
+    # Compact: the C encoder is ten times faster than an indented dump on big results.
+    stream.write(json.dumps(result.to_json(), separators=(",", ":")))
     stream.write("\n")

@@ -1,0 +1,3 @@
+module bigheap
+
+go 1.19

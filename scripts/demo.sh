@@ -3,8 +3,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 DUMP=fixtures/dumps/go1.25.5/crash.core.zst
 EXE=fixtures/dumps/go1.25.5/exe.zst
-for cmd in overview threads mappings; do
+for cmd in overview threads goroutines "goroutines --group --no-system" mappings; do
   echo "\$ viewcore $DUMP --exe $EXE $cmd"
-  .venv/bin/viewcore "$DUMP" --exe "$EXE" "$cmd"
+  .venv/bin/viewcore "$DUMP" --exe "$EXE" $cmd
   echo
 done

@@ -14,18 +14,49 @@ from collections.abc import Callable
 
 import core
 
-from .errors import GoCoreError
+from .buildinfo import parse_go_version
+from .errors import GoCoreError, UnsupportedGoVersion
 from .process import GoProcess, Summary
 
-__all__ = ["open", "load", "GoProcess", "Summary", "GoCoreError"]
+__all__ = ["open", "load", "GoProcess", "Summary", "GoCoreError", "UnsupportedGoVersion",
+           "OLDEST_SUPPORTED", "NEWEST_TESTED"]
+
+OLDEST_SUPPORTED = (1, 19)
+NEWEST_TESTED = (1, 27)
 
 
-def load(process: core.Process) -> GoProcess:
-    """Return the GoProcess view of an opened ``core.Process``."""
-    return GoProcess(process)
+def check_version(gp: GoProcess, any_version: bool = False) -> None:
+    """Raise UnsupportedGoVersion for a Go older than 1.19 (unless ``any_version``).
+
+    A release newer than any tested only warns: layouts come from DWARF (or the newest
+    table), and a field that moved is named by the layout error.
+    """
+    if gp.process.exe is None or gp.go_version is None:
+        return
+    v = parse_go_version(gp.go_version)
+    if v is None:
+        gp.process.warn(f"cannot tell the Go release from {gp.go_version!r}; reading it as the newest known")
+    elif v[:2] < OLDEST_SUPPORTED:
+        if not any_version:
+            raise UnsupportedGoVersion(gp.go_version)
+        gp.process.warn(f"{gp.go_version} is older than go1.19: reading it anyway, answers may be wrong")
+    elif v[:2] > NEWEST_TESTED:
+        gp.process.warn(f"{gp.go_version} is newer than any release viewcore was tested with "
+                        f"(go{NEWEST_TESTED[0]}.{NEWEST_TESTED[1]}); answers may be wrong where the runtime changed")
+
+
+def load(process: core.Process, *, any_version: bool = False) -> GoProcess:
+    """Return the GoProcess view of an opened ``core.Process``.
+
+    Raises UnsupportedGoVersion for a Go older than 1.19 unless ``any_version``.
+    """
+    gp = GoProcess(process)
+    check_version(gp, any_version)
+    return gp
 
 
 def open(dump: str | os.PathLike, exe: str | os.PathLike | None = None, *, use_cache: bool = True,
-         notify: Callable[[str], None] | None = None) -> GoProcess:  # noqa: A001 - mirrors io.open
+         notify: Callable[[str], None] | None = None,
+         any_version: bool = False) -> GoProcess:  # noqa: A001 - mirrors io.open
     """Open ``dump`` (with executable ``exe``) and return its GoProcess."""
-    return load(core.open_dump(dump, exe=exe, use_cache=use_cache, notify=notify))
+    return load(core.open_dump(dump, exe=exe, use_cache=use_cache, notify=notify), any_version=any_version)

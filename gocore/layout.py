@@ -467,9 +467,8 @@ def buildinfo_version(exe) -> str | None:
 def load_layout(exe, dwarf=None, go_version: str | None = None) -> Layout:
     """Return the runtime layout of executable ``exe``: from DWARF when it has some, else
     from the built-in table for its Go version (``go_version`` or its build info)."""
+    # Whether the version is supported at all is gocore.load's decision (--any-version).
     version = go_version or buildinfo_version(exe)
-    if version and _minor(version) and _version_key(_minor(version)) < (1, 19):
-        raise UnsupportedGoVersion(version)
     if dwarf is None and exe.has_dwarf:
         from .dwarf import load_dwarf
         dwarf = load_dwarf(exe)

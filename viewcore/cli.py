@@ -31,6 +31,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="neither read nor write the cache")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="show tracebacks of internal errors")
+    parser.add_argument("--any-version", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="read a dump of an unsupported Go release anyway")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     err = _Stderr()
     try:
-        gp = gocore.open(args.dump, exe=args.exe, use_cache=not args.no_cache, notify=err.note)
+        gp = gocore.open(args.dump, exe=args.exe, use_cache=not args.no_cache, notify=err.note,
+                         any_version=args.any_version)
         if args.command is None:
             from .shell import run_shell
             return run_shell(gp, parser, err)
@@ -89,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in gp.warnings:
             err.warn(w)
         return status
+    except gocore.UnsupportedGoVersion as e:
+        print(f"{PROG}: error: {e} (--any-version tries anyway)", file=sys.stderr)
+        return 1
     except (DumpError, gocore.GoCoreError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1

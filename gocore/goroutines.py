@@ -205,6 +205,32 @@ def _start_registers(g: _G, status: int, thread, gor: Goroutine, unwinder) -> tu
     return 0, 0, False
 
 
+WINDOWS_G_SLOT = 0x28  # TEB.ArbitraryUserPointer: where Go before 1.20 kept g on windows/amd64
+
+
+def current_g(gp, thread) -> int | None:
+    """Return the g a thread was running (its TLS slot), or None if it cannot be read.
+
+    linux/amd64: the word just below the thread pointer (fs_base - 8). windows/amd64: a TEB
+    slot holds the address of the M's ``tls`` array, whose first word is g; the slot's
+    offset is what the runtime stored in ``runtime.tls_g`` at startup (Go 1.20+), else the
+    TEB's ArbitraryUserPointer. The answer may be an M's g0 or gsignal.
+    """
+    base = thread.tls_base
+    if not base:
+        return None
+    proc = gp.process
+    try:
+        if proc.goos == "windows":
+            tls_g = gp.global_address("runtime.tls_g")
+            offset = proc.read_ptr(tls_g) if tls_g is not None else WINDOWS_G_SLOT
+            m_tls = proc.read_ptr(base + offset)
+            return proc.read_ptr(m_tls) if m_tls else None
+        return proc.read_ptr(base - 8)
+    except UnmappedAddress:
+        return None
+
+
 def _is_system(start: str | None) -> bool:
     if start is None:
         return False
@@ -212,12 +238,21 @@ def _is_system(start: str | None) -> bool:
 
 
 def _threads_by_m(gp) -> dict[int, object]:
-    """Return {m address: Thread} by walking runtime.allm and matching m.procid to thread ids."""
+    """Return {m address: Thread}: from each thread's g in TLS (g.m), else m.procid == tid."""
     proc, layout = gp.process, gp.layout
-    by_tid = {t.tid: t for t in proc.threads}
     out = {}
+    m_off = layout.offset("runtime.g", "m")
+    for t in proc.threads:
+        g = current_g(gp, t)
+        try:
+            m = proc.read_ptr(g + m_off) if g else 0
+        except UnmappedAddress:
+            m = 0
+        if m:
+            out[m] = t
+    missing = {t.tid: t for t in proc.threads if t not in out.values()}
     allm = gp.global_address("runtime.allm")
-    if allm is None:
+    if not missing or allm is None:
         return out
     try:
         m = proc.read_ptr(allm)
@@ -225,8 +260,8 @@ def _threads_by_m(gp) -> dict[int, object]:
         while m and m not in seen and len(seen) < 100_000:
             seen.add(m)
             tid = proc.read_uint(m + layout.offset("runtime.m", "procid"), 8)
-            if tid in by_tid:
-                out[m] = by_tid[tid]
+            if tid in missing and m not in out:
+                out[m] = missing[tid]
             m = proc.read_ptr(m + layout.offset("runtime.m", "alllink"))
     except UnmappedAddress as e:
         proc.warn(f"runtime.allm list is not fully in the dump: {e}")

@@ -125,3 +125,21 @@ def test_garbage_stack_pointer_marks_one_goroutine_partial(tmp_path):
     assert any(f"goroutine {victim}" in w for w in bad.warnings)
     good = {x.id for x in bad.goroutines if not x.partial}
     assert good == {x.id for x in gp.goroutines} - {victim}
+
+
+@pytest.mark.parametrize("entry", dump_cases(kinds=("crash", "gcore")))
+def test_thread_g_from_tls(entry):
+    """Each thread's g (fs_base - 8) belongs to the M whose procid is that thread; the
+    crashing thread was running goroutine 1 (main), the one that crashed."""
+    from gocore.goroutines import current_g
+
+    _case, proc = open_case(entry)
+    gp = gocore.load(proc)
+    L = gp.layout
+    for t in gp.threads():
+        g = current_g(gp, t)
+        m = proc.read_ptr(g + L.offset("runtime.g", "m"))
+        assert proc.read_uint(m + L.offset("runtime.m", "procid"), 8) == t.tid
+    if gp.crash_thread() is not None:
+        by_addr = {g.address: g.id for g in gp.goroutines}
+        assert by_addr.get(current_g(gp, gp.crash_thread())) == 1

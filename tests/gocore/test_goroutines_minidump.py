@@ -40,3 +40,26 @@ def test_user_goroutines_match_num_goroutine(entry):
     assert len([g for g in gp.goroutines if not g.system]) == case.manifest["num_goroutine"]
     main = next(g for g in gp.goroutines if g.id == 1)
     assert [f.func for f in main.frames][-3:] == ["main.main", "runtime.main", "runtime.goexit"]
+
+
+@pytest.mark.parametrize("entry", minidump_cases())
+def test_thread_g_from_tls(entry):
+    """Each thread's g, read through the TEB, belongs to one of the runtime's Ms (allm),
+    and to the M whose procid is that thread where the runtime records it (Go 1.20+; 1.19
+    on windows leaves m.procid unset)."""
+    from gocore.goroutines import current_g
+
+    case, proc = open_case(entry, WINDOWS_DUMPS)
+    gp = gocore.load(proc)
+    L = gp.layout
+    ms, m = set(), proc.read_ptr(gp.global_address("runtime.allm"))
+    while m:
+        ms.add(m)
+        m = proc.read_ptr(m + L.offset("runtime.m", "alllink"))
+    for t in gp.threads():
+        g = current_g(gp, t)
+        assert g, t.tid
+        m = proc.read_ptr(g + L.offset("runtime.g", "m"))
+        assert m in ms
+        if case.manifest["go_version"] != "go1.19.8":
+            assert proc.read_uint(m + L.offset("runtime.m", "procid"), 8) == t.tid

@@ -40,6 +40,12 @@ frame and the thread's general registers are scanned conservatively (``precise=F
 area ``running frame`` / ``register``).
 
 Only words that point into allocated heap objects (``Heap.find``) are returned.
+
+Work is per distinct frame kind, not per frame: a plan (the scanned words as offsets
+from SP, and the stack object records) is built once per (pc, frame size, mode); every
+frame of every goroutine is then expanded with numpy (``ragged_arange``), its words read
+with one vectorised gather, and stack objects of all goroutines are searched together,
+one sorted table (stacks are disjoint), one round per level of stack-object nesting.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ from .heap import heap_of
 from .pclntab import (FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS,
                       FUNCDATA_STACK_OBJECTS, PCDATA_STACK_MAP_INDEX)
 from .ptrmaps import run_gc_program
-from .spans import U64
+from .spans import U64, ragged_arange
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +112,17 @@ class StackRoot:
 class StackRootTable(NamedTuple):
     """The stack roots as parallel arrays (one row per root word hitting the heap)."""
 
-    ptr: np.ndarray      # uint64 pointer value
-    slot: np.ndarray     # uint64 address of the word (0 for registers)
-    obj: np.ndarray      # int32 heap object id
-    frame: np.ndarray    # int32 row in ``frames`` (-1: not a frame word)
-    goro: np.ndarray     # int32 row in ``goids``
-    area: np.ndarray     # uint8 index into AREAS
-    precise: np.ndarray  # bool
-    frames: list         # (func name, sp) per frame row
-    goids: list          # goroutine id per goroutine row
+    ptr: np.ndarray         # uint64 pointer value
+    slot: np.ndarray        # uint64 address of the word (0: a register or a heap defer record)
+    obj: np.ndarray         # int32 heap object id
+    frame: np.ndarray       # int32 row in frame_sp/frame_func (-1: not a frame word)
+    goro: np.ndarray        # int32 row in goids
+    area: np.ndarray        # uint8 index into AREAS
+    precise: np.ndarray     # bool
+    frame_sp: np.ndarray    # uint64 per frame row
+    frame_func: np.ndarray  # int32 per frame row, index into func_names
+    func_names: list
+    goids: np.ndarray       # int64 goroutine id per goroutine row
 
     def __len__(self) -> int:
         return len(self.ptr)
@@ -122,10 +130,11 @@ class StackRootTable(NamedTuple):
     def row(self, i: int) -> StackRoot:
         """Return root ``i`` as a StackRoot."""
         f = int(self.frame[i])
-        func, sp = self.frames[f] if f >= 0 else (None, None)
+        func = self.func_names[int(self.frame_func[f])] if f >= 0 else None
+        sp = int(self.frame_sp[f]) if f >= 0 else None
         area = int(self.area[i])
         kind = "frame" if area in (LOCALS, ARGS, FRAME, OBJECT, RUNNING) else "goroutine"
-        return StackRoot(int(self.ptr[i]), kind, self.goids[int(self.goro[i])], func, sp,
+        return StackRoot(int(self.ptr[i]), kind, int(self.goids[int(self.goro[i])]), func, sp,
                          int(self.slot[i]), AREAS[area], bool(self.precise[i]))
 
 
@@ -246,98 +255,90 @@ class _Ctx:
         return np.flatnonzero(bits).astype(np.int64) * PTR
 
 
-# ---- one goroutine ----
+# ---- frame plans: what to scan in a frame, relative to its SP, cached per (pc, mode) ----
 
-class _Scan:
-    """Accumulates the scanned words of one goroutine (chunks of arrays, concatenated once)."""
+PRECISE_MODE, CONSERVATIVE_MODE, RUNNING_MODE = range(3)
 
-    def __init__(self):
-        self.slots: list[np.ndarray] = []
-        self.frame: list[np.ndarray] = []
+
+class _Plan:
+    """The words scanframeworker scans in one kind of frame, as byte offsets from its SP."""
+
+    __slots__ = ("func", "offs", "area", "precise", "objs", "problem")
+
+    def __init__(self, func: str):
+        self.func = func
+        self.offs: list[np.ndarray] = []
         self.area: list[np.ndarray] = []
         self.precise: list[np.ndarray] = []
-        self.objects: list[tuple[int, int, np.ndarray | None, int]] = []  # (addr, size, mask, frame)
-        self.direct: list[int] = []  # root values not read from a word (heap defer records)
+        # stack objects: (offset from SP, size, pointer word offsets, scan conservatively)
+        self.objs: list[tuple[int, int, np.ndarray, bool]] = []
+        self.problem: str | None = None
 
-    def add(self, slots: np.ndarray, frame: int, area: int, precise: bool) -> None:
-        if len(slots):
-            self.slots.append(slots.astype(U64, copy=False))
-            self.frame.append(np.full(len(slots), frame, np.int32))
-            self.area.append(np.full(len(slots), area, np.uint8))
-            self.precise.append(np.full(len(slots), precise, bool))
-
-
-def _range(lo: int, hi: int) -> np.ndarray:
-    return np.arange(lo, max(lo, hi), PTR, dtype=np.int64).astype(U64)
+    def add(self, offs: np.ndarray, area: int, precise: bool) -> None:
+        self.offs.append(offs.astype(np.int64, copy=False))
+        self.area.append(np.full(len(offs), area, np.uint8))
+        self.precise.append(np.full(len(offs), precise, bool))
 
 
-def _scan_frames(ctx: _Ctx, g, scan: _Scan, frames: list, problems: list) -> None:
-    """Add the words of every frame of ``g`` to ``scan`` (scanframeworker)."""
-    conservative = False
-    running = g.status == "running"
-    for i, fr in enumerate(g.physical):
-        f = ctx.tab.find_func(fr.pc - ctx.bias)
-        fi = len(frames)
-        frames.append((fr.func, fr.sp))
-        if f is None:
-            problems.append(f"no function at pc {fr.pc:#x}")
-            continue
-        callee = g.physical[i - 1].func if i else None
-        varp = fr.fp - PTR
-        if varp > fr.sp:
-            varp -= PTR  # the saved frame pointer (framepointer_enabled on amd64)
-        argp = fr.fp
-        special = f.func_id_name in _CONSERVATIVE_FUNCS
-        innermost_trap = running and i == 0 and fr.trap
-        if conservative or special or innermost_trap:
-            area = RUNNING if innermost_trap else FRAME
-            scan.add(_range(fr.sp, varp), fi, area, False)
-            nargs = _arg_bytes(ctx, f, fr)
-            scan.add(_range(argp, argp + nargs), fi, area, False)
-            conservative = special
-            continue
-        # continpc (traceback: a frame below sigpanic stopped at a fault)
-        if callee == "runtime.sigpanic":
-            if not f.deferreturn:
-                continue  # a dead frame: no maps (getStackMap returns empty)
-            continpc = f.entry + f.deferreturn + 1
-        else:
-            continpc = fr.pc - ctx.bias
-        index = -1
-        if continpc != f.entry:
-            index = f.pcdata(PCDATA_STACK_MAP_INDEX, continpc - 1)
-        if index == -1:
-            index = 0
-        maps = ctx.maps(f)
-        if maps.problem:
-            problems.append(maps.problem)
-            continue
-        if varp - fr.sp > 0:  # sys.MinFrameSize is 0 on amd64
-            if maps.locals is None or maps.locals[0] <= 0:
-                problems.append(f"{f.name} has locals but no locals stack map")
-            elif maps.locals[1] > 0:
-                offs = ctx.bitmap(f, "locals", maps.locals, index)
-                if offs is None:
-                    problems.append(f"{f.name}: stack map index {index} out of range")
-                else:
-                    base = varp - maps.locals[1] * PTR
-                    scan.add(U64(base) + offs.astype(U64), fi, LOCALS, True)
-        objects = maps.objects
-        if f.name in _REFLECT_STUBS and f.args == ARGS_SIZE_UNKNOWN:
-            objects = _reflect_args(ctx, f, fr, argp, varp, scan, fi, problems)
-        elif f.args > 0:
-            if maps.args is None or maps.args[0] <= 0:
-                problems.append(f"{f.name} has args but no args stack map")
-            elif maps.args[1] > 0:
-                offs = ctx.bitmap(f, "args", maps.args, index)
-                if offs is None:
-                    problems.append(f"{f.name}: args stack map index {index} out of range")
-                else:
-                    scan.add(U64(argp) + offs[offs < f.args].astype(U64), fi, ARGS, True)
-        for off, size, mask in objects or ():
-            addr = (varp if off < 0 else argp) + off
-            if addr >= fr.sp:
-                scan.objects.append((addr, size, mask, fi))
+def _words(lo: int, hi: int) -> np.ndarray:
+    return np.arange(lo, max(lo, hi), PTR, dtype=np.int64)
+
+
+def _build_plan(ctx: _Ctx, f, fr, mode: int, after_sigpanic: bool) -> _Plan:
+    """Return the plan of frame ``fr`` of function ``f`` (scanframeworker + getStackMap)."""
+    plan = _Plan(f.name)
+    size = fr.fp - fr.sp
+    varp = size - PTR                      # the return address is at fp-8
+    if varp > 0:
+        varp -= PTR                        # the saved frame pointer (framepointer_enabled)
+    argp = size                            # sys.MinFrameSize is 0 on amd64
+    if mode != PRECISE_MODE:
+        area = RUNNING if mode == RUNNING_MODE else FRAME
+        plan.add(_words(0, varp), area, False)
+        plan.add(argp + _words(0, _arg_bytes(ctx, f, fr)), area, False)
+        return plan
+    if after_sigpanic:  # continpc: the deferreturn call site, or a dead frame
+        if not f.deferreturn:
+            return plan
+        continpc = f.entry + f.deferreturn + 1
+    else:
+        continpc = fr.pc - ctx.bias
+    index = f.pcdata(PCDATA_STACK_MAP_INDEX, continpc - 1) if continpc != f.entry else -1
+    if index == -1:
+        index = 0
+    maps = ctx.maps(f)
+    if maps.problem:
+        plan.problem = maps.problem
+        return plan
+    if varp > 0:
+        if maps.locals is None or maps.locals[0] <= 0:
+            plan.problem = f"{f.name} has locals but no locals stack map"
+        elif maps.locals[1] > 0:
+            offs = ctx.bitmap(f, "locals", maps.locals, index)
+            if offs is None:
+                plan.problem = f"{f.name}: locals stack map index {index} out of range"
+            else:
+                plan.add(varp - maps.locals[1] * PTR + offs, LOCALS, True)
+    objs = maps.objects or []
+    if f.name in _REFLECT_STUBS and f.args == ARGS_SIZE_UNKNOWN:
+        objs = _reflect_args(ctx, f, fr, plan, argp, varp)
+    elif f.args > 0:
+        if maps.args is None or maps.args[0] <= 0:
+            plan.problem = f"{f.name} has args but no args stack map"
+        elif maps.args[1] > 0:
+            offs = ctx.bitmap(f, "args", maps.args, index)
+            if offs is None:
+                plan.problem = f"{f.name}: args stack map index {index} out of range"
+            else:
+                plan.add(argp + offs[offs < f.args], ARGS, True)
+    for off, osize, mask in objs:
+        at = (varp if off < 0 else argp) + off
+        if at >= 0:  # below SP: not allocated in the frame yet
+            if mask is None:  # the reflect stubs' abi.RegArgs: whole, conservatively
+                plan.objs.append((at, osize, _words(0, osize), True))
+            else:
+                plan.objs.append((at, osize, mask, False))
+    return plan
 
 
 def _arg_bytes(ctx: _Ctx, f, fr) -> int:
@@ -364,7 +365,7 @@ def _reflect_method_value(ctx: _Ctx, fr):
     return data, max(n, 0)
 
 
-def _reflect_args(ctx, f, fr, argp, varp, scan, fi, problems):
+def _reflect_args(ctx: _Ctx, f, fr, plan: _Plan, argp: int, varp: int):
     """Scan a reflect stub's args with its methodValue's map; return its stack objects."""
     try:
         mv = _reflect_method_value(ctx, fr)
@@ -373,139 +374,225 @@ def _reflect_args(ctx, f, fr, argp, varp, scan, fi, problems):
         data, n = mv
         raw = np.frombuffer(ctx.proc.read(data, (n + 7) // 8), np.uint8)
         offs = np.flatnonzero(np.unpackbits(raw, bitorder="little")[:n]).astype(np.int64) * PTR
-        scan.add(U64(argp) + offs.astype(U64), fi, ARGS, True)
+        plan.add(argp + offs, ARGS, True)
     except UnmappedAddress as e:
-        problems.append(f"{f.name}: reflect args map unreadable ({e})")
+        plan.problem = f"{f.name}: reflect args map unreadable ({e})"
     # the runtime fakes one stack object, an abi.RegArgs ending at varp; its type is not
     # read here, so the whole frame below varp stands for it, scanned conservatively
-    return [(-(varp - fr.sp), varp - fr.sp, None)] if varp > fr.sp else []
+    return [(-varp, varp, None)] if varp > 0 else []
 
 
-def _goroutine_words(ctx: _Ctx, g, scan: _Scan, problems: list) -> None:
-    """Add sched.ctxt, the defer records and (running) registers: scanstack's other roots."""
+# ---- all goroutines at once ----
+
+def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+class _Frames:
+    """Every machine frame of every goroutine, flattened, with its plan."""
+
+    def __init__(self, ctx: _Ctx, gs: list):
+        plan_ids: dict[tuple, int] = {}
+        plans: list[_Plan] = []
+        fr_plan: list[int] = []
+        fr_sp: list[int] = []
+        fr_g: list[int] = []
+        finfo: dict[int, tuple] = {}
+        unknown = 0
+        for gi, g in enumerate(gs):
+            cons = False
+            running = g.status == "running"
+            callee = None
+            for i, fr in enumerate(g.physical):
+                info = finfo.get(fr.pc)
+                if info is None:
+                    f = ctx.tab.find_func(fr.pc - ctx.bias)
+                    info = (f, f is not None and f.func_id_name in _CONSERVATIVE_FUNCS,
+                            f is not None and f.name in _REFLECT_STUBS and f.args == ARGS_SIZE_UNKNOWN)
+                    finfo[fr.pc] = info
+                f, special, dynamic = info
+                if f is None:
+                    unknown += 1
+                    callee = fr.func
+                    continue
+                if cons or special:
+                    mode = CONSERVATIVE_MODE
+                elif running and i == 0 and fr.trap:
+                    mode = RUNNING_MODE
+                else:
+                    mode = PRECISE_MODE
+                after_sigpanic = mode == PRECISE_MODE and callee == "runtime.sigpanic"
+                key = (fr.pc, fr.fp - fr.sp, mode, after_sigpanic, fr.sp if dynamic else 0)
+                pid = plan_ids.get(key)
+                if pid is None:
+                    try:
+                        plan = _build_plan(ctx, f, fr, mode, after_sigpanic)
+                    except UnmappedAddress as e:
+                        plan = _Plan(f.name)
+                        plan.problem = f"{f.name}: frame metadata unreadable ({e})"
+                    pid = plan_ids[key] = len(plans)
+                    plans.append(plan)
+                fr_plan.append(pid)
+                fr_sp.append(fr.sp)
+                fr_g.append(gi)
+                cons = special
+                callee = fr.func
+        self.plans = plans
+        self.plan = np.array(fr_plan, np.int64)
+        self.sp = np.array(fr_sp, U64)
+        self.g = np.array(fr_g, np.int32)
+        self.unknown = unknown
+        names: dict[str, int] = {}
+        self.plan_func = np.array([names.setdefault(p.func, len(names)) for p in plans], np.int32)
+        self.func_names = list(names)
+        lens = np.array([sum(len(o) for o in p.offs) for p in plans], np.int64)
+        self.plan_len = lens
+        self.plan_start = np.cumsum(lens) - lens
+        self.offs = _concat([o for p in plans for o in p.offs], np.int64)
+        self.area = _concat([a for p in plans for a in p.area], np.uint8)
+        self.precise = _concat([a for p in plans for a in p.precise], bool)
+
+    def slots(self):
+        """Return (slot addr, frame row, area, precise) of every planned word of every frame."""
+        owner, k = ragged_arange(self.plan_len[self.plan])
+        idx = self.plan_start[self.plan[owner]] + k
+        return (self.sp[owner] + self.offs[idx].astype(U64), owner.astype(np.int32),
+                self.area[idx], self.precise[idx])
+
+    def objects(self):
+        """Return (addr, size, mask row, conservative, frame row) of the registered stack objects,
+        plus the masks as CSR (start, length, offsets)."""
+        rows, masks = [], []
+        for pid, p in enumerate(self.plans):
+            for off, size, mask, cons in p.objs:
+                rows.append((pid, off, size, len(masks), cons))
+                masks.append(mask)
+        if not rows:
+            z = np.zeros(0, np.int64)
+            return (np.zeros(0, U64), z, z, np.zeros(0, bool), np.zeros(0, np.int32)), (z, z, z)
+        r_pid = np.array([r[0] for r in rows], np.int64)
+        order = np.argsort(r_pid, kind="stable")
+        r_pid = r_pid[order]
+        r_off = np.array([r[1] for r in rows], np.int64)[order]
+        r_size = np.array([r[2] for r in rows], np.int64)[order]
+        r_mask = np.array([r[3] for r in rows], np.int64)[order]
+        r_cons = np.array([r[4] for r in rows], bool)[order]
+        per_plan = np.bincount(r_pid, minlength=len(self.plans))
+        first = np.cumsum(per_plan) - per_plan
+        owner, k = ragged_arange(per_plan[self.plan])
+        j = first[self.plan[owner]] + k
+        mlen = np.array([len(m) for m in masks], np.int64)
+        return ((self.sp[owner] + r_off[j].astype(U64), r_size[j], r_mask[j], r_cons[j],
+                 owner.astype(np.int32)),
+                (np.cumsum(mlen) - mlen, mlen, _concat(masks, np.int64)))
+
+
+class _Out:
+    """Root words collected so far: parallel array chunks."""
+
+    def __init__(self):
+        self.cols: list[tuple] = []
+
+    def add(self, slot, val, frame, goro, area, precise) -> None:
+        n = len(slot)
+        if n:
+            full = (lambda v, dt: np.full(n, v, dt) if np.ndim(v) == 0 else np.asarray(v, dt))
+            self.cols.append((np.asarray(slot, U64), np.asarray(val, U64), full(frame, np.int32),
+                              full(goro, np.int32), full(area, np.uint8), full(precise, bool)))
+
+    def arrays(self):
+        types = (U64, U64, np.int32, np.int32, np.uint8, bool)
+        return tuple(_concat([c[k] for c in self.cols], t) for k, t in enumerate(types))
+
+
+def _g_words(ctx: _Ctx, gs: list, g_addr: np.ndarray, gather, out: _Out, warn) -> np.ndarray:
+    """Add sched.ctxt and the defer records' words; return g._panic per goroutine."""
     proc = ctx.proc
-    try:
-        if proc.read_ptr(g.address + ctx.g_ctxt):
-            scan.add(np.array([g.address + ctx.g_ctxt], U64), -1, CTXT, True)
-        d, seen = proc.read_ptr(g.address + ctx.g_defer), 0
-        while d and seen < 100_000:
-            seen += 1
-            if proc.read_ptr(d + ctx.d_fn):
-                scan.add(np.array([d + ctx.d_fn], U64), -1, DEFER_FN, True)
-            link = proc.read_ptr(d + ctx.d_link)
-            if link:
-                scan.add(np.array([d + ctx.d_link], U64), -1, DEFER_LINK, True)
-            if proc.read(d + ctx.d_heap, 1)[0]:
-                scan.direct.append(d)  # the record itself is a root
-            d = link
-    except UnmappedAddress as e:
-        problems.append(f"defer records unreadable ({e})")
+    ctxt, ok1 = gather.u64(g_addr + U64(ctx.g_ctxt))
+    defer, ok2 = gather.u64(g_addr + U64(ctx.g_defer))
+    panic, ok3 = gather.u64(g_addr + U64(ctx.g_panic))
+    bad = int((~(ok1 & ok2 & ok3)).sum())
+    if bad:
+        warn(f"stack roots: {bad} goroutines' sched.ctxt/_defer/_panic are unreadable")
+    has = np.flatnonzero(ok1 & (ctxt != 0))
+    out.add(g_addr[has] + U64(ctx.g_ctxt), ctxt[has], -1, has, CTXT, True)
+    unreadable = 0
+    for gi in np.flatnonzero(ok2 & (defer != 0)):  # goroutines with defer records (few)
+        d, seen = int(defer[gi]), 0
+        try:
+            while d and seen < 100_000:
+                seen += 1
+                fn = proc.read_ptr(d + ctx.d_fn)
+                if fn:
+                    out.add([d + ctx.d_fn], [fn], -1, gi, DEFER_FN, True)
+                link = proc.read_ptr(d + ctx.d_link)
+                if link:
+                    out.add([d + ctx.d_link], [link], -1, gi, DEFER_LINK, True)
+                if proc.read(d + ctx.d_heap, 1)[0]:
+                    out.add([0], [d], -1, gi, DEFER, True)  # the heap record itself
+                d = link
+        except UnmappedAddress:
+            unreadable += 1
+    if unreadable:
+        warn(f"stack roots: defer records of {unreadable} goroutines are unreadable")
+    return np.where(ok3, panic, 0)
 
 
-def _goroutine_roots(ctx: _Ctx, g, frames: list, problems: list):
-    """Return (slot, value, frame, area, precise) arrays of one goroutine's root words."""
-    scan = _Scan()
-    _scan_frames(ctx, g, scan, frames, problems)
-    _goroutine_words(ctx, g, scan, problems)
-    lo, hi = g.stack_lo, g.stack_hi
-    try:
-        stack = ctx.proc.array(lo, (hi - lo) // PTR)
-    except UnmappedAddress as e:
-        problems.append(f"stack [{lo:#x}, {hi:#x}) is not in the dump ({e})")
-        return None
-    objs = sorted(scan.objects, key=lambda o: o[0])
-    out_slot, out_val, out_frame, out_area, out_prec = [], [], [], [], []
+def _registers(ctx: _Ctx, gs: list, out: _Out) -> None:
+    """Add the registers of goroutines running on a thread's own stack (conservative)."""
+    for gi, g in enumerate(gs):
+        if g.status != "running" or not g.physical or not g.physical[0].trap:
+            continue
+        th = ctx.threads.get(g.thread)
+        if th is not None and g.stack_lo <= th.sp < g.stack_hi:
+            out.add(np.zeros(len(_GP_REGS), U64), [th.regs.get(r, 0) for r in _GP_REGS],
+                    -1, gi, REGISTER, False)
 
-    def read(slots: np.ndarray) -> np.ndarray:
-        inside = (slots >= U64(lo)) & (slots < U64(hi))
-        vals = np.zeros(len(slots), U64)
-        k = ((slots[inside] - U64(lo)) // U64(PTR)).astype(np.int64)
-        vals[inside] = stack[k]
-        for j in np.flatnonzero(~inside):  # g fields and defer records: a few per goroutine
-            vals[j] = ctx.proc.read_ptr(int(slots[j]))
-        return vals
 
-    def emit(slots, frame, area, precise):
-        vals = read(slots)
-        out_slot.append(slots)
-        out_val.append(vals)
-        out_frame.append(frame)
-        out_area.append(area)
-        out_prec.append(precise)
-        return vals
+def _stack_objects(frames: _Frames, lo: np.ndarray, hi: np.ndarray, pending: list,
+                   gather, out: _Out) -> None:
+    """Scan the stack objects that scanned words point into, precise pointers first.
 
-    if scan.slots:
-        vals = emit(np.concatenate(scan.slots), np.concatenate(scan.frame),
-                    np.concatenate(scan.area), np.concatenate(scan.precise))
-        prec = out_prec[0]
-    else:
-        vals, prec = np.zeros(0, U64), np.zeros(0, bool)
-    # stack objects: scanned only when something points into them (precise pointers first)
-    starts = np.array([o[0] for o in objs], U64)
-    ends = starts + np.array([max(o[1], 0) for o in objs], U64)
-    scanned = np.zeros(len(objs), bool)
-    stackp = (vals >= U64(lo)) & (vals < U64(hi))
-    pending = [(vals[stackp], prec[stackp])]
-    try:
-        panic = ctx.proc.read_ptr(g.address + ctx.g_panic)
-    except UnmappedAddress:
-        panic = 0
-    if panic:
-        pending.append((np.array([panic], U64), np.ones(1, bool)))
-    for _ in range(10_000):
-        if not pending or not len(objs):
-            break
-        ptrs = np.concatenate([p for p, _ in pending])
-        pprec = np.concatenate([c for _, c in pending])
+    ``pending`` holds (pointer, goroutine row, precise) arrays of words pointing into
+    their goroutine's stack. Stacks are disjoint, so one sorted object table serves all.
+    """
+    (addr, size, mask, cons, frame), (m_start, m_len, m_offs) = frames.objects()
+    if not len(addr):
+        return
+    order = np.argsort(addr, kind="stable")
+    addr, size, mask, cons, frame = addr[order], size[order], mask[order], cons[order], frame[order]
+    ends = addr + size.astype(U64)
+    ogoro = frames.g[frame]
+    scanned = np.zeros(len(addr), bool)
+    while pending:
+        ptrs = _concat([p[0] for p in pending], U64)
+        pprec = _concat([p[2] for p in pending], bool)
         pending = []
-        oi = np.searchsorted(starts, ptrs, side="right").astype(np.int64) - 1
+        oi = np.searchsorted(addr, ptrs, side="right").astype(np.int64) - 1
         hit = (oi >= 0) & (ptrs < ends[np.maximum(oi, 0)])
         oi, pprec = oi[hit], pprec[hit]
-        oi_p = np.unique(oi[pprec])
-        oi_p = oi_p[~scanned[oi_p]]
-        if len(oi_p):
-            take, precise = oi_p, True
-            rest = ~pprec  # conservative pointers wait until no precise ones are left
-            if rest.any():
-                pending.append((starts[oi[rest]], np.zeros(int(rest.sum()), bool)))
+        oi_new = ~scanned[oi]
+        oi, pprec = oi[oi_new], pprec[oi_new]
+        if not len(oi):
+            break
+        if pprec.any():
+            take, precise = np.unique(oi[pprec]), True
+            later = oi[~pprec]  # conservative pointers wait for the precise queue to drain
+            if len(later):
+                pending.append((addr[later], None, np.zeros(len(later), bool)))
         else:
-            take = np.unique(oi)
-            take, precise = take[~scanned[take]], False
-        if not len(take):
-            continue
+            take, precise = np.unique(oi), False
         scanned[take] = True
-        for t in take:  # live stack objects of one goroutine (a few)
-            addr, size, mask, fi = objs[int(t)]
-            # conservatively reached objects are still limited to their type's pointer
-            # words (scanConservative with the gcdata mask); only the fake reflect
-            # RegArgs object (mask None) is scanned whole
-            slots = _range(addr, addr + size) if mask is None else U64(addr) + mask.astype(U64)
-            is_prec = precise and mask is not None
-            v = emit(slots, np.full(len(slots), fi, np.int32), np.full(len(slots), OBJECT, np.uint8),
-                     np.full(len(slots), is_prec, bool))
-            sp_ = (v >= U64(lo)) & (v < U64(hi))
-            if sp_.any():
-                pending.append((v[sp_], np.full(int(sp_.sum()), is_prec, bool)))
-    if scan.direct:
-        n = len(scan.direct)
-        out_slot.append(np.zeros(n, U64))
-        out_val.append(np.array(scan.direct, U64))
-        out_frame.append(np.full(n, -1, np.int32))
-        out_area.append(np.full(n, DEFER, np.uint8))
-        out_prec.append(np.ones(n, bool))
-    if g.status == "running" and g.physical and g.physical[0].trap and g.thread in ctx.threads:
-        th = ctx.threads[g.thread]
-        if lo <= th.sp < hi:  # the thread's registers are the goroutine's
-            regs = np.array([th.regs.get(r, 0) for r in _GP_REGS], U64)
-            out_slot.append(np.zeros(len(regs), U64))
-            out_val.append(regs)
-            out_frame.append(np.full(len(regs), -1, np.int32))
-            out_area.append(np.full(len(regs), REGISTER, np.uint8))
-            out_prec.append(np.zeros(len(regs), bool))
-    if not out_slot:
-        return None
-    return (np.concatenate(out_slot), np.concatenate(out_val), np.concatenate(out_frame),
-            np.concatenate(out_area), np.concatenate(out_prec))
+        owner, k = ragged_arange(m_len[mask[take]])
+        t = take[owner]
+        slots = addr[t] + m_offs[m_start[mask[t]] + k].astype(U64)
+        vals, ok = gather.u64(slots)
+        prec = np.full(len(slots), precise) & ~cons[t]
+        out.add(slots[ok], vals[ok], frame[t][ok], ogoro[t][ok], OBJECT, prec[ok])
+        g = ogoro[t]
+        inside = ok & (vals >= lo[g]) & (vals < hi[g])
+        if inside.any():
+            pending.append((vals[inside], None, prec[inside]))
 
 
 # ---- public API ----
@@ -519,38 +606,44 @@ def stack_root_table(gp) -> StackRootTable:
     if hit is not None:
         return hit
     heap = heap_of(gp)
+    gather = heap.gather
     ctx = _Ctx(gp)
-    frames: list = []
-    goids: list = []
-    parts = []
-    for g in gp.goroutines:
-        if g.status == "dead":
-            continue
-        problems: list[str] = []
-        try:
-            r = _goroutine_roots(ctx, g, frames, problems)
-        except UnmappedAddress as e:
-            problems.append(str(e))
-            r = None
-        if problems:
-            gp.process.warn(f"stack roots of goroutine {g.id} are partial: {problems[0]}"
-                            + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
-        if r is None:
-            continue
-        slot, val, frame, area, prec = r
-        gi = len(goids)
-        goids.append(g.id)
-        parts.append((slot, val, frame, area, prec, np.full(len(slot), gi, np.int32)))
-    if parts:
-        slot, val, frame, area, prec, goro = (np.concatenate([p[k] for p in parts]) for k in range(6))
-    else:
-        slot = val = np.zeros(0, U64)
-        frame = goro = np.zeros(0, np.int32)
-        area, prec = np.zeros(0, np.uint8), np.zeros(0, bool)
-    obj = heap.find(val)
+    warn = gp.process.warn
+    gs = [g for g in gp.goroutines if g.status != "dead"]
+    lo = np.array([g.stack_lo for g in gs], U64)
+    hi = np.array([g.stack_hi for g in gs], U64)
+    g_addr = np.array([g.address for g in gs], U64)
+    frames = _Frames(ctx, gs)
+    if frames.unknown:
+        warn(f"stack roots: {frames.unknown} frames are in no Go function and are not scanned")
+    bad = {}
+    for pid in np.unique(frames.plan):
+        if frames.plans[pid].problem:
+            bad[frames.plans[pid].problem] = int((frames.plan == pid).sum())
+    for problem, n in bad.items():
+        warn(f"stack roots are partial: {problem} ({n} frames)")
+    out = _Out()
+    slot, frame, area, prec = frames.slots()
+    vals, ok = gather.u64(slot)
+    if not ok.all():
+        warn(f"stack roots: {int((~ok).sum())} stack words are not in the dump")
+    goro = frames.g[frame]
+    out.add(slot[ok], vals[ok], frame[ok], goro[ok], area[ok], prec[ok])
+    panic = _g_words(ctx, gs, g_addr, gather, out, warn)
+    _registers(ctx, gs, out)
+    # words pointing into their own goroutine's stack start the stack object search
+    s_slot, s_val, s_frame, s_goro, s_area, s_prec = out.arrays()
+    inside = (s_val >= lo[s_goro]) & (s_val < hi[s_goro]) if len(s_val) else np.zeros(0, bool)
+    pending = [(s_val[inside], None, s_prec[inside])]
+    has_panic = np.flatnonzero(panic != 0)
+    pending.append((panic[has_panic], None, np.ones(len(has_panic), bool)))
+    _stack_objects(frames, lo, hi, pending, gather, out)
+    s_slot, s_val, s_frame, s_goro, s_area, s_prec = out.arrays()
+    obj = heap.find(s_val)
     keep = obj >= 0
-    t = StackRootTable(val[keep], slot[keep], obj[keep], frame[keep].astype(np.int32),
-                       goro[keep], area[keep], prec[keep], frames, goids)
+    t = StackRootTable(s_val[keep], s_slot[keep], obj[keep], s_frame[keep], s_goro[keep],
+                       s_area[keep], s_prec[keep], frames.sp, frames.plan_func[frames.plan],
+                       frames.func_names, np.array([g.id for g in gs], np.int64))
     _CACHE[gp] = t
     return t
 

@@ -13,7 +13,8 @@ import pytest
 import gocore
 from gocore.heap import heap_of
 from gocore.reach import reach_of
-from gocore.stackroots import AREAS, StackRoot, extra_roots, stack_root_table, stack_roots
+from gocore.stackroots import (AREAS, StackRoot, _Ctx, _Frames, extra_roots, stack_root_table,
+                               stack_roots)
 
 from ..conftest import dump_cases, open_case
 
@@ -126,3 +127,29 @@ def test_running_goroutine_is_scanned_conservatively_only_at_its_top(entry):
         for s in stack_roots(gp):
             if s.goid == g.id and not s.precise:
                 assert s.area == "register" or (s.func, s.sp) == (top.func, top.sp), str(s)
+
+
+@pytest.mark.parametrize("entry", dump_cases(kinds=("crash",)))
+def test_frame_plans_of_the_crashing_goroutine(entry):
+    """Top frame (stopped by a signal): conservative; the frame below sigpanic uses its
+    deferreturn site or is dead (no maps); the other frames are precise."""
+    _, gp = _gp(entry)
+    gs = [g for g in gp.goroutines if g.status != "dead"]
+    frames = _Frames(_Ctx(gp), gs)
+    gi = next(i for i, g in enumerate(gs) if g.status == "running" and g.physical)
+    rows = np.flatnonzero(frames.g == gi)
+    phys = gs[gi].physical
+    assert len(rows) == len(phys)
+    for n, (row, fr) in enumerate(zip(rows, phys)):
+        plan = frames.plans[frames.plan[row]]
+        assert plan.func == fr.func and plan.problem is None
+        areas = {AREAS[a] for chunk in plan.area for a in chunk}
+        precise = all(chunk.all() for chunk in plan.precise)
+        if n == 0 and fr.trap:
+            assert areas <= {"running frame"} and not any(chunk.any() for chunk in plan.precise)
+        elif n and phys[n - 1].func == "runtime.sigpanic":
+            f = gp.pclntab.find_func(fr.pc - gp.process.exe_bias)
+            if not f.deferreturn:
+                assert not areas and not plan.objs        # a dead frame
+        else:
+            assert areas <= {"locals", "args"} and precise

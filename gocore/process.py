@@ -153,11 +153,49 @@ class GoProcess:
         f = self.pclntab.find_func(pc - self.process.exe_bias)
         return f.name if f is not None else None
 
-    def summary(self) -> Summary:
-        """Return the facts for ``overview``."""
+    # ---- the heap ----
+
+    def heap_index(self, progress=None):
+        """Return the HeapIndex (live objects, types, paths), built once per process.
+
+        ``progress(stage, fraction)`` is called while it is built (not when cached).
+        """
+        got = self.__dict__.get("_heap_index")
+        if got is None:
+            from .heapindex import HeapIndex
+            got = HeapIndex(self, progress)
+            self.__dict__["_heap_index"] = got
+        return got
+
+    def heap_figures(self, progress=None) -> tuple[int, int]:
+        """Return (live objects, their slot bytes)."""
+        hi = self.heap_index(progress)
+        return hi.live_count, hi.live_bytes
+
+    def histogram(self, progress=None):
+        """Return (type names, slot sizes, counts, bytes) rows of the live heap, by bytes."""
+        return self.heap_index(progress).histogram()
+
+    def breakdown(self):
+        """Return the memory breakdown (gocore.stats.Breakdown)."""
+        from .stats import breakdown
+        return breakdown(self)
+
+    def read_memory(self, addr: int, n: int) -> bytes:
+        """Return ``n`` bytes of the dump at ``addr`` (raises core.UnmappedAddress)."""
+        return self.process.read(addr, n)
+
+    def summary(self, heap: bool = True, progress=None) -> Summary:
+        """Return the facts for ``overview`` (the live heap too unless ``heap`` is False)."""
         p = self.process
+        objs = nbytes = None
+        if heap and p.exe is not None:
+            try:
+                objs, nbytes = self.heap_figures(progress)
+            except GoCoreError as e:
+                p.warn(f"heap: {e}")
         return Summary(
             dump_format=p.dump_format, goos=p.goos, goarch=p.goarch, go_version=self.go_version,
-            pid=p.pid, threads=len(p.threads), goroutines=len(self.goroutines), heap_objects=None, heap_bytes=None,
-            executable=p.exe.path if p.exe is not None else None, signal=p.signal,
+            pid=p.pid, threads=len(p.threads), goroutines=len(self.goroutines), heap_objects=objs,
+            heap_bytes=nbytes, executable=p.exe.path if p.exe is not None else None, signal=p.signal,
             partial=self.partial)

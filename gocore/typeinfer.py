@@ -190,6 +190,15 @@ class TypeRegistry:
         self.table._ptr_cache.clear()
         return tid
 
+    def display_name(self, tid: int) -> str:
+        """Return the Go spelling of type ``tid`` for people and JSON (see ``go_spelling``)."""
+        cache = self.__dict__.setdefault("_display", {})
+        got = cache.get(tid)
+        if got is None:
+            got = go_spelling(self.table[tid].name)
+            cache[tid] = got
+        return got
+
     def runtime_type(self, tid: int) -> RuntimeType | None:
         """Return the runtime descriptor behind type id ``tid``, or None."""
         off = self.table[tid].rtype_off
@@ -218,10 +227,89 @@ class TypeRegistry:
         return got
 
 
+# ---- names ----
+
+# DWARF's synthesized map/chan structs (cmd/link/internal/ld/dwarf.go) -> the runtime type the
+# runtime allocates them with; ``bucket<K,V>`` is the bucket descriptor ``map.bucket[K]V``.
+_SYNTH = {"hash": "runtime.hmap", "map": "internal/runtime/maps.Map",
+          "table": "internal/runtime/maps.table",
+          "groupReference": "internal/runtime/maps.groupsReference",
+          "hchan": "runtime.hchan", "waitq": "runtime.waitq", "sudog": "runtime.sudog"}
+
+
+def go_spelling(name: str) -> str:
+    """Return a type name as Go spells it.
+
+    Drops the compiler's ``noalg.`` marker (``noalg.map.group[string]*main.Item`` is the
+    runtime's ``map.group[string]*main.Item``) and renames DWARF's synthesized
+    ``hash<K,V>``, ``bucket<K,V>``, ``map<K,V>``, ``table<K,V>``, ``hchan<T>`` structs after
+    the runtime types they stand for, wherever they occur in ``name`` (``[4]*table<K,V>``).
+    """
+    name = name.replace("noalg.", "")
+    if "<" not in name:
+        return name
+    out = []
+    i = 0
+    n = len(name)
+    while i < n:
+        j = name.find("<", i)
+        if j < 0:
+            out.append(name[i:])
+            break
+        k = j
+        while k > i and (name[k - 1].isalnum() or name[k - 1] == "_"):
+            k -= 1
+        word = name[k:j]
+        depth, e = 0, j
+        while e < n:
+            if name[e] == "<":
+                depth += 1
+            elif name[e] == ">":
+                depth -= 1
+                if depth == 0:
+                    break
+            e += 1
+        inner = name[j + 1:e]
+        out.append(name[i:k])
+        if word == "bucket":
+            parts = _split_top(inner)
+            if len(parts) == 2:
+                out.append(f"map.bucket[{go_spelling(parts[0])}]{go_spelling(parts[1])}")
+            else:
+                out.append(name[k:e + 1])
+        elif word in _SYNTH:
+            out.append(_SYNTH[word])
+        else:
+            out.append(name[k:e + 1])
+        i = e + 1
+    return "".join(out)
+
+
+def _split_top(s: str) -> list[str]:
+    """Split ``s`` at commas outside brackets and braces."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(s):
+        if ch in "[(<{":
+            depth += 1
+        elif ch in "])>}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(s[start:i])
+            start = i + 1
+    parts.append(s[start:])
+    return parts
+
+
 # ---- slots: what a typed value's words say about other objects ----
 
-# slot actions
-PTR, SLICE, STRING, EFACE, IFACE = range(5)
+# slot actions. SLICE also serves pointers that point at arrays (map bucket/group arrays);
+# SWISS_DIR is ``internal/runtime/maps.Map.dirPtr``: a directory of tables, or one group
+# when ``dirLen`` is 0 (src/internal/runtime/maps/map.go).
+PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR = range(6)
+
+# DWARF's map structs (cmd/link/internal/ld/dwarf.go synthesizes them): pointer fields that
+# point at arrays of their element, not at one element.
+_ARRAY_POINTERS = {"hash<": ("buckets", "oldbuckets"), "groupReference<": ("data",)}
 
 
 @dataclass(frozen=True)
@@ -263,7 +351,17 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
     elif k is Kind.IFACE:
         one(0, IFACE, UNKNOWN)
     elif k is Kind.STRUCT:
+        arrays = next((v for p, v in _ARRAY_POINTERS.items() if t.name.startswith(p)), ())
+        swiss = t.name.startswith("map<") and t.field("dirPtr") is not None \
+            and t.field("dirLen") is not None
         for f in t.fields:
+            ft = reg.table[f.type]
+            if f.name in arrays and ft.kind is Kind.PTR and ft.elem is not None:
+                one(f.offset, SLICE, ft.elem)
+                continue
+            if swiss and f.name == "dirPtr":
+                one(f.offset, SWISS_DIR, tid)
+                continue
             s = _slots(reg, f.type, cache)
             if len(s.off):
                 offs.append(s.off + f.offset)
@@ -302,7 +400,7 @@ class TypeInference:
     def name(self, i: int) -> str | None:
         """Return the type name of object ``i``, or None if unknown."""
         tid = int(self.type_id[i])
-        return None if tid == UNKNOWN else self.table[tid].name
+        return None if tid == UNKNOWN else self.registry.display_name(tid)
 
 
 def _as_array_type(reg: TypeRegistry, elem: int, payload: int) -> int:
@@ -317,7 +415,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 header_types: np.ndarray | None = None,
                 read: ReadWords | None = None,
                 registry: TypeRegistry | None = None,
-                max_rounds: int = 10_000) -> TypeInference:
+                max_rounds: int = 1 << 40) -> TypeInference:
     """Assign a type id to each object (``addr``/``size`` sorted slot starts and sizes).
 
     ``roots`` yields ``(address, type id)`` of typed root memory (globals, stack slots) with
@@ -340,13 +438,14 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
         ht = np.asarray(header_types, dtype=np.uint64)
         small_hdr = (ht != 0) & (size <= MAX_SMALL_SIZE)
         data_off[small_hdr] = MALLOC_HEADER_SIZE
-        for a in np.unique(ht[ht != 0]):
-            e = reg.of_rtype(int(a))
-            if e == UNKNOWN:
-                continue
-            for i in np.flatnonzero(ht == a):
-                tid[i] = _as_array_type(reg, e, int(size[i]) - int(data_off[i]))
-                from_header[i] = True
+        hit = np.flatnonzero(ht != 0)
+        uniq, inv = np.unique(ht[hit], return_inverse=True)
+        elem = np.array([reg.of_rtype(int(a)) for a in uniq], dtype=np.int32)[inv]  # per type
+        ok = elem != UNKNOWN
+        hit, elem = hit[ok], elem[ok]
+        pay = size[hit].astype(np.int64) - data_off[hit].astype(np.int64)
+        tid[hit] = _sized_types(reg, elem, pay, arrays=True)
+        from_header[hit] = True
     base = addr + data_off.astype(np.uint64)
     slots_cache: dict = {}
     itab_cache: dict[int, int] = {}
@@ -412,12 +511,17 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 elif act == STRING:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
+                elif act == SWISS_DIR:
+                    objs = find(np.where(ok, w, 0))
+                    assign(objs, _swiss_dir_types(reg, read, where, objs, tgt, size, data_off))
                 else:  # EFACE / IFACE: type word (or itab) at +0, data at +8
                     d, dok = read(where + np.uint64(8))
                     tw = np.where(ok & dok, w, 0)
                     if act == IFACE:
                         tw = _itab_types(gp, tw, read, itab_cache)
-                    dyn = np.array([_iface_target(reg, int(x)) for x in tw], dtype=np.int32)
+                    ut, uinv = np.unique(tw, return_inverse=True)
+                    dyn = np.array([_iface_target(reg, int(x)) for x in ut],
+                                   dtype=np.int32)[np.asarray(uinv).ravel()]
                     objs = find(np.where(dok, d, 0))
                     assign(objs, _types_for(reg, objs, dyn, size, data_off, sized=False))
         frontier = [(base[np.concatenate(v)], t) for t, v in newly.items()]
@@ -439,15 +543,69 @@ def _types_for(reg: TypeRegistry, objs: np.ndarray, tgt: np.ndarray, size: np.nd
     if not len(hit):
         return out
     pay = size[objs[hit]].astype(np.int64) - data_off[objs[hit]].astype(np.int64)
-    for j, t, p in zip(hit, tgt[hit], pay):
-        esize = reg.table[int(t)].size
-        if esize > p:
-            continue
-        if sized and esize > 0 and p // esize >= 2:
-            out[j] = reg.array_of(int(t), int(p // esize))
-        else:
-            out[j] = int(t)
+    out[hit] = _sized_types(reg, tgt[hit].astype(np.int32), pay, arrays=sized)
     return out
+
+
+def _sized_types(reg: TypeRegistry, elem: np.ndarray, pay: np.ndarray, arrays: bool) -> np.ndarray:
+    """Return per object: ``elem`` if it fits ``pay`` bytes, ``[N]elem`` when ``arrays`` and
+    N = pay // size >= 2, UNKNOWN when it does not fit. One registry call per distinct type."""
+    out = np.full(len(elem), UNKNOWN, dtype=np.int32)
+    if not len(elem):
+        return out
+    ut, inv = np.unique(elem, return_inverse=True)
+    esize = np.array([reg.table[int(t)].size for t in ut], dtype=np.int64)[inv]
+    fits = esize <= pay
+    n = np.where(esize > 0, pay // np.maximum(esize, 1), 1)
+    arr = fits & (esize > 0) & (n >= 2) if arrays else np.zeros(len(elem), bool)
+    one = fits & ~arr
+    out[one] = elem[one]
+    ai = np.flatnonzero(arr)
+    if len(ai):
+        pairs, pinv = np.unique(np.stack([elem[ai].astype(np.int64), n[ai]], axis=1), axis=0,
+                                return_inverse=True)
+        ids = np.array([reg.array_of(int(t), int(k)) for t, k in pairs], dtype=np.int32)
+        out[ai] = ids[np.asarray(pinv).ravel()]
+    return out
+
+
+def _swiss_dir_types(reg: TypeRegistry, read: ReadWords, where: np.ndarray, objs: np.ndarray,
+                     maps: np.ndarray, size: np.ndarray, data_off: np.ndarray) -> np.ndarray:
+    """Return the types of what ``Map.dirPtr`` points at (``where`` = address of dirPtr).
+
+    ``dirLen`` > 0: an array of ``*table``; 0: a single group (a small map). The types come
+    from DWARF's ``map<K,V>`` (``dirPtr **table<K,V>``) and ``table<K,V>.groups.data``.
+    """
+    out = np.full(len(objs), UNKNOWN, dtype=np.int32)
+    for m in np.unique(maps):
+        mt = reg.table[int(m)]
+        dp, dl = mt.field("dirPtr"), mt.field("dirLen")
+        tp = reg.table[dp.type]          # **table<K,V>
+        tabptr = tp.elem                 # *table<K,V>
+        group = _group_of_table(reg, reg.table[tabptr].elem) if tabptr is not None else None
+        sel = np.flatnonzero((maps == m) & (objs >= 0))
+        if not len(sel):
+            continue
+        n, ok = read(where[sel] + np.uint64(dl.offset - dp.offset))
+        small = ok & (n == 0)
+        big = ok & (n > 0)
+        if group is not None:
+            g = np.full(int(small.sum()), group, dtype=np.int32)
+            out[sel[small]] = _types_for(reg, objs[sel[small]], g, size, data_off, sized=False)
+        if tabptr is not None:
+            tptr = np.full(int(big.sum()), tabptr, dtype=np.int32)
+            out[sel[big]] = _types_for(reg, objs[sel[big]], tptr, size, data_off, sized=True)
+    return out
+
+
+def _group_of_table(reg: TypeRegistry, table: int | None) -> int | None:
+    """Return the group type of DWARF's ``table<K,V>`` (``groups.data *group``), or None."""
+    if table is None:
+        return None
+    g = reg.table[table].field("groups")
+    d = reg.table[g.type].field("data") if g is not None else None
+    dt = reg.table[d.type] if d is not None else None
+    return dt.elem if dt is not None and dt.kind is Kind.PTR else None
 
 
 def _itab_types(gp, itabs: np.ndarray, read: ReadWords, cache: dict[int, int]) -> np.ndarray:

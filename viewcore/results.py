@@ -168,3 +168,203 @@ class GoroutineGroups:
         """Return one object per group: count, ids, status, wait reason, frames."""
         return [{"count": n, "ids": ids, "status": r.status, "wait_reason": r.wait_reason,
                  "frames": [f.to_json() for f in r.frames]} for n, ids, r in self.groups]
+
+
+# ---- heap ----
+
+@dataclass
+class HistogramRow:
+    """Live objects of one type and slot size."""
+
+    type: str
+    count: int
+    size: int
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's histogram row."""
+        return {"type": self.type, "count": self.count, "size": self.size, "bytes": self.bytes}
+
+
+@dataclass
+class Histogram:
+    """The live heap by type: rows as sorted, and the totals of all rows (not only shown)."""
+
+    rows: list[HistogramRow]
+    total_count: int
+    total_bytes: int
+    shown_of: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> list[Any]:
+        """Return the rows as a JSON list."""
+        return [r.to_json() for r in self.rows]
+
+
+@dataclass
+class ObjectRow:
+    """One live heap object."""
+
+    address: int
+    size: int
+    type: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's object row."""
+        return {"address": self.address, "size": self.size, "type": self.type}
+
+
+@dataclass
+class ObjectList:
+    """Live objects in address order (maybe cut at ``limit``)."""
+
+    rows: list[ObjectRow]
+    total: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> list[Any]:
+        """Return the rows as a JSON list."""
+        return [r.to_json() for r in self.rows]
+
+
+@dataclass
+class FieldRow:
+    """One leaf of an object's typed view (or one raw word of an untyped object)."""
+
+    path: str
+    offset: int
+    type: str
+    value: str
+    pointer: int | None
+    target_type: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the field as a JSON object."""
+        return asdict(self)
+
+
+@dataclass
+class ObjectDetail:
+    """One heap object: where, how big, its type, whether live, its fields."""
+
+    address: int
+    size: int
+    type: str
+    live: bool
+    query: int
+    data_offset: int
+    fields: list[FieldRow]
+    truncated: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the object as a JSON object."""
+        return {"address": self.address, "size": self.size, "type": self.type, "live": self.live,
+                "query": self.query, "data_offset": self.data_offset,
+                "fields": [f.to_json() for f in self.fields], "truncated": self.truncated}
+
+
+@dataclass
+class PathRoot:
+    """``path[0]`` of ``reachable``: the root."""
+
+    root: str
+    kind: str
+    goroutine: int | None
+    address: int | None
+    offset: int
+    type: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's root element."""
+        return {"root": self.root, "kind": self.kind, "goroutine": self.goroutine,
+                "address": self.address, "offset": self.offset, "type": self.type}
+
+
+@dataclass
+class PathObject:
+    """A heap object on a root path; ``offset``/``field`` are None on the last one."""
+
+    address: int
+    size: int
+    type: str
+    offset: int | None
+    field: str | None
+
+    def to_json(self, last: bool) -> dict[str, Any]:
+        """Return the contract's path element."""
+        out: dict[str, Any] = {"address": self.address, "size": self.size, "type": self.type}
+        if not last:
+            out["offset"] = self.offset
+            out["field"] = self.field
+        return out
+
+
+@dataclass
+class ReachablePath:
+    """``reachable``: a shortest path from a root to the object holding ``address``."""
+
+    address: int
+    type: str
+    root: PathRoot
+    objects: list[PathObject]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the contract's reachable document."""
+        n = len(self.objects)
+        return {"address": self.address, "type": self.type,
+                "path": [self.root.to_json()] + [o.to_json(k == n - 1) for k, o in enumerate(self.objects)]}
+
+
+@dataclass
+class ReachableAll:
+    """``reachable --all``: every root path found (one per distinct root that reaches it)."""
+
+    paths: list[ReachablePath]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> list[Any]:
+        """Return a list of reachable documents."""
+        return [p.to_json() for p in self.paths]
+
+
+@dataclass
+class BreakdownRow:
+    """One line of the memory breakdown; ``depth`` 1 rows split the row above them."""
+
+    what: str
+    bytes: int | None
+    percent: float | None
+    depth: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the row as a JSON object."""
+        return {"what": self.what, "bytes": self.bytes, "percent": self.percent, "depth": self.depth}
+
+
+@dataclass
+class BreakdownResult:
+    """Where the memory goes, with the source of the figures."""
+
+    rows: list[BreakdownRow]
+    total: int
+    source: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the breakdown as a JSON object."""
+        return {"total": self.total, "source": self.source, "rows": [r.to_json() for r in self.rows]}
+
+
+@dataclass
+class MemoryRead:
+    """Raw bytes of the dump."""
+
+    address: int
+    data: bytes
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return address, size and the bytes as hex."""
+        return {"address": self.address, "size": len(self.data), "hex": self.data.hex()}

@@ -3,7 +3,8 @@
 ``run`` returns a result record from ``viewcore.results`` and prints nothing.
 """
 
-from . import goroutine, goroutines, mappings, overview, threads
+from . import (breakdown, goroutine, goroutines, histogram, mappings, object, objects, overview, reachable,
+               read, threads)
 
 COMMANDS = {
     "overview": overview,
@@ -11,4 +12,10 @@ COMMANDS = {
     "threads": threads,
     "goroutines": goroutines,
     "goroutine": goroutine,
+    "histogram": histogram,
+    "objects": objects,
+    "object": object,
+    "reachable": reachable,
+    "breakdown": breakdown,
+    "read": read,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..results import Overview
+from ._heap import progress
 
 HELP = "summary of the dump: format, Go version, threads, goroutines, live heap"
 
@@ -13,7 +14,8 @@ def add_arguments(parser) -> None:
 
 def run(gp, args) -> Overview:
     """Return the Overview of ``gp``."""
-    summary = gp.summary()
+    with progress() as report:
+        summary = gp.summary(progress=report)
     return Overview(
         dump_format=summary.dump_format, goos=summary.goos, goarch=summary.goarch,
         go_version=summary.go_version, pid=summary.pid, threads=summary.threads,

@@ -7,7 +7,8 @@ from functools import singledispatch
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import GoroutineGroups, GoroutineRow, Overview, Rows
+from ..results import (BreakdownResult, GoroutineGroups, GoroutineRow, Histogram, MemoryRead,
+                       ObjectDetail, ObjectList, Overview, ReachableAll, ReachablePath, Rows)
 
 
 def _hex(v: int | None) -> str:
@@ -134,3 +135,101 @@ def _(result: GoroutineGroups, console) -> None:
 @render.register
 def _(result: Rows, console) -> None:
     _ROWS[result.kind](result, console)
+
+
+# ---- heap ----
+
+@render.register
+def _(result: Histogram, console) -> None:
+    t = Table(box=None, header_style="bold")
+    for col, just in (("count", "right"), ("size", "right"), ("bytes", "right"), ("type", "left")):
+        t.add_column(col, justify=just, overflow="fold")
+    for r in result.rows:
+        t.add_row(str(r.count), str(r.size), str(r.bytes), escape(r.type))
+    console.print(t)
+    more = f" (showing {len(result.rows)} of {result.shown_of} rows)" if len(result.rows) < result.shown_of else ""
+    console.print(f"{result.total_count} live objects, {_size(result.total_bytes)}{more}")
+
+
+@render.register
+def _(result: ObjectList, console) -> None:
+    t = Table(box=None, header_style="bold")
+    t.add_column("address")
+    t.add_column("size", justify="right")
+    t.add_column("type", overflow="fold")
+    for r in result.rows:
+        t.add_row(_hex(r.address), str(r.size), escape(r.type))
+    console.print(t)
+    console.print(f"{len(result.rows)} of {result.total} objects")
+
+
+@render.register
+def _(result: ObjectDetail, console) -> None:
+    state = "live" if result.live else "not reachable (garbage or held only where we do not look)"
+    console.print(f"[bold]{escape(result.type)}[/bold] at {_hex(result.address)}, "
+                  f"{result.size} bytes, {state}")
+    if result.query != result.address:
+        console.print(f"  ({_hex(result.query)} is {result.query - result.address} bytes inside it)")
+    if result.data_offset:
+        console.print(f"  (a {result.data_offset}-byte malloc header precedes the data)", style="dim")
+    t = Table(box=None, header_style="bold")
+    for col in ("offset", "field", "type", "value", "points to"):
+        t.add_column(col, overflow="fold")
+    for f in result.fields:
+        t.add_row(f"+{f.offset:#x}", escape(f.path), escape(f.type), escape(f.value),
+                  escape(f.target_type) if f.target_type else "")
+    console.print(t)
+    if result.truncated:
+        console.print("... (more fields: use --limit)")
+
+
+def _path(result: ReachablePath, console) -> None:
+    r = result.root
+    where = f" at {_hex(r.address)}" if r.address is not None else ""
+    gor = f" (goroutine {r.goroutine})" if r.goroutine is not None else ""
+    typ = f" {escape(r.type)}" if r.type else ""
+    off = f"+{r.offset:#x}" if r.offset else ""
+    console.print(f"[bold]{escape(r.root)}[/bold]{typ} [{r.kind}]{gor}{where}{off}")
+    for o in result.objects:
+        via = ""
+        if o.offset is not None:
+            via = f"  .{escape(o.field)}" if o.field else f"  +{o.offset:#x}"
+        console.print(f"  -> {_hex(o.address)} {escape(o.type)} ({o.size} bytes){via}")
+
+
+@render.register
+def _(result: ReachablePath, console) -> None:
+    _path(result, console)
+
+
+@render.register
+def _(result: ReachableAll, console) -> None:
+    for k, p in enumerate(result.paths):
+        if k:
+            console.print()
+        _path(p, console)
+
+
+@render.register
+def _(result: BreakdownResult, console) -> None:
+    t = Table(box=None, header_style="bold")
+    t.add_column("")
+    t.add_column("bytes", justify="right")
+    t.add_column("", justify="right")
+    t.add_column("%", justify="right")
+    for r in result.rows:
+        t.add_row(("    " * r.depth) + r.what, "?" if r.bytes is None else str(r.bytes), _size(r.bytes),
+                  "?" if r.percent is None else f"{r.percent:.1f}")
+    t.add_row("[bold]total[/bold]", str(result.total), _size(result.total), "100.0")
+    console.print(t)
+    console.print(f"(from the {result.source})", style="dim")
+
+
+@render.register
+def _(result: MemoryRead, console) -> None:
+    data = result.data
+    for k in range(0, len(data), 16):
+        chunk = data[k:k + 16]
+        hexs = " ".join(chunk[j:j + 8].hex(" ") for j in range(0, len(chunk), 8))
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        console.print(escape(f"{result.address + k:#014x}  {hexs:<48}  {text}"))

@@ -1,0 +1,446 @@
+"""The heap index: live objects with their types, built once per GoProcess.
+
+Stages (each reported to a ``progress(stage, fraction)`` callback): spans and objects
+(heap.py), pointer edges (edges.py), roots and marking (reach.py: data/bss, finalizers and,
+when ``gocore.stackroots`` is available, goroutine stacks), types (typeinfer.py: malloc
+headers, then spread from the typed globals along typed pointers).
+
+Everything is per object id (the index into ``Heap.addr``): ``live`` (bool), ``type_id``
+(int32, -1 unknown) and ``data_off`` (8 where a malloc header precedes the data). Python
+objects are made only for the few objects a command shows (``fields``, ``path``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .edges import Edges, edges_of
+from .gotypes import Kind
+from .heap import Heap
+from .reach import Reach, Roots, collect_roots, mark
+from .spans import U64, ragged_arange
+from .typeinfer import UNKNOWN, TypeInference, TypeRegistry, header_type_addresses, infer_types
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+UNKNOWN_NAME = "unknown"
+MAX_FIELDS = 256        # leaves shown by ``fields`` before "..."
+
+
+@dataclass(frozen=True)
+class RootInfo:
+    """What a root row is: its kind, the memory holding it, its goroutine and type."""
+
+    name: str
+    kind: str                 # global | frame | finalizer | other
+    address: int | None       # start of the root's memory (global variable, stack slot)
+    offset: int               # byte offset of the pointer word from ``address``
+    goroutine: int | None
+    type: str | None
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """One heap object on a root path; ``offset``/``field`` locate the pointer to the next."""
+
+    id: int
+    address: int
+    size: int
+    type: str
+    offset: int | None
+    field: str | None
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """One leaf of a typed view of an object."""
+
+    path: str
+    offset: int               # from the object's address (slot start)
+    type: str
+    value: str
+    pointer: int | None = None
+    target_type: str | None = None
+
+
+class HeapIndex:
+    """Live heap objects of one process, their types, and lookups over them."""
+
+    def __init__(self, gp, progress: Progress | None = None):
+        self.gp = gp
+        say = progress or (lambda stage, frac: None)
+        say("reading spans and objects", 0.0)
+        heap, _, edges = edges_of(gp)
+        self.heap: Heap = heap
+        self.edges: Edges = edges
+        say("collecting roots", 0.35)
+        extra, self._frame_roots = _stack_roots(gp)
+        fin, fin_facts = _finalizer_roots(gp, heap, edges)
+        self._frame_roots.update(fin_facts)
+        roots = collect_roots(gp, heap, extra_roots=extra + fin, finalizers=False)
+        say("marking live objects", 0.45)
+        self.reach: Reach = mark(heap, edges, roots)
+        self.roots: Roots = roots
+        say("typing objects", 0.6)
+        self.types: TypeInference = _infer(gp, heap, self._frame_roots)
+        say("indexing", 0.95)
+        self.live: np.ndarray = self.reach.reached
+        self.type_id: np.ndarray = self.types.type_id
+        self.data_off: np.ndarray = self.types.data_off
+        self.live_ids: np.ndarray = np.flatnonzero(self.live).astype(np.int32)
+        self._names: dict[int, str] = {}
+        say("done", 1.0)
+
+    # ---- figures ----
+
+    @property
+    def registry(self) -> TypeRegistry:
+        return self.types.registry
+
+    @property
+    def live_count(self) -> int:
+        """Return the number of live (reachable) objects."""
+        return len(self.live_ids)
+
+    @property
+    def live_bytes(self) -> int:
+        """Return the slot bytes of the live objects."""
+        return int(self.heap.size[self.live_ids].sum(dtype=np.uint64))
+
+    def type_name(self, tid: int) -> str:
+        """Return the Go spelling of type id ``tid`` (``unknown`` for -1)."""
+        if tid == UNKNOWN:
+            return UNKNOWN_NAME
+        got = self._names.get(tid)
+        if got is None:
+            got = self.registry.display_name(tid)
+            self._names[tid] = got
+        return got
+
+    def name_of(self, i: int) -> str:
+        """Return the type name of object ``i``."""
+        return self.type_name(int(self.type_id[i]))
+
+    def histogram(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Return (type names, slot size, count, bytes) per (type, size) row of the live heap.
+
+        Rows are sorted by bytes, then count, descending (then by name for stability).
+        """
+        ids = self.live_ids
+        tid = self.type_id[ids].astype(np.int64) + 1           # 0 = unknown
+        usize, sidx = np.unique(self.heap.size[ids], return_inverse=True)
+        key = tid * len(usize) + sidx.ravel()
+        counts = np.bincount(key)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+        sizes = usize[keys % max(len(usize), 1)].astype(np.int64)
+        tids = keys // max(len(usize), 1) - 1
+        nbytes = counts * sizes
+        names = [self.type_name(int(t)) for t in tids]           # one per row (types, not objects)
+        order = sorted(range(len(keys)), key=lambda r: (-int(nbytes[r]), -int(counts[r]), names[r]))
+        o = np.array(order, dtype=np.int64)
+        return [names[r] for r in order], sizes[o], counts[o], nbytes[o]
+
+    def objects_of(self, type_name: str | None = None) -> np.ndarray:
+        """Return the ids of live objects (all, or of type ``type_name`` exactly), by address."""
+        ids = self.live_ids
+        if type_name is None:
+            return ids
+        want = [t for t in np.unique(self.type_id[ids]) if self.type_name(int(t)) == type_name]
+        return ids[np.isin(self.type_id[ids], np.array(want, dtype=np.int32))]
+
+    # ---- one object ----
+
+    def find(self, addr: int) -> int:
+        """Return the id of the allocated object containing ``addr`` (interior too), or -1."""
+        return self.heap.find_one(addr)
+
+    def path(self, i: int) -> tuple[RootInfo, list[PathStep]] | None:
+        """Return the root and the heap objects of a shortest path to live object ``i``."""
+        if not self.live[i]:
+            return None
+        desc, chain = self.reach.path(i)
+        r = int(self.reach.root[chain[0][0]])
+        root = self._root_info(r)
+        return root, [self._step(obj, off) for obj, off in chain]
+
+    def all_paths(self, i: int, limit: int = 16) -> list[tuple[RootInfo, list[PathStep]]]:
+        """Return a shortest path to object ``i`` from each distinct root that reaches it
+        (at most ``limit``), the marking's own path first."""
+        first = self.path(i)
+        if first is None:
+            return []
+        n = len(self.heap)
+        rev = self.edges.reverse
+        anc = np.zeros(n, dtype=bool)         # objects from which i is reachable
+        anc[i] = True
+        frontier = np.array([i], dtype=np.int64)
+        while len(frontier):
+            s = rev.start[frontier]
+            owner, k = ragged_arange(rev.start[frontier + 1] - s)
+            src = np.unique(rev.dst[s[owner] + k].astype(np.int64))
+            src = src[~anc[src]]
+            anc[src] = True
+            frontier = src
+        rows = np.flatnonzero(anc[self.roots.obj])
+        out = [first]
+        seen = {first[0].name}
+        for r in rows:
+            info = self._root_info(int(r))
+            if info.name in seen:
+                continue
+            seen.add(info.name)
+            chain = self._bfs_chain(int(self.roots.obj[r]), i, anc)
+            if chain is None:
+                continue
+            out.append((info, [self._step(o, off) for o, off in chain]))
+            if len(out) >= limit:
+                break
+        return out
+
+    def _bfs_chain(self, src: int, dst: int, allowed: np.ndarray) -> list[tuple[int, int]] | None:
+        """Return [(object, offset of the next pointer)] of a shortest path src -> dst."""
+        parent = {src: (-1, -1)}
+        frontier = [src]
+        start, edst, eoff = self.edges.start, self.edges.dst, self.edges.off
+        while frontier and dst not in parent:
+            nxt = []
+            for u in frontier:                 # the ancestors of one object: a small subgraph
+                a, b = int(start[u]), int(start[u + 1])
+                for v, off in zip(edst[a:b].tolist(), eoff[a:b].tolist()):
+                    if allowed[v] and v not in parent:
+                        parent[v] = (u, off)
+                        nxt.append(v)
+            frontier = nxt
+        if dst not in parent:
+            return None
+        chain = [(dst, -1)]
+        cur = dst
+        while parent[cur][0] >= 0:
+            u, off = parent[cur]
+            chain.append((u, off))
+            cur = u
+        chain.reverse()
+        return chain
+
+    def _step(self, obj: int, off: int) -> PathStep:
+        tid = int(self.type_id[obj])
+        fld = None
+        if off >= 0 and tid != UNKNOWN:
+            fld = self.field_path(tid, off - int(self.data_off[obj]))
+        return PathStep(obj, int(self.heap.addr[obj]), int(self.heap.size[obj]),
+                        self.type_name(tid), off if off >= 0 else None, fld)
+
+    def _root_info(self, r: int) -> RootInfo:
+        roots = self.roots
+        name = roots.describe(r)
+        slot = int(roots.addr[r])
+        fr = self._frame_roots.get(name)
+        if fr is not None:
+            return RootInfo(name, fr["kind"], fr.get("address"), fr.get("offset", 0),
+                            fr.get("goroutine"), fr.get("type"))
+        if slot:
+            gname = name.split("+", 1)[0]
+            dw = self.gp.dwarf
+            if dw is not None and gname in dw.globals:
+                g = dw.globals[gname]
+                start = g.addr + self.gp.process.exe_bias
+                tname = self.registry.display_name(g.type) if g.type >= 0 else None
+                return RootInfo(gname, "global", start, slot - start, None, tname)
+            return RootInfo(name, "global", slot, 0, None, None)
+        return RootInfo(name, "other", None, 0, None, None)
+
+    def field_path(self, tid: int, off: int) -> str | None:
+        """Return the field path (``Next``, ``[12].A``, ``elems[3]``) of byte ``off`` in a
+        value of type ``tid``, or None when the type does not say."""
+        table = self.registry.table
+        parts: list[str] = []
+        for _ in range(64):
+            t = table[tid]
+            if t.kind is Kind.STRUCT and t.fields:
+                f = next((f for f in reversed(t.fields)
+                          if f.offset <= off < f.offset + max(table[f.type].size, 1)), None)
+                if f is None:
+                    break
+                parts.append(("." if parts else "") + f.name)
+                off -= f.offset
+                tid = f.type
+            elif t.kind is Kind.ARRAY and t.elem is not None and table[t.elem].size > 0:
+                es = table[t.elem].size
+                parts.append(f"[{off // es}]")
+                off %= es
+                tid = t.elem
+            else:
+                if t.kind in (Kind.STRING, Kind.SLICE, Kind.IFACE, Kind.EFACE) and off:
+                    sub = {Kind.STRING: ("ptr", "len"), Kind.SLICE: ("array", "len", "cap"),
+                           Kind.IFACE: ("tab", "data"), Kind.EFACE: ("type", "data")}[t.kind]
+                    w = off // table.ptr_size
+                    if w < len(sub):
+                        parts.append(("." if parts else "") + sub[w])
+                break
+        return "".join(parts) or None
+
+    def fields(self, i: int, limit: int = MAX_FIELDS) -> tuple[list[FieldValue], bool]:
+        """Return the typed leaves of object ``i`` (or its raw words when untyped) and
+        whether the list was cut at ``limit``."""
+        tid = int(self.type_id[i])
+        base = int(self.heap.addr[i])
+        size = int(self.heap.size[i])
+        proc = self.gp.process
+        out: list[FieldValue] = []
+        if tid == UNKNOWN:
+            n = min(size // 8, limit)
+            words, ok = self.heap.gather.u64(base + np.arange(n, dtype=U64) * U64(8))
+            dst = self.heap.find(np.where(ok, words, 0))
+            for k in range(n):
+                p = int(words[k]) if ok[k] else None
+                tgt = None
+                if p is not None and dst[k] >= 0 and dst[k] != i:
+                    tgt = self.name_of(int(dst[k]))
+                out.append(FieldValue(f"+{8 * k:#x}", 8 * k, "word",
+                                      f"{p:#x}" if p is not None else "?", p if tgt else None, tgt))
+            return out, size // 8 > n
+        table = self.registry.table
+        cut = False
+
+        def leaf(path: str, off: int, t) -> None:
+            a = base + off
+            name = self.registry.display_name(t.id)
+            val, ptr = "?", None
+            try:
+                if t.kind in (Kind.PTR, Kind.UNSAFE_PTR, Kind.MAP, Kind.CHAN, Kind.FUNC):
+                    ptr = proc.read_ptr(a)
+                    val = f"{ptr:#x}" if ptr else "nil"
+                elif t.kind is Kind.STRING:
+                    ptr = proc.read_ptr(a)
+                    n = proc.read_ptr(a + 8)
+                    s = proc.read(ptr, min(n, 64)).decode("utf-8", "replace") if ptr and n < 1 << 40 else ""
+                    val = repr(s + ("..." if n > 64 else "")) + f" (len {n})"
+                elif t.kind is Kind.SLICE:
+                    ptr = proc.read_ptr(a)
+                    val = f"{ptr:#x} len {proc.read_ptr(a + 8)} cap {proc.read_ptr(a + 16)}"
+                elif t.kind in (Kind.IFACE, Kind.EFACE):
+                    w0, ptr = proc.read_ptr(a), proc.read_ptr(a + 8)
+                    val = f"({w0:#x}, {ptr:#x})"
+                elif t.kind in (Kind.INT, Kind.UINT, Kind.UINTPTR, Kind.BOOL) and t.size in (1, 2, 4, 8):
+                    v = int.from_bytes(proc.read(a, t.size), "little", signed=t.kind is Kind.INT)
+                    val = ("true" if v else "false") if t.kind is Kind.BOOL else (
+                        f"{v:#x}" if t.kind is Kind.UINTPTR else str(v))
+                elif t.kind is Kind.FLOAT and t.size in (4, 8):
+                    val = repr(float(np.frombuffer(proc.read(a, t.size), "<f8" if t.size == 8 else "<f4")[0]))
+                else:
+                    val = proc.read(a, min(t.size, 16)).hex() + ("..." if t.size > 16 else "")
+            except Exception:  # noqa: BLE001 - an unreadable field costs only that field
+                val = "?"
+            tgt = None
+            if ptr:
+                j = self.heap.find_one(ptr)
+                tgt = self.name_of(j) if j >= 0 else None
+            out.append(FieldValue(path, off, name, val, ptr or None, tgt))
+
+        def walk(path: str, off: int, tid: int, depth: int) -> None:
+            nonlocal cut
+            if len(out) >= limit:
+                cut = True
+                return
+            t = table[tid]
+            if t.kind is Kind.STRUCT and t.fields and depth < 16:
+                for f in t.fields:
+                    walk(f"{path}.{f.name}" if path else f.name, off + f.offset, f.type, depth + 1)
+            elif t.kind is Kind.ARRAY and t.elem is not None and t.len and depth < 16:
+                es = table[t.elem].size
+                for k in range(t.len):
+                    if len(out) >= limit:
+                        cut = True
+                        return
+                    walk(f"{path}[{k}]", off + k * es, t.elem, depth + 1)
+            else:
+                leaf(path or "value", off, t)
+
+        walk("", int(self.data_off[i]), tid, 0)
+        return out, cut
+
+
+def _stack_roots(gp) -> tuple[list, dict[str, dict]]:
+    """Return (extra roots for collect_roots, root facts by description) from the goroutine
+    stacks (gocore.stackroots); on failure warn and return none (the live set then misses
+    objects that only stacks hold)."""
+    try:
+        from .stackroots import stack_roots
+        rows = stack_roots(gp)
+    except Exception as e:  # noqa: BLE001 - stacks are one root source: warn, keep the rest
+        gp.process.warn(f"heap: stack roots unavailable ({e})")
+        return [], {}
+    extra, facts = [], {}
+    for r in rows:                     # one per root word (hundreds), not per object
+        desc = str(r)
+        extra.append((r.ptr, desc))
+        facts[desc] = {"kind": "frame" if r.kind == "frame" else "other",
+                       "address": r.slot or None, "goroutine": r.goid}
+    return extra, facts
+
+
+def _finalizer_roots(gp, heap: Heap, edges: Edges) -> tuple[list, dict[str, dict]]:
+    """Return the finalizer roots as the GC sees them: what an object with a finalizer
+    points to, and the finalizer's closure; not the object itself, which a finalizer does
+    not keep alive (src/runtime/mgcmark.go markrootSpans scans the object, never marks it)."""
+    from .reach import finalizer_roots
+    extra, facts = [], {}
+    for ptr, desc in finalizer_roots(gp, heap):
+        if not desc.startswith("finalizer of"):
+            extra.append((ptr, desc))
+            facts[desc] = {"kind": "finalizer", "address": None}
+            continue
+        i = heap.find_one(ptr)
+        if i < 0:
+            continue
+        dst, off = edges.out(i)
+        facts[desc] = {"kind": "finalizer", "address": int(heap.addr[i])}
+        for d, o in zip(dst.tolist(), off.tolist()):
+            name = f"{desc}+{o:#x}"
+            extra.append((int(heap.addr[d]), name))
+            facts[name] = {"kind": "finalizer", "address": int(heap.addr[i]), "offset": o}
+    return extra, facts
+
+
+def _typed_roots(gp, reg: TypeRegistry, frame_roots: dict[str, dict]) -> list[tuple[int, int]]:
+    """Return (address, type id) of the typed memory that holds roots: DWARF globals with
+    pointers, and stack slots whose type the stack-roots layer knows."""
+    out = []
+    dw = gp.dwarf
+    if dw is not None:
+        bias = gp.process.exe_bias
+        table = reg.table
+        for g in dw.globals.values():
+            if g.type is None or g.type < 0 or g.size <= 0:
+                continue
+            if len(table.pointer_offsets(g.type)):
+                out.append((g.addr + bias, g.type))
+    for info in frame_roots.values():
+        if info.get("address") and info.get("type_id") is not None:
+            out.append((int(info["address"]), int(info["type_id"])))
+    return out
+
+
+def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
+    """Type every allocated object: malloc headers and largeType first, then typed roots."""
+    from .rtype import runtime_types
+    sp = heap.spans
+    rts = runtime_types(gp)
+    reg = TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
+    noscan = sp.noscan[heap.span]
+    large = np.where(sp.sizeclass[heap.span] == 0, sp.large_type[heap.span], 0).astype(U64)
+    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
+                                large_type=large)
+
+    def read(addrs):
+        return heap.gather.u64(addrs)
+
+    return infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, frame_roots),
+                       header_types=hdr, read=read, registry=reg)

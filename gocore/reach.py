@@ -32,6 +32,10 @@ from .spans import U64
 log = logging.getLogger(__name__)
 
 
+ROOT_KINDS = ("global", "frame", "finalizer", "other")  # the contract's root kinds
+GLOBAL, FRAME, FINALIZER, OTHER = range(4)
+
+
 @dataclass
 class Roots:
     """Root pointers that hit heap objects: one row per root word."""
@@ -41,6 +45,18 @@ class Roots:
     addr: np.ndarray     # uint64 address of the root word (0 when not in memory)
     ptr: np.ndarray      # uint64 the pointer value
     names: list[str] = field(default_factory=list)
+    kind: np.ndarray | None = None   # uint8 index into ROOT_KINDS
+    goid: np.ndarray | None = None   # int64 goroutine id of a stack root, -1 otherwise
+
+    def kind_of(self, r: int) -> str:
+        """Return root ``r``'s kind: global, frame, finalizer or other."""
+        return ROOT_KINDS[int(self.kind[r])] if self.kind is not None else "other"
+
+    def goroutine_of(self, r: int) -> int | None:
+        """Return the goroutine id of a stack root, else None."""
+        if self.goid is None or self.goid[r] < 0:
+            return None
+        return int(self.goid[r])
 
     def __len__(self) -> int:
         return len(self.obj)
@@ -167,29 +183,56 @@ def finalizer_roots(gp, heap: Heap) -> list[tuple[int, str]]:
     return out
 
 
-def collect_roots(gp, heap: Heap, extra_roots=(), finalizers: bool = True) -> Roots:
-    """Return the roots: data/bss words, finalizers and ``extra_roots`` hitting the heap."""
+def _stack_part(stack, index: dict[str, int]):
+    """Return a roots part (obj, name, addr, ptr, kind, goid) from a StackRootTable."""
+    from .stackroots import AREAS, FRAME as S_FRAME, LOCALS, ARGS, OBJECT, RUNNING
+    frame_areas = np.array([a in (LOCALS, ARGS, S_FRAME, OBJECT, RUNNING) for a in range(len(AREAS))])
+    goid = stack.goids[stack.goro].astype(np.int64)
+    labels = {}
+    names = np.empty(len(stack), dtype=np.int32)
+    for i in range(len(stack)):  # one per root word (stacks are small next to the heap)
+        f, a = int(stack.frame[i]), int(stack.area[i])
+        key = (int(goid[i]), f, a)
+        if key not in labels:
+            what = stack.func_names[int(stack.frame_func[f])] if f >= 0 else AREAS[a]
+            labels[key] = index.setdefault(f"goroutine {key[0]} {what}", len(index))
+        names[i] = labels[key]
+    kind = np.where(frame_areas[stack.area], FRAME, OTHER).astype(np.uint8)
+    return stack.obj, names, stack.slot, stack.ptr, kind, goid
+
+
+def collect_roots(gp, heap: Heap, extra_roots=(), finalizers: bool = True, stack=None) -> Roots:
+    """Return the roots hitting the heap: data/bss words, finalizers, ``stack`` (a
+    StackRootTable) and ``extra_roots``: ``(pointer, description)`` or
+    ``(pointer, slot address, description)`` tuples."""
     index: dict[str, int] = {}
-    parts = data_roots(gp, heap, index)
-    extra = list(extra_roots)
+    parts = [(d, i, a, p, np.full(len(d), GLOBAL, np.uint8), np.full(len(d), -1, np.int64))
+             for d, i, a, p in data_roots(gp, heap, index)]
+    if stack is not None and len(stack):
+        parts.append(_stack_part(stack, index))
+    groups = [(list(extra_roots), OTHER)]
     if finalizers:
-        extra += finalizer_roots(gp, heap)
-    if extra:
-        ptrs = np.array([int(p) for p, _ in extra], dtype=U64)
+        groups.append((finalizer_roots(gp, heap), FINALIZER))
+    for extra, kind in groups:
+        if not extra:
+            continue
+        ptrs = np.array([int(e[0]) for e in extra], dtype=U64)
+        slots = np.array([int(e[1]) if len(e) == 3 else 0 for e in extra], dtype=U64)
         d = heap.find(ptrs)
         hit = np.flatnonzero(d >= 0)
-        idx = np.array([index.setdefault(str(extra[i][1]), len(index)) for i in hit], dtype=np.int32)
-        parts.append((d[hit], idx, np.zeros(len(hit), U64), ptrs[hit]))
+        idx = np.array([index.setdefault(str(extra[i][-1]), len(index)) for i in hit], dtype=np.int32)
+        parts.append((d[hit], idx, slots[hit], ptrs[hit], np.full(len(hit), kind, np.uint8),
+                      np.full(len(hit), -1, np.int64)))
     names = [None] * len(index)
     for s, i in index.items():
         names[i] = s
     if not parts:
         z = np.zeros(0, np.int32)
-        return Roots(z, z, np.zeros(0, U64), np.zeros(0, U64), names)
-    return Roots(np.concatenate([p[0] for p in parts]).astype(np.int32),
-                 np.concatenate([p[1] for p in parts]).astype(np.int32),
-                 np.concatenate([p[2] for p in parts]).astype(U64),
-                 np.concatenate([p[3] for p in parts]).astype(U64), names)
+        return Roots(z, z, np.zeros(0, U64), np.zeros(0, U64), names, np.zeros(0, np.uint8),
+                     np.zeros(0, np.int64))
+    cat = lambda k, dt: np.concatenate([p[k] for p in parts]).astype(dt)  # noqa: E731
+    return Roots(cat(0, np.int32), cat(1, np.int32), cat(2, U64), cat(3, U64), names,
+                 cat(4, np.uint8), cat(5, np.int64))
 
 
 @dataclass
@@ -295,8 +338,8 @@ def _queue_steps(frontier, start, dst, off, reached, parent, parent_off, root, l
     return np.array(q, dtype=np.int64)
 
 
-def reach_of(gp, extra_roots=(), finalizers: bool = True) -> Reach:
-    """Build heap, edges and roots of ``gp`` and mark from them."""
+def reach_of(gp, extra_roots=(), finalizers: bool = True, stack=None) -> Reach:
+    """Build heap, edges and roots of ``gp`` and mark from them (``stack``: a StackRootTable)."""
     heap, _, edges = edges_of(gp)
-    roots = collect_roots(gp, heap, extra_roots, finalizers)
+    roots = collect_roots(gp, heap, extra_roots, finalizers, stack)
     return mark(heap, edges, roots)

@@ -273,16 +273,34 @@ class PointerMaps:
         return ids[owner[sel]], k[sel]
 
     def _small_slots(self, ids: np.ndarray):
+        """Pointer words of small objects (no header) from their spans' heap bits.
+
+        Works from the bitmap, not from every word: the spans' bitmaps (one bit per word,
+        a 64th of the span) are gathered and unpacked, and only the set bits are mapped
+        back to objects; words of free slots map to no object and drop out.
+        """
         h, sp, g = self.heap, self.heap.spans, self.gather
         if len(ids) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        owner, k, _ = self._words(ids)
-        s = h.span[ids][owner]
-        w = ((h.addr[ids][owner] - sp.base[s]) // U64(PTR)).astype(np.int64) + k
-        b, ok = g.u8(self.span_heap_bits[s] + (w // 8).astype(U64))
-        ptr = ((b >> (w % 8).astype(np.uint8)) & 1).astype(bool) & ok
-        sel = np.flatnonzero(ptr)
-        return ids[owner[sel]], k[sel]
+        want = np.zeros(len(h), dtype=bool)
+        want[ids] = True
+        spans = np.unique(h.span[ids])
+        used_words = (sp.nelems[spans].astype(U64) * sp.elemsize[spans]) // U64(PTR)
+        owner, kb = ragged_arange(((used_words + U64(7)) // U64(8)).astype(np.int64))
+        b, ok = g.u8(self.span_heap_bits[spans][owner] + kb.astype(U64))
+        b[~ok] = 0
+        bit = np.flatnonzero(np.unpackbits(b, bitorder="little"))
+        byte = bit >> 3
+        row = owner[byte]
+        w = (kb[byte] << 3) + (bit & 7)
+        inside = w.astype(U64) < used_words[row]
+        waddr = sp.base[spans[row[inside]]] + w[inside].astype(U64) * U64(PTR)
+        obj = h.find(waddr).astype(np.int64)
+        keep = obj >= 0
+        keep[keep] = want[obj[keep]]
+        obj = obj[keep]
+        k = ((waddr[keep] - h.addr[obj]) // U64(PTR)).astype(np.int64)
+        return obj, k
 
     def _typed_slots(self, ids: np.ndarray):
         h, sp, T = self.heap, self.heap.spans, self.types

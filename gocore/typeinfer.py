@@ -553,7 +553,10 @@ def _sized_types(reg: TypeRegistry, elem: np.ndarray, pay: np.ndarray, arrays: b
     out = np.full(len(elem), UNKNOWN, dtype=np.int32)
     if not len(elem):
         return out
-    ut, inv = np.unique(elem, return_inverse=True)
+    if (elem == elem[0]).all():  # the usual case: one frontier, one pointee type; no sort
+        ut, inv = elem[:1], np.zeros(len(elem), dtype=np.intp)
+    else:
+        ut, inv = np.unique(elem, return_inverse=True)
     esize = np.array([reg.table[int(t)].size for t in ut], dtype=np.int64)[inv]
     fits = esize <= pay
     n = np.where(esize > 0, pay // np.maximum(esize, 1), 1)
@@ -562,10 +565,11 @@ def _sized_types(reg: TypeRegistry, elem: np.ndarray, pay: np.ndarray, arrays: b
     out[one] = elem[one]
     ai = np.flatnonzero(arr)
     if len(ai):
-        pairs, pinv = np.unique(np.stack([elem[ai].astype(np.int64), n[ai]], axis=1), axis=0,
-                                return_inverse=True)
-        ids = np.array([reg.array_of(int(t), int(k)) for t, k in pairs], dtype=np.int32)
-        out[ai] = ids[np.asarray(pinv).ravel()]
+        # one key per (element type, length): a flat unique is far cheaper than unique(axis=0)
+        width = np.int64(n[ai].max()) + 1
+        keys, kinv = np.unique(elem[ai].astype(np.int64) * width + n[ai], return_inverse=True)
+        ids = np.array([reg.array_of(int(k // width), int(k % width)) for k in keys], dtype=np.int32)
+        out[ai] = ids[np.asarray(kinv).ravel()]
     return out
 
 

@@ -53,7 +53,7 @@ class Edges:
         return Edges(start, self.src[order], self.off[order])
 
 
-def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 23) -> Edges:
+def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 21) -> Edges:
     """Scan every object's pointer words and return the CSR edges between objects."""
     srcs, dsts, offs = [], [], []
     for ids in pmaps.batches(max_words):

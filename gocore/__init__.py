@@ -13,13 +13,14 @@ import os
 from collections.abc import Callable
 
 import core
+from core import DumpError
 
 from .buildinfo import parse_go_version
 from .errors import GoCoreError, UnsupportedGoVersion
 from .process import GoProcess, Summary
 
 __all__ = ["open", "load", "GoProcess", "Summary", "GoCoreError", "UnsupportedGoVersion",
-           "OLDEST_SUPPORTED", "NEWEST_TESTED"]
+           "DumpError", "require_full_memory", "OLDEST_SUPPORTED", "NEWEST_TESTED"]
 
 OLDEST_SUPPORTED = (1, 19)
 NEWEST_TESTED = (1, 27)
@@ -43,6 +44,15 @@ def check_version(gp: GoProcess, any_version: bool = False) -> None:
     elif v[:2] > NEWEST_TESTED:
         gp.process.warn(f"{gp.go_version} is newer than any release viewcore was tested with "
                         f"(go{NEWEST_TESTED[0]}.{NEWEST_TESTED[1]}); answers may be wrong where the runtime changed")
+
+
+def require_full_memory(gp: GoProcess) -> None:
+    """Raise a one-line DumpError (saying how to capture a full dump) unless the dump holds
+    the whole memory of the process: minidumps written without MiniDumpWithFullMemory
+    have threads and modules but no Go heap."""
+    if gp.process.dump_format == "minidump":
+        from core.minidump import require_full_memory as check
+        check(gp.process)
 
 
 def load(process: core.Process, *, any_version: bool = False) -> GoProcess:

@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 
 import gocore
-from core import DumpError
+from gocore import DumpError
 
 from .commands import COMMANDS
 from .render import jsonout, text
@@ -67,6 +67,8 @@ class _Stderr:
 def run_command(gp: gocore.GoProcess, args: argparse.Namespace, out=None) -> int:
     """Run ``args.command`` on ``gp`` and print its result; return the exit status."""
     cmd = COMMANDS[args.command]
+    if getattr(cmd, "NEEDS_MEMORY", True):
+        gocore.require_full_memory(gp)
     result = cmd.run(gp, args)
     stream = out or sys.stdout
     if args.json:

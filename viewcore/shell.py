@@ -12,7 +12,7 @@ import argparse
 import shlex
 import sys
 
-from core import DumpError
+from gocore import DumpError
 
 from .commands import COMMANDS
 

@@ -148,3 +148,19 @@ def test_bad_usage_exits_2(capsys):
     case = _crash_case()
     status, out, err = run(capsys, case.core, "no-such-command")
     assert status == 2
+
+
+def test_minidump_without_full_memory(capsys):
+    from tests.conftest import WINDOWS_DUMPS
+    entry = next((e for e in fixture_index(WINDOWS_DUMPS) if e["kind"] == "minidump-normal"), None)
+    if entry is None:
+        pytest.skip("no MiniDumpNormal fixture")
+    case = Case(entry, WINDOWS_DUMPS)
+    for cmd in ("overview", "goroutines", "histogram"):
+        status, out, err = run(capsys, case.core, "--exe", case.exe, cmd)
+        assert status == 1
+        line = one_error_line(err)
+        assert "without full memory" in line and "procdump -ma" in line
+    status, out, err = run(capsys, case.core, "--exe", case.exe, "threads")
+    assert status == 0 and out.strip()
+    assert "without full memory" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..results import MappingRow, Rows
 
+NEEDS_MEMORY = False  # answers from the dump's own records, even without full memory
 HELP = "memory mappings: range, permissions, backing file, whether the dump holds the bytes"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import DumpError
+from gocore import DumpError
 
 from ..results import FieldRow, ObjectDetail
 from ._heap import address, heap_index, positive

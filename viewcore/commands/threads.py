@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..results import Rows, ThreadRow
 
+NEEDS_MEMORY = False  # answers from the dump's own records, even without full memory
 HELP = "OS threads: id, pc, sp, function, and which one crashed"
 
 

@@ -368,3 +368,20 @@ class MemoryRead:
     def to_json(self) -> dict[str, Any]:
         """Return address, size and the bytes as hex."""
         return {"address": self.address, "size": len(self.data), "hex": self.data.hex()}
+
+
+@dataclass
+class WrittenFile:
+    """A file an export command wrote, and what it holds."""
+
+    path: str
+    format: str
+    size: int
+    objects: int
+    bytes: int
+    entries: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the file's path, format and totals."""
+        return {"file": self.path, "format": self.format, "size": self.size,
+                "objects": self.objects, "bytes": self.bytes, "entries": self.entries}

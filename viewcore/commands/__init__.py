@@ -3,8 +3,8 @@
 ``run`` returns a result record from ``viewcore.results`` and prints nothing.
 """
 
-from . import (breakdown, goroutine, goroutines, histogram, mappings, object, objects, overview, reachable,
-               read, threads)
+from . import (breakdown, goroutine, goroutines, histogram, mappings, object, objects, overview, pprof,
+               reachable, read, threads)
 
 COMMANDS = {
     "overview": overview,
@@ -18,4 +18,5 @@ COMMANDS = {
     "reachable": reachable,
     "breakdown": breakdown,
     "read": read,
+    "pprof": pprof,
 }

@@ -7,7 +7,7 @@ from functools import singledispatch
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import (BreakdownResult, GoroutineGroups, GoroutineRow, Histogram, MemoryRead,
+from ..results import (BreakdownResult, WrittenFile, GoroutineGroups, GoroutineRow, Histogram, MemoryRead,
                        ObjectDetail, ObjectList, Overview, ReachableAll, ReachablePath, Rows)
 
 
@@ -233,3 +233,9 @@ def _(result: MemoryRead, console) -> None:
         hexs = " ".join(chunk[j:j + 8].hex(" ") for j in range(0, len(chunk), 8))
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         console.print(escape(f"{result.address + k:#014x}  {hexs:<48}  {text}"))
+
+
+@render.register
+def _(result: WrittenFile, console) -> None:
+    console.print(f"wrote {result.path} ({result.format}, {_size(result.size)}): {result.objects} live objects, "
+                  f"{_size(result.bytes)} in {result.entries} entries")

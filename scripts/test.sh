@@ -4,11 +4,16 @@
 # set it to "all" for every version, or to "" to skip regeneration.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export VIEWCORE_REGEN_VERSIONS="${VIEWCORE_REGEN_VERSIONS-1.22.10,1.27.3}"
-if [ -n "$VIEWCORE_REGEN_VERSIONS" ] && ! command -v gdb >/dev/null 2>&1; then
+# gdb makes gcore cores when fixtures are regenerated; graphviz renders objgraph's DOT.
+missing=""
+command -v gdb >/dev/null 2>&1 || [ -z "$VIEWCORE_REGEN_VERSIONS" ] || missing="$missing gdb"
+command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -q && apt-get install -y -q gdb) >/dev/null
+    (apt-get install -y -q $missing || (apt-get update -q && apt-get install -y -q $missing)) >/dev/null 2>&1 \
+      || echo "test.sh: could not install$missing; the tests that need them will skip" >&2
   else
-    echo "test.sh: gdb (for gcore) is missing; gcore regeneration will be skipped" >&2
+    echo "test.sh: not root, so$missing not installed; the tests that need them will skip" >&2
   fi
 fi
 exec .venv/bin/python -m pytest -q "$@"

@@ -3,7 +3,7 @@
 ``run`` returns a result record from ``viewcore.results`` and prints nothing.
 """
 
-from . import (breakdown, goroutine, goroutines, histogram, mappings, object, objects, overview, pprof,
+from . import (breakdown, goroutine, goroutines, histogram, mappings, object, objects, objgraph, overview, pprof,
                reachable, read, threads)
 
 COMMANDS = {
@@ -19,4 +19,5 @@ COMMANDS = {
     "breakdown": breakdown,
     "read": read,
     "pprof": pprof,
+    "objgraph": objgraph,
 }

@@ -5,6 +5,12 @@
 
 Each command runs as its own process (`viewcore DIR/core --exe DIR/exe --json CMD`,
 output discarded), so the peak RSS is that command's alone.
+
+    python bench/run.py --stages bench/work/go1.24.11-o5000000-g0
+
+builds the heap index in a child process and prints each stage's wall time and peak RSS
+(the kernel's high-water mark, reset at every stage through /proc/self/clear_refs), then
+the histogram's.
 """
 
 from __future__ import annotations
@@ -31,7 +37,62 @@ def measure(cmd: list[str]) -> tuple[float, int, int]:
     return time.monotonic() - t0, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status)
 
 
+def _rss() -> tuple[int, int]:
+    """Return (current, peak) RSS of this process in bytes."""
+    cur = peak = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            cur = int(line.split()[1]) * 1024
+        elif line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) * 1024
+    return cur, peak
+
+
+def _reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def stages(d: Path) -> int:
+    """Build the heap index of the dump in ``d`` (in this process) and print each stage's
+    wall time, peak RSS and RSS at its end."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import gocore
+
+    rows: list[tuple[str, float, int, int]] = []
+    t_open = time.monotonic()
+    _reset_peak()
+    gp = gocore.open(d / "core", exe=d / "exe")
+    state = {"stage": "open", "t": t_open}
+
+    def progress(stage: str, frac: float) -> None:
+        now = time.monotonic()
+        cur, peak = _rss()
+        rows.append((state["stage"], now - state["t"], peak, cur))
+        state.update(stage=stage, t=time.monotonic())
+        _reset_peak()
+
+    t0 = time.monotonic()
+    gp.heap_index(progress=progress)
+    progress("histogram", 1.0)
+    rows.pop()                              # the "done" stage has no work
+    hi = gp.heap_index()
+    hi.histogram()
+    progress("end", 1.0)
+    total = time.monotonic() - t0
+    n = len(hi.heap)
+    for name, secs, peak, cur in rows:
+        print(f"  {name:<28} {secs:7.2f} s  peak RSS {peak / 2**20:7.0f} MiB  after {cur / 2**20:7.0f} MiB")
+    print(f"  {'index+histogram':<28} {total:7.2f} s  {n} objects ({n / max(total, 1e-9) / 1e6:.2f} M/s), "
+          f"{len(hi.edges)} edges, {hi.live_count} live")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--stages":
+        return stages(Path(argv[1]))
     d = Path(argv[0])
     manifest = json.loads((d / "manifest.json").read_text())
     print(f"{d.name}: HeapObjects={manifest['memstats']['HeapObjects']} "

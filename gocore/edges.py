@@ -53,29 +53,42 @@ class Edges:
         return Edges(start, self.src[order], self.off[order])
 
 
-def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 21) -> Edges:
-    """Scan every object's pointer words and return the CSR edges between objects."""
-    srcs, dsts, offs = [], [], []
+def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edges:
+    """Scan every object's pointer words and return the CSR edges between objects.
+
+    Batches are ascending runs of ids and ``slots`` gives pairs by object, so the sources
+    come sorted: only the per-object counts are kept (no source array), and each batch's
+    destinations and offsets are kept at their final dtypes.
+    """
+    n = len(heap)
+    start = np.zeros(n + 1, dtype=np.int64)
+    dsts, offs = [], []
     for ids in pmaps.batches(max_words):
         o, k = pmaps.slots(ids)
         if len(o) == 0:
             continue
         vals, ok = heap.gather.u64(heap.addr[o] + k.astype(U64) * U64(PTR))
-        d = heap.find(np.where(ok, vals, 0))
+        vals[~ok] = 0
+        del ok
+        d = heap.find(vals)
+        del vals
         keep = (d >= 0) & (d != o)
-        srcs.append(o[keep])
-        dsts.append(d[keep])
-        offs.append(k[keep] * np.uint32(PTR))
-    n = len(heap)
-    src = np.concatenate(srcs) if srcs else np.zeros(0, np.int32)
-    dst = np.concatenate(dsts).astype(np.int32) if dsts else np.zeros(0, np.int32)
-    off = np.concatenate(offs).astype(np.uint32) if offs else np.zeros(0, np.uint32)
-    # batches are ascending and slots sorted per object, so src is already sorted
-    if len(src) > 1 and (np.diff(src) < 0).any():
-        order = np.argsort(src, kind="stable")
-        src, dst, off = src[order], dst[order], off[order]
-    start = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=start[1:])
+        o, d, k = o[keep], d[keep], k[keep]
+        del keep
+        if len(o) > 1 and (o[1:] < o[:-1]).any():   # not expected: keep CSR order anyway
+            order = np.argsort(o, kind="stable")
+            o, d, k = o[order], d[order], k[order]
+        lo = int(ids[0])
+        start[lo + 1:lo + 1 + len(ids)] += np.bincount(o - lo, minlength=len(ids))[:len(ids)]
+        dsts.append(d.astype(np.int32, copy=False))
+        k *= np.uint32(PTR)
+        offs.append(k.astype(np.uint32, copy=False))
+        del o, d, k
+    dst = np.concatenate(dsts) if dsts else np.zeros(0, np.int32)
+    del dsts
+    off = np.concatenate(offs) if offs else np.zeros(0, np.uint32)
+    del offs
+    np.cumsum(start, out=start)
     return Edges(start, dst, off)
 
 

@@ -133,14 +133,27 @@ class HeapIndex:
         Rows are sorted by bytes, then count, descending (then by name for stability).
         """
         ids = self.live_ids
-        tid = self.type_id[ids].astype(np.int64) + 1           # 0 = unknown
-        usize, sidx = np.unique(self.heap.size[ids], return_inverse=True)
-        key = tid * len(usize) + sidx.ravel()
-        counts = np.bincount(key)
+        heap = self.heap
+        # an object's slot size is its span's: the distinct sizes come from the spans, and
+        # each object's size index from its span row (no sort over the objects)
+        span_size = np.minimum(heap.spans.elemsize, np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        usize, span_sidx = np.unique(span_size, return_inverse=True)
+        span_sidx = span_sidx.ravel().astype(np.int64)
+        ns = max(len(usize), 1)
+        ntypes = int(self.type_id.max(initial=-1)) + 2 if len(self.type_id) else 1
+        counts = np.zeros(ntypes * ns, dtype=np.int64)
+        for a in range(0, len(ids), 1 << 20):                 # bounded temporaries
+            chunk = ids[a:a + (1 << 20)]
+            key = self.type_id[chunk].astype(np.int64)
+            key += 1                                           # 0 = unknown
+            key *= ns
+            key += span_sidx[heap.span[chunk]]
+            counts += np.bincount(key, minlength=len(counts))
+            del key, chunk
         keys = np.flatnonzero(counts)
         counts = counts[keys]
-        sizes = usize[keys % max(len(usize), 1)].astype(np.int64)
-        tids = keys // max(len(usize), 1) - 1
+        sizes = usize[keys % ns].astype(np.int64)
+        tids = keys // ns - 1
         nbytes = counts * sizes
         names = [self.type_name(int(t)) for t in tids]           # one per row (types, not objects)
         order = sorted(range(len(keys)), key=lambda r: (-int(nbytes[r]), -int(counts[r]), names[r]))

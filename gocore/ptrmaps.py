@@ -235,10 +235,17 @@ class PointerMaps:
             small = (sp.elemsize[s] <= U64(self.max_small)) & (sp.sizeclass[s] != 0)
             a_i, a_k = self._small_slots(ids[small])
             b_i, b_k = self._typed_slots(ids[~small])
-            obj = np.concatenate([a_i, b_i])
-            k = np.concatenate([a_k, b_k])
-            order = np.lexsort((k, obj)) if len(obj) else np.zeros(0, np.int64)
-            return obj[order].astype(np.int32), k[order].astype(np.uint32)
+            if len(b_i) == 0:
+                return a_i.astype(np.int32), a_k.astype(np.uint32)
+            if len(a_i) == 0:
+                return b_i.astype(np.int32), b_k.astype(np.uint32)
+            # two runs, each by object then word, over disjoint objects: a stable sort by
+            # object (timsort: one merge) gives the order of lexsort((k, obj))
+            obj = np.concatenate([a_i, b_i]).astype(np.int32)
+            k = np.concatenate([a_k, b_k]).astype(np.uint32)
+            del a_i, a_k, b_i, b_k
+            order = np.argsort(obj, kind="stable")
+            return obj[order], k[order]
         o, k = self._arena_slots(ids)
         return o.astype(np.int32), k.astype(np.uint32)
 

@@ -295,24 +295,48 @@ def mark(heap: Heap, edges: Edges, roots: Roots, small_frontier: int = 32,
             frontier = _queue_steps(frontier, start, dst, off, reached, parent, parent_off, root,
                                     queue_limit)
             continue
-        s = start[frontier]
-        cnt = start[frontier + 1] - s
-        total = int(cnt.sum())
-        if total == 0:
-            break
-        owner = np.repeat(np.arange(len(frontier)), cnt)
-        e = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(s, cnt)
-        d = dst[e]
-        new = ~reached[d]
-        d, e, owner = d[new], e[new], owner[new]
-        d, firsts = np.unique(d, return_index=True)
-        src = frontier[owner[firsts]]
-        reached[d] = True
-        parent[d] = src
-        parent_off[d] = off[e[firsts]]
-        root[d] = root[src]
-        frontier = d.astype(np.int64)
+        frontier = _level(frontier, start, dst, off, reached, parent, parent_off, root)
     return Reach(heap, edges, roots, reached, parent, parent_off, root)
+
+
+def _level(frontier, start, dst, off, reached, parent, parent_off, root, max_edges: int = 1 << 21):
+    """Reach the unreached targets of ``frontier``'s edges (one BFS level); return them sorted.
+
+    The level's edges are taken a run of frontier objects at a time (at most about
+    ``max_edges`` edges), in frontier order, so each target keeps its first edge in that
+    order as its parent, as if the whole level were done at once.
+    """
+    s = start[frontier]
+    cnt = start[frontier + 1] - s
+    cum = np.cumsum(cnt)
+    out = []
+    lo = 0
+    while lo < len(frontier):
+        base = int(cum[lo - 1]) if lo else 0
+        hi = max(int(np.searchsorted(cum, base + max_edges, side="right")), lo + 1)
+        c = cnt[lo:hi]
+        cc = cum[lo:hi] - base                    # end of each object's edges in the run
+        total = int(cc[-1])
+        if total:
+            e = np.arange(total, dtype=np.int64)
+            e += np.repeat(s[lo:hi] - (cc - c), c)
+            d = dst[e]
+            pos = np.flatnonzero(~reached[d])
+            d = d[pos]
+            d, firsts = np.unique(d, return_index=True)
+            pos = pos[firsts]
+            src = frontier[lo + np.searchsorted(cc, pos, side="right")]
+            reached[d] = True
+            parent[d] = src
+            parent_off[d] = off[e[pos]]
+            root[d] = root[src]
+            out.append(d)
+            del e, pos, src
+        lo = hi
+    if not out:
+        return np.zeros(0, dtype=np.int64)
+    nxt = out[0] if len(out) == 1 else np.sort(np.concatenate(out), kind="stable")
+    return nxt.astype(np.int64)
 
 
 def _queue_steps(frontier, start, dst, off, reached, parent, parent_off, root, limit):

@@ -68,15 +68,28 @@ class MemGather:
         ok = seg >= 0
         if not ok.any():
             return out, ok
-        order = np.argsort(seg, kind="stable")
-        sseg = seg[order]
-        bounds = np.flatnonzero(np.diff(sseg)) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(sseg)]):
-            si = int(sseg[lo])
+        lo_seg, hi_seg = int(seg.min()), int(seg.max())
+        if lo_seg == hi_seg:                  # one segment (the usual case): no grouping
+            groups = [(lo_seg, None)]
+        elif lo_seg >= 0 and hi_seg - lo_seg < 64 and not (seg[1:] < seg[:-1]).any():
+            # ascending addresses: each segment's addresses are one run, no sort needed
+            cuts = np.searchsorted(seg, np.arange(lo_seg, hi_seg + 2))
+            groups = [(si, slice(int(cuts[si - lo_seg]), int(cuts[si - lo_seg + 1])))
+                      for si in range(lo_seg, hi_seg + 1) if cuts[si - lo_seg + 1] > cuts[si - lo_seg]]
+        else:
+            order = np.argsort(seg, kind="stable")
+            sseg = seg[order]
+            bounds = np.flatnonzero(np.diff(sseg)) + 1
+            groups = [(int(sseg[lo]), order[lo:hi])
+                      for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(sseg)])]
+        for si, idx in groups:
             if si < 0:
                 continue
-            idx = order[lo:hi]
-            off = (addrs[idx] - self.starts[si]).astype(np.int64)
+            a = addrs if idx is None else addrs[idx]
+            off = (a - self.starts[si]).astype(np.int64)
+            del a
+            if idx is None:
+                idx = slice(None)
             buf = self._bytes(si)
             if width == 8 and (self._segs[si].start % 8 == 0) and len(buf) % 8 == 0 \
                     and not (off & 7).any():
@@ -84,7 +97,7 @@ class MemGather:
             elif width == 1:
                 out[idx] = buf[off]
             else:
-                v = np.zeros(len(idx), dtype=U64)
+                v = np.zeros(len(off), dtype=U64)
                 for b in range(width):
                     v |= buf[off + b].astype(U64) << U64(8 * b)
                 out[idx] = v

@@ -8,13 +8,25 @@ DIE, and walks every CU once. Subprogram bodies (parameters, locals, inlined cal
 skipped without decoding. DWARF 4 and 5 (Go 1.25+: ``.debug_addr``, ``DW_FORM_addrx``) are
 both read; compressed sections come decompressed from ``Executable.section_data``.
 
+Function bodies are read on demand (``DwarfData.function``): the walk only notes where
+each CU's subprograms start; the first lookup decodes their heads (name, low_pc, high_pc)
+into a by-pc index, and a lookup decodes one function's parameters and locals (also those
+of inlined calls and lexical blocks) with their types and locations: one expression, or a
+location list (``.debug_loc`` in DWARF 4, ``.debug_loclists`` in DWARF 5). Go's frame base
+is ``DW_OP_call_frame_cfa`` (the caller's SP on amd64), and a variable in the frame is
+``DW_OP_call_frame_cfa`` or ``DW_OP_fbreg off`` (cmd/internal/dwarf putvar;
+cmd/compile/internal/ssa/debug.go for location lists), in ``DW_OP_piece``s when parts of it
+live in different places.
+
 Go-specific attributes (cmd/internal/dwarf/dwarf.go): DW_AT_go_kind (0x2900),
 DW_AT_go_key (0x2901), DW_AT_go_elem (0x2902), DW_AT_go_embedded_field (0x2903),
-DW_AT_go_runtime_type (0x2904), DW_AT_go_package_name (0x2905), DW_AT_go_dict_index (0x2906).
+DW_AT_go_runtime_type (0x2904), DW_AT_go_package_name (0x2905), DW_AT_go_dict_index (0x2906),
+DW_AT_go_closure_offset (0x2907, go1.23+: a captured variable's offset in its closure's context).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import struct
 from dataclasses import dataclass, field
@@ -27,6 +39,9 @@ log = logging.getLogger(__name__)
 # ---- DWARF constants (DWARF 5 spec, section 7) ----
 
 TAG_array_type = 0x01
+TAG_formal_parameter = 0x05
+TAG_lexical_block = 0x0B
+TAG_inlined_subroutine = 0x1D
 TAG_member = 0x0D
 TAG_pointer_type = 0x0F
 TAG_compile_unit = 0x11
@@ -43,6 +58,10 @@ TAG_unspecified_type = 0x3B
 AT_location = 0x02
 AT_name = 0x03
 AT_byte_size = 0x0B
+AT_low_pc = 0x11
+AT_high_pc = 0x12
+AT_abstract_origin = 0x31
+AT_loclists_base = 0x8C
 AT_const_value = 0x1C
 AT_producer = 0x25
 AT_upper_bound = 0x2F
@@ -59,11 +78,20 @@ AT_go_embedded_field = 0x2903
 AT_go_runtime_type = 0x2904
 AT_go_package_name = 0x2905
 AT_go_dict_index = 0x2906
+AT_go_closure_offset = 0x2907
 
 OP_addr = 0x03
 OP_addrx = 0xA1
 OP_constu = 0x10
 OP_plus_uconst = 0x23
+OP_consts = 0x11
+OP_plus = 0x22
+OP_lit0, OP_lit31 = 0x30, 0x4F
+OP_reg0, OP_reg31 = 0x50, 0x6F
+OP_regx = 0x90
+OP_fbreg = 0x91
+OP_piece = 0x93
+OP_call_frame_cfa = 0x9C
 
 # Forms by code.
 F_addr, F_block2, F_block4, F_data2, F_data4, F_data8, F_string, F_block = 0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09
@@ -137,6 +165,12 @@ class DwarfData:
     version: int = 0          # highest CU version seen (4 or 5)
     producer: str = ""        # e.g. "Go cmd/compile go1.25.5; regabi"
     ptr_size: int = 8
+    _bodies: "_Bodies | None" = field(default=None, repr=False, compare=False)
+
+    def function(self, pc: int | None = None, name: str | None = None) -> "Function | None":
+        """Return the function whose code holds link-time ``pc`` (or named ``name``) with its
+        parameters and locals, read from DWARF on first request; None if DWARF has none."""
+        return self._bodies.function(pc, name) if self._bodies is not None else None
 
     @property
     def go_version(self) -> str | None:
@@ -185,6 +219,15 @@ class _Abbrev:
     specs: list[tuple[int, int, int]]  # (attribute, form, implicit_const)
     read: object = None   # fn(d, p, cu) -> (p, {attr: value})
     skip: object = None   # fn(d, p) -> p
+    full: object = None   # like read, for any tag; compiled on first use (function bodies)
+    addr_size: int = 8
+    off_size: int = 4
+
+    def decode(self, d: bytes, p: int, cu: int):
+        """Decode every attribute of one DIE (used for function bodies, on demand)."""
+        if self.full is None:
+            self.full = self.read or _compile(self, self.addr_size, self.off_size, True)
+        return self.full(d, p, cu)
 
 
 def _parse_abbrevs(d: bytes, off: int) -> dict[int, _Abbrev]:
@@ -338,6 +381,7 @@ class _Abbrevs:
             except IndexError as e:
                 raise DwarfFormatError(f"abbreviation table at .debug_abbrev+{off:#x} is truncated") from e
             for ab in table.values():
+                ab.addr_size, ab.off_size = addr_size, off_size
                 ab.skip = _compile(ab, addr_size, off_size, False)
                 ab.read = _compile(ab, addr_size, off_size, True) if ab.tag in _WANTED_TAGS else None
             self.cache[key] = table
@@ -361,6 +405,12 @@ class _CU:
     version: int
     addr_size: int
     addr_base: int = 0
+    off_size: int = 4
+    end: int = 0
+    table: dict | None = None          # its abbreviations
+    low_pc: int = 0                    # base address of its location lists
+    loclists_base: int = 0
+    subprograms: list = field(default_factory=list)   # DIE offsets, decoded on demand
 
 
 def _walk(sections: dict[str, bytes]):
@@ -413,6 +463,7 @@ def _walk(sections: dict[str, bytes]):
         cu = _CU(cu_off, version, addr_size)
         cus.append(cu)
         table = abbrevs.get(abbrev_off, addr_size, off_size)
+        cu.table, cu.off_size, cu.end = table, off_size, end
         try:
             _walk_cu(d, pos, end, cu, table, types, variables, constants)
         except (IndexError, KeyError, ValueError) as e:
@@ -441,6 +492,7 @@ def _walk_cu(d, pos, end, cu, table, types, variables, constants):
         ab = table[code]
         tag = ab.tag
         if tag == TAG_subprogram:
+            cu.subprograms.append(die)
             pos = ab.skip(d, pos)
             if ab.children:
                 pos = _skip_children(d, pos, table)
@@ -472,6 +524,12 @@ def _walk_cu(d, pos, end, cu, table, types, variables, constants):
             base = attrs.get(AT_addr_base)
             if isinstance(base, int):
                 cu.addr_base = base
+            low = attrs.get(AT_low_pc)
+            if isinstance(low, int):
+                cu.low_pc = low
+            base = attrs.get(AT_loclists_base)
+            if isinstance(base, int):
+                cu.loclists_base = base
         if ab.children:
             stack.append(raw if tag in (TAG_structure_type, TAG_array_type) else
                          (raw if tag == TAG_compile_unit else None))
@@ -705,6 +763,7 @@ class _Builder:
 # ---- entry points ----
 
 _SECTIONS = (".debug_info", ".debug_abbrev", ".debug_str", ".debug_line_str", ".debug_addr")
+_LOC_SECTIONS = (".debug_loc", ".debug_loclists")   # read on the first function lookup
 
 
 def read_sections(exe) -> dict[str, bytes]:
@@ -726,7 +785,10 @@ def load_dwarf(exe) -> DwarfData:
     """
     if not exe.has_dwarf:
         raise MissingDebugInfo("DWARF (the executable is stripped)", getattr(exe, "path", None))
-    return parse_dwarf(read_sections(exe))
+    data = parse_dwarf(read_sections(exe))
+    if data._bodies is not None:
+        data._bodies.more = lambda name: exe.section_data(name) or exe.section_data(".z" + name[1:])
+    return data
 
 
 def parse_dwarf(sections: dict[str, bytes]) -> DwarfData:
@@ -737,7 +799,8 @@ def parse_dwarf(sections: dict[str, bytes]) -> DwarfData:
     table = builder.build()
     ids = builder.ids   # DIE offset -> type id, for variable and constant types
     data = DwarfData(types=table, producer=producer, ptr_size=ptr_size,
-                     version=max((c.version for c in cus), default=0))
+                     version=max((c.version for c in cus), default=0),
+                     _bodies=_Bodies(sections, cus, ids))
     addr_sec = sections.get(".debug_addr", b"")
     for attrs, cu in variables:
         name = attrs.get(AT_name)
@@ -775,3 +838,349 @@ def _static_address(loc: bytes, cu: _CU, addr_sec: bytes) -> int | None:
             return None
         return int.from_bytes(addr_sec[at:at + cu.addr_size], "little")
     return None
+
+
+# ---- function bodies, on demand ----
+
+@dataclass(frozen=True)
+class Piece:
+    """Where ``size`` bytes of a variable live: ``kind`` is ``cfa`` (memory at CFA + ``value``),
+    ``reg`` (DWARF register ``value``), ``addr`` (static address ``value``) or ``none``
+    (optimized out). ``size`` is None for a location without pieces (the whole variable)."""
+
+    kind: str
+    value: int
+    size: int | None
+
+
+def location_pieces(expr: bytes) -> tuple[Piece, ...] | None:
+    """Decode a Go location expression into pieces; None for operations Go does not emit
+    for variables (a computed value, a register-relative address)."""
+    out: list[Piece] = []
+    cur: tuple[str, int] | None = None
+    p, n = 0, len(expr)
+    try:
+        while p < n:
+            op = expr[p]
+            p += 1
+            if op == OP_call_frame_cfa:
+                cur = ("cfa", 0)
+            elif op == OP_fbreg:                      # frame base = DW_OP_call_frame_cfa
+                off, p = _sleb(expr, p)
+                cur = ("cfa", off)
+            elif op == OP_consts and cur is not None and cur[0] == "cfa" and p < n:
+                off, q = _sleb(expr, p)
+                if q >= n or expr[q] != OP_plus:
+                    return None
+                cur, p = ("cfa", cur[1] + off), q + 1
+            elif op == OP_plus_uconst and cur is not None and cur[0] == "cfa":
+                off, p = _uleb(expr, p)
+                cur = ("cfa", cur[1] + off)
+            elif OP_reg0 <= op <= OP_reg31:
+                cur = ("reg", op - OP_reg0)
+            elif op == OP_regx:
+                r, p = _uleb(expr, p)
+                cur = ("reg", r)
+            elif op == OP_addr and p + 8 <= n:
+                cur = ("addr", int.from_bytes(expr[p:p + 8], "little"))
+                p += 8
+            elif op == OP_piece:
+                size, p = _uleb(expr, p)
+                out.append(Piece(*(cur or ("none", 0)), size))
+                cur = None
+            else:
+                return None
+    except IndexError:
+        return None
+    if cur is not None:
+        if out:
+            return None                       # a location after the last piece: malformed
+        out.append(Piece(cur[0], cur[1], None))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class FrameVar:
+    """A parameter or local of a function (or of a call inlined into it).
+
+    ``location`` is one expression valid wherever the variable is in scope, ``loclist``
+    ``(lo, hi, expr)`` ranges of link-time pcs; at most one of them is set. ``type`` is an
+    id in ``DwarfData.types`` (-1 unknown). ``closure_offset`` is the byte offset of a
+    captured variable in its closure's context (DW_AT_go_closure_offset, go1.23+).
+    """
+
+    name: str
+    type: int
+    param: bool
+    closure_offset: int | None = None
+    location: bytes | None = None
+    loclist: tuple[tuple[int, int, bytes], ...] | None = None
+    inlined: bool = False
+
+    def expr_at(self, pc: int) -> bytes | None:
+        """Return the location expression valid at link-time ``pc``, or None."""
+        if self.loclist is None:
+            return self.location or None
+        for lo, hi, expr in self.loclist:
+            if lo <= pc < hi:
+                return expr
+        return None
+
+    def pieces_at(self, pc: int) -> tuple[Piece, ...] | None:
+        """Return where the variable lives at ``pc`` (see ``location_pieces``), or None."""
+        expr = self.expr_at(pc)
+        return location_pieces(expr) if expr else None
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function's DIE: link-time ``[low_pc, high_pc)`` and its variables."""
+
+    name: str
+    low_pc: int
+    high_pc: int
+    offset: int                       # of its DW_TAG_subprogram in .debug_info
+    vars: tuple[FrameVar, ...]
+
+    @property
+    def closure_vars(self) -> tuple[FrameVar, ...]:
+        """Return the captured variables with their context offsets, by offset."""
+        return tuple(sorted((v for v in self.vars if v.closure_offset is not None),
+                            key=lambda v: v.closure_offset))
+
+
+class _Bodies:
+    """Subprograms of every CU, decoded on demand."""
+
+    def __init__(self, sections: dict[str, bytes], cus: list[_CU], ids: dict[int, int]):
+        self.sections = sections
+        self.cus = cus
+        self.cu_starts = [c.offset for c in cus]
+        self.ids = ids
+        self.more = None                  # fn(section name) -> bytes | None, for loc sections
+        self._by_pc: list[tuple[int, int, int, _CU]] | None = None   # (low, high, die, cu)
+        self._pcs: list[int] = []
+        self._by_name: dict[str, tuple[int, _CU]] = {}
+        self._funcs: dict[int, Function | None] = {}
+        self._high: dict[int, int] = {}
+        self._loc: dict[str, bytes] = {}
+
+    def _section(self, name: str) -> bytes:
+        got = self._loc.get(name)
+        if got is None:
+            got = self.sections.get(name)
+            if got is None and self.more is not None:
+                got = self.more(name)
+            got = got or b""
+            self._loc[name] = got
+        return got
+
+    def _die(self, off: int, cu: _CU) -> tuple[_Abbrev, dict, int]:
+        d = self.sections[".debug_info"]
+        code, p = _uleb(d, off)
+        ab = cu.table[code]
+        p, attrs = ab.decode(d, p, cu.offset)
+        return ab, attrs, p
+
+    def _addr(self, v, cu: _CU) -> int | None:
+        if isinstance(v, tuple) and v and v[0] == "addrx":
+            at = cu.addr_base + v[1] * cu.addr_size
+            sec = self.sections.get(".debug_addr", b"")
+            return int.from_bytes(sec[at:at + cu.addr_size], "little") if at + cu.addr_size <= len(sec) else None
+        return v if isinstance(v, int) else None
+
+    def _index(self) -> None:
+        rows = []
+        for cu in self.cus:
+            for off in cu.subprograms:
+                ab, a, _ = self._die(off, cu)
+                name = a.get(AT_name)
+                if not isinstance(name, str) and AT_abstract_origin in a:
+                    name = self._origin(a[AT_abstract_origin]).get(AT_name)
+                low = self._addr(a.get(AT_low_pc), cu)
+                if low is None:
+                    continue                  # abstract (inlinable) functions have no code
+                high = a.get(AT_high_pc)
+                form = next((f for at, f, _ in ab.specs if at == AT_high_pc), None)
+                if form == F_addr:
+                    high = self._addr(high, cu)
+                elif isinstance(high, int):
+                    high = low + high         # DWARF 4+: a constant is the length
+                else:
+                    high = self._addr(high, cu)
+                if high is None:
+                    continue
+                rows.append((low, high, off, cu))
+                self._high[off] = high
+                if isinstance(name, str):
+                    self._by_name.setdefault(name, (off, cu))
+        rows.sort(key=lambda r: r[0])
+        self._by_pc = rows
+        self._pcs = [r[0] for r in rows]
+
+    def _cu_of(self, off: int) -> _CU:
+        return self.cus[bisect.bisect_right(self.cu_starts, off) - 1]
+
+    def _origin(self, off: int) -> dict:
+        try:
+            return self._die(off, self._cu_of(off))[1]
+        except (IndexError, KeyError) as e:
+            raise DwarfFormatError(f"abstract origin {off:#x} is unreadable: {e}", off) from e
+
+    def function(self, pc: int | None, name: str | None) -> Function | None:
+        if self._by_pc is None:
+            try:
+                self._index()
+            except (IndexError, KeyError, ValueError) as e:
+                raise DwarfFormatError(f"cannot index subprograms: {type(e).__name__}: {e}") from e
+        if pc is not None:
+            i = bisect.bisect_right(self._pcs, pc) - 1
+            if i < 0 or not (self._by_pc[i][0] <= pc < self._by_pc[i][1]):
+                return None
+            _, _, off, cu = self._by_pc[i]
+        else:
+            hit = self._by_name.get(name)
+            if hit is None:
+                return None
+            off, cu = hit
+        if off not in self._funcs:
+            try:
+                self._funcs[off] = self._read_function(off, cu)
+            except (IndexError, KeyError, ValueError) as e:
+                raise DwarfFormatError(f"cannot decode function: {type(e).__name__}: {e}", off) from e
+        return self._funcs[off]
+
+    def _read_function(self, off: int, cu: _CU) -> Function:
+        d = self.sections[".debug_info"]
+        ab, a, p = self._die(off, cu)
+        name = a.get(AT_name)
+        if not isinstance(name, str) and AT_abstract_origin in a:
+            name = self._origin(a[AT_abstract_origin]).get(AT_name)
+        low = self._addr(a.get(AT_low_pc), cu) or 0
+        high = self._high.get(off, low)
+        out: list[FrameVar] = []
+        depth = 1 if ab.children else 0
+        inl = 0                        # depth of the innermost inlined call we are in (0: none)
+        while depth:
+            die = p
+            code, p = _uleb(d, p)
+            if code == 0:
+                if inl and depth == inl:
+                    inl = 0
+                depth -= 1
+                continue
+            cab = cu.table[code]
+            tag = cab.tag
+            if tag in (TAG_variable, TAG_formal_parameter):
+                p, va = cab.decode(d, p, cu.offset)
+                v = self._var(va, tag == TAG_formal_parameter, cab, cu, bool(inl))
+                if v is not None:
+                    out.append(v)
+            else:
+                p = cab.skip(d, p)
+                if tag == TAG_inlined_subroutine and cab.children and not inl:
+                    inl = depth + 1
+            if cab.children:
+                depth += 1
+        return Function(name if isinstance(name, str) else f"<func {off:#x}>", low, high, off, tuple(out))
+
+    def _var(self, a: dict, param: bool, ab: _Abbrev, cu: _CU, inlined: bool) -> FrameVar | None:
+        if AT_abstract_origin in a:
+            o = self._origin(a[AT_abstract_origin])
+            merged = dict(o)
+            merged.update(a)
+            a = merged
+        name = a.get(AT_name)
+        if not isinstance(name, str):
+            return None
+        tid = self.ids.get(a.get(AT_type), -1)
+        co = a.get(AT_go_closure_offset)
+        loc = a.get(AT_location)
+        form = next((f for at, f, _ in ab.specs if at == AT_location), None)
+        location = loclist = None
+        if isinstance(loc, bytes):
+            location = loc
+        elif isinstance(loc, int) and form is not None:
+            loclist = self._loclist(loc, form, cu)
+        return FrameVar(name, tid, param, co if isinstance(co, int) else None, location, loclist,
+                        inlined)
+
+    def _loclist(self, v: int, form: int, cu: _CU) -> tuple[tuple[int, int, bytes], ...]:
+        if cu.version < 5:
+            return _loclist_v4(self._section(".debug_loc"), v, cu.addr_size, cu.low_pc)
+        sec = self._section(".debug_loclists")
+        if form == F_loclistx:
+            at = cu.loclists_base + v * cu.off_size
+            v = cu.loclists_base + int.from_bytes(sec[at:at + cu.off_size], "little")
+        return _loclist_v5(sec, v, cu, lambda i: self._addr(("addrx", i), cu))
+
+
+def _loclist_v4(sec: bytes, off: int, asz: int, base: int) -> tuple[tuple[int, int, bytes], ...]:
+    """Decode a DWARF 4 ``.debug_loc`` list (DWARF 4 section 2.6.2)."""
+    out = []
+    top = (1 << (8 * asz)) - 1
+    p = off
+    while p + 2 * asz <= len(sec):
+        lo = int.from_bytes(sec[p:p + asz], "little")
+        hi = int.from_bytes(sec[p + asz:p + 2 * asz], "little")
+        p += 2 * asz
+        if lo == 0 and hi == 0:
+            break
+        if lo == top:
+            base = hi
+            continue
+        n = int.from_bytes(sec[p:p + 2], "little")
+        out.append((base + lo, base + hi, sec[p + 2:p + 2 + n]))
+        p += 2 + n
+    return tuple(out)
+
+
+def _loclist_v5(sec: bytes, off: int, cu: _CU, addrx) -> tuple[tuple[int, int, bytes], ...]:
+    """Decode a DWARF 5 ``.debug_loclists`` list (DWARF 5 section 2.6.2, DW_LLE_*)."""
+    out = []
+    base = cu.low_pc
+    asz = cu.addr_size
+    p = off
+    while p < len(sec):
+        kind = sec[p]
+        p += 1
+        if kind == 0:                                   # end_of_list
+            break
+        if kind == 1:                                   # base_addressx
+            i, p = _uleb(sec, p)
+            base = addrx(i) or 0
+            continue
+        if kind == 6:                                   # base_address
+            base = int.from_bytes(sec[p:p + asz], "little")
+            p += asz
+            continue
+        if kind == 2:                                   # startx_endx
+            i, p = _uleb(sec, p)
+            j, p = _uleb(sec, p)
+            lo, hi = addrx(i) or 0, addrx(j) or 0
+        elif kind == 3:                                 # startx_length
+            i, p = _uleb(sec, p)
+            n, p = _uleb(sec, p)
+            lo = addrx(i) or 0
+            hi = lo + n
+        elif kind == 4:                                 # offset_pair
+            a, p = _uleb(sec, p)
+            b, p = _uleb(sec, p)
+            lo, hi = base + a, base + b
+        elif kind == 5:                                 # default_location
+            lo, hi = 0, 1 << 64
+        elif kind == 7:                                 # start_end
+            lo = int.from_bytes(sec[p:p + asz], "little")
+            hi = int.from_bytes(sec[p + asz:p + 2 * asz], "little")
+            p += 2 * asz
+        elif kind == 8:                                 # start_length
+            lo = int.from_bytes(sec[p:p + asz], "little")
+            p += asz
+            n, p = _uleb(sec, p)
+            hi = lo + n
+        else:
+            raise DwarfFormatError(f"unknown location list entry kind {kind:#x} at .debug_loclists+{p - 1:#x}")
+        n, p = _uleb(sec, p)
+        out.append((lo, hi, sec[p:p + n]))
+        p += n
+    return tuple(out)

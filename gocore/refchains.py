@@ -46,10 +46,15 @@ def reference_chains(hi, max_depth: int = 32) -> ChainTree:
     live = hi.live
     parent = reach.parent
     # Labels: object types first (type id + 1, 0 = unknown), then root names.
+    # one label per type *name*: distinct ids can share a Go spelling (DWARF's per-map
+    # ``map<K,V>`` structs are all ``internal/runtime/maps.Map``), and chains are read by name
     ntypes = int(hi.type_id.max(initial=-1)) + 2
-    type_label = hi.type_id.astype(np.int64) + 1
-    labels = [hi.type_name(t - 1) for t in range(ntypes)] + list(roots.names)
-    root_label = ntypes + roots.name.astype(np.int64)
+    by_name: dict[str, int] = {}
+    name_of = np.array([by_name.setdefault(hi.type_name(t - 1), len(by_name))
+                        for t in range(ntypes)], dtype=np.int64)      # per type, not per object
+    type_label = name_of[hi.type_id.astype(np.int64) + 1]
+    labels = list(by_name) + list(roots.names)
+    root_label = len(by_name) + roots.name.astype(np.int64)
 
     node_label: list[int] = []
     node_parent: list[int] = []

@@ -123,6 +123,9 @@ class StackRootTable(NamedTuple):
     frame_func: np.ndarray  # int32 per frame row, index into func_names
     func_names: list
     goids: np.ndarray       # int64 goroutine id per goroutine row
+    frame_fp: np.ndarray | None = None   # uint64 per frame row: the caller's SP (the CFA)
+    frame_pc: np.ndarray | None = None   # uint64 per frame row: the pc its variables are
+                                         # located at (pc at a trap, else the call: pc - 1)
 
     def __len__(self) -> int:
         return len(self.ptr)
@@ -396,6 +399,8 @@ class _Frames:
         plans: list[_Plan] = []
         fr_plan: list[int] = []
         fr_sp: list[int] = []
+        fr_fp: list[int] = []
+        fr_pc: list[int] = []
         fr_g: list[int] = []
         finfo: dict[int, tuple] = {}
         unknown = 0
@@ -434,12 +439,16 @@ class _Frames:
                     plans.append(plan)
                 fr_plan.append(pid)
                 fr_sp.append(fr.sp)
+                fr_fp.append(fr.fp)
+                fr_pc.append(fr.pc if fr.trap else fr.pc - 1)
                 fr_g.append(gi)
                 cons = special
                 callee = fr.func
         self.plans = plans
         self.plan = np.array(fr_plan, np.int64)
         self.sp = np.array(fr_sp, U64)
+        self.fp = np.array(fr_fp, U64)
+        self.pc = np.array(fr_pc, U64)
         self.g = np.array(fr_g, np.int32)
         self.unknown = unknown
         names: dict[str, int] = {}
@@ -643,7 +652,8 @@ def stack_root_table(gp) -> StackRootTable:
     keep = obj >= 0
     t = StackRootTable(s_val[keep], s_slot[keep], obj[keep], s_frame[keep], s_goro[keep],
                        s_area[keep], s_prec[keep], frames.sp, frames.plan_func[frames.plan],
-                       frames.func_names, np.array([g.id for g in gs], np.int64))
+                       frames.func_names, np.array([g.id for g in gs], np.int64),
+                       frames.fp, frames.pc)
     _CACHE[gp] = t
     return t
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import GoCoreError
 from .gotypes import Kind, Type, TypeTable
 from .rtype import RuntimeType, RuntimeTypes, runtime_types
 
@@ -305,7 +306,9 @@ def _split_top(s: str) -> list[str]:
 # slot actions. SLICE also serves pointers that point at arrays (map bucket/group arrays);
 # SWISS_DIR is ``internal/runtime/maps.Map.dirPtr``: a directory of tables, or one group
 # when ``dirLen`` is 0 (src/internal/runtime/maps/map.go).
-PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR = range(6)
+# FUNCVAL is a func value: a pointer to a funcval whose first word is the closure function's
+# entry pc; the context's layout comes from that function's DWARF (``ClosureTypes``).
+PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL = range(7)
 
 # DWARF's map structs (cmd/link/internal/ld/dwarf.go synthesizes them): pointer fields that
 # point at arrays of their element, not at one element.
@@ -338,9 +341,11 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
     if k is Kind.PTR:
         if t.elem is not None:
             one(0, PTR, t.elem)
-    elif k in (Kind.MAP, Kind.CHAN, Kind.FUNC):
+    elif k in (Kind.MAP, Kind.CHAN):
         if t.target is not None:
             one(0, PTR, t.target)
+    elif k is Kind.FUNC:
+        one(0, FUNCVAL, UNKNOWN)
     elif k is Kind.SLICE:
         if t.elem is not None:
             one(0, SLICE, t.elem)
@@ -415,13 +420,15 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 header_types: np.ndarray | None = None,
                 read: ReadWords | None = None,
                 registry: TypeRegistry | None = None,
+                closures: Callable[[np.ndarray], np.ndarray] | None = None,
                 max_rounds: int = 1 << 40) -> TypeInference:
     """Assign a type id to each object (``addr``/``size`` sorted slot starts and sizes).
 
     ``roots`` yields ``(address, type id)`` of typed root memory (globals, stack slots) with
     ids from ``registry.table`` (default: a registry over the DWARF types).
     ``header_types`` holds ``header_type_addresses`` results (0: none). ``read`` gathers
-    words (default: ``read_words`` on the dump).
+    words (default: ``read_words`` on the dump). ``closures`` maps funcval entry pcs to
+    closure context types (``ClosureTypes.types``); without it func values are not followed.
     """
     rts = runtime_types(gp)
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
@@ -511,6 +518,14 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 elif act == STRING:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
+                elif act == FUNCVAL:
+                    objs = find(np.where(ok, w, 0))
+                    ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
+                    hit = np.flatnonzero(objs >= 0)
+                    if closures is not None and len(hit):
+                        pcs, pok = read(base[objs[hit]])
+                        ct[hit] = closures(np.where(pok, pcs, 0))
+                    assign(objs, _types_for(reg, objs, ct, size, data_off, sized=False))
                 elif act == SWISS_DIR:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _swiss_dir_types(reg, read, where, objs, tgt, size, data_off))
@@ -635,3 +650,173 @@ def _iface_target(reg: TypeRegistry, taddr: int) -> int:
             return reg.of_rtype(rt.elem)
         return UNKNOWN
     return reg.of_rtype(taddr)
+
+
+# ---- DWARF function bodies: typed stack slots and closure contexts ----
+
+def leaf_at(table: TypeTable, tid: int, off: int) -> tuple[int, int] | None:
+    """Return ``(type id, offset in it)`` of the innermost non-aggregate value holding byte
+    ``off`` of a ``tid`` value (structs and arrays walked down), or None between fields."""
+    for _ in range(64):
+        t = table[tid]
+        if not 0 <= off < max(t.size, 1):
+            return None
+        if t.kind is Kind.STRUCT and t.fields:
+            f = next((f for f in reversed(t.fields)
+                      if f.offset <= off < f.offset + max(table[f.type].size, 1)), None)
+            if f is None:
+                return None
+            tid, off = f.type, off - f.offset
+        elif t.kind is Kind.ARRAY and t.elem is not None and table[t.elem].size > 0:
+            tid, off = t.elem, off % table[t.elem].size
+        else:
+            return tid, off
+    return None
+
+
+class FrameSlotTypes:
+    """Types of pointer words in goroutine frames, from the DWARF variables located there.
+
+    ``at(pc, cfa_off)`` answers for link-time ``pc`` (the pc a frame's variables are located
+    at) and a word at ``CFA + cfa_off`` (CFA: the caller's SP, amd64). It returns
+    ``(type id, delta)``: memory at ``slot - delta`` holds a value of that type, whose
+    pointer word is the slot (``delta`` is 8 for an interface's data word), or None when no
+    variable is there, the variable is not located at ``pc``, or two variables claim the
+    slot with different types (Go 1.23+ merges the slots of locals with disjoint lifetimes).
+    """
+
+    _POINTER_SHAPED = (Kind.PTR, Kind.MAP, Kind.CHAN, Kind.FUNC, Kind.SLICE, Kind.STRING)
+
+    def __init__(self, dwarf, table: TypeTable):
+        self.dwarf = dwarf
+        self.table = table        # DWARF's table, or a registry's (same ids for DWARF types)
+        self.ps = table.ptr_size
+        self._cache: dict[tuple[int, int], tuple[int, int] | None] = {}
+
+    def at(self, pc: int, cfa_off: int) -> tuple[int, int] | None:
+        key = (pc, cfa_off)
+        if key not in self._cache:
+            self._cache[key] = self._at(pc, cfa_off)
+        return self._cache[key]
+
+    def _at(self, pc: int, cfa_off: int) -> tuple[int, int] | None:
+        fn = self.dwarf.function(pc=pc)
+        if fn is None:
+            return None
+        table, ps = self.table, self.ps
+        found = set()
+        for v in fn.vars:
+            if v.type < 0 or _is_shape(table, v.type):
+                continue
+            pieces = v.pieces_at(pc)
+            if not pieces:
+                continue
+            vsize = table[v.type].size
+            vo = 0
+            for pc_ in pieces:
+                size = vsize if pc_.size is None else pc_.size
+                if pc_.kind == "cfa" and pc_.value <= cfa_off < pc_.value + size:
+                    var_off = vo + cfa_off - pc_.value
+                    leaf = leaf_at(table, v.type, var_off)
+                    if leaf is None:
+                        found.add(None)
+                        continue
+                    ltid, loff = leaf
+                    k = table[ltid].kind
+                    if k in self._POINTER_SHAPED and loff == 0:
+                        found.add((ltid, 0))
+                    elif k in (Kind.EFACE, Kind.IFACE) and loff == ps and var_off - ps >= vo:
+                        found.add((ltid, ps))
+                    else:
+                        found.add(None)
+                vo += size
+        return found.pop() if len(found) == 1 else None
+
+
+def _is_shape(table: TypeTable, tid: int) -> bool:
+    """Return whether a variable's type is a generic shape (``go.shape.*uint8`` stands for
+    every pointer type, so what it points at is not known): such variables type nothing."""
+    return "go.shape." in table[tid].name
+
+
+CLOSURE_PREFIX = "closure for "   # golang.org/x/debug viewcore's name for a closure's context
+
+
+class ClosureTypes:
+    """Context types of closures, from DWARF (go1.23+ DW_AT_go_closure_offset).
+
+    A closure's context is a funcval: word 0 is the entry pc of the closure function, the
+    captured variables follow at the offsets DWARF gives (a variable captured by reference
+    is named ``&x`` and is a pointer). The struct is named ``closure for <function>`` as
+    golang.org/x/debug viewcore names it, with fields ``F`` (the pc, as the compiler's
+    closure struct in cmd/compile/internal/walk/closure.go calls it) and the variables.
+    Functions without captured-variable offsets (before go1.23, or none recorded) give
+    UNKNOWN: the layout cannot be known.
+    """
+
+    def __init__(self, dwarf, reg: TypeRegistry, pclntab, bias: int):
+        self.dwarf = dwarf
+        self.reg = reg
+        self.pclntab = pclntab
+        self.bias = bias
+        self._by_pc: dict[int, int] = {}
+
+    def types(self, pcs: np.ndarray) -> np.ndarray:
+        """Return the context type id for each funcval entry pc (run-time; UNKNOWN if none)."""
+        pcs = np.asarray(pcs, dtype=np.uint64)
+        u, inv = np.unique(pcs, return_inverse=True)
+        ids = np.array([self.of_pc(int(pc)) for pc in u], dtype=np.int32)   # per function
+        return ids[np.asarray(inv).ravel()] if len(pcs) else np.zeros(0, np.int32)
+
+    def of_pc(self, pc: int) -> int:
+        """Return the context type of the closure whose entry is run-time ``pc``."""
+        got = self._by_pc.get(pc)
+        if got is None:
+            try:
+                got = self._build(pc)
+            except GoCoreError as e:      # one unreadable function costs only its closures
+                log.warning("closure at %#x: %s", pc, e)
+                got = UNKNOWN
+            self._by_pc[pc] = got
+        return got
+
+    def _build(self, pc: int) -> int:
+        if not pc:
+            return UNKNOWN
+        entry = pc - self.bias
+        f = self.pclntab.find_func(entry)
+        if f is None or f.entry != entry:
+            return UNKNOWN
+        fn = self.dwarf.function(pc=entry)
+        if fn is None or fn.low_pc != entry:
+            return UNKNOWN
+        by_off: dict[int, list] = {}
+        for v in fn.closure_vars:
+            if v.type >= 0 and not _is_shape(self.reg.table, v.type):
+                by_off.setdefault(v.closure_offset, []).append(v)
+        cv = []
+        for off in sorted(by_off):
+            vs = by_off[off]
+            if len(vs) > 1:   # captured by reference: x and its heap address &x share the slot
+                vs = [v for v in vs if v.name.startswith("&")]
+                if len(vs) != 1:
+                    return UNKNOWN
+            cv.append(vs[0])
+        if not cv:
+            return UNKNOWN
+        reg, table, ps = self.reg, self.reg.table, self.reg.ptr_size
+        from .gotypes import Field
+        uptr = table.lookup("uintptr")
+        fields = [Field("F", 0, uptr.id if uptr is not None else reg._add("uintptr", Kind.UINTPTR, ps))]
+        end = ps
+        for v in cv:
+            if v.closure_offset < end:           # overlapping captures: not a layout we know
+                return UNKNOWN
+            fields.append(Field(v.name, v.closure_offset, v.type))
+            end = v.closure_offset + table[v.type].size
+        size = -(-end // ps) * ps
+        name = CLOSURE_PREFIX + fn.name
+        t = table.lookup(name)
+        if t is not None and t.kind is Kind.STRUCT:
+            return t.id
+        return reg._add(name, Kind.STRUCT, size, fields=tuple(fields))

@@ -203,7 +203,29 @@ def read_heap(gp) -> Heap:
     gather = MemGather(gp.process)
     spans, arenas = read_spans(gp, gather)
     addr, size, span = _allocated(spans, gather)
+    _warn_absent(gp, spans, gather, span)
     return Heap(spans=spans, arenas=arenas, gather=gather, addr=addr, size=size, span=span)
+
+
+def _warn_absent(gp, spans: Spans, gather: MemGather, span: np.ndarray) -> None:
+    """Warn (the answer is then partial) when in-use spans' memory is not all in the dump:
+    their objects are counted from the alloc bits, but their pointers cannot be read."""
+    rows = np.flatnonzero(spans.in_use)
+    if len(rows) == 0:
+        return
+    base = spans.base[rows]
+    last = base + spans.npages[rows] * U64(spans.page_size) - U64(1)
+    s_lo, s_hi = gather.segment_of(base), gather.segment_of(last)
+    ok = (s_lo >= 0) & (s_hi >= 0)
+    for j in np.flatnonzero(ok & (s_lo != s_hi)):     # across segments (few): no gap allowed
+        a, b = int(s_lo[j]), int(s_hi[j])
+        ok[j] = bool((gather.ends[a:b] == gather.starts[a + 1:b + 1]).all())
+    if ok.all():
+        return
+    bad = rows[~ok]
+    objs = int(np.isin(span, bad.astype(np.int32)).sum())
+    gp.process.warn(f"heap: {len(bad)} of {len(rows)} heap spans ({objs} objects) are not all in "
+                    "the dump: their objects are counted, their pointers are not followed")
 
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

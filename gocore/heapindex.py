@@ -383,10 +383,14 @@ class HeapIndex:
 def _stack_roots(gp) -> tuple[list, dict[str, dict]]:
     """Return (extra roots for collect_roots, root facts by description) from the goroutine
     stacks (gocore.stackroots); on failure warn and return none (the live set then misses
-    objects that only stacks hold)."""
+    objects that only stacks hold). Precise frame words that a DWARF variable of their
+    frame holds carry its type: ``type_id`` of the memory at ``typed_address``."""
+    from .errors import GoCoreError
+    from .typeinfer import go_spelling
     try:
-        from .stackroots import stack_roots
+        from .stackroots import stack_root_table, stack_roots
         rows = stack_roots(gp)
+        table = stack_root_table(gp)
     except Exception as e:  # noqa: BLE001 - stacks are one root source: warn, keep the rest
         gp.process.warn(f"heap: stack roots unavailable ({e})")
         return [], {}
@@ -396,7 +400,42 @@ def _stack_roots(gp) -> tuple[list, dict[str, dict]]:
         extra.append((r.ptr, desc))
         facts[desc] = {"kind": "frame" if r.kind == "frame" else "other",
                        "address": r.slot or None, "goroutine": r.goid}
+    try:
+        typed = _frame_slot_types(gp, table)
+    except GoCoreError as e:           # DWARF bodies unreadable: roots stay untyped
+        gp.process.warn(f"heap: frame variables' types unavailable ({e})")
+        typed = {}
+    names = gp.dwarf.types if gp.dwarf is not None else None
+    for i, (tid, delta) in typed.items():
+        f = facts[str(rows[i])]
+        f["type_id"] = tid
+        f["typed_address"] = rows[i].slot - delta
+        f["type"] = go_spelling(names[tid].name)
     return extra, facts
+
+
+def _frame_slot_types(gp, t) -> dict[int, tuple[int, int]]:
+    """Return {root row: (DWARF type id, delta)} for the precise frame words of stack root
+    table ``t`` that a DWARF variable of their frame holds at the frame's pc (typeinfer
+    ``FrameSlotTypes``). Work is per distinct (pc, CFA offset), not per goroutine."""
+    from .stackroots import ARGS, LOCALS, OBJECT
+    from .typeinfer import FrameSlotTypes
+    if gp.dwarf is None or t.frame_fp is None or not len(t):
+        return {}
+    rows = np.flatnonzero(t.precise & (t.frame >= 0) & np.isin(t.area, (LOCALS, ARGS, OBJECT)))
+    if not len(rows):
+        return {}
+    fr = t.frame[rows]
+    pc = t.frame_pc[fr].astype(np.int64) - gp.process.exe_bias
+    off = t.slot[rows].astype(np.int64) - t.frame_fp[fr].astype(np.int64)
+    keys, inv = np.unique(np.stack([pc, off], axis=1), axis=0, return_inverse=True)
+    slots = FrameSlotTypes(gp.dwarf, gp.dwarf.types)
+    got = [slots.at(int(p), int(o)) for p, o in keys]    # per distinct frame slot
+    out = {}
+    for r, k in zip(rows.tolist(), np.asarray(inv).ravel().tolist()):
+        if got[k] is not None:
+            out[r] = got[k]
+    return out
 
 
 def _finalizer_roots(gp, heap: Heap, edges: Edges) -> tuple[list, dict[str, dict]]:
@@ -424,7 +463,7 @@ def _finalizer_roots(gp, heap: Heap, edges: Edges) -> tuple[list, dict[str, dict
 
 def _typed_roots(gp, reg: TypeRegistry, frame_roots: dict[str, dict]) -> list[tuple[int, int]]:
     """Return (address, type id) of the typed memory that holds roots: DWARF globals with
-    pointers, and stack slots whose type the stack-roots layer knows."""
+    pointers, and stack slots whose frame variable DWARF locates there (``_stack_roots``)."""
     out = []
     dw = gp.dwarf
     if dw is not None:
@@ -437,13 +476,15 @@ def _typed_roots(gp, reg: TypeRegistry, frame_roots: dict[str, dict]) -> list[tu
                 out.append((g.addr + bias, g.type))
     for info in frame_roots.values():
         if info.get("address") and info.get("type_id") is not None:
-            out.append((int(info["address"]), int(info["type_id"])))
+            out.append((int(info.get("typed_address", info["address"])), int(info["type_id"])))
     return out
 
 
 def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
-    """Type every allocated object: malloc headers and largeType first, then typed roots."""
+    """Type every allocated object: malloc headers and largeType first, then typed roots
+    (func values typed by their closure's DWARF)."""
     from .rtype import runtime_types
+    from .typeinfer import ClosureTypes
     sp = heap.spans
     rts = runtime_types(gp)
     reg = TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
@@ -451,9 +492,12 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
     large = np.where(sp.sizeclass[heap.span] == 0, sp.large_type[heap.span], 0).astype(U64)
     hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
                                 large_type=large)
+    closures = None
+    if gp.dwarf is not None:
+        closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types
 
     def read(addrs):
         return heap.gather.u64(addrs)
 
     return infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, frame_roots),
-                       header_types=hdr, read=read, registry=reg)
+                       header_types=hdr, read=read, registry=reg, closures=closures)

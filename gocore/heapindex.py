@@ -23,7 +23,8 @@ from .gotypes import Kind
 from .heap import Heap
 from .reach import Reach, Roots, collect_roots, mark
 from .spans import U64, ragged_arange
-from .typeinfer import UNKNOWN, TypeInference, TypeRegistry, header_type_addresses, infer_types
+from .typeinfer import (MAX_SMALL_SIZE, UNKNOWN, TypeInference, TypeRegistry, header_type_addresses,
+                        infer_types)
 
 log = logging.getLogger(__name__)
 
@@ -489,7 +490,9 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
     rts = runtime_types(gp)
     reg = TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     noscan = sp.noscan[heap.span]
-    large = np.where(sp.sizeclass[heap.span] == 0, sp.large_type[heap.span], 0).astype(U64)
+    large = np.zeros(len(heap.addr), dtype=U64)   # mspan.largeType of large objects only
+    big = np.flatnonzero(heap.size > np.uint32(MAX_SMALL_SIZE))
+    large[big] = np.where(sp.sizeclass[heap.span[big]] == 0, sp.large_type[heap.span[big]], 0)
     hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
                                 large_type=large)
     closures = None

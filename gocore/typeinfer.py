@@ -92,7 +92,6 @@ def header_type_addresses(proc, addrs: np.ndarray, sizes: np.ndarray, facts, *,
     none) when given. Before Go 1.22 (``facts.malloc_headers`` false) all are 0.
     """
     addrs = np.asarray(addrs, dtype=np.uint64)
-    sizes = np.asarray(sizes, dtype=np.uint64)
     out = np.zeros(len(addrs), dtype=np.uint64)
     if not facts.malloc_headers or not len(addrs):
         return out
@@ -108,8 +107,8 @@ def header_type_addresses(proc, addrs: np.ndarray, sizes: np.ndarray, facts, *,
         words[~valid(words)] = 0
     out[sel] = words
     if large_type is not None:
-        large = sizes > MAX_SMALL_SIZE
-        out[large] = np.asarray(large_type, dtype=np.uint64)[large]
+        large = np.flatnonzero(sizes > MAX_SMALL_SIZE)
+        out[large] = np.asarray(large_type)[large]
     return out
 
 
@@ -433,8 +432,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     rts = runtime_types(gp)
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     addr = np.asarray(addr, dtype=np.uint64)
-    size = np.asarray(size, dtype=np.uint64)
-    n = len(addr)
+    n = len(addr)  # ``size`` keeps its dtype (uint32 slot sizes): no per-object copy
     if read is None:
         def read(a):
             return read_words(gp.process, a)
@@ -453,7 +451,10 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
         pay = size[hit].astype(np.int64) - data_off[hit].astype(np.int64)
         tid[hit] = _sized_types(reg, elem, pay, arrays=True)
         from_header[hit] = True
-    base = addr + data_off.astype(np.uint64)
+    def base(ids: np.ndarray) -> np.ndarray:
+        """Return where the data of objects ``ids`` starts (after a malloc header)."""
+        return addr[ids] + data_off[ids].astype(np.uint64)
+
     slots_cache: dict = {}
     itab_cache: dict[int, int] = {}
 
@@ -462,7 +463,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
         i = np.searchsorted(addr, ptrs, side="right") - 1
         hit = (i >= 0)
         i = np.where(hit, i, 0)
-        hit &= base[i] == ptrs
+        hit &= base(i) == ptrs
         hit &= ptrs != 0
         return np.where(hit, i, -1)
 
@@ -476,7 +477,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     frontier = [(np.array(v, dtype=np.uint64), t) for t, v in by_type.items()]
     typed0 = np.flatnonzero(tid != UNKNOWN)
     for t in np.unique(tid[typed0]):
-        frontier.append((base[typed0[tid[typed0] == t]], int(t)))
+        frontier.append((base(typed0[tid[typed0] == t]), int(t)))
 
     rounds = 0
     while frontier and rounds < max_rounds:
@@ -523,7 +524,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                     ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
                     hit = np.flatnonzero(objs >= 0)
                     if closures is not None and len(hit):
-                        pcs, pok = read(base[objs[hit]])
+                        pcs, pok = read(base(objs[hit]))
                         ct[hit] = closures(np.where(pok, pcs, 0))
                     assign(objs, _types_for(reg, objs, ct, size, data_off, sized=False))
                 elif act == SWISS_DIR:
@@ -539,7 +540,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                                    dtype=np.int32)[np.asarray(uinv).ravel()]
                     objs = find(np.where(dok, d, 0))
                     assign(objs, _types_for(reg, objs, dyn, size, data_off, sized=False))
-        frontier = [(base[np.concatenate(v)], t) for t, v in newly.items()]
+        frontier = [(base(np.concatenate(v)), t) for t, v in newly.items()]
     if frontier:
         gp.process.warn(f"type inference stopped after {max_rounds} rounds")
     return TypeInference(tid, data_off, reg, from_header)

@@ -385,3 +385,33 @@ class WrittenFile:
         """Return the file's path, format and totals."""
         return {"file": self.path, "format": self.format, "size": self.size,
                 "objects": self.objects, "bytes": self.bytes, "entries": self.entries}
+
+
+@dataclass
+class HeapDiffRow:
+    """One type in two dumps: objects and bytes in the dump and in the base."""
+
+    type: str
+    count: int
+    bytes: int
+    base_count: int
+    base_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the row with its changes."""
+        return {"type": self.type, "count": self.count, "bytes": self.bytes,
+                "base_count": self.base_count, "base_bytes": self.base_bytes,
+                "delta_count": self.count - self.base_count, "delta_bytes": self.bytes - self.base_bytes}
+
+
+@dataclass
+class HeapDiff:
+    """Per-type changes of the live heap between a base dump and this one."""
+
+    rows: list[HeapDiffRow]
+    types: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> list[Any]:
+        """Return the rows, largest byte change first."""
+        return [r.to_json() for r in self.rows]

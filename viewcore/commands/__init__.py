@@ -3,7 +3,7 @@
 ``run`` returns a result record from ``viewcore.results`` and prints nothing.
 """
 
-from . import (breakdown, goroutine, goroutines, histogram, mappings, object, objects, objgraph, overview, pprof,
+from . import (breakdown, diff, goroutine, goroutines, histogram, mappings, object, objects, objgraph, overview, pprof,
                reachable, read, threads)
 
 COMMANDS = {
@@ -20,4 +20,5 @@ COMMANDS = {
     "read": read,
     "pprof": pprof,
     "objgraph": objgraph,
+    "diff": diff,
 }

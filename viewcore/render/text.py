@@ -7,7 +7,7 @@ from functools import singledispatch
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import (BreakdownResult, WrittenFile, GoroutineGroups, GoroutineRow, Histogram, MemoryRead,
+from ..results import (BreakdownResult, HeapDiff, WrittenFile, GoroutineGroups, GoroutineRow, Histogram, MemoryRead,
                        ObjectDetail, ObjectList, Overview, ReachableAll, ReachablePath, Rows)
 
 
@@ -239,3 +239,16 @@ def _(result: MemoryRead, console) -> None:
 def _(result: WrittenFile, console) -> None:
     console.print(f"wrote {result.path} ({result.format}, {_size(result.size)}): {result.objects} live objects, "
                   f"{_size(result.bytes)} in {result.entries} entries")
+
+
+@render.register
+def _(result: HeapDiff, console) -> None:
+    t = Table(box=None, header_style="bold")
+    for col in ("Δ bytes", "Δ count", "bytes", "count", "base bytes", "base count", "type"):
+        t.add_column(col, justify="left" if col == "type" else "right")
+    for r in result.rows:
+        t.add_row(f"{r.bytes - r.base_bytes:+d}", f"{r.count - r.base_count:+d}", str(r.bytes), str(r.count),
+                  str(r.base_bytes), str(r.base_count), escape(r.type))
+    console.print(t)
+    grow = sum(r.bytes - r.base_bytes for r in result.rows)
+    console.print(f"{len(result.rows)} of {result.types} types shown; change in the rows shown: {grow:+d} bytes")

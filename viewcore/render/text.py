@@ -189,7 +189,9 @@ def _path(result: ReachablePath, console) -> None:
     gor = f" (goroutine {r.goroutine})" if r.goroutine is not None else ""
     typ = f" {escape(r.type)}" if r.type else ""
     off = f"+{r.offset:#x}" if r.offset else ""
-    console.print(f"[bold]{escape(r.root)}[/bold]{typ} [{r.kind}]{gor}{where}{off}")
+    if r.root.startswith("goroutine "):  # a stack root's name already says goroutine and slot
+        gor = where = off = ""
+    console.print(f"[bold]{escape(r.root)}[/bold]{typ} {escape('[' + r.kind + ']')}{gor}{where}{off}")
     for o in result.objects:
         via = ""
         if o.offset is not None:

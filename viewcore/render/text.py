@@ -91,7 +91,7 @@ def _goroutines(result: Rows, console) -> None:
         t.add_column(col, overflow="fold")
     for g in result.rows:
         creator = f"{g.created_by} (goroutine {g.creator_id})" if g.created_by and g.creator_id else (g.created_by or "")
-        t.add_row(str(g.id) + (" *" if g.system else ""), _state(g), _top_user_frame(g), creator)
+        t.add_row(str(g.id) + (" *" if g.system else ""), escape(_state(g)), escape(_top_user_frame(g)), escape(creator))
     console.print(t)
     console.print(f"{len(result.rows)} goroutines (* the runtime's own)")
 
@@ -112,13 +112,13 @@ def _(g: GoroutineRow, console) -> None:
     console.print(f"  g={g.address:#x} stack=[{g.stack_lo:#x}, {g.stack_hi:#x})"
                   + (f" thread={g.thread}" if g.thread else ""))
     if g.problem:
-        console.print(f"  [yellow]stack incomplete: {g.problem}[/yellow]")
+        console.print(f"  [yellow]stack incomplete: {escape(g.problem)}[/yellow]")
     _frames(g.frames, console)
     if g.created_by:
         by = f" in goroutine {g.creator_id}" if g.creator_id else ""
-        console.print(f"  created by {g.created_by}{by}")
+        console.print(escape(f"  created by {g.created_by}{by}"))
         if g.created_at:
-            console.print(f"      {g.created_at}", style="dim")
+            console.print(escape(f"      {g.created_at}"), style="dim")
 
 
 @render.register

@@ -86,9 +86,16 @@ class Goroutine:
 
 
 def print_name(name: str) -> str:
-    """Return ``name`` as the runtime's traceback prints it."""
+    """Return ``name`` as the runtime's traceback prints it.
+
+    ``runtime.gopanic`` prints as ``panic``; a generic function's type arguments (from the
+    first ``[`` to the last ``]``) print as ``[...]`` (runtime funcNamePiecesForPrint).
+    """
     if name == "runtime.gopanic":
         return "panic"
+    i, j = name.find("["), name.rfind("]")
+    if 0 <= i < j:
+        return name[:i] + "[...]" + name[j + 1:]
     return name
 
 

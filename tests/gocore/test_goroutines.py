@@ -143,3 +143,11 @@ def test_thread_g_from_tls(entry):
     if gp.crash_thread() is not None:
         by_addr = {g.address: g.id for g in gp.goroutines}
         assert by_addr.get(current_g(gp, gp.crash_thread())) == 1
+
+
+def test_print_names_follow_the_runtime():
+    from gocore.goroutines import print_name
+    assert print_name("runtime.gopanic") == "panic"
+    assert print_name("main.Map[go.shape.int,go.shape.string]") == "main.Map[...]"
+    assert print_name("main.(*List[go.shape.int]).Push") == "main.(*List[...]).Push"
+    assert print_name("main.main.func1") == "main.main.func1"

@@ -8,10 +8,10 @@ from construct import Array, ConstructError, Int16sl, Int32sl, Int64ul, Padding,
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from .errors import CorruptDump, ExecutableError, TruncatedDump, UnknownFormat
+from .errors import CorruptDump, TruncatedDump, UnknownFormat
 from .exe import Executable, open_executable
 from .memory import Memory, Segment
-from .process import Mapping, Process, Thread
+from .process import Mapping, Process, Thread, check_image_bytes
 
 # struct elf_prstatus for x86-64 (include/uapi/linux/elfcore.h); registers are
 # struct user_regs_struct in kernel order.
@@ -127,7 +127,7 @@ def read_elf_core(path: str, data, exe_path: str | None, *, use_cache: bool = Tr
         proc.crash_thread = crash
     proc.mappings = _mappings(loads, files, memory)
     if exe is not None:
-        check_executable_matches(proc, exe, bias)
+        check_image_bytes(proc, exe, bias, "core")
     return proc
 
 
@@ -179,30 +179,3 @@ def _find_executable(path, exe_path, files, auxv, *, use_cache, notify) -> Execu
                 notify(f"using executable {name} recorded in the core")
             return open_executable(name, use_cache=use_cache, notify=notify)
     return None
-
-
-def check_executable_matches(proc: Process, exe: Executable, bias: int) -> None:
-    """Raise ExecutableError unless the dump's copy of the executable's read-only bytes matches.
-
-    Kernel cores keep the first page of each file mapping and gcore keeps all of it, so
-    comparing the bytes both sides hold tells a wrong build apart from the right one.
-    """
-    compared = 0
-    for es in exe.segments:
-        if "w" in es.perms or not es.filesz:
-            continue
-        start = es.vaddr + bias
-        for seg in proc.memory.segments_in(start, start + es.filesz):
-            if seg.source != "core" or not seg.present:
-                continue
-            lo, hi = max(seg.start, start), min(seg.end, start + es.filesz, seg.start + (1 << 16))
-            ours = bytes(seg.view(lo, hi))
-            theirs = exe.data[es.offset + (lo - start): es.offset + (hi - start)]
-            if ours != theirs:
-                raise ExecutableError(
-                    f"executable {exe.path} does not match the dump: bytes at {lo:#x} differ "
-                    f"(build id {exe.build_id or 'unknown'})")
-            compared += hi - lo
-    if not compared:
-        proc.warn(f"could not verify that {exe.path} is the dumped executable: "
-                  "the dump holds none of its read-only bytes")

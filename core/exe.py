@@ -81,6 +81,11 @@ class Executable:
                 return out + bytes(n - have)
         return None
 
+    def relocated(self, seg: LoadSegment, bias: int) -> tuple[object, int]:
+        """Return (buffer, offset) of ``seg``'s bytes as loaded ``bias`` bytes from its
+        link-time address; formats whose code needs relocating override this."""
+        return self.data, seg.offset
+
     @property
     def symbols(self) -> dict[str, tuple[int, int]]:
         """Return ``{name: (address, size)}`` from the symbol table; empty when stripped."""

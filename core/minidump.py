@@ -36,7 +36,7 @@ from .errors import (CorruptDump, DumpError, ExecutableError, TruncatedDump, Unk
                      UnmappedAddress)
 from .exe import Executable, open_executable
 from .memory import Memory, Segment
-from .process import Mapping, Module, Process, Thread
+from .process import Mapping, Module, Process, Thread, check_image_bytes
 
 log = logging.getLogger(__name__)
 
@@ -695,27 +695,4 @@ def _check_executable(proc: Process, exe: Executable, bias: int, main: Module | 
             f"executable {exe.path} does not match the dump: module {ntpath.basename(main.name)} "
             f"has image size {main.size:#x} and timestamp {main.timestamp:#x}, the file "
             f"{size:#x} and {stamp:#x} (build id {exe.build_id or 'unknown'})")
-    compared = 0
-    for es in exe.segments:
-        if "w" in es.perms or not es.filesz:
-            continue
-        start = es.vaddr + bias
-        expected = None
-        for seg in proc.memory.segments_in(start, start + es.filesz):
-            if seg.source != "minidump" or not seg.present:
-                continue
-            lo, hi = max(seg.start, start), min(seg.end, start + es.filesz, seg.start + (1 << 16))
-            if hi <= lo:
-                continue
-            if expected is None:
-                buf, off = exe.relocated(es, bias) if hasattr(exe, "relocated") else (exe.data, es.offset)
-                expected = (buf, off)
-            buf, off = expected
-            if bytes(seg.view(lo, hi)) != bytes(buf[off + (lo - start): off + (hi - start)]):
-                raise ExecutableError(
-                    f"executable {exe.path} does not match the dump: bytes at {lo:#x} differ "
-                    f"(build id {exe.build_id or 'unknown'})")
-            compared += hi - lo
-    if not compared:
-        proc.warn(f"could not verify that {exe.path} is the dumped executable: "
-                  "the dump holds none of its read-only bytes")
+    check_image_bytes(proc, exe, bias, "minidump")

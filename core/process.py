@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import ExecutableError
 from .exe import Executable
 from .memory import Memory, Segment
 
@@ -130,3 +131,35 @@ class Process:
         """Record a warning about the dump (shown once by the CLI)."""
         if message not in self.warnings:
             self.warnings.append(message)
+
+
+def check_image_bytes(proc: Process, exe: Executable, bias: int, source: str) -> None:
+    """Raise ExecutableError unless the dump's copy of ``exe``'s read-only bytes matches it.
+
+    ``source`` names the dump's own segments (``core``, ``minidump``): kernel cores keep the
+    first page of each file mapping, gcore and minidumps all of it, so comparing what both
+    sides hold (at most 64 KiB a segment, relocated as loaded) tells a wrong build apart.
+    """
+    compared = 0
+    for es in exe.segments:
+        if "w" in es.perms or not es.filesz:
+            continue
+        start = es.vaddr + bias
+        image = None
+        for seg in proc.memory.segments_in(start, start + es.filesz):
+            if seg.source != source or not seg.present:
+                continue
+            lo, hi = max(seg.start, start), min(seg.end, start + es.filesz, seg.start + (1 << 16))
+            if hi <= lo:
+                continue
+            if image is None:
+                image = exe.relocated(es, bias)
+            buf, off = image
+            if bytes(seg.view(lo, hi)) != bytes(buf[off + (lo - start): off + (hi - start)]):
+                raise ExecutableError(
+                    f"executable {exe.path} does not match the dump: bytes at {lo:#x} differ "
+                    f"(build id {exe.build_id or 'unknown'})")
+            compared += hi - lo
+    if not compared:
+        proc.warn(f"could not verify that {exe.path} is the dumped executable: "
+                  "the dump holds none of its read-only bytes")

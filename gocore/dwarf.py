@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import struct
 from dataclasses import dataclass, field
 
 from .errors import GoCoreError, MissingDebugInfo
@@ -1062,7 +1061,6 @@ class _Bodies:
         depth = 1 if ab.children else 0
         inl = 0                        # depth of the innermost inlined call we are in (0: none)
         while depth:
-            die = p
             code, p = _uleb(d, p)
             if code == 0:
                 if inl and depth == inl:

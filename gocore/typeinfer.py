@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import GoCoreError
-from .gotypes import Kind, Type, TypeTable
+from .gotypes import Kind, TypeTable
 from .rtype import RuntimeType, RuntimeTypes, runtime_types
 
 log = logging.getLogger(__name__)

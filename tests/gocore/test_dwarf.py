@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from core.exe import open_executable
-from gocore.dwarf import DwarfData, load_dwarf, parse_dwarf
+from gocore.dwarf import DwarfData, load_dwarf
 from gocore.errors import GoCoreError, MissingDebugInfo, RuntimeLayoutError, UnsupportedGoVersion
 from gocore.facts import detect
 from gocore.gotypes import Field, Kind, TypeTable

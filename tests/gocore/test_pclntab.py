@@ -346,7 +346,6 @@ def test_sp_delta_matches_dwarf_cfa(version):
 def _inlined_chains(d, cu):
     """Yield (pc, [(name, call_file, call_line), ...] innermost first, outer subprogram name)."""
     lp = d.line_program_for_CU(cu)
-    ver = lp.header.version
 
     def name_of(die):
         origin = die.get_DIE_from_attribute("DW_AT_abstract_origin")

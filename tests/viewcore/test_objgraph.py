@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import pytest
-
 from tests.conftest import Case, dump_cases
 from viewcore.cli import main
 

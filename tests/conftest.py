@@ -78,3 +78,17 @@ def open_case(entry: dict, root: Path = DUMPS):
     """Return (Case, core.Process) for a fixture entry, opened once per session."""
     case = Case(entry, root)
     return case, _open(str(case.core), str(case.exe))
+
+
+@lru_cache(maxsize=None)
+def _go(core_path: str, exe_path: str):
+    import gocore
+    return gocore.load(_open(core_path, exe_path))
+
+
+def go_case(entry: dict, root: Path = DUMPS):
+    """Return (Case, gocore.GoProcess) for a fixture entry, loaded once per session and
+    shared by every test module (the heap is indexed once per dump)."""
+    case = Case(entry, root)
+    return case, _go(str(case.core), str(case.exe))
+

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-import gocore
 from gocore.dwarf import Piece, location_pieces
 from gocore.stackroots import stack_root_table
 
-from ..conftest import dump_cases, open_case
+from ..conftest import dump_cases, go_case
 
 DWARF = dump_cases(kinds=("crash", "gcore", "sigquit"), stripped=False)
-_GP: dict[str, gocore.GoProcess] = {}
-
-
 def _gp(entry):
-    case, proc = open_case(entry)
-    key = str(case.core)
-    if key not in _GP:
-        _GP[key] = gocore.load(proc)
-    return case, proc, _GP[key]
+    case, gp = go_case(entry)
+    return case, gp.process, gp
 
 
 def _minor(v: str) -> int:

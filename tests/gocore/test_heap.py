@@ -9,27 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import gocore
 from gocore.edges import edges_of
 from gocore.heap import heap_of
 from gocore.ptrmaps import run_gc_program
 from gocore.reach import collect_roots, mark
 
-from ..conftest import dump_cases, open_case
+from ..conftest import dump_cases, go_case
 
 CASES = dump_cases(kinds=("crash", "sigquit", "gcore"))
 ARRAYS = {"arr_small_array": "main.arrSmall", "arr_mid_array": "main.arrMid",
           "arr_large_array": "main.arrLarge"}
 
-_GP: dict[str, object] = {}
-
-
 def _gp(entry):
-    case, proc = open_case(entry)
-    key = str(case.core)
-    if key not in _GP:
-        _GP[key] = gocore.load(proc)
-    return case, _GP[key]
+    return go_case(entry)
 
 
 def _reach(gp):

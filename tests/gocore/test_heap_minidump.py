@@ -10,19 +10,11 @@ from collections import Counter
 
 import pytest
 
-import gocore
-from tests.conftest import WINDOWS_DUMPS, minidump_cases, open_case
+from tests.conftest import WINDOWS_DUMPS, minidump_cases, go_case
 from tests.gocore.test_histogram import KNOWN_GAPS, NOT_OBJECTS
 
-_GP: dict[str, tuple] = {}
-
-
 def _gp(entry):
-    key = entry["core"]
-    if key not in _GP:
-        case, proc = open_case(entry, WINDOWS_DUMPS)
-        _GP[key] = case, gocore.load(proc)
-    return _GP[key]
+    return go_case(entry, WINDOWS_DUMPS)
 
 
 @pytest.mark.parametrize("entry", minidump_cases())

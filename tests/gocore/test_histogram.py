@@ -12,9 +12,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-import gocore
 
-from ..conftest import Case, dump_cases, open_case
+from ..conftest import Case, dump_cases, go_case
 
 KINDS = ("crash", "sigquit", "gcore")
 CASES = dump_cases(kinds=KINDS)
@@ -48,15 +47,8 @@ def _gap(type_name: str, go_version: str) -> str | None:
     return reason if versions is None or minor in versions else None
 
 
-_GP: dict[str, gocore.GoProcess] = {}
-
-
 def _gp(entry):
-    case, proc = open_case(entry)
-    key = str(case.core)
-    if key not in _GP:
-        _GP[key] = gocore.load(proc)
-    return case, _GP[key]
+    return go_case(entry)
 
 
 def _counts(gp) -> Counter:

@@ -10,25 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import gocore
 from gocore.heap import heap_of
 from gocore.reach import reach_of
 from gocore.stackroots import (AREAS, StackRoot, _Ctx, _Frames, extra_roots, stack_root_table,
                                stack_roots)
 
-from ..conftest import dump_cases, open_case
+from ..conftest import dump_cases, go_case
 
 CASES = dump_cases(kinds=("crash", "sigquit", "gcore"))
 
-_GP: dict[str, object] = {}
-
-
 def _gp(entry):
-    case, proc = open_case(entry)
-    key = str(case.core)
-    if key not in _GP:
-        _GP[key] = gocore.load(proc)
-    return case, _GP[key]
+    return go_case(entry)
 
 
 @pytest.mark.parametrize("entry", CASES)

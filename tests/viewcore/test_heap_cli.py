@@ -13,9 +13,8 @@ import struct
 
 import pytest
 
-import gocore
 from core.source import materialize
-from tests.conftest import Case, dump_cases, fixture_index, open_case
+from tests.conftest import Case, dump_cases, fixture_index, go_case
 from viewcore.cli import main
 from viewcore.commands import reachable as reachable_cmd
 
@@ -58,14 +57,8 @@ def _crash(stripped: bool = False) -> Case:
                      and e["go_version"].startswith("go1.24")))
 
 
-_GP: dict[str, gocore.GoProcess] = {}
-
-
 def _gp(entry):
-    case, proc = open_case(entry)
-    if str(case.core) not in _GP:
-        _GP[str(case.core)] = gocore.load(proc)
-    return case, _GP[str(case.core)]
+    return go_case(entry)
 
 
 # ---- overview ----

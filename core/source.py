@@ -72,12 +72,32 @@ def _decompress(path: str, kind: str, dest: str) -> None:
             raise DumpError(f"{path}: corrupt {kind} data: {e}") from e
 
 
+def _content_key(path: str) -> str:
+    """Return a cache key from the file's content, so copies and clones share one entry.
+
+    Files up to 64 MiB are hashed whole; larger ones by size, head and tail (a compressed
+    dump that differs only in its middle is not a case worth hashing gigabytes for).
+    """
+    h = hashlib.sha256()
+    size = os.path.getsize(path)
+    h.update(str(size).encode())
+    with open(path, "rb") as f:
+        if size <= 64 << 20:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                h.update(chunk)
+        else:
+            h.update(f.read(_CHUNK))
+            f.seek(-_CHUNK, os.SEEK_END)
+            h.update(f.read(_CHUNK))
+    return h.hexdigest()[:24]
+
+
 def materialize(path: str | os.PathLike, *, use_cache: bool = True,
                 notify: Callable[[str], None] | None = None) -> str:
     """Return the path of an uncompressed copy of ``path`` (``path`` itself if plain).
 
-    Compressed files are decompressed into the cache, keyed by the file's path, size and
-    modification time, so a second open is free. Without the cache a temporary file is
+    Compressed files are decompressed into the cache, keyed by their content, so a second
+    open (or an open of a copy) is free. Without the cache a temporary file is
     used and removed when the interpreter exits.
     """
     path = os.fspath(path)
@@ -87,8 +107,7 @@ def materialize(path: str | os.PathLike, *, use_cache: bool = True,
         raise DumpError(f"cannot open {path}: {e.strerror}") from e
     if kind is None:
         return path
-    st = os.stat(path)
-    key = hashlib.sha256(f"{os.path.realpath(path)}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:24]
+    key = _content_key(path)
     if use_cache:
         target_dir = cache_dir() / "decompressed"
         target_dir.mkdir(parents=True, exist_ok=True)

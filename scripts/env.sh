@@ -9,6 +9,8 @@ fi
 # Reinstall only when pyproject.toml changed since the last install.
 stamp=.venv/.viewcore-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+  # (this machine's pip config names local indexes that may be absent: drop that noise)
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" \
+    2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
   touch "$stamp"
 fi

@@ -24,7 +24,7 @@ import logging
 import os
 import tempfile
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -243,6 +243,14 @@ def _retained(vertex, idom, size, nobj, total, m):
 
 
 @njit(cache=True, nogil=True)
+def _top_of(idom, i):
+    """Return the top-level dominator of ``i`` (itself when ``idom[i]`` is -1)."""
+    while idom[i] >= 0:
+        i = idom[i]
+    return i
+
+
+@njit(cache=True, nogil=True)
 def _under(order, idom, i):
     """Return a bool mask of the objects dominated by ``i`` (``i`` included)."""
     inside = np.zeros(len(idom), dtype=np.bool_)
@@ -327,9 +335,27 @@ class Dominators:
         order = np.lexsort((ids, -second.astype(np.float64), -key.astype(np.float64)))
         return ids[order]
 
+    def top_of(self, i: int) -> int:
+        """Return the top-level object whose subtree holds ``i`` (``i`` itself if top-level)."""
+        return int(_top_of(self.idom, np.int64(i)))
+
+    def holder_of(self, i: int) -> int:
+        """Return the root group that alone keeps live object ``i`` alive, or -1 when no
+        single root does (two or more roots reach it)."""
+        return int(self.holder[self.top_of(i)])
+
+    def root_info(self, row: int):
+        """Return the RootInfo (name, kind, goroutine, ...) of root row ``row``."""
+        return self.hi._root_info(int(row))  # noqa: SLF001 - same package
+
     def group_info(self, k: int):
-        """Return the RootInfo (name, kind, goroutine, ...) of root group ``k``."""
-        return self.hi._root_info(int(self.group_row[k]))  # noqa: SLF001 - same package
+        """Return the RootInfo (name, kind, goroutine, ...) of root group ``k``: its first
+        word's, named as the group (a global variable, or ``goroutine N func`` for a frame)."""
+        info = self.root_info(int(self.group_row[k]))
+        if info.name == self.group_name[k]:
+            return info
+        return replace(info, name=self.group_name[k],
+                       type=info.type if info.kind == "global" else None)
 
     def top_groups(self, n: int) -> np.ndarray:
         """Return up to ``n`` root groups, the most retained first."""
@@ -337,16 +363,21 @@ class Dominators:
         return order[:n]
 
 
-def _group_key(name: str, is_global: bool) -> str:
+def _group_key(name: str, kind: str) -> str:
     """Return the root group of a root word: a DWARF global's words (``main.g+0x8``) are
-    its variable; unnamed section words (``data+0x1f0``) and other roots stay apart."""
-    if is_global and not name.startswith(("data+", "bss+")):
+    its variable; a goroutine frame's words (``goroutine 7 main.f: locals at 0x...``) are
+    the frame (``goroutine 7 main.f``); unnamed section words (``data+0x1f0``) and other
+    roots (finalizers, registers, defer records) stay apart."""
+    if kind == "global" and not name.startswith(("data+", "bss+")):
         return name.split("+", 1)[0]
+    if kind == "frame" and name.startswith("goroutine ") and ": " in name:
+        return name.split(": ", 1)[0]
     return name
 
 
-def _groups(roots) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _groups(hi) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Return (group per root row, first row per group, group names)."""
+    roots = hi.roots
     nrows = len(roots.obj)
     if nrows == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int32), []
@@ -354,11 +385,13 @@ def _groups(roots) -> tuple[np.ndarray, np.ndarray, list[str]]:
     is_global = (roots.kind == GLOBAL) if roots.kind is not None else np.zeros(nrows, bool)
     pair = roots.name.astype(np.int64) * 2 + is_global
     upair, inv = np.unique(pair, return_inverse=True)
+    facts = getattr(hi, "_frame_roots", None) or {}     # stack and finalizer roots' kinds
     keys: dict[str, int] = {}
     pair_group = np.empty(len(upair), dtype=np.int32)
     for j, p in enumerate(upair.tolist()):
-        key = _group_key(roots.names[p // 2], bool(p & 1))
-        pair_group[j] = keys.setdefault(key, len(keys))
+        name = roots.names[p // 2]
+        kind = "global" if p & 1 else facts.get(name, {}).get("kind", "other")
+        pair_group[j] = keys.setdefault(_group_key(name, kind), len(keys))
     group = pair_group[np.asarray(inv).ravel()]
     first = np.full(len(keys), nrows, dtype=np.int64)
     np.minimum.at(first, group, np.arange(nrows))
@@ -369,7 +402,7 @@ def compute(hi) -> Dominators:
     """Build the dominator tree of ``hi``'s live objects (use ``dominators_of``: cached)."""
     heap, edges, roots = hi.heap, hi.edges, hi.roots
     nobj = len(heap.addr)
-    group, group_row, names = _groups(roots)
+    group, group_row, names = _groups(hi)
     k = len(names)
     total = nobj + k + 1
     # virtual nodes: groups nobj..nobj+k-1 -> their distinct objects; super-root -> groups

@@ -415,3 +415,64 @@ class HeapDiff:
     def to_json(self) -> list[Any]:
         """Return the rows, largest byte change first."""
         return [r.to_json() for r in self.rows]
+
+
+# ---- top: what keeps the most alive ----
+
+@dataclass
+class RetainedObject:
+    """``top``: one object and what it alone keeps alive (itself and all it dominates)."""
+
+    address: int
+    type: str
+    size: int
+    retained: int
+    retained_objects: int
+    root: str | None          # the root of its path (as ``reachable`` shows it)
+    root_kind: str | None
+    shared: bool              # two or more roots reach it: no one root alone holds it
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the object row."""
+        return {"address": self.address, "type": self.type, "size": self.size,
+                "retained": self.retained, "retained_objects": self.retained_objects,
+                "root": self.root, "root_kind": self.root_kind, "shared": self.shared}
+
+
+@dataclass
+class RetainedRoot:
+    """``top``: one root (a global variable, a goroutine frame, ...) and what it alone keeps alive."""
+
+    root: str
+    kind: str
+    goroutine: int | None
+    type: str | None
+    retained: int
+    retained_objects: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the root row."""
+        return {"root": self.root, "kind": self.kind, "goroutine": self.goroutine, "type": self.type,
+                "retained": self.retained, "retained_objects": self.retained_objects}
+
+
+@dataclass
+class TopRetained:
+    """``top``: the objects and the roots that keep the most memory alive."""
+
+    by: str
+    nested: bool
+    objects: list[RetainedObject]
+    roots: list[RetainedRoot]
+    live_objects: int
+    live_bytes: int
+    shared_bytes: int         # what only several roots together keep alive
+    shared_objects: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return ``{by, objects, roots, shared, live}``."""
+        return {"by": self.by, "objects": [o.to_json() for o in self.objects],
+                "roots": [r.to_json() for r in self.roots],
+                "shared": {"bytes": self.shared_bytes, "objects": self.shared_objects},
+                "live": {"bytes": self.live_bytes, "objects": self.live_objects}}

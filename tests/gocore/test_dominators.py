@@ -124,6 +124,21 @@ def test_words_of_one_global_are_one_root():
     assert d.shared_retained == 0
 
 
+def test_words_of_one_frame_are_one_root():
+    """Two words of goroutine 7's frame of main.f are one root; its register is another."""
+    rows = [(0, "goroutine 7 main.f: locals at 0x10"), (1, "goroutine 7 main.f: args at 0x40"),
+            (1, "goroutine 7 main.f: register")]
+    hi = _fake_index(3, [(0, 2), (1, 2)], rows)
+    hi.roots.kind[:] = OTHER
+    hi._frame_roots = {rows[0][1]: {"kind": "frame"}, rows[1][1]: {"kind": "frame"},
+                       rows[2][1]: {"kind": "other"}}
+    d = compute(hi)
+    assert sorted(d.group_name) == ["goroutine 7 main.f", "goroutine 7 main.f: register"]
+    f = d.group_name.index("goroutine 7 main.f")
+    assert d.holder.tolist() == [f, -1, -1]         # 1 is also held by the register, 2 through 1
+    assert int(d.group_retained[f]) == int(hi.heap.size[0])
+
+
 def test_unnamed_section_words_stay_apart():
     hi = _fake_index(3, [(0, 2), (1, 2)], [(0, "bss+0x10"), (1, "bss+0x18")])
     d = compute(hi)

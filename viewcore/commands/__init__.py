@@ -4,7 +4,7 @@
 """
 
 from . import (breakdown, diff, goroutine, goroutines, histogram, mappings, object, objects, objgraph, overview, pprof,
-               reachable, read, threads)
+               reachable, read, threads, top)
 
 COMMANDS = {
     "overview": overview,
@@ -20,5 +20,6 @@ COMMANDS = {
     "read": read,
     "pprof": pprof,
     "objgraph": objgraph,
+    "top": top,
     "diff": diff,
 }

@@ -254,3 +254,40 @@ def _(result: HeapDiff, console) -> None:
     console.print(t)
     grow = sum(r.bytes - r.base_bytes for r in result.rows)
     console.print(f"{len(result.rows)} of {result.types} types shown; change in the rows shown: {grow:+d} bytes")
+
+
+# ---- top ----
+
+from ..results import TopRetained  # noqa: E402 - appended section
+
+
+@render.register(TopRetained)
+def _top_retained(result: TopRetained, console) -> None:
+    t = Table(box=None, header_style="bold")
+    for col, just in (("retained", "right"), ("objects", "right"), ("size", "right"),
+                      ("address", "left"), ("type", "left"), ("root", "left")):
+        t.add_column(col, justify=just, overflow="fold")
+    for o in result.objects:
+        root = "?" if o.root is None else f"{escape(o.root)} {escape('[' + (o.root_kind or '?') + ']')}"
+        if o.shared:
+            root += " (and other roots)"
+        t.add_row(_size(o.retained), str(o.retained_objects), str(o.size), _hex(o.address),
+                  escape(o.type), root)
+    what = {"retained": "objects no other object dominates, by retained bytes",
+            "size": "largest objects, with what they retain"}[result.by]
+    if result.nested and result.by == "retained":
+        what = "objects by retained bytes (nested ones too)"
+    console.print(f"[bold]{what}[/bold]")
+    console.print(t)
+    console.print()
+    r = Table(box=None, header_style="bold")
+    for col, just in (("retained", "right"), ("objects", "right"), ("kind", "left"), ("root", "left")):
+        r.add_column(col, justify=just, overflow="fold")
+    for row in result.roots:
+        typ = f" {escape(row.type)}" if row.type else ""
+        r.add_row(_size(row.retained), str(row.retained_objects), row.kind, escape(row.root) + typ)
+    console.print("[bold]roots that alone keep the most alive[/bold]")
+    console.print(r)
+    pct = 100.0 * result.shared_bytes / result.live_bytes if result.live_bytes else 0.0
+    console.print(f"{result.live_objects} live objects, {_size(result.live_bytes)}; held only through "
+                  f"several roots: {result.shared_objects} objects, {_size(result.shared_bytes)} ({pct:.1f}%)")

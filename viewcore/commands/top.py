@@ -1,0 +1,51 @@
+"""``top``: the objects and the roots that keep the most memory alive (dominator tree)."""
+
+from __future__ import annotations
+
+from ..results import RetainedObject, RetainedRoot, TopRetained
+from ._heap import heap_index, positive
+
+HELP = ("what keeps the most memory alive: objects by retained bytes (all they alone hold), "
+        "and the globals and goroutine frames that alone hold the most")
+
+
+def add_arguments(parser) -> None:
+    """Add --n, --by and --nested."""
+    parser.add_argument("--n", type=positive, default=20, help="rows of each list (default 20)")
+    parser.add_argument("--by", choices=("retained", "size"), default="retained",
+                        help="rank objects by retained bytes (default) or by their own slot size")
+    parser.add_argument("--nested", action="store_true",
+                        help="with --by retained, rank every live object, also those inside "
+                             "another's retained set (by default only objects no other object dominates)")
+
+
+def run(gp, args) -> TopRetained:
+    """Return the top objects and roots of the dominator tree of the live heap."""
+    from gocore.dominators import dominators_of
+    hi = heap_index(gp)
+    dom = dominators_of(hi)
+    names: dict[int, str] = {}
+    objects = []
+    for i in dom.top(args.n, by=args.by, nested=args.nested).tolist():
+        r = int(hi.reach.root[i])
+        info = dom.root_info(r) if r >= 0 else None
+        tid = int(hi.type_id[i])
+        if tid not in names:
+            names[tid] = hi.type_name(tid)
+        objects.append(RetainedObject(
+            address=int(hi.heap.addr[i]), type=names[tid], size=int(hi.heap.size[i]),
+            retained=int(dom.retained[i]), retained_objects=int(dom.retained_count[i]),
+            root=info.name if info else None, root_kind=info.kind if info else None,
+            shared=dom.holder_of(i) < 0))
+    roots = []
+    for k in dom.top_groups(args.n).tolist():
+        if not dom.group_retained[k]:
+            break
+        info = dom.group_info(k)
+        roots.append(RetainedRoot(root=info.name, kind=info.kind, goroutine=info.goroutine,
+                                  type=info.type, retained=int(dom.group_retained[k]),
+                                  retained_objects=int(dom.group_count[k])))
+    return TopRetained(by=args.by, nested=args.nested, objects=objects, roots=roots,
+                       live_objects=hi.live_count, live_bytes=hi.live_bytes,
+                       shared_bytes=dom.shared_retained, shared_objects=dom.shared_count,
+                       warnings=list(gp.warnings))

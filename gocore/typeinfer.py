@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import GoCoreError
-from .gotypes import Kind, TypeTable
-from .rtype import RuntimeType, RuntimeTypes, runtime_types
+from .gotypes import Field, Kind, TypeTable
+from .rtype import MAP as MAP_KIND
+from .rtype import POINTER, RuntimeType, RuntimeTypes, runtime_types
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +308,17 @@ def _split_top(s: str) -> list[str]:
 # when ``dirLen`` is 0 (src/internal/runtime/maps/map.go).
 # FUNCVAL is a func value: a pointer to a funcval whose first word is the closure function's
 # entry pc; the context's layout comes from that function's DWARF (``ClosureTypes``).
-PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL = range(7)
+# MAP is a map value whose type names no DWARF map struct (types from runtime descriptors:
+# stripped binaries): a pointer to the runtime's map header, followed by ``MapInternals``
+# with the map descriptor's group/bucket type (target: the map type).
+# HMAP_EXTRA is DWARF's ``hash<K,V>.extra``: the overflow buckets kept by ``mapextra``
+# (target: the bucket type).
+PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA = range(9)
+
+# The runtime never allocates a ``runtime.bmap``: it is the bucket header the runtime casts
+# every bucket to (src/runtime/map.go); buckets are allocated with the map's bucket type.
+# A ``*runtime.bmap`` says nothing about the type of what it points at.
+_PLACEHOLDERS = frozenset({"runtime.bmap"})
 
 # DWARF's map structs (cmd/link/internal/ld/dwarf.go synthesizes them): pointer fields that
 # point at arrays of their element, not at one element.
@@ -338,9 +349,14 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
     k = t.kind
     cache[tid] = _Slots(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int32))
     if k is Kind.PTR:
-        if t.elem is not None:
+        if t.elem is not None and reg.table[t.elem].name not in _PLACEHOLDERS:
             one(0, PTR, t.elem)
-    elif k in (Kind.MAP, Kind.CHAN):
+    elif k is Kind.MAP:
+        if t.target is not None:
+            one(0, PTR, t.target)
+        else:
+            one(0, MAP, tid)
+    elif k is Kind.CHAN:
         if t.target is not None:
             one(0, PTR, t.target)
     elif k is Kind.FUNC:
@@ -366,6 +382,11 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
             if swiss and f.name == "dirPtr":
                 one(f.offset, SWISS_DIR, tid)
                 continue
+            if f.name == "extra" and t.name.startswith("hash<"):
+                b = t.field("buckets")
+                bt = reg.table[b.type] if b is not None else None
+                if bt is not None and bt.kind is Kind.PTR and bt.elem is not None:
+                    one(f.offset, HMAP_EXTRA, bt.elem)
             s = _slots(reg, f.type, cache)
             if len(s.off):
                 offs.append(s.off + f.offset)
@@ -420,6 +441,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 read: ReadWords | None = None,
                 registry: TypeRegistry | None = None,
                 closures: Callable[[np.ndarray], np.ndarray] | None = None,
+                withhold: np.ndarray | None = None,
                 max_rounds: int = 1 << 40) -> TypeInference:
     """Assign a type id to each object (``addr``/``size`` sorted slot starts and sizes).
 
@@ -428,6 +450,9 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     ``header_types`` holds ``header_type_addresses`` results (0: none). ``read`` gathers
     words (default: ``read_words`` on the dump). ``closures`` maps funcval entry pcs to
     closure context types (``ClosureTypes.types``); without it func values are not followed.
+    ``withhold`` (bool per object) keeps those objects' header types out: their data still
+    starts after the header, but only propagation may type them (to check propagation
+    against the runtime's own records).
     """
     rts = runtime_types(gp)
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
@@ -444,6 +469,8 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
         small_hdr = (ht != 0) & (size <= MAX_SMALL_SIZE)
         data_off[small_hdr] = MALLOC_HEADER_SIZE
         hit = np.flatnonzero(ht != 0)
+        if withhold is not None:
+            hit = hit[~np.asarray(withhold, dtype=bool)[hit]]
         uniq, inv = np.unique(ht[hit], return_inverse=True)
         elem = np.array([reg.of_rtype(int(a)) for a in uniq], dtype=np.int32)[inv]  # per type
         ok = elem != UNKNOWN
@@ -479,26 +506,31 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     for t in np.unique(tid[typed0]):
         frontier.append((base(typed0[tid[typed0] == t]), int(t)))
 
+    newly: dict[int, list[np.ndarray]] = {}
+
+    def assign(objs: np.ndarray, types: np.ndarray) -> None:
+        """Type the still untyped objects ``objs`` (-1: none) as ``types`` (UNKNOWN: skip)."""
+        keep = objs >= 0
+        objs, types = objs[keep], types[keep]
+        keep = types != UNKNOWN
+        objs, types = objs[keep], types[keep]
+        if not len(objs):
+            return
+        objs, first = np.unique(objs, return_index=True)
+        types = types[first]
+        free = tid[objs] == UNKNOWN
+        objs, types = objs[free], types[free]
+        tid[objs] = types
+        for t in np.unique(types):
+            newly.setdefault(int(t), []).append(objs[types == t])
+
+    maps = MapInternals(gp, reg)
+    heap = _HeapView(tid, size, data_off, base, find, assign, read)
+
     rounds = 0
     while frontier and rounds < max_rounds:
         rounds += 1
-        newly: dict[int, list[np.ndarray]] = {}
-
-        def assign(objs: np.ndarray, types: np.ndarray) -> None:
-            keep = objs >= 0
-            objs, types = objs[keep], types[keep]
-            keep = types != UNKNOWN
-            objs, types = objs[keep], types[keep]
-            if not len(objs):
-                return
-            objs, first = np.unique(objs, return_index=True)
-            types = types[first]
-            free = tid[objs] == UNKNOWN
-            objs, types = objs[free], types[free]
-            tid[objs] = types
-            for t in np.unique(types):
-                newly.setdefault(int(t), []).append(objs[types == t])
-
+        newly.clear()
         for addrs, t in frontier:
             s = _slots(reg, t, slots_cache)
             if not len(s.off):
@@ -530,16 +562,26 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 elif act == SWISS_DIR:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _swiss_dir_types(reg, read, where, objs, tgt, size, data_off))
+                elif act == MAP:
+                    maps.follow(heap, find(np.where(ok, w, 0)), tgt)
+                elif act == HMAP_EXTRA:
+                    maps.follow_extra(heap, find(np.where(ok, w, 0)), tgt)
                 else:  # EFACE / IFACE: type word (or itab) at +0, data at +8
                     d, dok = read(where + np.uint64(8))
                     tw = np.where(ok & dok, w, 0)
                     if act == IFACE:
                         tw = _itab_types(gp, tw, read, itab_cache)
                     ut, uinv = np.unique(tw, return_inverse=True)
+                    uinv = np.asarray(uinv).ravel()
                     dyn = np.array([_iface_target(reg, int(x)) for x in ut],
-                                   dtype=np.int32)[np.asarray(uinv).ravel()]
+                                   dtype=np.int32)[uinv]
                     objs = find(np.where(dok, d, 0))
                     assign(objs, _types_for(reg, objs, dyn, size, data_off, sized=False))
+                    # a map stored in an interface: the data word is the map header pointer
+                    dmap = np.array([_iface_map(reg, int(x)) for x in ut], dtype=np.int32)[uinv]
+                    m = dmap != UNKNOWN
+                    if m.any():
+                        maps.follow(heap, objs[m], dmap[m])
         frontier = [(base(np.concatenate(v)), t) for t, v in newly.items()]
     if frontier:
         gp.process.warn(f"type inference stopped after {max_rounds} rounds")
@@ -565,7 +607,12 @@ def _types_for(reg: TypeRegistry, objs: np.ndarray, tgt: np.ndarray, size: np.nd
 
 def _sized_types(reg: TypeRegistry, elem: np.ndarray, pay: np.ndarray, arrays: bool) -> np.ndarray:
     """Return per object: ``elem`` if it fits ``pay`` bytes, ``[N]elem`` when ``arrays`` and
-    N = pay // size >= 2, UNKNOWN when it does not fit. One registry call per distinct type."""
+    N = pay // size >= 2, UNKNOWN when it does not fit. One registry call per distinct type.
+
+    Without ``arrays`` (a pointer's pointee) a payload of two or more elements is UNKNOWN:
+    the object only starts with an ``elem`` (it is an array of them, or a struct whose first
+    field is one: ``&a[0]``, ``&mPadded.m``), and which one the pointer cannot say (size
+    classes are closer than 2x, so a lone ``new(T)`` never has room for two)."""
     out = np.full(len(elem), UNKNOWN, dtype=np.int32)
     if not len(elem):
         return out
@@ -576,8 +623,9 @@ def _sized_types(reg: TypeRegistry, elem: np.ndarray, pay: np.ndarray, arrays: b
     esize = np.array([reg.table[int(t)].size for t in ut], dtype=np.int64)[inv]
     fits = esize <= pay
     n = np.where(esize > 0, pay // np.maximum(esize, 1), 1)
-    arr = fits & (esize > 0) & (n >= 2) if arrays else np.zeros(len(elem), bool)
-    one = fits & ~arr
+    several = (esize > 0) & (n >= 2)
+    arr = fits & several if arrays else np.zeros(len(elem), bool)
+    one = fits & ~several
     out[one] = elem[one]
     ai = np.flatnonzero(arr)
     if len(ai):
@@ -628,6 +676,289 @@ def _group_of_table(reg: TypeRegistry, table: int | None) -> int | None:
     return dt.elem if dt is not None and dt.kind is Kind.PTR else None
 
 
+# ---- map internals from runtime descriptors and the runtime layout ----
+
+@dataclass(frozen=True)
+class _HeapView:
+    """What ``MapInternals`` needs of one ``infer_types`` run (arrays shared, not copied)."""
+
+    tid: np.ndarray
+    size: np.ndarray
+    data_off: np.ndarray
+    base: Callable[[np.ndarray], np.ndarray]     # object ids -> data start
+    find: Callable[[np.ndarray], np.ndarray]     # data starts -> object ids (-1: none)
+    assign: Callable[[np.ndarray, np.ndarray], None]
+    read: ReadWords
+
+
+# Go types of the fields of the runtime's map structs (src/internal/runtime/maps/map.go Map,
+# table.go table and groupsReference; src/runtime/map.go hmap and mapextra, to go1.23), used
+# to build these structs when DWARF has none. Offsets and sizes always come from the layout;
+# a field whose size differs from its Go type here is typed by its size.
+_MAP_STRUCT_FIELDS = {
+    "internal/runtime/maps.Map": {
+        "used": "uint64", "seed": "uintptr", "dirPtr": "unsafe.Pointer", "dirLen": "int",
+        "globalDepth": "uint8", "globalShift": "uint8", "writing": "uint8"},
+    "internal/runtime/maps.table": {
+        "used": "uint16", "capacity": "uint16", "growthLeft": "uint16", "localDepth": "uint8",
+        "index": "int", "groups.data": "unsafe.Pointer", "groups.lengthMask": "uint64"},
+    "runtime.hmap": {
+        "count": "int", "flags": "uint8", "B": "uint8", "noverflow": "uint16", "hash0": "uint32",
+        "buckets": "unsafe.Pointer", "oldbuckets": "unsafe.Pointer", "nevacuate": "uintptr",
+        "extra": "*runtime.mapextra"},
+    "runtime.mapextra": {
+        "overflow": "*[]*runtime.bmap", "oldoverflow": "*[]*runtime.bmap",
+        "nextOverflow": "*runtime.bmap"},
+}
+# nested struct fields (``groups.data``): the struct type of the prefix
+_MAP_NESTED = {"groups": "internal/runtime/maps.groupsReference"}
+_BASIC = {"bool": (Kind.BOOL, 1), "uint8": (Kind.UINT, 1), "uint16": (Kind.UINT, 2),
+          "uint32": (Kind.UINT, 4), "uint64": (Kind.UINT, 8), "int": (Kind.INT, 8),
+          "uintptr": (Kind.UINTPTR, 8), "unsafe.Pointer": (Kind.UNSAFE_PTR, 8)}
+_UINT_BY_SIZE = {1: "uint8", 2: "uint16", 4: "uint32", 8: "uint64"}
+
+
+def _named_type(reg: TypeRegistry, layout, name: str) -> int:
+    """Return the id of the type spelled ``name``: the registry's (DWARF's) when it has one,
+    else built from its spelling (``*T``, ``[]T``, basic types) or, for the runtime's map
+    structs, from the runtime layout. UNKNOWN when neither can say."""
+    t = reg.table.lookup(name)
+    if t is not None and t.kind is not Kind.VOID and (t.kind is not Kind.STRUCT or t.fields):
+        return t.id
+    ps = reg.ptr_size
+    if name.startswith("*"):
+        e = _named_type(reg, layout, name[1:])
+        return UNKNOWN if e == UNKNOWN else reg._add(name, Kind.PTR, ps, elem=e)
+    if name.startswith("[]"):
+        e = _named_type(reg, layout, name[2:])
+        return UNKNOWN if e == UNKNOWN else reg._add(name, Kind.SLICE, 3 * ps, elem=e)
+    if name in _BASIC:
+        kind, size = _BASIC[name]
+        return reg._add(name, kind, ps if size == 8 else size)
+    if name == "runtime.bmap":   # type bmap struct { tophash [bucketCnt]uint8 }
+        n = layout.const("runtime.bucketCnt", 8)
+        tophash = reg.array_of(reg.uint8(), n)
+        return reg._add(name, Kind.STRUCT, n, fields=(Field("tophash", 0, tophash),))
+    return _layout_struct(reg, layout, name)
+
+
+def _layout_struct(reg: TypeRegistry, layout, name: str) -> int:
+    """Build the runtime struct ``name`` from the layout's fields (UNKNOWN if it has none)."""
+    spec = _MAP_STRUCT_FIELDS.get(name)
+    if spec is None or not layout.has(name):
+        return UNKNOWN
+    tid = reg._add(name, Kind.STRUCT, layout.size(name))   # before fields: self-references
+    fields: list[Field] = []
+    nested: dict[str, list[tuple[str, int, int, str]]] = {}
+    for path, go in spec.items():
+        if not layout.has(name, path):
+            continue
+        f = layout.field(name, path)
+        head, _, rest = path.partition(".")
+        if rest:
+            nested.setdefault(head, []).append((rest, f.offset, f.size, go))
+        else:
+            fields.append(Field(path, f.offset, _field_type(reg, layout, go, f.size)))
+    for head, subs in nested.items():
+        start = min(o for _, o, _, _ in subs)
+        end = max(o + sz for _, o, sz, _ in subs)
+        sub = tuple(Field(r, o - start, _field_type(reg, layout, go, sz)) for r, o, sz, go in subs)
+        sname = _MAP_NESTED.get(head, f"{name}.{head}")
+        st = reg.table.lookup(sname)
+        stid = st.id if st is not None and st.fields else reg._add(sname, Kind.STRUCT, end - start,
+                                                                    fields=sub)
+        fields.append(Field(head, start, stid))
+    t = reg.table[tid]
+    t.fields = tuple(sorted(fields, key=lambda f: f.offset))
+    reg.table._ptr_cache.clear()
+    return tid
+
+
+def _field_type(reg: TypeRegistry, layout, go: str, size: int) -> int:
+    t = _named_type(reg, layout, go)
+    if t != UNKNOWN and reg.table[t].size == size:
+        return t
+    return _named_type(reg, layout, _UINT_BY_SIZE.get(size, "uint8")) if size in _UINT_BY_SIZE \
+        else reg.array_of(reg.uint8(), size)
+
+
+class MapInternals:
+    """Follow a map value into the runtime's map as the runtime lays it out, typing each part.
+
+    Used where no DWARF map struct names the header (``hash<K,V>``, ``map<K,V>``): map types
+    from runtime descriptors (stripped binaries) and DWARF maps without one. The K/V-specific
+    types come from the map's descriptor (``MapType.Group``: the swiss group or hash bucket,
+    named as the runtime names it, ``map.group[string]*main.Item``); the runtime's own
+    structs from DWARF when present, else built from the runtime layout.
+
+    Swiss maps (go1.24+, src/internal/runtime/maps/map.go): the header is ``new(Map)``;
+    ``dirLen`` 0: ``dirPtr`` is one group (``newarray(typ.Group, 1)``); else a directory
+    ``make([]*table, dirLen)`` whose ``*table`` (``&table{}``) hold ``groups.data``
+    (``newarray(typ.Group, n)``). Hash maps (src/runtime/map.go): ``new(hmap)``; ``buckets`` and
+    ``oldbuckets`` arrays of the bucket type (overflow buckets follow from the bucket's
+    ``overflow`` pointer), and ``extra`` (``new(mapextra)``) whose ``overflow``/``oldoverflow``
+    (``new([]*bmap)``, grown by append) keep the overflow buckets of pointer-free maps.
+    Everything is done per distinct group/bucket type, one gather per step.
+    """
+
+    def __init__(self, gp, reg: TypeRegistry):
+        self.reg = reg
+        self.ps = reg.ptr_size
+        self.header = UNKNOWN
+        self._groups: dict[int, int] = {}
+        L = gp.layout
+        self.swiss = gp.facts.swiss_maps
+        if self.swiss:
+            M, T = "internal/runtime/maps.Map", "internal/runtime/maps.table"
+            if not (L.has(M, "dirPtr") and L.has(M, "dirLen") and L.has(T, "groups.data")):
+                return
+            self.header = _named_type(reg, L, M)
+            self.table = _named_type(reg, L, T)
+            self.table_ptr = _named_type(reg, L, "*" + T)
+            self.off_dir, self.off_dirlen = L.offset(M, "dirPtr"), L.offset(M, "dirLen")
+            self.off_groups = L.offset(T, "groups.data")
+        else:
+            H, X = "runtime.hmap", "runtime.mapextra"
+            if not (L.has(H, "buckets") and L.has(H, "oldbuckets") and L.has(H, "extra")):
+                return
+            self.header = _named_type(reg, L, H)
+            self.off_buckets = (L.offset(H, "buckets"), L.offset(H, "oldbuckets"))
+            self.off_extra = L.offset(H, "extra")
+            self.extra = UNKNOWN
+            if L.has(X, "overflow") and L.has(X, "oldoverflow"):
+                self.extra = _named_type(reg, L, X)
+                self.off_overflow = (L.offset(X, "overflow"), L.offset(X, "oldoverflow"))
+                self.ovf_slice = _named_type(reg, L, "[]*runtime.bmap")
+                self.bmap_ptr = _named_type(reg, L, "*runtime.bmap")
+
+    def group_of(self, map_tid: int) -> int:
+        """Return the group (swiss) or bucket (hash) type of map type ``map_tid``, from its
+        runtime descriptor (UNKNOWN without one)."""
+        got = self._groups.get(map_tid)
+        if got is None:
+            rt = self.reg.runtime_type(map_tid)
+            got = self.reg.of_rtype(rt.group) if rt is not None and rt.kind == MAP_KIND \
+                and rt.group else UNKNOWN
+            self._groups[map_tid] = got
+        return got
+
+    def follow(self, h: _HeapView, objs: np.ndarray, map_tids: np.ndarray) -> None:
+        """Type the map headers ``objs`` (object ids, -1: none) of maps of type ``map_tids``
+        and what they hold."""
+        if self.header == UNKNOWN:
+            return
+        keep = objs >= 0
+        objs, map_tids = objs[keep], map_tids[keep]
+        if not len(objs):
+            return
+        h.assign(objs, _types_for(self.reg, objs, np.full(len(objs), self.header, np.int32),
+                                  h.size, h.data_off, sized=False))
+        mine = h.tid[objs] == self.header          # a header typed otherwise is not followed
+        objs, map_tids = objs[mine], map_tids[mine]
+        um, inv = np.unique(map_tids, return_inverse=True)
+        groups = np.array([self.group_of(int(m)) for m in um], dtype=np.int32)[inv.ravel()]
+        for g in np.unique(groups):
+            if g == UNKNOWN:
+                continue
+            hdr = np.unique(h.base(objs[groups == g]))
+            if self.swiss:
+                self._swiss(h, hdr, int(g))
+            else:
+                self._hmap(h, hdr, int(g))
+
+    def follow_extra(self, h: _HeapView, objs: np.ndarray, buckets: np.ndarray) -> None:
+        """Type ``hmap.extra`` objects ``objs`` and the overflow buckets they keep, of bucket
+        types ``buckets`` (DWARF's ``hash<K,V>.extra``)."""
+        if self.swiss or self.header == UNKNOWN:
+            return
+        keep = objs >= 0
+        for g in np.unique(buckets[keep]):
+            self._extra(h, np.unique(h.base(objs[keep & (buckets == g)])), int(g))
+
+    # -- swiss maps --
+
+    def _swiss(self, h: _HeapView, hdr: np.ndarray, group: int) -> None:
+        reg, size, off = self.reg, h.size, h.data_off
+        dp, ok1 = h.read(hdr + np.uint64(self.off_dir))
+        dl, ok2 = h.read(hdr + np.uint64(self.off_dirlen))
+        ok = ok1 & ok2 & (dp != 0)
+        one = h.find(dp[ok & (dl == 0)])             # a small map: one group
+        h.assign(one, _types_for(reg, one, np.full(len(one), group, np.int32), size, off,
+                                 sized=False))
+        big = ok & (dl > 0) & (dl < (1 << 32))
+        dirs = h.find(dp[big])
+        h.assign(dirs, _types_for(reg, dirs, np.full(len(dirs), self.table_ptr, np.int32),
+                                  size, off, sized=True))
+        hit = dirs >= 0
+        dirs, n = dirs[hit], dl[big][hit].astype(np.int64)
+        # a directory holds dirLen *table (repeated where tables cover several entries)
+        n = np.minimum(n, (size[dirs].astype(np.int64) - off[dirs].astype(np.int64)) // self.ps)
+        tabs, tok = h.read(_spread(h.base(dirs), n, self.ps))
+        tobj = h.find(np.unique(tabs[tok & (tabs != 0)]))
+        h.assign(tobj, np.full(len(tobj), self.table, np.int32))
+        tobj = tobj[tobj >= 0]
+        tobj = tobj[h.tid[tobj] == self.table]
+        data, dok = h.read(h.base(tobj) + np.uint64(self.off_groups))
+        arr = h.find(data[dok & (data != 0)])
+        h.assign(arr, _types_for(reg, arr, np.full(len(arr), group, np.int32), size, off,
+                                 sized=True))
+
+    # -- hash maps (to go1.23) --
+
+    def _hmap(self, h: _HeapView, hdr: np.ndarray, bucket: int) -> None:
+        reg = self.reg
+        for o in self.off_buckets:
+            b, ok = h.read(hdr + np.uint64(o))
+            arr = h.find(b[ok & (b != 0)])
+            h.assign(arr, _types_for(reg, arr, np.full(len(arr), bucket, np.int32), h.size,
+                                     h.data_off, sized=True))
+        if self.extra == UNKNOWN:
+            return
+        x, ok = h.read(hdr + np.uint64(self.off_extra))
+        xo = h.find(x[ok & (x != 0)])
+        h.assign(xo, np.full(len(xo), self.extra, np.int32))
+        xo = xo[xo >= 0]
+        self._extra(h, h.base(xo[h.tid[xo] == self.extra]) if len(xo) else xo.astype(np.uint64),
+                    bucket)
+
+    def _extra(self, h: _HeapView, ext: np.ndarray, bucket: int) -> None:
+        """``ext``: data starts of ``mapextra`` objects of maps with bucket type ``bucket``."""
+        if self.extra == UNKNOWN or not len(ext):
+            return
+        reg, ps = self.reg, self.ps
+        for o in self.off_overflow:
+            sp, ok = h.read(ext + np.uint64(o))          # *[]*bmap
+            so = h.find(sp[ok & (sp != 0)])
+            h.assign(so, np.full(len(so), self.ovf_slice, np.int32))
+            so = so[so >= 0]
+            hs = h.base(so)
+            data, dok = h.read(hs)
+            n, nok = h.read(hs + np.uint64(ps))
+            good = dok & nok & (data != 0)
+            arr = h.find(data[good])
+            h.assign(arr, _types_for(reg, arr, np.full(len(arr), self.bmap_ptr, np.int32),
+                                     h.size, h.data_off, sized=True))
+            hit = arr >= 0
+            arr, n = arr[hit], n[good][hit].astype(np.int64)
+            pay = h.size[arr].astype(np.int64) - h.data_off[arr].astype(np.int64)
+            n = np.minimum(n, pay // ps)
+            ovf, vok = h.read(_spread(h.base(arr), n, ps))
+            bo = h.find(np.unique(ovf[vok & (ovf != 0)]))  # preallocated ones are interior
+            h.assign(bo, _types_for(reg, bo, np.full(len(bo), bucket, np.int32), h.size,
+                                    h.data_off, sized=False))
+
+
+def _spread(starts: np.ndarray, counts: np.ndarray, stride: int) -> np.ndarray:
+    """Return the addresses ``starts[i] + k*stride`` for k < counts[i], for every i."""
+    counts = np.maximum(np.asarray(counts, dtype=np.int64), 0)
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.uint64)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.arange(total, dtype=np.int64) - first
+    return np.repeat(np.asarray(starts, dtype=np.uint64), counts) + (k * stride).astype(np.uint64)
+
+
 def _itab_types(gp, itabs: np.ndarray, read: ReadWords, cache: dict[int, int]) -> np.ndarray:
     """Return the concrete type address of each itab (0 where none)."""
     off = gp.layout.offset("runtime.itab", "_type")
@@ -639,7 +970,8 @@ def _iface_target(reg: TypeRegistry, taddr: int) -> int:
     """Return the type of what an interface's data word points at, for dynamic type ``taddr``.
 
     A direct-iface type (a pointer-shaped value stored in the data word) points at its
-    element (``*T`` -> T); any other type is boxed: the data word points at a T.
+    element (``*T`` -> T), a map with a DWARF map struct at that struct; any other type is
+    boxed: the data word points at a T. (Maps without a DWARF struct: ``_iface_map``.)
     """
     if not taddr:
         return UNKNOWN
@@ -647,10 +979,23 @@ def _iface_target(reg: TypeRegistry, taddr: int) -> int:
     if rt is None:
         return UNKNOWN
     if rt.direct_iface:
-        if rt.kind == 22 and rt.elem:  # abi.Pointer
+        if rt.kind == POINTER and rt.elem:
             return reg.of_rtype(rt.elem)
+        if rt.kind == MAP_KIND:
+            tgt = reg.table[reg.of_rtype(taddr)].target
+            return UNKNOWN if tgt is None else tgt
         return UNKNOWN
     return reg.of_rtype(taddr)
+
+
+def _iface_map(reg: TypeRegistry, taddr: int) -> int:
+    """Return the map type id when dynamic type ``taddr`` is a map stored directly in the data
+    word and no DWARF map struct names its header (UNKNOWN otherwise)."""
+    rt = reg.rts.try_get(taddr) if taddr else None
+    if rt is None or rt.kind != MAP_KIND or not rt.direct_iface:
+        return UNKNOWN
+    t = reg.of_rtype(taddr)
+    return t if t != UNKNOWN and reg.table[t].target is None else UNKNOWN
 
 
 # ---- DWARF function bodies: typed stack slots and closure contexts ----

@@ -374,6 +374,10 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         arrays = next((v for p, v in _ARRAY_POINTERS.items() if t.name.startswith(p)), ())
         swiss = t.name.startswith("map<") and t.field("dirPtr") is not None \
             and t.field("dirLen") is not None
+        # a bucket type from a map descriptor: ``overflow`` is an unsafe.Pointer to the next
+        # bucket of the same type (uintptr when keys and elems hold no pointers: then the
+        # map's mapextra keeps them; cmd/compile/internal/reflectdata MapBucketType)
+        bucket = t.name.replace("noalg.", "").startswith("map.bucket[")
         for f in t.fields:
             ft = reg.table[f.type]
             if f.name in arrays and ft.kind is Kind.PTR and ft.elem is not None:
@@ -381,6 +385,9 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
                 continue
             if swiss and f.name == "dirPtr":
                 one(f.offset, SWISS_DIR, tid)
+                continue
+            if bucket and f.name == "overflow" and ft.kind is Kind.UNSAFE_PTR:
+                one(f.offset, PTR, tid)
                 continue
             if f.name == "extra" and t.name.startswith("hash<"):
                 b = t.field("buckets")

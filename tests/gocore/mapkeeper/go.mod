@@ -1,0 +1,3 @@
+module mapkeeper
+
+go 1.19

@@ -1,0 +1,287 @@
+"""Map internals typed from runtime type descriptors: counts and the runtime's own records.
+
+Truth comes from Go, never from our output:
+
+* the fixtures' manifests (``counts``: main.Item is 10008, 8 through ``main.smallMap`` and
+  10000 through ``main.bigMap``);
+* ``mapkeeper/`` (built here with each installed Go 1.22+ toolchain, stripped and not, run,
+  and dumped with SIGQUIT under GOTRACEBACK=crash) prints how many values it keeps behind
+  maps that only a malloc-header-typed object holds;
+* malloc headers (Go 1.22+): the type the runtime recorded for an object must be the type
+  propagation gives it when that header is withheld (``infer_types(withhold=...)``).
+
+What is not possible, and why:
+
+* before Go 1.22 a stripped binary has no typed object at all (no malloc headers, no DWARF):
+  nothing is typed, maps included (test_histogram.py checks that everything is unknown);
+* in the fixtures' stripped builds ``main.smallMap`` is held only by an untyped global, and
+  its header (48 bytes) and only group/bucket (200/208 bytes) are too small for a malloc
+  header: its 8 main.Item stay unknown (10000 of 10008, from the big map's header-typed
+  group/bucket arrays). mapkeeper holds its maps from a header-typed object instead.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ..conftest import dump_cases, go_case
+
+HERE = Path(__file__).resolve().parent
+PROGRAM = HERE / "mapkeeper"
+
+CRASH = dump_cases(kinds=("crash",))
+CRASH_DWARF = dump_cases(kinds=("crash",), stripped=False)
+CRASH_STRIPPED = dump_cases(kinds=("crash",), stripped=True)
+
+
+def _counts(hi) -> Counter:
+    names, _, counts, _ = hi.histogram()
+    out: Counter = Counter()
+    for n, c in zip(names, counts):
+        out[n] += int(c)
+    return out
+
+
+# ---- header consistency: propagation vs the runtime's records ----
+
+# Pairs (propagated, recorded) that a pointer cannot tell apart, and why. A pointer to a
+# struct's first field looks like a pointer to the struct when the struct is less than twice
+# the field's size: runtime.mPadded (src/runtime/runtime2.go) is ``struct{ m; pad }`` and is
+# reached through ``*m``. Objects this small have no malloc header unless they hold pointers
+# and exceed 512 bytes, so only the runtime's own padded m is seen here.
+FIRST_FIELD = {("runtime.m", "runtime.mPadded")}
+
+
+def _propagate_withheld(gp, parity: int):
+    """Run type inference as the heap index does, with every other header (``parity``)
+    withheld; return (registry, result, header addresses, withheld mask)."""
+    from gocore.heapindex import U64, _typed_roots
+    from gocore.rtype import runtime_types
+    from gocore.typeinfer import (MAX_SMALL_SIZE, ClosureTypes, TypeRegistry,
+                                  header_type_addresses, infer_types)
+    hi = gp.heap_index()
+    heap = hi.heap
+    sp = heap.spans
+    noscan = sp.noscan[heap.span]
+    large = np.zeros(len(heap.addr), dtype=U64)
+    big = np.flatnonzero(heap.size > np.uint32(MAX_SMALL_SIZE))
+    large[big] = np.where(sp.sizeclass[heap.span[big]] == 0, sp.large_type[heap.span[big]], 0)
+    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
+                                large_type=large)
+    reg = TypeRegistry(runtime_types(gp), gp.dwarf.types if gp.dwarf is not None else None)
+    closures = None
+    if gp.dwarf is not None:
+        closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types
+    withhold = np.zeros(len(heap.addr), dtype=bool)
+    withhold[np.flatnonzero(hdr != 0)[parity::2]] = True
+    res = infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, hi._frame_roots),
+                      header_types=hdr, read=heap.gather.u64, registry=reg, closures=closures,
+                      withhold=withhold)
+    return reg, res, hdr, withhold
+
+
+def _header_mismatches(gp) -> tuple[int, Counter]:
+    """Return (objects compared, Counter of (propagated, recorded) name pairs that differ)."""
+    from gocore.typeinfer import UNKNOWN, _sized_types
+    bad: Counter = Counter()
+    compared = 0
+    for parity in (0, 1):
+        reg, res, hdr, withhold = _propagate_withheld(gp, parity)
+        got = np.flatnonzero(withhold & (res.type_id != UNKNOWN))
+        u, inv = np.unique(hdr[got], return_inverse=True)
+        elem = np.array([reg.of_rtype(int(a)) for a in u], dtype=np.int32)[inv.ravel()]
+        size = gp.heap_index().heap.size
+        pay = size[got].astype(np.int64) - res.data_off[got].astype(np.int64)
+        want = _sized_types(reg, elem, pay, arrays=True)
+        compared += len(got)
+        for g, w in zip(res.type_id[got], want):
+            pair = (reg.display_name(int(g)), reg.display_name(int(w)) if w != UNKNOWN else "?")
+            if pair[0] != pair[1]:
+                bad[pair] += 1
+    return compared, bad
+
+
+@pytest.mark.parametrize("entry", CRASH)
+def test_propagation_agrees_with_malloc_headers(entry):
+    _, gp = go_case(entry)
+    if not gp.facts.malloc_headers:
+        pytest.skip("no malloc headers before go1.22")
+    compared, bad = _header_mismatches(gp)
+    assert compared > 0
+    assert set(bad) <= FIRST_FIELD, bad
+
+
+# ---- the fixtures ----
+
+@pytest.mark.parametrize("entry", CRASH_DWARF)
+def test_items_through_both_maps_with_dwarf(entry):
+    case, gp = go_case(entry)
+    hi = gp.heap_index()
+    assert _counts(hi)["main.Item"] == case.manifest["counts"]["main.Item"] == 10008
+    want = "internal/runtime/maps.Map" if gp.facts.swiss_maps else "runtime.hmap"
+    for key in ("small_map", "big_map"):
+        assert hi.name_of(hi.find(case.manifest["objects"][key])) == want
+
+
+@pytest.mark.parametrize("entry", CRASH_STRIPPED)
+def test_items_through_maps_stripped(entry):
+    """Stripped: only the big map's items (see the module docstring for the small map)."""
+    case, gp = go_case(entry)
+    hi = gp.heap_index()
+    got = _counts(hi)["main.Item"]
+    if gp.facts.malloc_headers:
+        assert got == case.manifest["counts"]["main.Item"] - 8 == 10000
+        assert hi.name_of(hi.find(case.manifest["objects"]["small_map"])) == "unknown"
+    else:
+        assert got == 0
+
+
+# ---- a program whose maps hang off header-typed objects ----
+
+def _toolchains() -> list[tuple[str, str]]:
+    """Return (version, go binary) of the installed Go 1.22+ toolchains."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    found = {}
+    pat = os.path.join(base, "viewcore", "toolchains", "go1.*", "lib", "python3*",
+                       "site-packages", "go", "bin", "go")
+    for go in sorted(glob.glob(pat)):
+        v = Path(go).parts[-7][2:]
+        found[v] = go
+    if not found and shutil.which("go"):
+        r = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True,
+                           env=dict(os.environ, GOTOOLCHAIN="local"))
+        if r.returncode == 0 and r.stdout.startswith("go1."):
+            found[r.stdout.strip()[2:]] = shutil.which("go")
+    out = []
+    for v, go in found.items():
+        minor = int(v.split(".")[1])
+        if minor >= 22:
+            out.append((v, go))
+    return sorted(out, key=lambda x: tuple(int(p) for p in x[0].split(".")))
+
+
+TOOLCHAINS = _toolchains()
+
+
+def _params():
+    if not TOOLCHAINS:
+        return [pytest.param(None, None, marks=pytest.mark.skip(reason="no Go 1.22+ toolchain"))]
+    return [pytest.param(v, s, id=f"go{v}-{'stripped' if s else 'dwarf'}")
+            for v, _ in TOOLCHAINS for s in (True, False)]
+
+
+def _core_pattern_ok() -> bool:
+    try:
+        pat = Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    except OSError:
+        return False
+    return not pat.startswith("|") and "/" not in pat
+
+
+def _raise_core_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def _dump(go: str, stripped: bool, work: Path) -> tuple[Path, Path, dict]:
+    """Build mapkeeper, run it, read its manifest, SIGQUIT it; return (core, exe, manifest)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    cache = Path(go).parents[6] / "gocache" if "toolchains" in go else work / "gocache"
+    env.update(GOTOOLCHAIN="local", GOPROXY="off", GOSUMDB="off", GOFLAGS="-mod=mod",
+               CGO_ENABLED="0", GOCACHE=str(cache), GOOS="linux", GOARCH="amd64")
+    exe = work / "mapkeeper"
+    flags = ["-ldflags=-s -w"] if stripped else []
+    r = subprocess.run([go, "build", *flags, "-o", str(exe), "."], cwd=PROGRAM, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    renv = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    renv["GOTRACEBACK"] = "crash"
+    proc = subprocess.Popen([str(exe)], cwd=work, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=renv, preexec_fn=_raise_core_limit)
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        buf, deadline = b"", time.monotonic() + 120
+        while b"\n" not in buf and time.monotonic() < deadline:
+            if sel.select(timeout=1):
+                chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+        sel.close()
+        line = buf.split(b"\n")[0]
+        assert line.startswith(b"MANIFEST "), buf[:500]
+        manifest = json.loads(line[len(b"MANIFEST "):])
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    cores = [p for p in work.iterdir() if p.name.startswith("core")]
+    if len(cores) != 1:
+        pytest.skip("the kernel wrote no core file (core_pattern, RLIMIT_CORE)")
+    return cores[0], exe, manifest
+
+
+_LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores are small
+
+
+def _mapkeeper(version: str, stripped: bool, tmp_path_factory):
+    key = (version, stripped)
+    if key not in _LOADED:
+        if not _core_pattern_ok():
+            pytest.skip("kernel core_pattern does not write cores to the process's cwd")
+        import core
+        import gocore
+        go = dict(TOOLCHAINS)[version]
+        work = tmp_path_factory.mktemp(f"mapkeeper-{version}-{'s' if stripped else 'd'}")
+        c, exe, manifest = _dump(go, stripped, work)
+        gp = gocore.load(core.open_dump(str(c), exe=str(exe)))
+        _LOADED[key] = (gp, manifest)
+    return _LOADED[key]
+
+
+@pytest.mark.parametrize("version,stripped", _params())
+def test_mapkeeper_values_through_maps(version, stripped, tmp_path_factory):
+    """Every value kept only behind maps is counted exactly, stripped or not; the headers
+    carry the runtime's names."""
+    gp, manifest = _mapkeeper(version, stripped, tmp_path_factory)
+    assert (gp.dwarf is None) == stripped
+    hi = gp.heap_index()
+    got = _counts(hi)
+    for t, n in manifest["counts"].items():
+        assert got[t] == n, (t, got[t], n)
+    objs = manifest["objects"]
+    assert hi.name_of(hi.find(objs["holder"])) == "main.Holder"
+    hdr = "internal/runtime/maps.Map" if gp.facts.swiss_maps else "runtime.hmap"
+    for key in ("small_map", "big_map", "ints_map", "box_map"):
+        assert hi.name_of(hi.find(objs[key])) == hdr, key
+    names = set(got)
+    assert not [n for n in names if "<" in n or "noalg." in n]
+    if gp.facts.swiss_maps:
+        assert "internal/runtime/maps.table" in names
+        assert any(n.endswith("map.group[string]*main.V") for n in names), sorted(names)
+    else:
+        assert any(n.endswith("map.bucket[int]int") for n in names), sorted(names)
+
+
+@pytest.mark.parametrize("version,stripped", _params())
+def test_mapkeeper_propagation_agrees_with_malloc_headers(version, stripped, tmp_path_factory):
+    gp, _ = _mapkeeper(version, stripped, tmp_path_factory)
+    compared, bad = _header_mismatches(gp)
+    assert compared > 0
+    assert set(bad) <= FIRST_FIELD, bad

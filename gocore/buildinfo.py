@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from core.errors import ExecutableError
 from core.exe import Executable
 
+from .varint import uvarint
+
 MAGIC = b"\xff Go buildinf:"
 HEADER_SIZE = 32
 ALIGN = 16
@@ -72,17 +74,11 @@ def parse_go_version(text: str) -> tuple[int, int, int] | None:
 
 
 def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
-    """Return ``(value, next_pos)`` of the unsigned LEB128 varint at ``pos``."""
-    value = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise BuildInfoError("build info: varint runs past the end of the data")
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos
-        shift += 7
+    """Return ``(value, next_pos)`` of the varint at ``pos`` (BuildInfoError past the end)."""
+    try:
+        return uvarint(buf, pos)
+    except IndexError:
+        raise BuildInfoError("build info: varint runs past the end of the data") from None
 
 
 def find_build_info(exe: Executable) -> int | None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from .errors import GoCoreError, MissingDebugInfo
 from .gotypes import Field, Kind, Type, TypeTable
+from .varint import uvarint
 
 log = logging.getLogger(__name__)
 
@@ -182,16 +183,7 @@ class DwarfData:
 
 # ---- LEB128 ----
 
-def _uleb(d: bytes, p: int) -> tuple[int, int]:
-    v = 0
-    s = 0
-    while True:
-        b = d[p]
-        p += 1
-        v |= (b & 0x7F) << s
-        s += 7
-        if b < 0x80:
-            return v, p
+_uleb = uvarint  # DWARF's ULEB128 is Go's uvarint
 
 
 def _sleb(d: bytes, p: int) -> tuple[int, int]:

@@ -37,6 +37,7 @@ import numpy as np
 
 from .errors import GoCoreError
 from .gotypes import Kind
+from .varint import uvarint
 
 log = logging.getLogger(__name__)
 
@@ -572,8 +573,8 @@ class RuntimeTypes:
                 total += n
                 continue
             if n == 0:
-                n, i = _uvarint(prog, i)
-            c, i = _uvarint(prog, i)
+                n, i = uvarint(prog, i)
+            c, i = uvarint(prog, i)
             flush()
             pattern = bits[len(bits) - n:]
             if len(pattern) < n:
@@ -695,17 +696,6 @@ def _pkg_dot(name: str) -> int:
         elif ch == "." and depth == 0:
             return i
     return -1
-
-
-def _uvarint(b: bytes, i: int) -> tuple[int, int]:
-    v = shift = 0
-    while True:
-        x = b[i]
-        i += 1
-        v |= (x & 0x7F) << shift
-        shift += 7
-        if x < 0x80:
-            return v, i
 
 
 def runtime_types(gp) -> RuntimeTypes:

@@ -69,16 +69,8 @@ njit = _numba.njit
 
 
 @njit(cache=True, nogil=True)
-def _grow32(a, need):
-    if need <= len(a):
-        return a
-    b = np.empty(max(need, 2 * len(a)), dtype=a.dtype)
-    b[:len(a)] = a
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow64(a, need):
+def _grow(a, need):
+    """Return ``a``, or a copy at least twice as long when ``need`` exceeds it (any dtype)."""
     if need <= len(a):
         return a
     b = np.empty(max(need, 2 * len(a)), dtype=a.dtype)
@@ -133,8 +125,8 @@ def _preorder(start, dst, vstart, vdst, nobj, total, m):
         parent[cnt] = dfn[x]
         cnt += 1
         if sp >= len(st_node):
-            st_node = _grow32(st_node, sp + 1)
-            st_pos = _grow64(st_pos, sp + 1)
+            st_node = _grow(st_node, sp + 1)
+            st_pos = _grow(st_pos, sp + 1)
         st_node[sp] = found
         st_pos[sp] = start[found] if found < nobj else vstart[found - nobj]
         sp += 1
@@ -189,7 +181,7 @@ def _semidominators(pstart, preds, parent, m):
                 n = 0
                 while ancestor[ancestor[x]] >= 0:
                     if n >= len(stack):
-                        stack = _grow32(stack, n + 1)
+                        stack = _grow(stack, n + 1)
                     stack[n] = x
                     n += 1
                     x = ancestor[x]

@@ -92,3 +92,14 @@ def go_case(entry: dict, root: Path = DUMPS):
     case = Case(entry, root)
     return case, _go(str(case.core), str(case.exe))
 
+
+def run_cli(capsys, *argv):
+    """Run viewcore in-process; return (exit status, stdout, stderr)."""
+    from viewcore.cli import main
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse
+        status = e.code
+    out, err = capsys.readouterr()
+    return status, out, err
+

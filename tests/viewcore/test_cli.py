@@ -9,21 +9,13 @@ import sys
 import pytest
 
 from core.source import materialize
-from tests.conftest import ROOT, Case, dump_cases, fixture_index
+from tests.conftest import ROOT, Case, dump_cases, fixture_index, run_cli
 from tests.gotraceback import parse
-from viewcore.cli import main
 
 STATUSES = {"idle", "runnable", "running", "syscall", "waiting", "dead", "copystack", "preempted"}
 
 
-def run(capsys, *argv):
-    """Run viewcore in-process; return (exit status, stdout, stderr)."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        status = e.code
-    out, err = capsys.readouterr()
-    return status, out, err
+run = run_cli
 
 
 def one_error_line(err: str) -> str:

@@ -14,8 +14,7 @@ import struct
 import pytest
 
 from core.source import materialize
-from tests.conftest import Case, dump_cases, fixture_index, go_case
-from viewcore.cli import main
+from tests.conftest import Case, dump_cases, fixture_index, go_case, run_cli
 from viewcore.commands import reachable as reachable_cmd
 
 KINDS = ("crash", "sigquit", "gcore")
@@ -33,14 +32,7 @@ ROOT_OF = {"list_head": "main.list", "list_tail": "main.list", "leak_array": "ma
            "pairs_array": "main.pairs"}
 
 
-def run(capsys, *argv):
-    """Run viewcore in-process; return (exit status, stdout, stderr)."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        status = e.code
-    out, err = capsys.readouterr()
-    return status, out, err
+run = run_cli
 
 
 def one_error_line(err: str) -> str:

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from tests.conftest import Case, dump_cases, fixture_index, go_case
-from viewcore.cli import main
+from tests.conftest import Case, dump_cases, fixture_index, go_case, run_cli
 from viewcore.render import text
 from viewcore.results import RetainedObject, RetainedRoot, TopRetained
 
@@ -19,14 +18,7 @@ OBJECT_KEYS = {"address", "type", "size", "retained", "retained_objects", "root"
 ROOT_KEYS = {"root", "kind", "goroutine", "type", "retained", "retained_objects"}
 
 
-def run(capsys, *argv):
-    """Run viewcore in-process; return (exit status, stdout, stderr)."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        status = e.code
-    out, err = capsys.readouterr()
-    return status, out, err
+run = run_cli
 
 
 def _top_json(capsys, case: Case, *args) -> dict:

@@ -143,7 +143,9 @@ class GoProcess:
     def _exe(self):
         exe = self.process.exe
         if exe is None:
-            raise MissingExecutable("no executable: pass --exe (the dump does not name one that exists)")
+            named = next((m.file for m in self.process.mappings if m.file), None)
+            where = f"the dump names {named}, which is not here" if named else "the dump names none"
+            raise MissingExecutable(f"no executable: pass --exe ({where})")
         return exe
 
     def func_name(self, pc: int) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -156,3 +157,31 @@ def test_minidump_without_full_memory(capsys):
     status, out, err = run(capsys, case.core, "--exe", case.exe, "threads")
     assert status == 0 and out.strip()
     assert "without full memory" in err
+
+
+def test_executable_found_where_the_dump_says(capsys, tmp_path):
+    """Without --exe: the path in NT_FILE is used when it exists, else one line says what to do."""
+    import shutil
+
+    from core.source import materialize
+    case = _crash_case()
+    status, out, err = run(capsys, case.core, "overview")
+    assert status == 1
+    line = one_error_line(err)
+    assert "pass --exe" in line and "the dump names /" in line
+    recorded = line.split("the dump names ", 1)[1].split(",", 1)[0]
+    if os.path.exists(recorded) or not recorded.startswith("/tmp/"):
+        pytest.skip(f"{recorded} exists or is outside /tmp: not touching it")
+    os.makedirs(os.path.dirname(recorded), exist_ok=True)
+    try:
+        shutil.copyfile(materialize(case.exe), recorded)
+        status, out, err = run(capsys, case.core, "--json", "overview")
+        assert status == 0, err
+        assert json.loads(out)["go_version"] == case.manifest["go_version"]
+        assert "using executable" in err
+    finally:
+        os.unlink(recorded)
+        try:
+            os.removedirs(os.path.dirname(recorded))  # only the empty directories made above
+        except OSError:
+            pass

@@ -3,7 +3,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 DUMP=fixtures/dumps/go1.25.5/crash.core.zst
 EXE=fixtures/dumps/go1.25.5/exe.zst
-for cmd in overview threads "goroutines --group --no-system" "histogram --top 15" breakdown mappings; do
+for cmd in overview threads "goroutines --group --no-system" "histogram --top 15" "top --n 5" breakdown mappings; do
   echo "\$ viewcore $DUMP --exe $EXE $cmd"
   .venv/bin/viewcore "$DUMP" --exe "$EXE" $cmd
   echo

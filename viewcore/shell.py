@@ -54,6 +54,11 @@ def run_shell(gp, parser: argparse.ArgumentParser, err) -> int:
             for name, cmd in COMMANDS.items():
                 print(f"  {name:<12} {cmd.HELP}")
             continue
+        if words[0] not in COMMANDS:
+            near = [c for c in COMMANDS if c.startswith(words[0])]
+            hint = f"; did you mean {' or '.join(near)}?" if near else "; `help` lists them"
+            print(f"{cli.PROG}: error: no command {words[0]!r}{hint}", file=sys.stderr)
+            continue
         try:
             args = parser.parse_args(["-", *words])
         except SystemExit:

@@ -19,4 +19,5 @@ def test_shell_runs_commands_from_stdin():
     assert docs[0]["go_version"] == case.manifest["go_version"]
     assert len(docs[1]) == case.manifest["num_goroutine"]
     assert "viewcore: error: no goroutine 999999 in the dump" in p.stderr
+    assert "viewcore: error: no command 'bogus'; `help` lists them" in p.stderr
     assert "Traceback" not in p.stderr

@@ -490,11 +490,10 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
     rts = runtime_types(gp)
     reg = TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     noscan = sp.noscan[heap.span]
-    large = np.zeros(len(heap.addr), dtype=U64)   # mspan.largeType of large objects only
-    big = np.flatnonzero(heap.size > np.uint32(MAX_SMALL_SIZE))
-    large[big] = np.where(sp.sizeclass[heap.span[big]] == 0, sp.large_type[heap.span[big]], 0)
-    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
-                                large_type=large)
+    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan)
+    if gp.facts.malloc_headers:  # large objects: mspan.largeType (set here: few objects)
+        big = np.flatnonzero(heap.size > np.uint32(MAX_SMALL_SIZE))
+        hdr[big] = np.where(sp.sizeclass[heap.span[big]] == 0, sp.large_type[heap.span[big]], 0)
     closures = None
     if gp.dwarf is not None:
         closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types

@@ -19,7 +19,7 @@ Four encodings (src/runtime/mbitmap.go of each release):
 Type masks come from ``abi.Type.GCData`` (go1.24+: with ``TFlagGCMaskOnDemand`` it holds a
 pointer to the mask, built on first use; an unbuilt mask is taken as "every word up to
 PtrBytes", and counted in ``conservative_types``). A type whose GC data is a GC program
-(``kindGCProg``, before go1.24) is expanded with ``run_gc_program``.
+(``kindGCProg``, before go1.24) is expanded with ``gocore.gcprog``.
 
 ``PointerMaps.slots(ids)`` returns the (object id, word index) pairs of the pointer words of
 a batch of objects; everything is vectorised over objects and words.
@@ -32,59 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .gcprog import gc_program_mask
 from .heap import Heap
 from .spans import U64, ragged_arange
 
 log = logging.getLogger(__name__)
 
 PTR = 8
-
-
-def run_gc_program(prog: bytes, limit_bits: int | None = None) -> np.ndarray:
-    """Expand a Go GC program (``runGCProg``) into a bool array, one entry per word.
-
-    Instructions: ``0`` ends; ``0nnnnnnn`` emits n literal bits from the next ceil(n/8)
-    bytes; ``1nnnnnnn c`` repeats the last n bits c times (n = 0: n is a varint first).
-    """
-    out: list[np.ndarray] = []
-    total = 0
-    p = 0
-
-    def varint() -> int:
-        nonlocal p
-        v, shift = 0, 0
-        while True:
-            b = prog[p]
-            p += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
-
-    while p < len(prog):
-        inst = prog[p]
-        p += 1
-        n = inst & 0x7F
-        if not inst & 0x80:
-            if n == 0:
-                break
-            nb = (n + 7) // 8
-            bits = np.unpackbits(np.frombuffer(prog[p:p + nb], dtype=np.uint8), bitorder="little")[:n]
-            p += nb
-            out.append(bits.astype(bool))
-            total += n
-        else:
-            if n == 0:
-                n = varint()
-            c = varint()
-            whole = np.concatenate(out) if len(out) != 1 else out[0]
-            pattern = whole[total - n:total]
-            out = [whole, np.tile(pattern, c)]
-            total += n * c
-        if limit_bits is not None and total > limit_bits:
-            break
-    res = np.concatenate(out) if out else np.zeros(0, dtype=bool)
-    return res[:limit_bits] if limit_bits is not None else res
 
 
 @dataclass
@@ -183,10 +137,7 @@ class PointerMaps:
                 src = int(gcdata[i])
                 try:
                     if gcprog and int(kind[i]) & gcprog:
-                        plen = int.from_bytes(self.gp.process.read(src, 4), "little")
-                        m = run_gc_program(self.gp.process.read(src + 4, plen), n)
-                        if len(m) < n:
-                            m = np.r_[m, np.zeros(n - len(m), bool)]
+                        m = gc_program_mask(self.gp.process.read, src, n)
                     else:
                         if on_demand and int(tflag[i]) & on_demand:
                             src = self.gp.process.read_ptr(src)

@@ -26,7 +26,8 @@ import numpy as np
 
 from .edges import Edges, edges_of
 from .heap import Heap
-from .ptrmaps import PTR, run_gc_program
+from .gcprog import run_gc_program
+from .ptrmaps import PTR
 from .spans import U64
 
 log = logging.getLogger(__name__)

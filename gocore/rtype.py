@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import GoCoreError
+from .gcprog import GCProgramError, gc_program_mask
 from .gotypes import Kind
-from .varint import uvarint
 
 log = logging.getLogger(__name__)
 
@@ -544,50 +544,11 @@ class RuntimeTypes:
         return out
 
     def _run_gc_prog(self, addr: int, nbits: int) -> np.ndarray:
-        """Run the GC program at ``addr`` (uint32 length, then the program; mbitmap.go runGCProg)."""
-        (plen,) = struct.unpack("<I", self._read(addr, 4))
-        prog = self._read(addr + 4, plen)
-        chunks: list[np.ndarray] = []
-        total = 0
-        bits = np.zeros(0, dtype=bool)
-        i = 0
-
-        def flush():
-            nonlocal bits
-            if chunks:
-                bits = np.concatenate([bits] + chunks)
-                chunks.clear()
-
-        while i < len(prog):
-            inst = prog[i]
-            i += 1
-            n = inst & 0x7F
-            if not inst & 0x80:
-                if n == 0:
-                    break
-                nb = (n + 7) // 8
-                lit = np.unpackbits(np.frombuffer(prog[i:i + nb], dtype=np.uint8),
-                                    bitorder="little")[:n].astype(bool)
-                i += nb
-                chunks.append(lit)
-                total += n
-                continue
-            if n == 0:
-                n, i = uvarint(prog, i)
-            c, i = uvarint(prog, i)
-            flush()
-            pattern = bits[len(bits) - n:]
-            if len(pattern) < n:
-                raise RuntimeTypeError(addr, "GC program repeats more bits than it wrote")
-            chunks.append(np.tile(pattern, c))
-            total += n * c
-            if total > nbits + (1 << 20):
-                raise RuntimeTypeError(addr, "GC program writes far more bits than ptrdata")
-        flush()
-        out = np.zeros(nbits, dtype=bool)
-        m = min(nbits, len(bits))
-        out[:m] = bits[:m]
-        return out
+        """Run the length-prefixed GC program at ``addr`` (mbitmap.go runGCProg)."""
+        try:
+            return gc_program_mask(self._read, addr, nbits)
+        except GCProgramError as e:
+            raise RuntimeTypeError(addr, str(e)) from None
 
     # -- enumeration --
 

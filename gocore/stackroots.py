@@ -62,7 +62,7 @@ from core import UnmappedAddress
 from .heap import heap_of
 from .pclntab import (FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS,
                       FUNCDATA_STACK_OBJECTS, PCDATA_STACK_MAP_INDEX)
-from .ptrmaps import run_gc_program
+from .gcprog import gc_program_mask
 from .spans import U64, ragged_arange
 
 log = logging.getLogger(__name__)
@@ -250,8 +250,7 @@ class _Ctx:
         if nwords == 0:
             return np.zeros(0, np.int64)
         if ptrdata < 0:  # a GC program (Go <= 1.23: stackObjectRecord.useGCProg)
-            plen = self.proc.read_u32(gcdata)
-            bits = run_gc_program(self.proc.read(gcdata + 4, plen), nwords)[:nwords]
+            bits = gc_program_mask(self.proc.read, gcdata, nwords)
         else:
             raw = np.frombuffer(self.proc.read(gcdata, (nwords + 7) // 8), np.uint8)
             bits = np.unpackbits(raw, bitorder="little")[:nwords].astype(bool)

@@ -11,7 +11,7 @@ import pytest
 
 from gocore.edges import edges_of
 from gocore.heap import heap_of
-from gocore.ptrmaps import run_gc_program
+from gocore.gcprog import run_gc_program
 from gocore.reach import collect_roots, mark
 
 from ..conftest import dump_cases, go_case

@@ -257,24 +257,25 @@ class Minidump:
         return entry, count, entry.rva + 4
 
     # --- streams ---------------------------------------------------------------------
-    def system_info(self):
-        entry = self.stream(fmt.STREAM_SYSTEM_INFO)
+    def _fixed(self, type_: int, struct, name: str):
+        """Return the fixed-size structure at the start of stream ``type_``, or None if absent."""
+        entry = self.stream(type_)
         if entry is None:
             return None
-        if entry.size < fmt.SystemInfo.sizeof():
-            raise CorruptDump(f"SystemInfo stream size mismatch: expected {fmt.SystemInfo.sizeof()} "
+        if entry.size < struct.sizeof():
+            raise CorruptDump(f"{name} stream size mismatch: expected at least {struct.sizeof()} "
                               f"bytes, found {entry.size}")
-        return self._parse(fmt.SystemInfo, entry.rva, fmt.SystemInfo.sizeof(), "SystemInfo stream")
+        return self._parse(struct, entry.rva, struct.sizeof(), f"{name} stream")
+
+    def system_info(self):
+        """Return the SystemInfo stream's structure, or None if absent."""
+        return self._fixed(fmt.STREAM_SYSTEM_INFO, fmt.SystemInfo, "SystemInfo")
 
     def process_id(self) -> int | None:
         """Return the pid from MiscInfo, if the writer marked it valid (MISC1_PROCESS_ID)."""
-        entry = self.stream(fmt.STREAM_MISC_INFO)
-        if entry is None:
+        info = self._fixed(fmt.STREAM_MISC_INFO, fmt.MiscInfo, "MiscInfo")
+        if info is None:
             return None
-        if entry.size < fmt.MiscInfo.sizeof():
-            raise CorruptDump(f"MiscInfo stream size mismatch: expected at least "
-                              f"{fmt.MiscInfo.sizeof()} bytes, found {entry.size}")
-        info = self._parse(fmt.MiscInfo, entry.rva, fmt.MiscInfo.sizeof(), "MiscInfo stream")
         return info.process_id if info.flags1 & fmt.MISC1_PROCESS_ID else None
 
     def comments(self) -> list[str]:
@@ -428,13 +429,10 @@ class Minidump:
         return out
 
     def exception(self) -> ExceptionInfo | None:
-        entry = self.stream(fmt.STREAM_EXCEPTION)
-        if entry is None:
+        """Return the exception stream (code, address, faulting thread's context), or None."""
+        e = self._fixed(fmt.STREAM_EXCEPTION, fmt.ExceptionStream, "Exception")
+        if e is None:
             return None
-        if entry.size < fmt.ExceptionStream.sizeof():
-            raise CorruptDump(f"Exception stream size mismatch: expected {fmt.ExceptionStream.sizeof()} "
-                              f"bytes, found {entry.size}")
-        e = self._parse(fmt.ExceptionStream, entry.rva, fmt.ExceptionStream.sizeof(), "Exception stream")
         rec = e.exception_record
         n = min(rec.number_parameters, 15)
         regs = None

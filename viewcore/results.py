@@ -9,34 +9,25 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gocore import Summary
+
 
 @dataclass
 class Overview:
-    """What the dump is: format, platform, Go version, threads, goroutines, live heap."""
+    """What the dump is (gocore's Summary: format, platform, Go version, threads,
+    goroutines, live heap) and the warnings raised while finding it out."""
 
-    dump_format: str
-    goos: str
-    goarch: str
-    go_version: str | None
-    pid: int | None
-    threads: int
-    goroutines: int | None
-    heap_objects: int | None
-    heap_bytes: int | None
-    executable: str | None
-    signal: int | None
-    partial: bool = False
+    summary: Summary
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Return the contract's ``overview`` object."""
-        heap = None
-        if self.heap_objects is not None:
-            heap = {"objects": self.heap_objects, "bytes": self.heap_bytes}
-        return {"dump_format": self.dump_format, "goos": self.goos, "goarch": self.goarch,
-                "go_version": self.go_version, "pid": self.pid, "threads": self.threads,
-                "goroutines": self.goroutines, "heap": heap, "executable": self.executable,
-                "signal": self.signal, "partial": self.partial, "warnings": list(self.warnings)}
+        s = self.summary
+        heap = None if s.heap_objects is None else {"objects": s.heap_objects, "bytes": s.heap_bytes}
+        return {"dump_format": s.dump_format, "goos": s.goos, "goarch": s.goarch,
+                "go_version": s.go_version, "pid": s.pid, "threads": s.threads,
+                "goroutines": s.goroutines, "heap": heap, "executable": s.executable,
+                "signal": s.signal, "partial": s.partial, "warnings": list(self.warnings)}
 
 
 @dataclass

@@ -32,7 +32,8 @@ def render(result, console) -> None:
 
 
 @render.register
-def _(result: Overview, console) -> None:
+def _(overview: Overview, console) -> None:
+    result = overview.summary
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()

@@ -25,12 +25,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import weakref
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
+from .memo import once_per
 from .reach import GLOBAL
 
 log = logging.getLogger(__name__)
@@ -431,13 +431,7 @@ def compute(hi) -> Dominators:
                       int(cnt[total - 1]) - int(cnt[nobj:nobj + k].sum()))
 
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
+@once_per
 def dominators_of(hi) -> Dominators:
     """Return the Dominators of HeapIndex ``hi``, computed once per index."""
-    got = _CACHE.get(hi)
-    if got is None:
-        got = compute(hi)
-        _CACHE[hi] = got
-    return got
+    return compute(hi)

@@ -9,13 +9,13 @@ dropped, as ``scanobject`` does. ``edge_start[i]:edge_start[i+1]`` are object i'
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .heap import Heap, heap_of
+from .memo import once_per
 from .ptrmaps import PTR, PointerMaps
 from .spans import U64
 
@@ -92,15 +92,9 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edg
     return Edges(start, dst, off)
 
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
+@once_per
 def edges_of(gp) -> tuple[Heap, PointerMaps, Edges]:
     """Return (heap, pointer maps, edges) of ``gp``, built once per GoProcess."""
-    got = _CACHE.get(gp)
-    if got is None:
-        heap = heap_of(gp)
-        pm = PointerMaps(gp, heap)
-        got = (heap, pm, build_edges(heap, pm))
-        _CACHE[gp] = got
-    return got
+    heap = heap_of(gp)
+    pm = PointerMaps(gp, heap)
+    return heap, pm, build_edges(heap, pm)

@@ -11,12 +11,12 @@ set plus whatever was allocated since.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from .memo import once_per
 from .spans import U64, Arenas, MemGather, Spans, ragged_arange, read_spans
 
 
@@ -228,13 +228,7 @@ def _warn_absent(gp, spans: Spans, gather: MemGather, span: np.ndarray) -> None:
                     "the dump: their objects are counted, their pointers are not followed")
 
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
+@once_per
 def heap_of(gp) -> Heap:
     """Return the Heap of ``gp``, read once per GoProcess."""
-    h = _CACHE.get(gp)
-    if h is None:
-        h = read_heap(gp)
-        _CACHE[gp] = h
-    return h
+    return read_heap(gp)

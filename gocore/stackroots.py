@@ -51,7 +51,6 @@ one sorted table (stacks are disjoint), one round per level of stack-object nest
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -60,6 +59,7 @@ import numpy as np
 from core import UnmappedAddress
 
 from .heap import heap_of
+from .memo import once_per
 from .pclntab import (FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS,
                       FUNCDATA_STACK_OBJECTS, PCDATA_STACK_MAP_INDEX)
 from .gcprog import gc_program_mask
@@ -605,14 +605,9 @@ def _stack_objects(frames: _Frames, lo: np.ndarray, hi: np.ndarray, pending: lis
 
 # ---- public API ----
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
+@once_per
 def stack_root_table(gp) -> StackRootTable:
     """Return every goroutine's stack roots that hit heap objects, as arrays (cached per gp)."""
-    hit = _CACHE.get(gp)
-    if hit is not None:
-        return hit
     heap = heap_of(gp)
     gather = heap.gather
     ctx = _Ctx(gp)
@@ -649,12 +644,10 @@ def stack_root_table(gp) -> StackRootTable:
     s_slot, s_val, s_frame, s_goro, s_area, s_prec = out.arrays()
     obj = heap.find(s_val)
     keep = obj >= 0
-    t = StackRootTable(s_val[keep], s_slot[keep], obj[keep], s_frame[keep], s_goro[keep],
+    return StackRootTable(s_val[keep], s_slot[keep], obj[keep], s_frame[keep], s_goro[keep],
                        s_area[keep], s_prec[keep], frames.sp, frames.plan_func[frames.plan],
                        frames.func_names, np.array([g.id for g in gs], np.int64),
                        frames.fp, frames.pc)
-    _CACHE[gp] = t
-    return t
 
 
 def stack_roots(gp) -> list[StackRoot]:

@@ -34,6 +34,8 @@ import numpy as np
 
 from core.exe import Executable
 
+from .varint import uvarint
+
 MAGIC_GO118 = 0xFFFFFFF0  # Go 1.18 and 1.19
 MAGIC_GO120 = 0xFFFFFFF1  # Go 1.20 and later
 _MAGICS = (MAGIC_GO118, MAGIC_GO120)
@@ -186,26 +188,12 @@ def _decode_pcvalue(tab: memoryview | bytes, off: int, entry: int, quantum: int,
     pc, val, first, n = entry, -1, True, len(tab)
     while off < n:
         # value delta: zig-zag varint; a 0 byte after the first pair ends the table
-        uv = shift = 0
-        while True:
-            b = tab[off]
-            off += 1
-            uv |= (b & 0x7F) << shift
-            if b < 0x80:
-                break
-            shift += 7
+        uv, off = uvarint(tab, off)
         if uv == 0 and not first:
             break
         first = False
         val += -((uv + 1) >> 1) if uv & 1 else uv >> 1
-        pd = shift = 0
-        while True:
-            b = tab[off]
-            off += 1
-            pd |= (b & 0x7F) << shift
-            if b < 0x80:
-                break
-            shift += 7
+        pd, off = uvarint(tab, off)
         pc += pd * quantum
         ends.append(pc)
         values.append(val)

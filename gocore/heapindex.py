@@ -219,27 +219,33 @@ class HeapIndex:
         return out
 
     def _bfs_chain(self, src: int, dst: int, allowed: np.ndarray) -> list[tuple[int, int]] | None:
-        """Return [(object, offset of the next pointer)] of a shortest path src -> dst."""
-        parent = {src: (-1, -1)}
-        frontier = [src]
+        """Return [(object, offset of the next pointer)] of a shortest path src -> dst,
+        through ``allowed`` objects only (BFS one frontier at a time, in numpy)."""
         start, edst, eoff = self.edges.start, self.edges.dst, self.edges.off
-        while frontier and dst not in parent:
-            nxt = []
-            for u in frontier:                 # the ancestors of one object: a small subgraph
-                a, b = int(start[u]), int(start[u + 1])
-                for v, off in zip(edst[a:b].tolist(), eoff[a:b].tolist()):
-                    if allowed[v] and v not in parent:
-                        parent[v] = (u, off)
-                        nxt.append(v)
-            frontier = nxt
-        if dst not in parent:
+        parent = np.full(len(allowed), -1, dtype=np.int32)
+        parent_off = np.zeros(len(allowed), dtype=np.uint32)
+        seen = np.zeros(len(allowed), dtype=bool)
+        seen[src] = True
+        frontier = np.array([src], dtype=np.int64)
+        while len(frontier) and not seen[dst]:
+            s = start[frontier]
+            owner, k = ragged_arange(start[frontier + 1] - s)
+            e = s[owner] + k
+            v = edst[e].astype(np.int64)
+            keep = allowed[v] & ~seen[v]
+            v, e, owner = v[keep], e[keep], owner[keep]
+            v, first = np.unique(v, return_index=True)   # the first edge found reaches it
+            seen[v] = True
+            parent[v] = frontier[owner[first]]
+            parent_off[v] = eoff[e[first]]
+            frontier = v
+        if not seen[dst]:
             return None
         chain = [(dst, -1)]
         cur = dst
-        while parent[cur][0] >= 0:
-            u, off = parent[cur]
-            chain.append((u, off))
-            cur = u
+        while cur != src:
+            chain.append((int(parent[cur]), int(parent_off[cur])))
+            cur = int(parent[cur])
         chain.reverse()
         return chain
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from core.exe import Executable
 
+from .errors import GoCoreError
 from .pclntab import Pclntab, PclntabError, find_pclntab, open_pclntab, parse_header
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 ReadFn = Callable[[int, int], "bytes | None"]
 
 
-class ModuleDataError(Exception):
+class ModuleDataError(GoCoreError):
     """``runtime.firstmoduledata`` cannot be found or does not validate."""
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from core.exe import Executable
 
+from .errors import GoCoreError
 from .varint import uvarint
 
 MAGIC_GO118 = 0xFFFFFFF0  # Go 1.18 and 1.19
@@ -74,7 +75,7 @@ _NO_FUNCDATA = 0xFFFFFFFF
 _MAX_INLINE_DEPTH = 1024
 
 
-class PclntabError(Exception):
+class PclntabError(GoCoreError):
     """The pclntab is missing or malformed."""
 
 

@@ -12,6 +12,7 @@ import zlib
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
@@ -22,7 +23,11 @@ from .source import map_readonly, materialize
 
 @dataclass(frozen=True)
 class Section:
-    """A named section of the executable (link-time address, file offset)."""
+    """A named section of the executable (link-time address, file offset).
+
+    ``size`` is its size as loaded; the file stores only its first ``filesz`` bytes (the
+    rest is zero-filled by the loader: a PE section's .bss tail, an ELF NOBITS section).
+    """
 
     name: str
     addr: int
@@ -30,6 +35,14 @@ class Section:
     offset: int
     compressed: bool = False
     nobits: bool = False
+    filesz: int | None = None  # None: all of ``size`` (0 when ``nobits``)
+
+    @property
+    def stored(self) -> int:
+        """Return how many of the section's bytes the file holds from ``offset``."""
+        if self.nobits:
+            return 0
+        return self.size if self.filesz is None else self.filesz
 
 
 @dataclass(frozen=True)
@@ -68,18 +81,53 @@ class Executable:
     def _decompress_section(self, sec: Section, raw: bytes) -> bytes:
         raise NotImplementedError
 
+    def _segment_of(self, vaddr: int, n: int) -> LoadSegment | None:
+        """Return the load segment holding all of ``[vaddr, vaddr + n)``, or None."""
+        for seg in self.segments:
+            if seg.vaddr <= vaddr and vaddr + n <= seg.vaddr + seg.memsz:
+                return seg
+        return None
+
+    def _stored_part(self, seg: LoadSegment, vaddr: int, n: int) -> tuple[int, int]:
+        """Return ``(file offset, length)`` of the stored prefix of ``n`` bytes at ``vaddr``
+        in ``seg``: never past the segment's file size nor the end of the file."""
+        start = vaddr - seg.vaddr
+        off = seg.offset + start
+        return off, max(0, min(n, seg.filesz - start, len(self.data) - off))
+
     def read_static(self, vaddr: int, n: int) -> bytes | None:
-        """Return ``n`` bytes at link-time address ``vaddr`` from the file, or None.
+        """Return ``n`` bytes at link-time address ``vaddr`` as the loader maps them, or None
+        when they are not inside one load segment.
 
         Bytes past a segment's file size read as zeros (bss), as the loader makes them.
         """
-        for seg in self.segments:
-            if seg.vaddr <= vaddr and vaddr + n <= seg.vaddr + seg.memsz:
-                start = vaddr - seg.vaddr
-                have = max(0, min(n, seg.filesz - start))
-                out = bytes(self.data[seg.offset + start: seg.offset + start + have])
-                return out + bytes(n - have)
-        return None
+        seg = self._segment_of(vaddr, n)
+        if seg is None:
+            return None
+        off, have = self._stored_part(seg, vaddr, n)
+        return bytes(self.data[off: off + have]) + bytes(n - have)
+
+    def loaded(self, vaddr: int, n: int, dtype: str = "u1") -> np.ndarray | None:
+        """Return the ``n`` bytes at link-time ``vaddr`` as the loader maps them, as a
+        read-only numpy array of ``dtype`` (``n`` is rounded down to whole items), or None
+        when they are not inside one load segment.
+
+        Zero-copy over the file where it stores all of them; bytes past a segment's file
+        size (a PE section's .bss tail, ELF NOBITS) are zeros in a copy.
+        """
+        dt = np.dtype(dtype)
+        n -= n % dt.itemsize
+        seg = self._segment_of(vaddr, n)
+        if seg is None:
+            return None
+        off, have = self._stored_part(seg, vaddr, n)
+        if have == n:
+            return np.frombuffer(self.data, dtype=dt, count=n // dt.itemsize, offset=off)
+        out = np.zeros(n, dtype=np.uint8)
+        out[:have] = np.frombuffer(self.data, dtype=np.uint8, count=have, offset=off)
+        out = out.view(dt)
+        out.flags.writeable = False
+        return out
 
     def relocated(self, seg: LoadSegment, bias: int) -> tuple[object, int]:
         """Return (buffer, offset) of ``seg``'s bytes as loaded ``bias`` bytes from its
@@ -140,7 +188,8 @@ class ElfExecutable(Executable):
                 self.sections[s.name] = Section(
                     name=s.name, addr=s["sh_addr"], size=s["sh_size"], offset=s["sh_offset"],
                     compressed=bool(s["sh_flags"] & 0x800) or s.name.startswith(".zdebug"),
-                    nobits=s["sh_type"] == "SHT_NOBITS")
+                    nobits=s["sh_type"] == "SHT_NOBITS",
+                    filesz=0 if s["sh_type"] == "SHT_NOBITS" else s["sh_size"])
             self.segments = []
             for seg in self.elf.iter_segments():
                 if seg["p_type"] != "PT_LOAD":
@@ -153,6 +202,11 @@ class ElfExecutable(Executable):
             raise ExecutableError(f"{path}: not a readable ELF executable: {e}") from e
         if not self.segments:
             raise ExecutableError(f"{path}: ELF file has no loadable segments")
+        for seg in self.segments:
+            if seg.offset + seg.filesz > len(data):
+                raise ExecutableError(f"{path}: truncated ELF: segment at {seg.vaddr:#x} needs "
+                                      f"{seg.filesz:#x} bytes at {seg.offset:#x}, file ends at "
+                                      f"{len(data):#x}")
         self.image_base = min(s.vaddr for s in self.segments)
 
     def _decompress_section(self, sec: Section, raw: bytes) -> bytes:

@@ -78,7 +78,6 @@ class PeExecutable(Executable):
         self.pie = bool(oh.DllCharacteristics & 0x40)  # IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE
         self._strtab_off = fh.PointerToSymbolTable + _SYMBOL_SIZE * fh.NumberOfSymbols \
             if fh.PointerToSymbolTable else None
-        self._raw_sizes: dict[str, tuple[int, int]] = {}  # name -> (file bytes, characteristics)
         self.sections = {}
         self.segments = []
         self._section_list: list[tuple[str, int, int]] = []  # (name, rva, virtual size) by COFF index
@@ -91,11 +90,10 @@ class PeExecutable(Executable):
                                       f"at {s.PointerToRawData:#x}, file ends at {len(data):#x}")
             ch = s.Characteristics
             self._section_list.append((name, s.VirtualAddress, vsize))
-            self._raw_sizes[name] = (raw, ch)
             self.sections[name] = Section(
                 name=name, addr=self.image_base + s.VirtualAddress, size=vsize,
                 offset=s.PointerToRawData, compressed=name.startswith(".zdebug_"),
-                nobits=raw == 0)
+                nobits=raw == 0, filesz=raw)
             if not ch & IMAGE_SCN_MEM_DISCARDABLE and ch & (IMAGE_SCN_MEM_READ | IMAGE_SCN_MEM_EXECUTE):
                 self.segments.append(LoadSegment(self.image_base + s.VirtualAddress, vsize,
                                                  s.PointerToRawData, raw, _perms(ch)))
@@ -119,11 +117,10 @@ class PeExecutable(Executable):
         sec = self.sections.get(name)
         if sec is None:
             return None
-        raw_size, _ch = self._raw_sizes[name]
-        raw = bytes(self.data[sec.offset: sec.offset + raw_size])
+        raw = bytes(self.data[sec.offset: sec.offset + sec.stored])
         if sec.compressed:
             return self._decompress_section(sec, raw)
-        return raw + bytes(sec.size - raw_size)
+        return raw + bytes(sec.size - sec.stored)
 
     def _decompress_section(self, sec: Section, raw: bytes) -> bytes:
         # "ZLIB", an 8-byte big-endian uncompressed size, then a zlib stream.
@@ -209,7 +206,7 @@ class PeExecutable(Executable):
         sec = self.sections.get(".text")
         if sec is None:
             return None
-        head = bytes(self.data[sec.offset: sec.offset + min(sec.size, 4096)])
+        head = bytes(self.data[sec.offset: sec.offset + min(sec.stored, 4096)])
         m = _GO_BUILD_ID.search(head)
         return m.group(1).decode(errors="replace") if m else None
 

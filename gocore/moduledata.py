@@ -206,16 +206,18 @@ def read_moduledata(read: ReadFn, addr: int, pclntab_header, mapped: Callable[[i
     raise ModuleDataError(f"moduledata at {addr:#x} does not validate ({first_problems[0]})")
 
 
-def _writable_ranges(exe: Executable) -> list[tuple[int, int, int]]:
-    """Return ``(vaddr, file offset, filesz)`` of where moduledata may live, best first."""
+def _writable_ranges(exe: Executable) -> list[tuple[int, int]]:
+    """Return ``(vaddr, size)`` of the initialised writable data moduledata may live in,
+    best first: the linker fills it statically, so only bytes the file stores count
+    (never a section's zero-filled .bss tail)."""
     out = []
     for name in (".go.module", ".noptrdata", ".data"):
         sec = exe.sections.get(name)
-        if sec is not None and not sec.nobits:
-            out.append((sec.addr, sec.offset, sec.size))
+        if sec is not None and sec.stored:
+            out.append((sec.addr, sec.stored))
     for seg in exe.segments:
         if "w" in seg.perms and seg.filesz:
-            out.append((seg.vaddr, seg.offset, seg.filesz))
+            out.append((seg.vaddr, seg.filesz))
     return out
 
 
@@ -239,10 +241,11 @@ def find_moduledata(exe: Executable, pclntab_addr: int | None = None) -> ModuleD
     tried: set[int] = set()
     errors: list[str] = []
     needle = np.uint64(pclntab_addr)
-    for vaddr, off, size in _writable_ranges(exe):
+    for vaddr, size in _writable_ranges(exe):
         start = (-vaddr) % 8
-        n = (size - start) // 8
-        words = np.frombuffer(exe.data, dtype="<u8", count=n, offset=off + start)
+        words = exe.loaded(vaddr + start, max(0, size - start), "<u8")
+        if words is None:
+            continue
         for i in np.flatnonzero(words == needle):
             cand = vaddr + start + 8 * int(i)
             if cand in tried:

@@ -333,12 +333,14 @@ class Layout:
         return cls(structs, constants, ptr_size=dwarf.ptr_size, source="DWARF", go_version=version)
 
     @classmethod
-    def from_table(cls, go_version: str) -> "Layout":
-        """Return the built-in layout for Go ``go_version`` ("go1.22.10", "1.22").
+    def from_table(cls, go_version: str, goos: str = "linux") -> "Layout":
+        """Return the built-in layout for Go ``go_version`` ("go1.22.10", "1.22") on ``goos``.
 
-        An unknown newer release uses the nearest older table and records a warning.
+        An unknown newer release uses the nearest older table and records a warning. The
+        tables are linux/amd64's; for another ``goos`` its recorded differences replace
+        whole structs and constants (Windows: 4 MiB arenas and a 64-entry arena index).
         """
-        from .layout_tables import TABLES
+        from .layout_tables import GOOS_DELTAS, TABLES
 
         minor = _minor(go_version)
         if minor is None:
@@ -361,11 +363,18 @@ class Layout:
         else:
             minor_used = minor
         tab = TABLES[minor_used]
+        delta = {"structs": {}, "constants": {}}
+        if goos != "linux":
+            if minor_used not in GOOS_DELTAS.get(goos, {}):
+                raise MissingDebugInfo(f"a built-in runtime layout of go{minor_used} for {goos}")
+            delta = GOOS_DELTAS[goos][minor_used]
         structs = {canon: StructInfo(s["name"], s["size"],
                                      {p: FieldInfo(o, sz) for p, (o, sz) in s["fields"].items()})
-                   for canon, s in tab["structs"].items()}
-        return cls(structs, dict(tab["constants"]), ptr_size=tab["ptr_size"],
-                   source=f"built-in table go{minor_used}", go_version=minor, warnings=warnings)
+                   for canon, s in {**tab["structs"], **delta["structs"]}.items()}
+        constants = {**tab["constants"], **delta["constants"]}
+        where = "" if goos == "linux" else f" ({goos})"
+        return cls(structs, constants, ptr_size=tab["ptr_size"],
+                   source=f"built-in table go{minor_used}{where}", go_version=minor, warnings=warnings)
 
     def to_table(self) -> dict:
         """Return this layout as a plain dict (the format of ``layout_tables.TABLES`` entries)."""
@@ -477,4 +486,4 @@ def load_layout(exe, dwarf=None, go_version: str | None = None) -> Layout:
     if not version:
         raise MissingDebugInfo("both DWARF and the Go build info (cannot choose a runtime layout)",
                                getattr(exe, "path", None))
-    return Layout.from_table(version)
+    return Layout.from_table(version, getattr(exe, "goos", "linux"))

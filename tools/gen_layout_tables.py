@@ -3,7 +3,11 @@
 
 For every Go release it takes one non-stripped executable, resolves exactly what
 ``gocore/layout.py`` declares (``SPEC_STRUCTS``, ``SPEC_CONSTANTS``) from its DWARF, and
-writes the results keyed by minor version ("1.19" ... "1.27").
+writes the results keyed by minor version ("1.19" ... "1.27"). Those are linux/amd64's;
+Windows differs (4 MiB heap arenas, a 64-entry arena L1 index, so ``runtime.mheap`` and
+``runtime.heapArena`` change shape): from the Windows fixtures' executables
+(``fixtures/dumps-windows/index.json``) it writes, per release, what differs from Linux
+(``GOOS_DELTAS``: whole structs and constants).
 
 Executables come from the fixtures (``fixtures/dumps/index.json``, entries with
 ``"stripped": false``) or, with ``--build``, from building a tiny program with each
@@ -54,8 +58,8 @@ func main() {
 TOOLCHAIN_VERSIONS = ["1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.26.6", "1.27.3"]
 
 
-def fixture_executables() -> list[str]:
-    index = os.path.join(ROOT, "fixtures", "dumps", "index.json")
+def fixture_executables(fixtures: str = "dumps") -> list[str]:
+    index = os.path.join(ROOT, "fixtures", fixtures, "index.json")
     if not os.path.exists(index):
         return []
     with open(index) as f:
@@ -64,7 +68,7 @@ def fixture_executables() -> list[str]:
     for e in entries:
         if e.get("stripped") or not e.get("exe"):
             continue
-        path = os.path.join(ROOT, "fixtures", "dumps", e["exe"])
+        path = os.path.join(ROOT, "fixtures", fixtures, e["exe"])
         if path not in seen and os.path.exists(path):
             seen.append(path)
     return seen
@@ -93,6 +97,12 @@ def build_executables(toolchains: str, outdir: str) -> list[str]:
     return out
 
 
+def delta(base: dict, other: dict) -> dict:
+    """Return the structs and constants of table ``other`` that differ from ``base``'s."""
+    return {"structs": {k: v for k, v in other["structs"].items() if base["structs"].get(k) != v},
+            "constants": {k: v for k, v in other["constants"].items() if base["constants"].get(k) != v}}
+
+
 def layout_of(path: str) -> tuple[str, dict]:
     exe = core_exe.open_executable(path)
     dwarf = load_dwarf(exe)
@@ -102,7 +112,8 @@ def layout_of(path: str) -> tuple[str, dict]:
     return minor, Layout.from_dwarf(dwarf, minor).to_table()
 
 
-def render(tables: dict[str, dict], sources: dict[str, str]) -> str:
+def render(tables: dict[str, dict], sources: dict[str, str],
+           deltas: dict[str, dict[str, dict]], delta_sources: dict[str, dict[str, str]]) -> str:
     lines = [
         '"""Runtime layouts per Go release, for executables without DWARF.',
         "",
@@ -110,14 +121,22 @@ def render(tables: dict[str, dict], sources: dict[str, str]) -> str:
     ]
     for v in sorted(sources, key=_version_key):
         lines.append(f"    go{v}: {sources[v]}")
+    for goos in sorted(delta_sources):
+        for v in sorted(delta_sources[goos], key=_version_key):
+            lines.append(f"    {goos} go{v}: {delta_sources[goos][v]}")
     lines += [
         "",
         "TABLES[minor] = {'ptr_size', 'structs': {canonical struct: {'name': spelling, 'size',",
-        "'fields': {canonical path: (offset, size)}}}, 'constants': {name: value}}",
+        "'fields': {canonical path: (offset, size)}}}, 'constants': {name: value}} (linux/amd64)",
+        "GOOS_DELTAS[goos][minor] = {'structs': {...}, 'constants': {...}}: what differs there",
         '"""',
         "",
         "TABLES = " + pprint.pformat({v: tables[v] for v in sorted(tables, key=_version_key)},
                                      width=100, sort_dicts=False),
+        "",
+        "GOOS_DELTAS = " + pprint.pformat(
+            {g: {v: deltas[g][v] for v in sorted(deltas[g], key=_version_key)} for g in sorted(deltas)},
+            width=100, sort_dicts=False),
         "",
     ]
     return "\n".join(lines)
@@ -149,8 +168,18 @@ def main(argv=None) -> int:
             sources.setdefault(minor, os.path.relpath(p, ROOT) if p.startswith(ROOT) else os.path.basename(p))
             print(f"go{minor}: {len(table['structs'])} structs, {len(table['constants'])} constants from {p}",
                   file=sys.stderr)
+        deltas: dict[str, dict[str, dict]] = {"windows": {}}
+        delta_sources: dict[str, dict[str, str]] = {"windows": {}}
+        for p in fixture_executables("dumps-windows"):
+            minor, table = layout_of(p)
+            if minor not in tables or minor in deltas["windows"]:
+                continue
+            deltas["windows"][minor] = delta(tables[minor], table)
+            delta_sources["windows"][minor] = os.path.relpath(p, ROOT)
+            print(f"windows go{minor}: {len(deltas['windows'][minor]['structs'])} structs, "
+                  f"{len(deltas['windows'][minor]['constants'])} constants differ ({p})", file=sys.stderr)
     with open(args.out, "w") as f:
-        f.write(render(tables, sources))
+        f.write(render(tables, sources, deltas, delta_sources))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

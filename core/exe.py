@@ -73,7 +73,7 @@ class Executable:
         sec = self.sections.get(name)
         if sec is None or sec.nobits:
             return None
-        raw = self.data[sec.offset: sec.offset + sec.size]
+        raw = self.data[sec.offset: sec.offset + sec.stored]
         if sec.compressed:
             return self._decompress_section(sec, raw)
         return bytes(raw)

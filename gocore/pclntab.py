@@ -173,7 +173,7 @@ def _region(exe: Executable, addr: int) -> memoryview:
     """Return the file bytes from ``addr`` to the end of its section or loaded segment."""
     sec = exe.sections.get(".gopclntab")
     if sec is not None and sec.addr == addr and not sec.nobits:
-        return memoryview(exe.data)[sec.offset: sec.offset + sec.size]
+        return memoryview(exe.data)[sec.offset: sec.offset + sec.stored]
     for seg in exe.segments:
         if seg.vaddr <= addr < seg.vaddr + seg.filesz:
             start = seg.offset + addr - seg.vaddr

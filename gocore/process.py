@@ -11,7 +11,7 @@ from functools import cached_property
 
 import core
 
-from .errors import GoCoreError
+from .errors import BadRuntimeData, GoCoreError
 
 
 class MissingExecutable(GoCoreError):
@@ -165,7 +165,13 @@ class GoProcess:
         got = self.__dict__.get("_heap_index")
         if got is None:
             from .heapindex import HeapIndex
-            got = HeapIndex(self, progress)
+            try:
+                got = HeapIndex(self, progress)
+            except BadRuntimeData as e:
+                seg = self.process.memory.find(e.addr) if e.addr is not None else None
+                if seg is None or seg.present or seg.source != "truncated":
+                    raise
+                raise BadRuntimeData(f"{e.what} ({seg.absent_reason})", e.addr) from e
             self.__dict__["_heap_index"] = got
         return got
 
@@ -194,10 +200,15 @@ class GoProcess:
         if heap and p.exe is not None:
             try:
                 objs, nbytes = self.heap_figures(progress)
-            except GoCoreError as e:
+            except (GoCoreError, core.UnmappedAddress) as e:
                 p.warn(f"heap: {e}")
+        try:
+            goroutines = len(self.goroutines)
+        except (BadRuntimeData, core.UnmappedAddress) as e:  # e.g. allgs past the end of a cut-short core
+            goroutines = None
+            p.warn(f"goroutines: {e}")
         return Summary(
             dump_format=p.dump_format, goos=p.goos, goarch=p.goarch, go_version=self.go_version,
-            pid=p.pid, threads=len(p.threads), goroutines=len(self.goroutines), heap_objects=objs,
+            pid=p.pid, threads=len(p.threads), goroutines=goroutines, heap_objects=objs,
             heap_bytes=nbytes, executable=p.exe.path if p.exe is not None else None, signal=p.signal,
             partial=self.partial)

@@ -212,7 +212,8 @@ def _writable_ranges(exe: Executable) -> list[tuple[int, int, int]]:
     for name in (".go.module", ".noptrdata", ".data"):
         sec = exe.sections.get(name)
         if sec is not None and not sec.nobits:
-            out.append((sec.addr, sec.offset, sec.size))
+            # a PE section's size is its virtual size, which may run past its file data
+            out.append((sec.addr, sec.offset, min(sec.size, max(0, len(exe.data) - sec.offset))))
     for seg in exe.segments:
         if "w" in seg.perms and seg.filesz:
             out.append((seg.vaddr, seg.offset, seg.filesz))

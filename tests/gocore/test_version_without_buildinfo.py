@@ -109,25 +109,38 @@ def test_build_info_still_wins(tmp_path):
 
 # ---- esbuild from npm ----------------------------------------------------------------------
 
-def _esbuild() -> str:
-    """Return the path of esbuild's linux-x64 binary (npm pack, cached), or skip."""
-    where = cache_dir() / "npm" / f"esbuild-linux-x64-{ESBUILD}"
-    binary = where / "package" / "bin" / "esbuild"
+def _esbuild(platform: str = "linux-x64") -> str:
+    """Return the path of esbuild's binary for ``platform`` (npm pack, cached), or skip."""
+    where = cache_dir() / "npm" / f"esbuild-{platform}-{ESBUILD}"
+    binary = where / "package" / ("esbuild.exe" if platform.startswith("win32") else "bin/esbuild")
     if binary.exists():
         return str(binary)
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
     where.mkdir(parents=True, exist_ok=True)
     try:
-        p = subprocess.run(["npm", "pack", f"@esbuild/linux-x64@{ESBUILD}"], cwd=where,
+        p = subprocess.run(["npm", "pack", f"@esbuild/{platform}@{ESBUILD}"], cwd=where,
                            capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         pytest.skip("npm pack timed out (registry unreachable?)")
-    tgz = where / f"esbuild-linux-x64-{ESBUILD}.tgz"
+    tgz = where / f"esbuild-{platform}-{ESBUILD}.tgz"
     if p.returncode != 0 or not tgz.exists():
         pytest.skip(f"npm registry unreachable: {p.stderr.strip().splitlines()[-1:] or p.returncode}")
     subprocess.run(["tar", "xzf", tgz.name], cwd=where, check=True)
     return str(binary)
+
+
+@pytest.mark.parametrize("platform", ["linux-x64", "win32-x64"])
+def test_esbuild_executables_name_their_go(platform):
+    """ELF and PE, stripped, no build info: runtime.buildVersion found in schedinit's code."""
+    from core.exe import open_executable
+    from gocore.buildinfo import find_build_info, read_version_string
+    from gocore.moduledata import find_runtime_globals, load_module
+    exe = open_executable(_esbuild(platform))
+    assert find_build_info(exe) is None and not exe.symbols
+    pclntab, md = load_module(exe)
+    addr = find_runtime_globals(exe, pclntab, md).get("runtime.buildVersion")
+    assert addr is not None and read_version_string(exe, addr) == ESBUILD_GO
 
 
 def _core_pattern_ok() -> bool:

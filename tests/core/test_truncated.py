@@ -10,7 +10,9 @@ line naming the runtime structure that was lost.
 What each cut must keep is computed here, not taken from viewcore: from the core's
 program headers and notes (read with ``struct``), the executable's symbol table
 (``runtime.allgs``, ``runtime.mheap_``), and struct sizes and field offsets from its
-DWARF. In these fixtures the data/bss segments and the heap arena come early in the file
+DWARF: the heap needs mheap_, its allspans array, the ``mheap_.arenas`` entry of the heap
+arena and some mspans; goroutines need allgs, its array and each g. In the default
+fixtures (go1.22, go1.27) the data/bss segments and the heap arena come early in the file
 and the runtime's off-heap metadata (mspans, ``mheap_.allspans``, ``allArenas``) late, so:
 
 - 50/75/90 %: every goroutine survives and matches the GOTRACEBACK=crash traceback; the
@@ -220,6 +222,29 @@ class Subject:
         lo, hi = max(spans)
         return (lo + hi) // 2 if hi - lo >= 16 else None
 
+    def _arena_entry(self) -> int:
+        """Return the address of the ``mheap_.arenas[l1][l2]`` entry (``*heapArena``) of the
+        arena holding the program's big object (src/runtime/malloc.go: arenaIndex, with
+        linux/amd64's arenaBaseOffset 0xffff800000000000)."""
+        L, raw = self.whole.layout, self.raw
+        addr = self.case.manifest["objects"]["big"]
+        ri = ((addr + (1 << 47)) % (1 << 64)) // L.const("runtime.heapArenaBytes")
+        l2_bits = L.const("runtime.arenaL2Bits")
+        arenas = self.sym["runtime.mheap_"] + L.offset("runtime.mheap", "arenas")
+        return raw.u64(arenas + 8 * (ri >> l2_bits)) + 8 * (ri & ((1 << l2_bits) - 1))
+
+    def _g_addresses(self) -> dict[int, int]:
+        """Return goroutine id -> address of its g, from the allgs array in the core's bytes
+        (the traceback prints gp= only since go1.21)."""
+        raw, L = self.raw, self.whole.layout
+        allgs = self.sym["runtime.allgs"]
+        ptr, n = raw.u64(allgs), raw.u64(allgs + 8)
+        goid = L.offset("runtime.g", "goid")
+        out = {}
+        for g in struct.unpack(f"<{n}Q", raw.read(ptr, 8 * n)):
+            out.setdefault(raw.u64(g + goid), g)
+        return out
+
     def _used_stacks(self) -> dict[int, tuple[int, int]]:
         """Return goroutine id -> [innermost sp, outermost sp + 8): the words its traceback used."""
         out = {}
@@ -244,15 +269,18 @@ class Subject:
             if raw.present(ptr, 8 * n, cut):
                 gsize = L.size("runtime.g")
                 used = self._used_stacks()
+                where = self._g_addresses()
+                assert all(t.gp in (None, where[gid]) for gid, t in self.tb.items())
                 goroutines = {gid: gid in used and raw.present(used[gid][0], used[gid][1] - used[gid][0], cut)
-                              for gid, t in self.tb.items() if raw.present(t.gp, gsize, cut)}
+                              for gid in self.tb if raw.present(where[gid], gsize, cut)}
         mheap = sym["runtime.mheap_"]
         heap = "none"
         if raw.present(mheap, L.size("runtime.mheap"), cut):
             hdr = mheap + L.offset("runtime.mheap", "allspans")
             p, n = raw.u64(hdr), raw.u64(hdr + 8)
             spans = self.mspans()
-            if raw.present(p, 8 * n, cut) and any(raw.present(a, L.size("runtime.mspan"), cut) for a in spans):
+            if (raw.present(p, 8 * n, cut) and raw.present(self._arena_entry(), 8, cut)
+                    and any(raw.present(a, L.size("runtime.mspan"), cut) for a in spans)):
                 heap = "some"
         return Expected(cut, len(shortened), len(with_data), missing / (1 << 20), threads, goroutines, heap)
 

@@ -7,6 +7,7 @@ import os
 from construct import Array, ConstructError, Int16sl, Int32sl, Int64ul, Padding, Struct
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.notes import iter_notes
 
 from .errors import CorruptDump, TruncatedDump, UnknownFormat
 from .exe import Executable, open_executable
@@ -27,6 +28,7 @@ PRSTATUS_AMD64 = Struct(
     "pr_reg" / Array(len(_USER_REGS), Int64ul),
 )
 AT_ENTRY = 9
+ELF64_HEADER_SIZE = 64
 NT_PRSTATUS = "NT_PRSTATUS"
 
 
@@ -52,6 +54,9 @@ def read_elf_core(path: str, data, exe_path: str | None, *, use_cache: bool = Tr
                   notify=None) -> Process:
     """Return the Process in the ELF core ``data`` (an mmap of ``path``)."""
     size = len(data)
+    if size < ELF64_HEADER_SIZE:
+        raise TruncatedDump(f"truncated core: the ELF header needs {ELF64_HEADER_SIZE} bytes, "
+                            f"file ends at {size:#x}")
     try:
         elf = ELFFile(data)
         if elf.header["e_type"] != "ET_CORE":
@@ -67,21 +72,90 @@ def read_elf_core(path: str, data, exe_path: str | None, *, use_cache: bool = Tr
         raise CorruptDump(f"{path}: unreadable ELF core: {e}") from e
 
     loads = [s for s in segments if s["p_type"] == "PT_LOAD"]
-    for i, seg in enumerate(segments):
-        end = seg["p_offset"] + seg["p_filesz"]
-        if end > size:
-            raise TruncatedDump(f"truncated core: {seg['p_type']} {i} needs {seg['p_filesz']:#x} bytes "
-                                f"at {seg['p_offset']:#x}, file ends at {size:#x}")
+    cut_loads = _truncated_loads(loads, size)
+    threads, files, auxv, pid, notes_problem = _read_notes(path, elf, segments, size)
+    if not threads and notes_problem is None:
+        raise CorruptDump(f"{path}: core has no NT_PRSTATUS (no threads)")
+    if pid is None and threads:
+        pid = threads[0].tid
 
+    exe = _find_executable(path, exe_path, files, auxv, use_cache=use_cache, notify=notify)
+    bias = 0
+    if exe is not None and getattr(exe, "pie", False) and AT_ENTRY in auxv:
+        bias = auxv[AT_ENTRY] - exe.elf.header["e_entry"]
+
+    memory = Memory()
+    for seg in loads:
+        start, held = seg["p_vaddr"], _bytes_in_file(seg, size)
+        memory.add(Segment(start, start + seg["p_memsz"], None, 0, _perms(seg["p_flags"]), "core"))
+        if held < seg["p_filesz"]:
+            memory.add(Segment(start + held, start + seg["p_filesz"], None, 0, _perms(seg["p_flags"]),
+                               "truncated"))
+    if exe is not None:
+        _fill_from_executable(memory, exe, bias, loads, files, auxv)
+    for seg in loads:
+        held = _bytes_in_file(seg, size)
+        if held:
+            start = seg["p_vaddr"]
+            memory.add(Segment(start, start + held, data, seg["p_offset"],
+                               _perms(seg["p_flags"]), "core"))
+
+    proc = Process(path=path, dump_format="elf-core", goos="linux", goarch="amd64", memory=memory,
+                   threads=threads, mappings=[], exe=exe, exe_bias=bias, pid=pid, auxv=auxv)
+    crash = threads[0] if threads else None
+    if crash is not None and crash.signal:
+        proc.signal = crash.signal
+        proc.crash_thread = crash
+    proc.mappings = _mappings(loads, files, memory)
+    if cut_loads:
+        proc.warn(_truncation_warning(loads, cut_loads, size))
+    if notes_problem is not None:
+        proc.warn(notes_problem)
+    if exe is not None:
+        check_image_bytes(proc, exe, bias, "core")
+    return proc
+
+
+def _bytes_in_file(seg, size: int) -> int:
+    """Return how many of the segment's ``p_filesz`` bytes the file of ``size`` bytes holds."""
+    return max(0, min(seg["p_filesz"], size - seg["p_offset"]))
+
+
+def _truncated_loads(loads, size: int) -> list[int]:
+    """Return the indexes (among ``loads``) of the PT_LOADs whose bytes run past the file's end."""
+    return [i for i, seg in enumerate(loads) if _bytes_in_file(seg, size) < seg["p_filesz"]]
+
+
+def _truncation_warning(loads, cut: list[int], size: int) -> str:
+    """Return the one warning naming what a core cut short lacks."""
+    with_data = sum(1 for seg in loads if seg["p_filesz"])
+    missing = sum(loads[i]["p_filesz"] - _bytes_in_file(loads[i], size) for i in cut)
+    return (f"truncated core: file ends at {size:#x}, {len(cut)} of {with_data} PT_LOAD segments "
+            f"({missing / (1 << 20):.1f} MiB) missing; their bytes read as absent")
+
+
+def _read_notes(path: str, elf: ELFFile, segments, size: int):
+    """Return (threads, files, auxv, pid, problem) from the PT_NOTE segments.
+
+    A note segment that runs past the end of the file (a core cut short) gives the notes
+    that are whole; ``problem`` is then the warning saying what was lost (None otherwise).
+    Malformed notes inside the file raise CorruptDump.
+    """
     threads: list[Thread] = []
     files: list[tuple[int, int, int, str]] = []
     auxv: dict[int, int] = {}
     pid = None
-    try:
-        for seg in segments:
-            if seg["p_type"] != "PT_NOTE":
-                continue
-            for note in seg.iter_notes():
+    problem = None
+    for seg in segments:
+        if seg["p_type"] != "PT_NOTE":
+            continue
+        offset, want = seg["p_offset"], seg["p_filesz"]
+        held = max(0, min(want, size - offset))
+        try:
+            for note in iter_notes(elf, offset, held):
+                if note["n_offset"] + note["n_size"] > offset + held or \
+                        len(note["n_descdata"]) < note["n_descsz"]:
+                    break  # the note the file ends in
                 kind, desc = note["n_type"], note["n_desc"]
                 if kind == NT_PRSTATUS:
                     threads.append(_parse_thread(desc))
@@ -95,40 +169,18 @@ def read_elf_core(path: str, data, exe_path: str | None, *, use_cache: bool = Tr
                     for entry, name in zip(desc.Elf_Nt_File_Entry, desc.filename):
                         fname = name.decode(errors="replace") if isinstance(name, bytes) else name
                         files.append((entry.vm_start, entry.vm_end, entry.page_offset * page, fname))
-    except (ELFError, ConstructError, ValueError) as e:
-        raise CorruptDump(f"{path}: malformed note: {e}") from e
-    if not threads:
-        raise CorruptDump(f"{path}: core has no NT_PRSTATUS (no threads)")
-    if pid is None:
-        pid = threads[0].tid
-
-    exe = _find_executable(path, exe_path, files, auxv, use_cache=use_cache, notify=notify)
-    bias = 0
-    if exe is not None and getattr(exe, "pie", False) and AT_ENTRY in auxv:
-        bias = auxv[AT_ENTRY] - exe.elf.header["e_entry"]
-
-    memory = Memory()
-    for seg in loads:
-        memory.add(Segment(seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"], None, 0,
-                           _perms(seg["p_flags"]), "core"))
-    if exe is not None:
-        _fill_from_executable(memory, exe, bias, loads, files, auxv)
-    for seg in loads:
-        if seg["p_filesz"]:
-            start = seg["p_vaddr"]
-            memory.add(Segment(start, start + seg["p_filesz"], data, seg["p_offset"],
-                               _perms(seg["p_flags"]), "core"))
-
-    proc = Process(path=path, dump_format="elf-core", goos="linux", goarch="amd64", memory=memory,
-                   threads=threads, mappings=[], exe=exe, exe_bias=bias, pid=pid, auxv=auxv)
-    crash = threads[0]
-    if crash.signal:
-        proc.signal = crash.signal
-        proc.crash_thread = crash
-    proc.mappings = _mappings(loads, files, memory)
-    if exe is not None:
-        check_image_bytes(proc, exe, bias, "core")
-    return proc
+        except (ELFError, ConstructError, ValueError, CorruptDump) as e:
+            if held == want:
+                raise CorruptDump(f"{path}: malformed note: {e}") from e
+        if held == 0 < want:
+            problem = (f"truncated core: the notes (threads, registers, mapped files) are not in "
+                       f"the file, which ends at {size:#x}")
+        elif held < want:
+            problem = (f"truncated core: the notes end early (file ends at {size:#x}): "
+                       f"{len(threads)} threads' registers read"
+                       + ("" if files else ", no mapped-file list")
+                       + ("" if auxv else ", no auxiliary vector"))
+    return threads, files, auxv, pid, problem
 
 
 def _fill_from_executable(memory: Memory, exe: Executable, bias: int, loads, files, auxv) -> None:

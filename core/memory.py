@@ -26,7 +26,12 @@ class Segment:
     buf: object | None  # an mmap or bytes; None when the dump lacks the bytes
     offset: int
     perms: str
-    source: str  # "core", "exe", "minidump", "zero"
+    source: str  # "core", "exe", "minidump", "zero"; "truncated": absent, past the end of a cut-short dump
+
+    @property
+    def absent_reason(self) -> str:
+        """Return why an absent segment's bytes are missing, as UnmappedAddress says it."""
+        return "past the end of the truncated dump" if self.source == "truncated" else "not saved in the dump"
 
     @property
     def present(self) -> bool:
@@ -38,7 +43,7 @@ class Segment:
         start = self.start if start is None else start
         end = self.end if end is None else end
         if self.buf is None:
-            raise UnmappedAddress(start, end - start, "not saved in the dump")
+            raise UnmappedAddress(start, end - start, self.absent_reason)
         lo = self.offset + (start - self.start)
         return memoryview(self.buf)[lo: lo + (end - start)]
 
@@ -120,7 +125,7 @@ class Memory:
             raise UnmappedAddress(addr, n, "not mapped in the process")
         if addr + n <= seg.end:
             if seg.buf is None:
-                raise UnmappedAddress(addr, n, "not saved in the dump")
+                raise UnmappedAddress(addr, n, seg.absent_reason)
             return seg.view(addr, addr + n)
         return memoryview(self.read(addr, n))
 
@@ -132,7 +137,7 @@ class Memory:
             if s.start > pos:
                 break
             if s.buf is None:
-                raise UnmappedAddress(addr, n, f"{pos:#x} is not saved in the dump")
+                raise UnmappedAddress(addr, n, f"{pos:#x} is {s.absent_reason}")
             hi = min(end, s.end)
             parts.append(s.view(pos, hi))
             pos = hi

@@ -191,3 +191,49 @@ def read_build_info(exe: Executable) -> BuildInfo:
     path, main, deps, settings = _parse_modinfo(mod)
     return BuildInfo(go_version=version or None, path=path, main=main, deps=deps,
                      settings=settings, addr=addr)
+
+
+# ---- the version without build information ---------------------------------------------
+
+def read_version_string(exe: Executable, addr: int) -> str | None:
+    """Return the Go string whose header is at link-time ``addr`` (``runtime.buildVersion``)
+    when it reads as a Go version (``go1.26.5``, ``devel ...``), else None.
+
+    The linker initialises buildVersion statically (a string header in data pointing at
+    rodata), so the executable alone holds it, stripped or not.
+    """
+    hdr = exe.read_static(addr, 16)
+    if hdr is None:
+        return None
+    ptr, n = struct.unpack("<QQ", hdr)
+    if not 0 < n < 256:
+        return None
+    raw = exe.read_static(ptr, n)
+    if raw is None:
+        return None
+    text = raw.decode("utf-8", errors="replace")
+    return text if parse_go_version(text) is not None or text.startswith("devel") else None
+
+
+# Runtime functions that first appear in a release and that every program links (measured
+# on the heapkeeper fixtures of go1.19-go1.27 and on esbuild): within the go1.20 pclntab and
+# moduledata family (go1.20-go1.25), the newest one present names the release.
+_FIRST_IN = (("go1.25", "runtime.(*gcWork).putObj"), ("go1.24", "runtime.mallocgcLarge"),
+             ("go1.23", "runtime.(*timer).maybeAdd"), ("go1.22", "runtime.(*mspan).typePointersOf"))
+
+# moduledata layout family (gocore/moduledata.py LAYOUTS) -> the release it implies when no
+# probe decides: go1.18's family also holds go1.18, go1.20's also go1.20 (no table for
+# either: the newest release of the family is named), go1.27's may hold later releases.
+_FAMILY_RELEASE = {"go1.18": "go1.19", "go1.20": "go1.21", "go1.26": "go1.26", "go1.27": "go1.27+"}
+
+
+def version_from_pclntab(function_names, family: str) -> str | None:
+    """Return the Go release (``go1.24``, ``go1.27+``: minor release only) that the
+    moduledata layout family (picked by the pclntab magic and layout probing) and the
+    runtime's function names imply, or None for an unknown family."""
+    if family == "go1.20":
+        names = set(function_names)
+        for release, func in _FIRST_IN:
+            if func in names:
+                return release
+    return _FAMILY_RELEASE.get(family)

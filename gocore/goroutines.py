@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from core import UnmappedAddress
 
+from .errors import BadRuntimeData
 from .waitreasons import WAIT_REASONS
 
 # runtime/runtime2.go: goroutine status values; _Gscan is or-ed in while the GC scans.
@@ -132,15 +133,17 @@ def read_goroutines(gp) -> list[Goroutine]:
     if allgs is None:
         proc.warn("cannot find runtime.allgs: goroutines are not listed")
         return []
-    ptr, length = struct.unpack("<QQ", proc.read(allgs, 16))
+    try:
+        ptr, length = struct.unpack("<QQ", proc.read(allgs, 16))
+    except UnmappedAddress as e:
+        raise BadRuntimeData(f"runtime.allgs is unreadable ({e.reason})", allgs) from e
     if length > 50_000_000:
         proc.warn(f"runtime.allgs has an implausible length {length}: goroutines are not listed")
         return []
     try:
         gptrs = proc.array(ptr, length).tolist() if length else []
     except UnmappedAddress as e:
-        proc.warn(f"runtime.allgs array is not in the dump ({e}): goroutines are not listed")
-        return []
+        raise BadRuntimeData(f"the array of runtime.allgs is unreadable ({e.reason})", ptr) from e
     gsize = layout.size("runtime.g")
     fields = _g_fields(layout)
     threads_by_m = _threads_by_m(gp)

@@ -11,7 +11,7 @@ from functools import cached_property
 
 import core
 
-from .errors import GoCoreError
+from .errors import BadRuntimeData, GoCoreError
 
 
 class MissingExecutable(GoCoreError):
@@ -26,6 +26,7 @@ class Summary:
     goos: str
     goarch: str
     go_version: str | None
+    go_version_source: str | None  # "buildinfo", "runtime.buildVersion" or "pclntab"
     pid: int | None
     threads: int
     goroutines: int | None
@@ -66,16 +67,69 @@ class GoProcess:
 
     @cached_property
     def build_info(self):
-        """Return the executable's BuildInfo, or None without an executable."""
-        from .buildinfo import read_build_info
+        """Return the executable's BuildInfo, or None without an executable or build info
+        (stripped of it, or unreadable: that is a warning)."""
+        from .buildinfo import BuildInfoError, find_build_info, read_build_info
         exe = self.process.exe
-        return read_build_info(exe) if exe is not None else None
+        if exe is None or find_build_info(exe) is None:
+            return None
+        try:
+            return read_build_info(exe)
+        except BuildInfoError as e:
+            self.process.warn(f"{e}; the Go version is read from the runtime instead")
+            return None
 
     @property
     def go_version(self) -> str | None:
-        """Return the Go version the executable was built with (``go1.22.10``), or None."""
+        """Return the Go version the executable was built with (``go1.22.10``), or None.
+
+        From the build info, else the runtime's own ``runtime.buildVersion``, else the
+        release the pclntab and moduledata layout imply (minor release only, ``go1.24``,
+        with a warning); ``go_version_source`` says which.
+        """
+        return self._version[0]
+
+    @property
+    def go_version_source(self) -> str | None:
+        """Return where ``go_version`` came from: ``"buildinfo"``, ``"runtime.buildVersion"``,
+        ``"pclntab"``, or None without an executable."""
+        return self._version[1]
+
+    @cached_property
+    def _version(self) -> tuple[str | None, str | None]:
+        from .buildinfo import read_version_string, version_from_pclntab
+        exe = self.process.exe
+        if exe is None:
+            return None, None
         bi = self.build_info
-        return bi.go_version if bi is not None else None
+        if bi is not None and bi.go_version:
+            return bi.go_version, "buildinfo"
+        try:
+            addr = self._build_version_address()
+        except GoCoreError:  # no pclntab or moduledata: nothing else to read a version from
+            return None, None
+        version = read_version_string(exe, addr) if addr is not None else None
+        if version is not None:
+            return version, "runtime.buildVersion"
+        release = version_from_pclntab(self.pclntab.names, self.moduledata.family)
+        if release is None:
+            return None, None
+        self.process.warn(f"{exe.path}: neither Go build information nor runtime.buildVersion; "
+                          f"reading it as {release}, the release its pclntab and moduledata "
+                          "layout imply")
+        return release, "pclntab"
+
+    def _build_version_address(self) -> int | None:
+        """Return the link-time address of ``runtime.buildVersion``: DWARF, symbols, or found
+        in the runtime's code (``moduledata.find_runtime_globals``)."""
+        name = "runtime.buildVersion"
+        if self.dwarf is not None and name in self.dwarf.globals:
+            return self.dwarf.globals[name].addr
+        exe = self._exe()
+        if name in exe.symbols:
+            return exe.symbols[name][0]
+        found = self.runtime_globals.get(name)
+        return found - self.process.exe_bias if found is not None else None
 
     @cached_property
     def dwarf(self):
@@ -165,7 +219,13 @@ class GoProcess:
         got = self.__dict__.get("_heap_index")
         if got is None:
             from .heapindex import HeapIndex
-            got = HeapIndex(self, progress)
+            try:
+                got = HeapIndex(self, progress)
+            except BadRuntimeData as e:
+                seg = self.process.memory.find(e.addr) if e.addr is not None else None
+                if seg is None or seg.present or seg.source != "truncated":
+                    raise
+                raise BadRuntimeData(f"{e.what} ({seg.absent_reason})", e.addr) from e
             self.__dict__["_heap_index"] = got
         return got
 
@@ -194,10 +254,15 @@ class GoProcess:
         if heap and p.exe is not None:
             try:
                 objs, nbytes = self.heap_figures(progress)
-            except GoCoreError as e:
+            except (GoCoreError, core.UnmappedAddress) as e:
                 p.warn(f"heap: {e}")
+        try:
+            goroutines = len(self.goroutines)
+        except (BadRuntimeData, core.UnmappedAddress) as e:  # e.g. allgs past the end of a cut-short core
+            goroutines = None
+            p.warn(f"goroutines: {e}")
         return Summary(
             dump_format=p.dump_format, goos=p.goos, goarch=p.goarch, go_version=self.go_version,
-            pid=p.pid, threads=len(p.threads), goroutines=len(self.goroutines), heap_objects=objs,
+            go_version_source=self.go_version_source, pid=p.pid, threads=len(p.threads), goroutines=goroutines, heap_objects=objs,
             heap_bytes=nbytes, executable=p.exe.path if p.exe is not None else None, signal=p.signal,
             partial=self.partial)

@@ -200,10 +200,10 @@ class Arenas:
 _BASE_OFFSETS = (0, 0xFFFF800000000000)
 
 
-def _slice_header(gather: MemGather, addr: int) -> tuple[int, int]:
+def _slice_header(gather: MemGather, addr: int, what: str) -> tuple[int, int]:
     v, ok = gather.u64(np.array([addr, addr + 8], dtype=U64))
     if not ok.all():
-        raise BadRuntimeData("unreadable slice header", addr)
+        raise BadRuntimeData(f"{what} is unreadable", addr)
     return int(v[0]), int(v[1])
 
 
@@ -236,20 +236,18 @@ def read_arenas(gp, gather: MemGather | None = None) -> Arenas:
     arena_bytes = L.const("runtime.heapArenaBytes")
     arenas_field = mheap + L.offset("runtime.mheap", "arenas")
     if L.has("runtime.mheap", "allArenas"):
-        p, n = _slice_header(gather, mheap + L.offset("runtime.mheap", "allArenas"))
+        p, n = _slice_header(gather, mheap + L.offset("runtime.mheap", "allArenas"),
+                             "the slice header of mheap_.allArenas")
         if n > (1 << (l1_bits + l2_bits)):
             raise BadRuntimeData(f"mheap_.allArenas has {n} entries", p)
         idx, ok = gather.u64(np.uint64(p) + np.arange(n, dtype=U64) * U64(8))
         if not ok.all():
-            raise BadRuntimeData("mheap_.allArenas is unreadable", p)
-    else:  # scan the L2 arrays for non-nil entries
-        parts = []
-        for l1 in range(1 << l1_bits):
-            (l2p,), _ = gather.u64(np.array([arenas_field + 8 * l1], dtype=U64))
-            if l2p:
-                arr = gp.process.array(int(l2p), 1 << l2_bits)
-                parts.append(np.flatnonzero(arr).astype(U64) + U64(l1 << l2_bits))
-        idx = np.concatenate(parts) if parts else np.zeros(0, dtype=U64)
+            # A dump cut short may have lost the list but kept mheap_.arenas: scan that.
+            gp.process.warn(f"heap: mheap_.allArenas at {p:#x} is unreadable; arenas found "
+                            "by scanning mheap_.arenas")
+            idx = _arenas_in_l2(gp, gather, arenas_field, l1_bits, l2_bits)
+    else:
+        idx = _arenas_in_l2(gp, gather, arenas_field, l1_bits, l2_bits)
     idx = np.unique(idx.astype(U64))
     l1 = (idx >> U64(l2_bits)).astype(U64)
     l2 = idx & U64((1 << l2_bits) - 1)
@@ -261,6 +259,30 @@ def read_arenas(gp, gather: MemGather | None = None) -> Arenas:
     idx, ha = idx[good], ha[good]
     return Arenas(index=idx, base=np.zeros(len(idx), dtype=U64), heap_arena=ha,
                   arena_bytes=arena_bytes, base_offset=0)
+
+
+def _arenas_in_l2(gp, gather: MemGather, arenas_field: int, l1_bits: int, l2_bits: int) -> np.ndarray:
+    """Return the arena indexes whose ``mheap_.arenas`` entry is non-nil, in the readable
+    parts of the L2 arrays."""
+    parts = []
+    for l1 in range(1 << l1_bits):
+        (l2p,), ok = gather.u64(np.array([arenas_field + 8 * l1], dtype=U64))
+        if not ok[0] or not l2p:
+            continue
+        l2p = int(l2p)
+        end = l2p + (8 << l2_bits)
+        for seg in gp.process.memory.segments_in(l2p, end):
+            if not seg.present:
+                continue
+            lo = max(seg.start, l2p)
+            lo += -(lo - l2p) % 8
+            hi = min(seg.end, end)
+            hi -= (hi - l2p) % 8
+            if hi > lo:
+                arr = np.frombuffer(seg.view(lo, hi), dtype="<u8")
+                first = (l1 << l2_bits) + (lo - l2p) // 8
+                parts.append(np.flatnonzero(arr).astype(U64) + U64(first))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=U64)
 
 
 def _fix_arena_bases(arenas: Arenas, span_bases: np.ndarray) -> Arenas:
@@ -296,10 +318,13 @@ def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
     st_manual = L.const("runtime.mSpanManual")
     st_dead = L.const("runtime.mSpanDead")
 
-    p, n = _slice_header(gather, mheap + L.offset("runtime.mheap", "allspans"))
+    p, n = _slice_header(gather, mheap + L.offset("runtime.mheap", "allspans"),
+                         "the slice header of mheap_.allspans")
     if n > 1 << 32:
         raise BadRuntimeData(f"mheap_.allspans has {n} entries", p)
     ptrs, ok = gather.u64(U64(p) + np.arange(n, dtype=U64) * U64(8))
+    if n and not ok.any():
+        raise BadRuntimeData(f"the {n} entries of mheap_.allspans are unreadable", p)
     if not ok.all():
         proc.warn(f"heap: {int((~ok).sum())} entries of mheap_.allspans are unreadable")
     ptrs = ptrs[ok & (ptrs != 0)]
@@ -376,6 +401,8 @@ def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(bad_reasons.items()))
         proc.warn(f"heap: skipped {total} bad spans ({detail})")
 
+    if not (state[order] == st_inuse).any():
+        raise BadRuntimeData(f"no readable in-use span among the {n} entries of mheap_.allspans", p)
     spans = Spans(
         mspan=ptrs[order], base=base[order], npages=npages[order], nelems=nelems[order],
         elemsize=elemsize[order], limit=vals["limit"][order],

@@ -25,7 +25,7 @@ class Overview:
         s = self.summary
         heap = None if s.heap_objects is None else {"objects": s.heap_objects, "bytes": s.heap_bytes}
         return {"dump_format": s.dump_format, "goos": s.goos, "goarch": s.goarch,
-                "go_version": s.go_version, "pid": s.pid, "threads": s.threads,
+                "go_version": s.go_version, "go_version_source": s.go_version_source, "pid": s.pid, "threads": s.threads,
                 "goroutines": s.goroutines, "heap": heap, "executable": s.executable,
                 "signal": s.signal, "partial": s.partial, "warnings": list(self.warnings)}
 

@@ -43,8 +43,10 @@ def test_memsz_beyond_filesz_is_absent_not_zero(tmp_path):
 
 
 def test_truncated_at_every_header_boundary(tmp_path):
+    """A core cut inside its ELF or program headers is refused; one cut later opens with what
+    it holds (tests/core/test_truncated.py)."""
     data = basic().build()
-    for cut in (10, 64, 64 + 56, 64 + 56 * 2 + 3, 64 + 56 * 3 + 100, len(data) - 1):
+    for cut in (10, 63, 64, 64 + 56, 64 + 56 * 2 + 3, 64 + 56 * 3 - 1):
         p = tmp_path / f"cut{cut}"
         p.write_bytes(data[:cut])
         with pytest.raises(core.DumpError) as e:

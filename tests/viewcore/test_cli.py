@@ -95,13 +95,20 @@ def _crash_case() -> Case:
 
 
 def test_truncated_core(capsys, tmp_path):
+    """Cut at half its size, a core opens as a partial answer (tests/core/test_truncated.py
+    checks what survives); cut inside its program headers, it is refused in one line."""
     case = _crash_case()
     raw = open(materialize(case.core), "rb").read()
     cut = tmp_path / "core"
     cut.write_bytes(raw[: len(raw) // 2])
+    status, out, err = run(capsys, cut, "--exe", case.exe, "--json", "overview")
+    assert status == 0, err
+    assert json.loads(out)["partial"] is True
+    assert f"viewcore: warning: truncated core: file ends at {len(raw) // 2:#x}" in err
+    cut.write_bytes(raw[:100])
     status, out, err = run(capsys, cut, "--exe", case.exe, "overview")
     assert status == 1
-    assert "truncated core" in one_error_line(err)
+    assert "truncated core: program headers end at" in one_error_line(err)
 
 
 def test_not_a_dump(capsys, tmp_path):

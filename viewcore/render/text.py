@@ -39,7 +39,8 @@ def _(overview: Overview, console) -> None:
     t.add_column()
     t.add_row("dump", f"{result.dump_format} ({result.goos}/{result.goarch})")
     t.add_row("executable", result.executable or "?")
-    t.add_row("go version", result.go_version or "?")
+    source = "" if result.go_version_source in (None, "buildinfo") else f" (from {result.go_version_source})"
+    t.add_row("go version", (result.go_version or "?") + source)
     t.add_row("pid", str(result.pid) if result.pid is not None else "?")
     t.add_row("threads", str(result.threads))
     if result.signal:

@@ -23,7 +23,7 @@ from .gotypes import Kind
 from .heap import Heap
 from .reach import Reach, Roots, collect_roots, mark
 from .spans import U64, ragged_arange
-from .typeinfer import (MAX_SMALL_SIZE, UNKNOWN, TypeInference, TypeRegistry, header_type_addresses,
+from .typeinfer import (UNKNOWN, TypeInference, TypeRegistry, header_type_addresses,
                         infer_types)
 
 log = logging.getLogger(__name__)
@@ -496,10 +496,12 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
     rts = runtime_types(gp)
     reg = TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     noscan = sp.noscan[heap.span]
-    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan)
+    large = sp.sizeclass[heap.span] == 0
+    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
+                                large=large)
     if gp.facts.malloc_headers:  # large objects: mspan.largeType (set here: few objects)
-        big = np.flatnonzero(heap.size > np.uint32(MAX_SMALL_SIZE))
-        hdr[big] = np.where(sp.sizeclass[heap.span[big]] == 0, sp.large_type[heap.span[big]], 0)
+        big = np.flatnonzero(large)
+        hdr[big] = sp.large_type[heap.span[big]]
     closures = None
     if gp.dwarf is not None:
         closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types
@@ -508,4 +510,5 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
         return heap.gather.u64(addrs)
 
     return infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, frame_roots),
-                       header_types=hdr, read=read, registry=reg, closures=closures)
+                       header_types=hdr, read=read, registry=reg, closures=closures,
+                       noscan=noscan, large=large)

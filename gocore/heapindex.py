@@ -77,7 +77,7 @@ class HeapIndex:
         self.gp = gp
         say = progress or (lambda stage, frac: None)
         say("reading spans and objects", 0.0)
-        heap, _, edges = edges_of(gp)
+        heap, pmaps, edges = edges_of(gp)
         self.heap: Heap = heap
         self.edges: Edges = edges
         say("collecting roots", 0.35)
@@ -89,7 +89,7 @@ class HeapIndex:
         self.reach: Reach = mark(heap, edges, roots)
         self.roots: Roots = roots
         say("typing objects", 0.6)
-        self.types: TypeInference = _infer(gp, heap, self._frame_roots)
+        self.types: TypeInference = _infer(gp, heap, self._frame_roots, edges, pmaps)
         say("indexing", 0.95)
         self.live: np.ndarray = self.reach.reached
         self.type_id: np.ndarray = self.types.type_id
@@ -487,14 +487,19 @@ def _typed_roots(gp, reg: TypeRegistry, frame_roots: dict[str, dict]) -> list[tu
     return out
 
 
-def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
+def _infer(gp, heap: Heap, frame_roots: dict[str, dict], edges: Edges, pmaps,
+           use_dwarf: bool = True) -> TypeInference:
     """Type every allocated object: malloc headers and largeType first, then typed roots
-    (func values typed by their closure's DWARF)."""
+    (func values typed by their closure's DWARF), then what untyped memory states
+    (``typeseeds``: interfaces, channels, finalizers). ``use_dwarf`` False types as if
+    the executable had no DWARF (to compare both on one dump)."""
     from .rtype import runtime_types
     from .typeinfer import ClosureTypes
+    from .typeseeds import UntypedFacts
     sp = heap.spans
     rts = runtime_types(gp)
-    reg = TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
+    dwarf = gp.dwarf if use_dwarf else None
+    reg = TypeRegistry(rts, dwarf.types if dwarf is not None else None)
     noscan = sp.noscan[heap.span]
     large = sp.sizeclass[heap.span] == 0
     hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
@@ -503,12 +508,14 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
         big = np.flatnonzero(large)
         hdr[big] = sp.large_type[heap.span[big]]
     closures = None
-    if gp.dwarf is not None:
-        closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types
+    if dwarf is not None:
+        closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias).types
 
     def read(addrs):
         return heap.gather.u64(addrs)
 
-    return infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, frame_roots),
+    roots = _typed_roots(gp, reg, frame_roots) if dwarf is not None else []
+    return infer_types(gp, heap.addr, heap.size, roots,
                        header_types=hdr, read=read, registry=reg, closures=closures,
-                       noscan=noscan, large=large)
+                       noscan=noscan, large=large,
+                       seeds=UntypedFacts(gp, heap, edges, pmaps, frame_roots))

@@ -608,6 +608,11 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 elif act == STRING:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
+                    if heap.noscan is not None:
+                        n, nok = read(where + np.uint64(8))
+                        tiny = _tiny_string_blocks(heap, addr, np.where(ok & nok & (objs < 0), w, 0), n)
+                        assign(tiny, np.full(len(tiny), reg.array_of(reg.uint8(), MAX_TINY_SIZE),
+                                             dtype=np.int32))
                 elif act == FUNCVAL:
                     objs = find(np.where(ok, w, 0))
                     ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
@@ -657,6 +662,29 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     if left:
         gp.process.warn(f"type inference stopped after {max_rounds} rounds")
     return TypeInference(tid, data_off, reg, from_header)
+
+
+MAX_TINY_SIZE = 16   # runtime.maxTinySize
+
+
+def _tiny_string_blocks(h: "_HeapView", addr: np.ndarray, ptrs: np.ndarray,
+                        lens: np.ndarray) -> np.ndarray:
+    """Return the objects that hold string bytes ``[ptrs, ptrs+lens)`` inside a tiny block.
+
+    The runtime allocates the bytes of a string under 16 bytes with the tiny allocator
+    (``rawstring`` is ``mallocgc(size, nil, false)``; src/runtime/malloc.go): they land at
+    any offset of a 16-byte pointer-free block. A string whose bytes lie inside such a
+    slot makes it string memory, ``[16]uint8``, as a string at its start does.
+    """
+    ptrs = np.asarray(ptrs, dtype=np.uint64)
+    i = np.searchsorted(addr, ptrs, side="right").astype(np.int64) - 1
+    ok = (ptrs != 0) & (i >= 0)
+    j = np.where(ok, i, 0)
+    off = ptrs - addr[j]
+    ok &= (h.size[j] == MAX_TINY_SIZE) & h.noscan[j] & (h.data_off[j] == 0) \
+        & (off > 0) & (off < MAX_TINY_SIZE) & (lens > 0) \
+        & (lens <= np.uint64(MAX_TINY_SIZE) - np.where(ok, off, 0))
+    return np.where(ok, j, -1)
 
 
 def _types_for(reg: TypeRegistry, objs: np.ndarray, tgt: np.ndarray, size: np.ndarray,

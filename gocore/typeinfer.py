@@ -608,9 +608,10 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 elif act == STRING:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
-                    if heap.noscan is not None:
-                        n, nok = read(where + np.uint64(8))
-                        tiny = _tiny_string_blocks(heap, addr, np.where(ok & nok & (objs < 0), w, 0), n)
+                    miss = np.flatnonzero(ok & (objs < 0) & (w != 0))
+                    if heap.noscan is not None and len(miss):
+                        n, nok = read(where[miss] + np.uint64(8))
+                        tiny = _tiny_string_blocks(heap, addr, np.where(nok, w[miss], 0), n)
                         assign(tiny, np.full(len(tiny), reg.array_of(reg.uint8(), MAX_TINY_SIZE),
                                              dtype=np.int32))
                 elif act == FUNCVAL:

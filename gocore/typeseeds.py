@@ -35,7 +35,7 @@ import numpy as np
 from .chans import Channels
 from .rtype import CHAN, INTERFACE, MAP, POINTER
 from .sizeclasses import alloc_slots, check_against_spans
-from .spans import U64
+from .spans import U64, ragged_arange
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +153,14 @@ class UntypedFacts:
             w1s.append(w1[keep])
         # untyped heap objects: an edge whose previous word is not a pointer word
         e = self.edges
-        src = e.src
-        off = e.off.astype(np.int64)
-        cand = np.flatnonzero((off >= 8) & (h.tid[src] == UNKNOWN))
-        if len(cand):
-            s, o = src[cand], off[cand]
+        untyped = np.flatnonzero((h.tid == UNKNOWN) & (e.start[1:] > e.start[:-1]))
+        owner, k = ragged_arange(e.start[untyped + 1] - e.start[untyped])
+        eid = e.start[untyped][owner] + k
+        s, o = untyped[owner], e.off[eid].astype(np.int64)
+        del owner, k, eid
+        keep = o >= 8
+        s, o = s[keep], o[keep]
+        if len(s):
             wa = heap.addr[s] + o.astype(U64)
             w0, ok0 = h.read(wa - U64(8))
             w1, ok1 = h.read(wa)

@@ -154,29 +154,14 @@ class UntypedFacts:
         # untyped heap objects: an edge whose previous word is not a pointer word
         e = self.edges
         untyped = np.flatnonzero((h.tid == UNKNOWN) & (e.start[1:] > e.start[:-1]))
-        owner, k = ragged_arange(e.start[untyped + 1] - e.start[untyped])
-        eid = e.start[untyped][owner] + k
-        s, o = untyped[owner], e.off[eid].astype(np.int64)
-        del owner, k, eid
-        keep = o >= 8
-        s, o = s[keep], o[keep]
-        if len(s):
-            wa = heap.addr[s] + o.astype(U64)
-            w0, ok0 = h.read(wa - U64(8))
-            w1, ok1 = h.read(wa)
-            good = ok0 & ok1 & (w0 != 0) & (w0 % U64(8) == 0)
-            good &= self._in_types(w0) | (heap.find(w0) < 0)   # itabs are never heap objects
-            s, o, w0, w1 = s[good], o[good], w0[good], w1[good]
-            # the type word must not be a pointer word of its object (its heap bits say so)
-            t = self._valid_type_words(w0)
-            s, o, w0, w1 = s[t], o[t], w0[t], w1[t]
-            if len(s):
-                ps, pk = self.pmaps.slots(np.unique(s))
-                have = np.unique(ps.astype(np.int64) << 32 | pk.astype(np.int64))
-                want = s.astype(np.int64) << 32 | (o // 8 - 1)
-                ptr = ~np.isin(want, have)
-                w0s.append(w0[ptr])
-                w1s.append(w1[ptr])
+        cum = np.cumsum(e.start[untyped + 1] - e.start[untyped])
+        a = 0
+        while a < len(untyped):          # batches of about 1M edges: bounded temporaries
+            b = max(int(np.searchsorted(cum, (cum[a - 1] if a else 0) + (1 << 20))), a + 1)
+            w0, w1 = self._object_pairs(untyped[a:b])
+            w0s.append(w0)
+            w1s.append(w1)
+            a = b
         # goroutine frames: the root word and the word before it
         slots = np.array([int(f["address"]) for f in self.frame_roots.values()
                           if f.get("kind") == "frame" and f.get("address")], dtype=U64)
@@ -189,6 +174,51 @@ class UntypedFacts:
         if not w0s:
             return np.zeros(0, U64), np.zeros(0, U64)
         return np.concatenate(w0s), np.concatenate(w1s)
+
+    def _object_pairs(self, objs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (type word, data word) of the candidate interfaces in untyped objects
+        ``objs`` (ascending): an edge whose previous word is a type or itab word and not a
+        pointer word of the object."""
+        e, heap, h = self.edges, self.heap, self.h
+        owner, k = ragged_arange(e.start[objs + 1] - e.start[objs])
+        eid = e.start[objs][owner] + k
+        s, o = objs[owner], e.off[eid].astype(np.int64)
+        del owner, k, eid
+        keep = o >= 8
+        s, o = s[keep], o[keep]
+        wa = heap.addr[s] + o.astype(U64)
+        w0, ok0 = h.read(wa - U64(8))
+        w1, ok1 = h.read(wa)
+        good = ok0 & ok1 & (w0 != 0) & (w0 % U64(8) == 0)
+        good &= self._in_types(w0) | (heap.find(w0) < 0)   # itabs are never heap objects
+        s, o, w0, w1 = s[good], o[good], w0[good], w1[good]
+        t = self._valid_type_words(w0)
+        s, o, w0, w1 = s[t], o[t], w0[t], w1[t]
+        if not len(s):
+            return w0, w1
+        ptr = ~self._pointer_words(s, o // 8 - 1)     # s ascending: edges come by source
+        return w0[ptr], w1[ptr]
+
+    def _pointer_words(self, objs: np.ndarray, words: np.ndarray,
+                       batch: int = 1 << 13) -> np.ndarray:
+        """Return whether word ``words[i]`` (from the slot start) of object ``objs[i]`` is a
+        pointer word by its heap bits; ``objs`` ascending. Slots are asked for in batches
+        of objects, so memory stays bounded by the batch."""
+        out = np.zeros(len(objs), dtype=bool)
+        want = objs.astype(np.int64) << 32 | words.astype(np.int64)
+        uniq = objs[np.r_[True, objs[1:] != objs[:-1]]]
+        for a in range(0, len(uniq), batch):
+            part = uniq[a:a + batch]
+            lo = np.searchsorted(objs, part[0], side="left")
+            hi = np.searchsorted(objs, part[-1], side="right")
+            ps, pk = self.pmaps.slots(part)
+            if not len(ps):
+                continue
+            # slots come by object, then word: their keys are sorted
+            have = ps.astype(np.int64) << 32 | pk.astype(np.int64)
+            at = np.minimum(np.searchsorted(have, want[lo:hi]), len(have) - 1)
+            out[lo:hi] = have[at] == want[lo:hi]
+        return out
 
     def _valid_type_words(self, w0: np.ndarray) -> np.ndarray:
         """Return whether each word is a type descriptor or an itab (see the module doc)."""

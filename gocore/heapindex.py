@@ -3,7 +3,8 @@
 Stages (each reported to a ``progress(stage, fraction)`` callback): spans and objects
 (heap.py), pointer edges (edges.py), roots and marking (reach.py: data/bss, finalizers and,
 when ``gocore.stackroots`` is available, goroutine stacks), types (typeinfer.py: malloc
-headers, then spread from the typed globals along typed pointers).
+headers, then spread from the typed globals along typed pointers, then what untyped memory
+states: typeseeds.py).
 
 Everything is per object id (the index into ``Heap.addr``): ``live`` (bool), ``type_id``
 (int32, -1 unknown) and ``data_off`` (8 where a malloc header precedes the data). Python

@@ -1,8 +1,8 @@
 """Types for heap objects: from malloc headers and by spreading types along typed pointers.
 
 Objects are parallel arrays (``addr`` slot starts, ``size`` slot sizes, sorted by address).
-Two sources give an object a type id (an index into a ``gotypes.TypeTable``); any object
-neither reaches stays ``UNKNOWN`` (-1): we never guess.
+Three sources give an object a type id (an index into a ``gotypes.TypeTable``); any object
+none reaches stays ``UNKNOWN`` (-1): we never guess.
 
 (a) The runtime's own record (Go 1.22+, ``facts.malloc_headers``; src/runtime/mbitmap.go
     ``heapBitsInSpan``, src/runtime/malloc.go ``mallocgc``): a small object of a scan span
@@ -13,8 +13,14 @@ neither reaches stays ``UNKNOWN`` (-1): we never guess.
 (b) Propagation from typed roots: a BFS, one frontier at a time, grouped by type so each
     step is a vectorised gather. Pointers give their element type, slices their backing
     array (``[N]T``, N = slot payload / elem size), strings ``[N]uint8``, interfaces the
-    dynamic type named by their type word (eface) or itab (iface). Only pointers to an
-    object's start are followed (interior pointers say nothing certain about the object).
+    dynamic type named by their type word (eface) or itab (iface), channels their hchan
+    (only when it is one of ``makechan``'s shapes, ``gocore.chans``) and the hchan its
+    buffer ``[N]T`` from ``elemtype``. Only pointers to an object's start are followed
+    (interior pointers say nothing certain about the object), except string bytes inside a
+    16-byte tiny block.
+(c) What untyped memory states in the runtime's words, once (a) and (b) have spread
+    (``seeds``, ``gocore.typeseeds``): interfaces in data/bss, frames and untyped objects,
+    hchans, finalizer records; what they type spreads as in (b).
 """
 
 from __future__ import annotations

@@ -823,6 +823,16 @@ _RUNTIME_STRUCT_FIELDS = {
         "closed": "uint32", "elemtype": "unsafe.Pointer", "sendx": "uint", "recvx": "uint",
         "recvq.first": "*runtime.sudog", "recvq.last": "*runtime.sudog",
         "sendq.first": "*runtime.sudog", "sendq.last": "*runtime.sudog"},
+    "runtime.g": {
+        "stack.lo": "uintptr", "stack.hi": "uintptr", "stackguard0": "uintptr",
+        "_panic": "unsafe.Pointer", "_defer": "unsafe.Pointer", "m": "unsafe.Pointer",
+        "sched.sp": "uintptr", "sched.pc": "uintptr", "sched.g": "uintptr",
+        "sched.ctxt": "unsafe.Pointer", "sched.lr": "uintptr", "sched.bp": "uintptr",
+        "syscallsp": "uintptr", "syscallpc": "uintptr", "param": "unsafe.Pointer",
+        "atomicstatus": "uint32", "goid": "uint64", "schedlink": "uintptr",
+        "waitsince": "int64", "waitreason": "uint8", "lockedm": "uintptr",
+        "gopc": "uintptr", "ancestors": "unsafe.Pointer", "startpc": "uintptr",
+        "waiting": "*runtime.sudog", "labels": "unsafe.Pointer"},
     "runtime.sudog": {
         "g": "unsafe.Pointer", "next": "*runtime.sudog", "prev": "*runtime.sudog",
         "elem": "unsafe.Pointer", "isSelect": "bool", "waitlink": "*runtime.sudog",
@@ -830,9 +840,10 @@ _RUNTIME_STRUCT_FIELDS = {
 }
 # nested struct fields (``groups.data``): the struct type of the prefix
 _NESTED = {"groups": "internal/runtime/maps.groupsReference", "recvq": "runtime.waitq",
-           "sendq": "runtime.waitq"}
+           "sendq": "runtime.waitq", "stack": "runtime.stack", "sched": "runtime.gobuf"}
 _BASIC = {"bool": (Kind.BOOL, 1), "uint8": (Kind.UINT, 1), "uint16": (Kind.UINT, 2),
           "uint32": (Kind.UINT, 4), "uint64": (Kind.UINT, 8), "int": (Kind.INT, 8), "uint": (Kind.UINT, 8),
+          "int64": (Kind.INT, 8),
           "uintptr": (Kind.UINTPTR, 8), "unsafe.Pointer": (Kind.UNSAFE_PTR, 8)}
 _UINT_BY_SIZE = {1: "uint8", 2: "uint16", 4: "uint32", 8: "uint64"}
 

@@ -1,4 +1,5 @@
-"""Types that untyped memory states in the runtime's own words: interfaces, channels, finalizers.
+"""Types that untyped memory states in the runtime's own words: interfaces, channels, goroutines,
+finalizers.
 
 Without DWARF nothing says what a global, a stack slot or a small heap object (no malloc
 header) holds. Some words there still name a type, because the runtime wrote them:
@@ -18,6 +19,7 @@ header) holds. Some words there still name a type, because the runtime wrote the
   goes through ``MapInternals``; a channel through ``gocore.chans``.
 * an hchan: checked against makechan's three shapes (``gocore.chans``) among the untyped
   objects, and its buffer typed from its ``elemtype``;
+* ``runtime.allgs``: the runtime's ``[]*g``, each g made by ``new(g)``;
 * a finalizer record (``runtime.specialfinalizer``, every release): ``ot`` is the ``*T``
   type SetFinalizer was called with, so the object at the record's offset (the start of
   its allocation, src/runtime/mfinal.go) is a T when its slot fits T as above.
@@ -77,6 +79,7 @@ class UntypedFacts:
             tids.append(got[1])
         self._assign(np.concatenate(objs), np.concatenate(tids))
         self._channels()
+        self._goroutines()
 
     # ---- helpers ----
 
@@ -318,6 +321,32 @@ class UntypedFacts:
         cand = cand[ok & self._in_types(et)]
         good = self.chans.check(h, cand).ok
         h.assign(cand[good], np.full(int(good.sum()), hchan, dtype=np.int32))
+
+    # ---- goroutines ----
+
+    def _goroutines(self) -> None:
+        """Type ``runtime.allgs`` (a ``[]*g``) and the g objects it holds: ``malg`` makes
+        every g with ``new(g)`` (src/runtime/proc.go), dead ones kept for reuse included."""
+        gp, h, reg = self.gp, self.h, self.reg
+        from .typeinfer import _named_type, _types_for
+        allgs = gp.global_address("runtime.allgs")
+        if allgs is None or not gp.layout.has("runtime.g"):
+            return
+        (ptr, n), ok = h.read(np.array([allgs, allgs + 8], dtype=U64))
+        if not ok.all() or not ptr or not 0 < n < 50_000_000:
+            return
+        g = _named_type(reg, gp.layout, "runtime.g")
+        gptr = _named_type(reg, gp.layout, "*runtime.g")
+        if g == UNKNOWN or gptr == UNKNOWN:
+            return
+        arr = h.find(np.array([ptr], dtype=U64))
+        h.assign(arr, _types_for(reg, arr, np.array([gptr], dtype=np.int32), h.size,
+                                 h.data_off, sized=True))
+        gs, gok = h.read(U64(int(ptr)) + np.arange(int(n), dtype=U64) * U64(8))
+        objs = h.find(np.where(gok, gs, 0))
+        size = np.full(len(objs), gp.layout.size("runtime.g"))
+        fit = self._fits(objs, size, np.ones(len(objs), dtype=bool))
+        h.assign(objs[fit], np.full(int(fit.sum()), g, dtype=np.int32))
 
     # ---- finalizers ----
 

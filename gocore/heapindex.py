@@ -90,7 +90,8 @@ class HeapIndex:
         self.reach: Reach = mark(heap, edges, roots)
         self.roots: Roots = roots
         say("typing objects", 0.6)
-        self.types: TypeInference = _infer(gp, heap, self._frame_roots, edges, pmaps)
+        self.types: TypeInference = _infer(gp, heap, self._frame_roots, edges, pmaps,
+                                           live=self.reach.reached)
         say("indexing", 0.95)
         self.live: np.ndarray = self.reach.reached
         self.type_id: np.ndarray = self.types.type_id
@@ -489,11 +490,12 @@ def _typed_roots(gp, reg: TypeRegistry, frame_roots: dict[str, dict]) -> list[tu
 
 
 def _infer(gp, heap: Heap, frame_roots: dict[str, dict], edges: Edges, pmaps,
-           use_dwarf: bool = True) -> TypeInference:
+           use_dwarf: bool = True, live: np.ndarray | None = None) -> TypeInference:
     """Type every allocated object: malloc headers and largeType first, then typed roots
     (func values typed by their closure's DWARF), then what untyped memory states
     (``typeseeds``: interfaces, channels, finalizers). ``use_dwarf`` False types as if
-    the executable had no DWARF (to compare both on one dump)."""
+    the executable had no DWARF (to compare both on one dump). ``live`` (bool per object)
+    limits the scans of untyped memory to live objects."""
     from .rtype import runtime_types
     from .typeinfer import ClosureTypes
     from .typeseeds import UntypedFacts
@@ -519,4 +521,4 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict], edges: Edges, pmaps,
     return infer_types(gp, heap.addr, heap.size, roots,
                        header_types=hdr, read=read, registry=reg, closures=closures,
                        noscan=noscan, large=large,
-                       seeds=UntypedFacts(gp, heap, edges, pmaps, frame_roots))
+                       seeds=UntypedFacts(gp, heap, edges, pmaps, frame_roots, live))

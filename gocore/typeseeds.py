@@ -47,8 +47,12 @@ UNKNOWN = -1
 class UntypedFacts:
     """The sources above for one heap; called by ``infer_types`` as its ``seeds``."""
 
-    def __init__(self, gp, heap, edges, pmaps, frame_roots: dict[str, dict]):
+    def __init__(self, gp, heap, edges, pmaps, frame_roots: dict[str, dict],
+                 live: np.ndarray | None = None):
+        """``live`` (bool per object, when marking is done) limits the scans of untyped
+        objects to the live ones: unreachable objects are shown nowhere."""
         self.gp = gp
+        self.live = live
         self.heap = heap
         self.edges = edges
         self.pmaps = pmaps
@@ -156,7 +160,10 @@ class UntypedFacts:
             w1s.append(w1[keep])
         # untyped heap objects: an edge whose previous word is not a pointer word
         e = self.edges
-        untyped = np.flatnonzero((h.tid == UNKNOWN) & (e.start[1:] > e.start[:-1]))
+        scan = (h.tid == UNKNOWN) & (e.start[1:] > e.start[:-1])
+        if self.live is not None:
+            scan &= self.live
+        untyped = np.flatnonzero(scan)
         cum = np.cumsum(e.start[untyped + 1] - e.start[untyped])
         a = 0
         while a < len(untyped):          # batches of about 1M edges: bounded temporaries
@@ -312,8 +319,10 @@ class UntypedFacts:
         hchan = self.reg.hchan_type()
         if hchan == UNKNOWN or h.noscan is None:
             return
-        cand = np.flatnonzero((h.tid == UNKNOWN) & (h.size >= np.uint32(self.chans.size))
-                              & (h.data_off == 0))
+        cand = (h.tid == UNKNOWN) & (h.size >= np.uint32(self.chans.size)) & (h.data_off == 0)
+        if self.live is not None:
+            cand &= self.live
+        cand = np.flatnonzero(cand)
         if not len(cand):
             return
         # the elemtype word first: one gather, then the full check on the few that pass

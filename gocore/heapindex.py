@@ -3,7 +3,8 @@
 Stages (each reported to a ``progress(stage, fraction)`` callback): spans and objects
 (heap.py), pointer edges (edges.py), roots and marking (reach.py: data/bss, finalizers and,
 when ``gocore.stackroots`` is available, goroutine stacks), types (typeinfer.py: malloc
-headers, then spread from the typed globals along typed pointers).
+headers, then spread from the typed globals along typed pointers, then what untyped memory
+states: typeseeds.py).
 
 Everything is per object id (the index into ``Heap.addr``): ``live`` (bool), ``type_id``
 (int32, -1 unknown) and ``data_off`` (8 where a malloc header precedes the data). Python
@@ -23,7 +24,7 @@ from .gotypes import Kind
 from .heap import Heap
 from .reach import Reach, Roots, collect_roots, mark
 from .spans import U64, ragged_arange
-from .typeinfer import (MAX_SMALL_SIZE, UNKNOWN, TypeInference, TypeRegistry, header_type_addresses,
+from .typeinfer import (UNKNOWN, TypeInference, TypeRegistry, header_type_addresses,
                         infer_types)
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class HeapIndex:
         self.gp = gp
         say = progress or (lambda stage, frac: None)
         say("reading spans and objects", 0.0)
-        heap, _, edges = edges_of(gp)
+        heap, pmaps, edges = edges_of(gp)
         self.heap: Heap = heap
         self.edges: Edges = edges
         say("collecting roots", 0.35)
@@ -89,7 +90,8 @@ class HeapIndex:
         self.reach: Reach = mark(heap, edges, roots)
         self.roots: Roots = roots
         say("typing objects", 0.6)
-        self.types: TypeInference = _infer(gp, heap, self._frame_roots)
+        self.types: TypeInference = _infer(gp, heap, self._frame_roots, edges, pmaps,
+                                           live=self.reach.reached)
         say("indexing", 0.95)
         self.live: np.ndarray = self.reach.reached
         self.type_id: np.ndarray = self.types.type_id
@@ -487,25 +489,36 @@ def _typed_roots(gp, reg: TypeRegistry, frame_roots: dict[str, dict]) -> list[tu
     return out
 
 
-def _infer(gp, heap: Heap, frame_roots: dict[str, dict]) -> TypeInference:
+def _infer(gp, heap: Heap, frame_roots: dict[str, dict], edges: Edges, pmaps,
+           use_dwarf: bool = True, live: np.ndarray | None = None) -> TypeInference:
     """Type every allocated object: malloc headers and largeType first, then typed roots
-    (func values typed by their closure's DWARF)."""
+    (func values typed by their closure's DWARF), then what untyped memory states
+    (``typeseeds``: interfaces, channels, finalizers). ``use_dwarf`` False types as if
+    the executable had no DWARF (to compare both on one dump). ``live`` (bool per object)
+    limits the scans of untyped memory to live objects."""
     from .rtype import runtime_types
     from .typeinfer import ClosureTypes
+    from .typeseeds import UntypedFacts
     sp = heap.spans
     rts = runtime_types(gp)
-    reg = TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
+    dwarf = gp.dwarf if use_dwarf else None
+    reg = TypeRegistry(rts, dwarf.types if dwarf is not None else None)
     noscan = sp.noscan[heap.span]
-    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan)
+    large = sp.sizeclass[heap.span] == 0
+    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
+                                large=large)
     if gp.facts.malloc_headers:  # large objects: mspan.largeType (set here: few objects)
-        big = np.flatnonzero(heap.size > np.uint32(MAX_SMALL_SIZE))
-        hdr[big] = np.where(sp.sizeclass[heap.span[big]] == 0, sp.large_type[heap.span[big]], 0)
+        big = np.flatnonzero(large)
+        hdr[big] = sp.large_type[heap.span[big]]
     closures = None
-    if gp.dwarf is not None:
-        closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types
+    if dwarf is not None:
+        closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias).types
 
     def read(addrs):
         return heap.gather.u64(addrs)
 
-    return infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, frame_roots),
-                       header_types=hdr, read=read, registry=reg, closures=closures)
+    roots = _typed_roots(gp, reg, frame_roots) if dwarf is not None else []
+    return infer_types(gp, heap.addr, heap.size, roots,
+                       header_types=hdr, read=read, registry=reg, closures=closures,
+                       noscan=noscan, large=large,
+                       seeds=UntypedFacts(gp, heap, edges, pmaps, frame_roots, live))

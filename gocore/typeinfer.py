@@ -1,8 +1,8 @@
 """Types for heap objects: from malloc headers and by spreading types along typed pointers.
 
 Objects are parallel arrays (``addr`` slot starts, ``size`` slot sizes, sorted by address).
-Two sources give an object a type id (an index into a ``gotypes.TypeTable``); any object
-neither reaches stays ``UNKNOWN`` (-1): we never guess.
+Three sources give an object a type id (an index into a ``gotypes.TypeTable``); any object
+none reaches stays ``UNKNOWN`` (-1): we never guess.
 
 (a) The runtime's own record (Go 1.22+, ``facts.malloc_headers``; src/runtime/mbitmap.go
     ``heapBitsInSpan``, src/runtime/malloc.go ``mallocgc``): a small object of a scan span
@@ -13,8 +13,14 @@ neither reaches stays ``UNKNOWN`` (-1): we never guess.
 (b) Propagation from typed roots: a BFS, one frontier at a time, grouped by type so each
     step is a vectorised gather. Pointers give their element type, slices their backing
     array (``[N]T``, N = slot payload / elem size), strings ``[N]uint8``, interfaces the
-    dynamic type named by their type word (eface) or itab (iface). Only pointers to an
-    object's start are followed (interior pointers say nothing certain about the object).
+    dynamic type named by their type word (eface) or itab (iface), channels their hchan
+    (only when it is one of ``makechan``'s shapes, ``gocore.chans``) and the hchan its
+    buffer ``[N]T`` from ``elemtype``. Only pointers to an object's start are followed
+    (interior pointers say nothing certain about the object), except string bytes inside a
+    16-byte tiny block.
+(c) What untyped memory states in the runtime's words, once (a) and (b) have spread
+    (``seeds``, ``gocore.typeseeds``): interfaces in data/bss, frames and untyped objects,
+    hchans, finalizer records; what they type spreads as in (b).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .chans import Channels, is_hchan_name
 from .errors import GoCoreError
 from .gotypes import Field, Kind, TypeTable
 from .rtype import MAP as MAP_KIND
@@ -82,21 +89,26 @@ def read_words(proc, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def header_type_addresses(proc, addrs: np.ndarray, sizes: np.ndarray, facts, *,
                           noscan: np.ndarray | None = None,
                           large_type: np.ndarray | None = None,
-                          valid: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+                          valid: Callable[[np.ndarray], np.ndarray] | None = None,
+                          large: np.ndarray | None = None) -> np.ndarray:
     """Return, per object, the run-time address of the ``*_type`` the runtime recorded (0: none).
 
     ``addrs``/``sizes`` are slot starts and slot sizes (span elemsize). Small objects of a
     scan span with a slot over 512 bytes carry a malloc header at the slot start; pass
     ``noscan`` (per object, from the span class) when known, otherwise every candidate word
     must pass ``valid`` (default: inside the module's type section and 8-aligned). Large
-    objects (slot over 32 KiB) take ``large_type`` (per object, ``mspan.largeType``; 0 for
-    none) when given. Before Go 1.22 (``facts.malloc_headers`` false) all are 0.
+    objects take ``large_type`` (per object, ``mspan.largeType``; 0 for none) when given.
+    ``large`` (per object: its span's size class is 0) says which objects are large; without
+    it, slots over 32 KiB are (a 32 KiB slot may be either: a 32760-byte object with a
+    header in size class 67, or a large object of 4 pages). Before Go 1.22
+    (``facts.malloc_headers`` false) all are 0.
     """
     addrs = np.asarray(addrs, dtype=np.uint64)
     out = np.zeros(len(addrs), dtype=np.uint64)
     if not facts.malloc_headers or not len(addrs):
         return out
-    small = (sizes > MIN_SIZE_FOR_MALLOC_HEADER) & (sizes <= MAX_SMALL_SIZE)
+    big = sizes > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)
+    small = (sizes > MIN_SIZE_FOR_MALLOC_HEADER) & ~big
     if noscan is not None:
         small &= ~np.asarray(noscan, dtype=bool)
     sel = np.flatnonzero(small)
@@ -108,8 +120,8 @@ def header_type_addresses(proc, addrs: np.ndarray, sizes: np.ndarray, facts, *,
         words[~valid(words)] = 0
     out[sel] = words
     if large_type is not None:
-        large = np.flatnonzero(sizes > MAX_SMALL_SIZE)
-        out[large] = np.asarray(large_type)[large]
+        big = np.flatnonzero(big)
+        out[big] = np.asarray(large_type)[big]
     return out
 
 
@@ -142,6 +154,9 @@ class TypeRegistry:
         self._by_rt: dict[int, int] = {}
         self._arrays: dict[tuple[int, int], int] = {}
         self._uint8: int | None = None
+        self._hchan: int | None = None
+        self._building: dict[str, int] = {}   # runtime structs being built (self-references)
+        self.layout = None            # the runtime Layout: runtime structs DWARF lacks
 
     def _add(self, name: str, kind: Kind, size: int, **kw) -> int:
         t = self.table.add(name, kind, size, **kw)
@@ -211,6 +226,14 @@ class TypeRegistry:
             t = self.table.lookup("uint8")
             self._uint8 = t.id if t is not None else self._add("uint8", Kind.UINT, 1)
         return self._uint8
+
+    def hchan_type(self) -> int:
+        """Return the id of ``runtime.hchan``: DWARF's, else built from the runtime layout
+        (UNKNOWN without either)."""
+        if self._hchan is None:
+            self._hchan = UNKNOWN if self.layout is None else \
+                _named_type(self, self.layout, "runtime.hchan")
+        return self._hchan
 
     def array_of(self, elem: int, n: int) -> int:
         """Return the id of ``[n]elem`` (made on first use)."""
@@ -313,7 +336,10 @@ def _split_top(s: str) -> list[str]:
 # with the map descriptor's group/bucket type (target: the map type).
 # HMAP_EXTRA is DWARF's ``hash<K,V>.extra``: the overflow buckets kept by ``mapextra``
 # (target: the bucket type).
-PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA = range(9)
+# CHAN is a pointer to an hchan (a ``chan T`` value, ``*hchan``): the object is typed only when
+# it is an hchan as makechan made it (gocore/chans.py); CHAN_BUF is ``hchan.buf``: the buffer
+# object, ``[N]T`` with T from the hchan's ``elemtype`` (target: the hchan type).
+PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF = range(11)
 
 # The runtime never allocates a ``runtime.bmap``: it is the bucket header the runtime casts
 # every bucket to (src/runtime/map.go); buckets are allocated with the map's bucket type.
@@ -349,7 +375,9 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
     k = t.kind
     cache[tid] = _Slots(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int32))
     if k is Kind.PTR:
-        if t.elem is not None and reg.table[t.elem].name not in _PLACEHOLDERS:
+        if t.elem is not None and is_hchan_name(reg.table[t.elem].name):
+            one(0, CHAN, t.elem)
+        elif t.elem is not None and reg.table[t.elem].name not in _PLACEHOLDERS:
             one(0, PTR, t.elem)
     elif k is Kind.MAP:
         if t.target is not None:
@@ -357,8 +385,9 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         else:
             one(0, MAP, tid)
     elif k is Kind.CHAN:
-        if t.target is not None:
-            one(0, PTR, t.target)
+        hchan = t.target if t.target is not None else reg.hchan_type()
+        if hchan != UNKNOWN:
+            one(0, CHAN, hchan)
     elif k is Kind.FUNC:
         one(0, FUNCVAL, UNKNOWN)
     elif k is Kind.SLICE:
@@ -378,8 +407,12 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         # bucket of the same type (uintptr when keys and elems hold no pointers: then the
         # map's mapextra keeps them; cmd/compile/internal/reflectdata MapBucketType)
         bucket = t.name.replace("noalg.", "").startswith("map.bucket[")
+        hchan = is_hchan_name(t.name)
         for f in t.fields:
             ft = reg.table[f.type]
+            if hchan and f.name == "buf":
+                one(f.offset, CHAN_BUF, tid)
+                continue
             if f.name in arrays and ft.kind is Kind.PTR and ft.elem is not None:
                 one(f.offset, SLICE, ft.elem)
                 continue
@@ -449,6 +482,9 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 registry: TypeRegistry | None = None,
                 closures: Callable[[np.ndarray], np.ndarray] | None = None,
                 withhold: np.ndarray | None = None,
+                noscan: np.ndarray | None = None,
+                large: np.ndarray | None = None,
+                seeds: Callable[["_HeapView", "TypeRegistry", "MapInternals"], None] | None = None,
                 max_rounds: int = 1 << 40) -> TypeInference:
     """Assign a type id to each object (``addr``/``size`` sorted slot starts and sizes).
 
@@ -459,10 +495,17 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     closure context types (``ClosureTypes.types``); without it func values are not followed.
     ``withhold`` (bool per object) keeps those objects' header types out: their data still
     starts after the header, but only propagation may type them (to check propagation
-    against the runtime's own records).
+    against the runtime's own records). ``noscan`` (bool per object: a pointer-free span)
+    lets channels be checked against ``makechan``'s shapes; without it no hchan is typed.
+    ``large`` (per object: a size class 0 span) tells large objects, which have no header
+    in their slot (default: slots over 32 KiB).
+    ``seeds`` runs once the typed roots and headers have spread: it may type still untyped
+    objects from what untyped memory states (``gocore.typeseeds``) through the view's
+    ``assign``; what it types spreads in turn.
     """
     rts = runtime_types(gp)
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
+    reg.layout = gp.layout
     addr = np.asarray(addr, dtype=np.uint64)
     n = len(addr)  # ``size`` keeps its dtype (uint32 slot sizes): no per-object copy
     if read is None:
@@ -473,7 +516,8 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     from_header = np.zeros(n, dtype=bool)
     if header_types is not None:
         ht = np.asarray(header_types, dtype=np.uint64)
-        small_hdr = (ht != 0) & (size <= MAX_SMALL_SIZE)
+        big = size > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)
+        small_hdr = (ht != 0) & ~big
         data_off[small_hdr] = MALLOC_HEADER_SIZE
         hit = np.flatnonzero(ht != 0)
         if withhold is not None:
@@ -532,12 +576,24 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
             newly.setdefault(int(t), []).append(objs[types == t])
 
     maps = MapInternals(gp, reg)
-    heap = _HeapView(tid, size, data_off, base, find, assign, read)
+    heap = _HeapView(tid, size, data_off, base, find, assign, read,
+                     None if noscan is None else np.asarray(noscan, dtype=bool))
+    chans = Channels(gp, reg, UNKNOWN)
 
     rounds = 0
-    while frontier and rounds < max_rounds:
-        rounds += 1
-        newly.clear()
+
+    def spread(frontier: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, int]]:
+        """Spread types from ``frontier`` until nothing new is typed (or ``max_rounds``);
+        return what was left when the rounds ran out."""
+        nonlocal rounds
+        while frontier and rounds < max_rounds:
+            rounds += 1
+            newly.clear()
+            _round(frontier)
+            frontier = [(base(np.concatenate(v)), t) for t, v in newly.items()]
+        return frontier
+
+    def _round(frontier: list[tuple[np.ndarray, int]]) -> None:
         for addrs, t in frontier:
             s = _slots(reg, t, slots_cache)
             if not len(s.off):
@@ -558,6 +614,12 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 elif act == STRING:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
+                    miss = np.flatnonzero(ok & (objs < 0) & (w != 0))
+                    if heap.noscan is not None and len(miss):
+                        n, nok = read(where[miss] + np.uint64(8))
+                        tiny = _tiny_string_blocks(heap, addr, np.where(nok, w[miss], 0), n)
+                        assign(tiny, np.full(len(tiny), reg.array_of(reg.uint8(), MAX_TINY_SIZE),
+                                             dtype=np.int32))
                 elif act == FUNCVAL:
                     objs = find(np.where(ok, w, 0))
                     ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
@@ -569,6 +631,15 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 elif act == SWISS_DIR:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _swiss_dir_types(reg, read, where, objs, tgt, size, data_off))
+                elif act == CHAN:
+                    objs = find(np.where(ok, w, 0))
+                    good = chans.check(heap, objs).ok
+                    assign(objs[good], tgt[good])
+                elif act == CHAN_BUF:
+                    hobj = find(where - np.uint64(chans.off["buf"]))
+                    got = chans.check(heap, hobj)
+                    b = got.buf_obj
+                    assign(b, _types_for(reg, b, got.elem, size, data_off, sized=True))
                 elif act == MAP:
                     maps.follow(heap, find(np.where(ok, w, 0)), tgt)
                 elif act == HMAP_EXTRA:
@@ -589,10 +660,38 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                     m = dmap != UNKNOWN
                     if m.any():
                         maps.follow(heap, objs[m], dmap[m])
-        frontier = [(base(np.concatenate(v)), t) for t, v in newly.items()]
-    if frontier:
+
+    left = spread(frontier)
+    if seeds is not None and not left:
+        newly.clear()
+        seeds(heap, reg, maps)
+        left = spread([(base(np.concatenate(v)), t) for t, v in newly.items()])
+    if left:
         gp.process.warn(f"type inference stopped after {max_rounds} rounds")
     return TypeInference(tid, data_off, reg, from_header)
+
+
+MAX_TINY_SIZE = 16   # runtime.maxTinySize
+
+
+def _tiny_string_blocks(h: "_HeapView", addr: np.ndarray, ptrs: np.ndarray,
+                        lens: np.ndarray) -> np.ndarray:
+    """Return the objects that hold string bytes ``[ptrs, ptrs+lens)`` inside a tiny block.
+
+    The runtime allocates the bytes of a string under 16 bytes with the tiny allocator
+    (``rawstring`` is ``mallocgc(size, nil, false)``; src/runtime/malloc.go): they land at
+    any offset of a 16-byte pointer-free block. A string whose bytes lie inside such a
+    slot makes it string memory, ``[16]uint8``, as a string at its start does.
+    """
+    ptrs = np.asarray(ptrs, dtype=np.uint64)
+    i = np.searchsorted(addr, ptrs, side="right").astype(np.int64) - 1
+    ok = (ptrs != 0) & (i >= 0)
+    j = np.where(ok, i, 0)
+    off = ptrs - addr[j]
+    ok &= (h.size[j] == MAX_TINY_SIZE) & h.noscan[j] & (h.data_off[j] == 0) \
+        & (off > 0) & (off < MAX_TINY_SIZE) & (lens > 0) \
+        & (lens <= np.uint64(MAX_TINY_SIZE) - np.where(ok, off, 0))
+    return np.where(ok, j, -1)
 
 
 def _types_for(reg: TypeRegistry, objs: np.ndarray, tgt: np.ndarray, size: np.ndarray,
@@ -696,13 +795,16 @@ class _HeapView:
     find: Callable[[np.ndarray], np.ndarray]     # data starts -> object ids (-1: none)
     assign: Callable[[np.ndarray, np.ndarray], None]
     read: ReadWords
+    noscan: np.ndarray | None = None              # per object: a pointer-free span
 
 
 # Go types of the fields of the runtime's map structs (src/internal/runtime/maps/map.go Map,
-# table.go table and groupsReference; src/runtime/map.go hmap and mapextra, to go1.23), used
-# to build these structs when DWARF has none. Offsets and sizes always come from the layout;
-# a field whose size differs from its Go type here is typed by its size.
-_MAP_STRUCT_FIELDS = {
+# table.go table and groupsReference; src/runtime/map.go hmap and mapextra, to go1.23) and
+# channel structs (src/runtime/chan.go hchan, waitq; runtime2.go sudog), used to build these
+# structs when DWARF has none. Offsets and sizes always come from the layout; a field whose
+# size differs from its Go type here is typed by its size. Pointers to what viewcore cannot
+# type without DWARF (``*_type``, ``*g``) are unsafe.Pointer.
+_RUNTIME_STRUCT_FIELDS = {
     "internal/runtime/maps.Map": {
         "used": "uint64", "seed": "uintptr", "dirPtr": "unsafe.Pointer", "dirLen": "int",
         "globalDepth": "uint8", "globalShift": "uint8", "writing": "uint8"},
@@ -716,11 +818,32 @@ _MAP_STRUCT_FIELDS = {
     "runtime.mapextra": {
         "overflow": "*[]*runtime.bmap", "oldoverflow": "*[]*runtime.bmap",
         "nextOverflow": "*runtime.bmap"},
+    "runtime.hchan": {
+        "qcount": "uint", "dataqsiz": "uint", "buf": "unsafe.Pointer", "elemsize": "uint16",
+        "closed": "uint32", "elemtype": "unsafe.Pointer", "sendx": "uint", "recvx": "uint",
+        "recvq.first": "*runtime.sudog", "recvq.last": "*runtime.sudog",
+        "sendq.first": "*runtime.sudog", "sendq.last": "*runtime.sudog"},
+    "runtime.g": {
+        "stack.lo": "uintptr", "stack.hi": "uintptr", "stackguard0": "uintptr",
+        "_panic": "unsafe.Pointer", "_defer": "unsafe.Pointer", "m": "unsafe.Pointer",
+        "sched.sp": "uintptr", "sched.pc": "uintptr", "sched.g": "uintptr",
+        "sched.ctxt": "unsafe.Pointer", "sched.lr": "uintptr", "sched.bp": "uintptr",
+        "syscallsp": "uintptr", "syscallpc": "uintptr", "param": "unsafe.Pointer",
+        "atomicstatus": "uint32", "goid": "uint64", "schedlink": "uintptr",
+        "waitsince": "int64", "waitreason": "uint8", "lockedm": "uintptr",
+        "gopc": "uintptr", "ancestors": "unsafe.Pointer", "startpc": "uintptr",
+        "waiting": "*runtime.sudog", "labels": "unsafe.Pointer"},
+    "runtime.sudog": {
+        "g": "unsafe.Pointer", "next": "*runtime.sudog", "prev": "*runtime.sudog",
+        "elem": "unsafe.Pointer", "isSelect": "bool", "waitlink": "*runtime.sudog",
+        "c": "*runtime.hchan"},
 }
 # nested struct fields (``groups.data``): the struct type of the prefix
-_MAP_NESTED = {"groups": "internal/runtime/maps.groupsReference"}
+_NESTED = {"groups": "internal/runtime/maps.groupsReference", "recvq": "runtime.waitq",
+           "sendq": "runtime.waitq", "stack": "runtime.stack", "sched": "runtime.gobuf"}
 _BASIC = {"bool": (Kind.BOOL, 1), "uint8": (Kind.UINT, 1), "uint16": (Kind.UINT, 2),
-          "uint32": (Kind.UINT, 4), "uint64": (Kind.UINT, 8), "int": (Kind.INT, 8),
+          "uint32": (Kind.UINT, 4), "uint64": (Kind.UINT, 8), "int": (Kind.INT, 8), "uint": (Kind.UINT, 8),
+          "int64": (Kind.INT, 8),
           "uintptr": (Kind.UINTPTR, 8), "unsafe.Pointer": (Kind.UNSAFE_PTR, 8)}
 _UINT_BY_SIZE = {1: "uint8", 2: "uint16", 4: "uint32", 8: "uint64"}
 
@@ -732,6 +855,8 @@ def _named_type(reg: TypeRegistry, layout, name: str) -> int:
     t = reg.table.lookup(name)
     if t is not None and t.kind is not Kind.VOID and (t.kind is not Kind.STRUCT or t.fields):
         return t.id
+    if name in reg._building:            # a struct that points at itself (sudog.next)
+        return reg._building[name]
     ps = reg.ptr_size
     if name.startswith("*"):
         e = _named_type(reg, layout, name[1:])
@@ -751,10 +876,11 @@ def _named_type(reg: TypeRegistry, layout, name: str) -> int:
 
 def _layout_struct(reg: TypeRegistry, layout, name: str) -> int:
     """Build the runtime struct ``name`` from the layout's fields (UNKNOWN if it has none)."""
-    spec = _MAP_STRUCT_FIELDS.get(name)
+    spec = _RUNTIME_STRUCT_FIELDS.get(name)
     if spec is None or not layout.has(name):
         return UNKNOWN
     tid = reg._add(name, Kind.STRUCT, layout.size(name))   # before fields: self-references
+    reg._building[name] = tid
     fields: list[Field] = []
     nested: dict[str, list[tuple[str, int, int, str]]] = {}
     for path, go in spec.items():
@@ -770,7 +896,7 @@ def _layout_struct(reg: TypeRegistry, layout, name: str) -> int:
         start = min(o for _, o, _, _ in subs)
         end = max(o + sz for _, o, sz, _ in subs)
         sub = tuple(Field(r, o - start, _field_type(reg, layout, go, sz)) for r, o, sz, go in subs)
-        sname = _MAP_NESTED.get(head, f"{name}.{head}")
+        sname = _NESTED.get(head, f"{name}.{head}")
         st = reg.table.lookup(sname)
         stid = st.id if st is not None and st.fields else reg._add(sname, Kind.STRUCT, end - start,
                                                                     fields=sub)

@@ -1,0 +1,412 @@
+"""Types that untyped memory states in the runtime's own words: interfaces, channels, goroutines,
+finalizers.
+
+Without DWARF nothing says what a global, a stack slot or a small heap object (no malloc
+header) holds. Some words there still name a type, because the runtime wrote them:
+
+* an interface: a type descriptor (eface) or an itab (iface), then the data word. The GC
+  masks mark the data word and never the type word (cmd/compile/internal/typebits: "the
+  first word of an interface is a pointer, but we don't treat it as such"), so the pair is
+  a non-pointer word followed by a pointer word in the module's masks (data, bss) or in
+  the object's heap bits; in goroutine frames it precedes a root word. The type word must be a readable descriptor in the
+  module's type section; an itab must have an interface descriptor in ``inter``, a
+  descriptor in ``_type`` and ``hash == _type.hash`` (src/runtime/iface.go ``getitab``
+  copies it). The data word must be the start of a heap object that is exactly what the
+  runtime allocates for the dynamic type: for a boxed T ``mallocgc(T.size, T)`` (convT,
+  src/runtime/iface.go), for a direct ``*T`` ``new(T)``: the slot is the size class of
+  the size (``gocore.sizeclasses``) and the span is pointer-free exactly when T is.
+  Pointer-free values under 16 bytes share tiny blocks and are never typed. A map value
+  goes through ``MapInternals``; a channel through ``gocore.chans``.
+* an hchan: checked against makechan's three shapes (``gocore.chans``) among the untyped
+  objects, and its buffer typed from its ``elemtype``;
+* ``runtime.allgs``: the runtime's ``[]*g``, each g made by ``new(g)``;
+* a finalizer record (``runtime.specialfinalizer``, every release): ``ot`` is the ``*T``
+  type SetFinalizer was called with, so the object at the record's offset (the start of
+  its allocation, src/runtime/mfinal.go) is a T when its slot fits T as above.
+
+Where two records give one object different types, the object stays untyped. Interfaces
+inside typed objects need none of this: propagation reads them with the object's type.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .chans import Channels
+from .rtype import CHAN, INTERFACE, MAP, POINTER
+from .sizeclasses import alloc_slots, check_against_spans
+from .spans import U64, ragged_arange
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = -1
+
+
+class UntypedFacts:
+    """The sources above for one heap; called by ``infer_types`` as its ``seeds``."""
+
+    def __init__(self, gp, heap, edges, pmaps, frame_roots: dict[str, dict],
+                 live: np.ndarray | None = None):
+        """``live`` (bool per object, when marking is done) limits the scans of untyped
+        objects to the live ones: unreachable objects are shown nowhere."""
+        self.gp = gp
+        self.live = live
+        self.heap = heap
+        self.edges = edges
+        self.pmaps = pmaps
+        self.frame_roots = frame_roots
+        sp = heap.spans
+        use = sp.in_use
+        self.sizes_ok = check_against_spans(sp.sizeclass[use], sp.elemsize[use])
+        if not self.sizes_ok:
+            gp.process.warn("heap: span sizes differ from the runtime's size classes; "
+                            "untyped interfaces, channels and finalizers are not typed")
+
+    def __call__(self, h, reg, maps) -> None:
+        if not self.sizes_ok:
+            return
+        self.reg, self.h, self.maps = reg, h, maps
+        rts = reg.rts
+        self.lo, self.hi = np.uint64(rts.types_base), np.uint64(rts.types_end)
+        L = self.gp.layout
+        self.itab_inter = L.offset("runtime.itab", "inter")
+        self.itab_type = L.offset("runtime.itab", "_type")
+        self.itab_hash = L.offset("runtime.itab", "hash")
+        self.type_hash = L.offset("runtime._type", "hash")
+        self.chans = Channels(self.gp, reg, UNKNOWN)
+        self._dyn: dict[int, tuple[str, int, int, int]] = {}
+        objs, tids = [], []
+        for got in (self._finalizers(), self._interfaces()):
+            objs.append(got[0])
+            tids.append(got[1])
+        self._assign(np.concatenate(objs), np.concatenate(tids))
+        self._channels()
+        self._goroutines()
+
+    # ---- helpers ----
+
+    def _assign(self, objs: np.ndarray, tids: np.ndarray) -> None:
+        """Type untyped ``objs`` as ``tids``, except objects two records disagree on."""
+        keep = (objs >= 0) & (tids != UNKNOWN)
+        objs, tids = objs[keep].astype(np.int64), tids[keep].astype(np.int64)
+        if not len(objs):
+            return
+        pair = np.unique(np.stack([objs, tids], axis=1), axis=0)
+        o, n = np.unique(pair[:, 0], return_counts=True)
+        single = np.isin(pair[:, 0], o[n == 1])
+        self.h.assign(pair[single, 0], pair[single, 1].astype(np.int32))
+
+    def _in_types(self, w: np.ndarray) -> np.ndarray:
+        return (w >= self.lo) & (w < self.hi) & (w % np.uint64(8) == 0)
+
+    def _fits(self, objs: np.ndarray, size: np.ndarray, scan: np.ndarray) -> np.ndarray:
+        """Return whether each object (id, -1: none) is an untyped, header-less slot that
+        ``mallocgc(size)`` of a type with (``scan``) or without pointers would give."""
+        h = self.h
+        ok = objs >= 0
+        o = np.where(ok, objs, 0)
+        ok &= (h.tid[o] == UNKNOWN) & (h.data_off[o] == 0)
+        ok &= h.size[o].astype(np.int64) == alloc_slots(size, scan, self.gp.facts.malloc_headers)
+        ok &= h.noscan[o] == ~scan
+        return ok
+
+    def _dynamic(self, taddr: int) -> tuple[str, int, int, int]:
+        """Return (what, type id, size, has pointers) of what an interface of dynamic type
+        ``taddr`` points at: ("obj", T) for a boxed T or a direct *T's T, ("map", map type),
+        ("chan", hchan), or ("", UNKNOWN) when the data word says nothing certain."""
+        got = self._dyn.get(taddr)
+        if got is not None:
+            return got
+        reg, rts = self.reg, self.reg.rts
+        rt = rts.try_get(taddr)
+        got = ("", UNKNOWN, 0, 0)
+        if rt is not None and rt.size > 0:
+            if not rt.direct_iface:
+                got = ("obj", reg.of_rtype(taddr), rt.size, int(rt.ptrdata > 0))
+            elif rt.kind == POINTER and rt.elem:
+                e = rts.try_get(rt.elem)
+                if e is not None and e.size > 0:
+                    got = ("obj", reg.of_rtype(rt.elem), e.size, int(e.ptrdata > 0))
+            elif rt.kind == MAP:
+                t = reg.of_rtype(taddr)
+                got = ("map", t, 0, 1) if t != UNKNOWN else got
+            elif rt.kind == CHAN:
+                got = ("chan", reg.hchan_type(), 0, 1)
+        self._dyn[taddr] = got
+        return got
+
+    # ---- interfaces ----
+
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (type word, data word) of the candidate interfaces in untyped memory: data
+        and bss, untyped heap objects (a non-pointer word, then a pointer word, by the GC
+        masks) and goroutine frames (the word before a root word)."""
+        from .reach import _section_mask
+        gp, heap, h = self.gp, self.heap, self.h
+        md, bias = gp.moduledata, gp.process.exe_bias
+        w0s, w1s = [], []
+        for which in ("data", "bss"):
+            mask = _section_mask(gp, which)
+            if mask is None or len(mask) < 2:
+                continue
+            k = np.flatnonzero(~mask[:-1] & mask[1:]).astype(U64)
+            a = U64(getattr(md, which) + bias) + k * U64(8)
+            w0, ok0 = h.read(a)
+            w1, ok1 = h.read(a + U64(8))
+            keep = ok0 & ok1 & (w0 != 0) & (w1 != 0)
+            w0s.append(w0[keep])
+            w1s.append(w1[keep])
+        # untyped heap objects: an edge whose previous word is not a pointer word
+        e = self.edges
+        scan = (h.tid == UNKNOWN) & (e.start[1:] > e.start[:-1])
+        if self.live is not None:
+            scan &= self.live
+        untyped = np.flatnonzero(scan)
+        cum = np.cumsum(e.start[untyped + 1] - e.start[untyped])
+        a = 0
+        while a < len(untyped):          # batches of about 1M edges: bounded temporaries
+            b = max(int(np.searchsorted(cum, (cum[a - 1] if a else 0) + (1 << 20))), a + 1)
+            w0, w1 = self._object_pairs(untyped[a:b])
+            w0s.append(w0)
+            w1s.append(w1)
+            a = b
+        # goroutine frames: the root word and the word before it
+        slots = np.array([int(f["address"]) for f in self.frame_roots.values()
+                          if f.get("kind") == "frame" and f.get("address")], dtype=U64)
+        if len(slots):
+            w0, ok0 = h.read(slots - U64(8))
+            w1, ok1 = h.read(slots)
+            keep = ok0 & ok1 & (w0 != 0)
+            w0s.append(w0[keep])
+            w1s.append(w1[keep])
+        if not w0s:
+            return np.zeros(0, U64), np.zeros(0, U64)
+        return np.concatenate(w0s), np.concatenate(w1s)
+
+    def _object_pairs(self, objs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (type word, data word) of the candidate interfaces in untyped objects
+        ``objs`` (ascending): an edge whose previous word is a type or itab word and not a
+        pointer word of the object."""
+        e, heap, h = self.edges, self.heap, self.h
+        owner, k = ragged_arange(e.start[objs + 1] - e.start[objs])
+        eid = e.start[objs][owner] + k
+        s, o = objs[owner], e.off[eid].astype(np.int64)
+        del owner, k, eid
+        keep = o >= 8
+        s, o = s[keep], o[keep]
+        wa = heap.addr[s] + o.astype(U64)
+        w0, ok0 = h.read(wa - U64(8))
+        w1, ok1 = h.read(wa)
+        good = ok0 & ok1 & (w0 != 0) & (w0 % U64(8) == 0)
+        good &= self._in_types(w0) | (heap.find(w0) < 0)   # itabs are never heap objects
+        s, o, w0, w1 = s[good], o[good], w0[good], w1[good]
+        t = self._valid_type_words(w0)
+        s, o, w0, w1 = s[t], o[t], w0[t], w1[t]
+        if not len(s):
+            return w0, w1
+        ptr = ~self._pointer_words(s, o // 8 - 1)     # s ascending: edges come by source
+        return w0[ptr], w1[ptr]
+
+    def _pointer_words(self, objs: np.ndarray, words: np.ndarray,
+                       batch: int = 1 << 13) -> np.ndarray:
+        """Return whether word ``words[i]`` (from the slot start) of object ``objs[i]`` is a
+        pointer word by its heap bits; ``objs`` ascending. Slots are asked for in batches
+        of objects, so memory stays bounded by the batch."""
+        out = np.zeros(len(objs), dtype=bool)
+        want = objs.astype(np.int64) << 32 | words.astype(np.int64)
+        uniq = objs[np.r_[True, objs[1:] != objs[:-1]]]
+        for a in range(0, len(uniq), batch):
+            part = uniq[a:a + batch]
+            lo = np.searchsorted(objs, part[0], side="left")
+            hi = np.searchsorted(objs, part[-1], side="right")
+            ps, pk = self.pmaps.slots(part)
+            if not len(ps):
+                continue
+            # slots come by object, then word: their keys are sorted
+            have = ps.astype(np.int64) << 32 | pk.astype(np.int64)
+            at = np.minimum(np.searchsorted(have, want[lo:hi]), len(have) - 1)
+            out[lo:hi] = have[at] == want[lo:hi]
+        return out
+
+    def _valid_type_words(self, w0: np.ndarray) -> np.ndarray:
+        """Return whether each word is a type descriptor or an itab (see the module doc)."""
+        ok = np.zeros(len(w0), dtype=bool)
+        dyn = self._dynamic_types(w0)
+        ok[dyn != 0] = True
+        return ok
+
+    def _dynamic_types(self, w0: np.ndarray) -> np.ndarray:
+        """Return the dynamic type address each type word names (0: not a type nor an itab)."""
+        out = np.zeros(len(w0), dtype=U64)
+        rts = self.reg.rts
+        eface = self._in_types(w0)
+        if eface.any():
+            u, inv = np.unique(w0[eface], return_inverse=True)
+            good = np.array([rts.try_get(int(a)) is not None for a in u], dtype=bool)
+            out[eface] = np.where(good[np.asarray(inv).ravel()], w0[eface], 0)
+        # itabs (in the type section from go1.27; in rodata or persistentalloc'd memory
+        # before): a word that reads as both a descriptor and an itab says neither
+        both = out != 0
+        it = np.flatnonzero((w0 != 0) & (w0 % U64(8) == 0))
+        if len(it):
+            h = self.h
+            a = w0[it]
+            inter, ok1 = h.read(a + U64(self.itab_inter))
+            typ, ok2 = h.read(a + U64(self.itab_type))
+            hsh, ok3 = h.read(a + U64(self.itab_hash))
+            good = ok1 & ok2 & ok3 & self._in_types(inter) & self._in_types(typ)
+            it, inter, typ, hsh = it[good], inter[good], typ[good], hsh[good] & U64(0xFFFFFFFF)
+            if len(it):
+                ui, iinv = np.unique(inter, return_inverse=True)
+                iface = np.array([_is_iface(rts.try_get(int(x))) for x in ui], dtype=bool)
+                ut, tinv = np.unique(typ, return_inverse=True)
+                hashes = np.array([_hash_of(rts.try_get(int(x))) for x in ut], dtype=np.int64)
+                good = iface[np.asarray(iinv).ravel()] & \
+                    (hashes[np.asarray(tinv).ravel()] == hsh.astype(np.int64))
+                amb = both[it[good]]
+                out[it[good]] = np.where(amb, U64(0), typ[good])
+        return out
+
+    def _interfaces(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (object ids, type ids) of the data objects of untyped interfaces."""
+        w0, w1 = self._pairs()
+        none = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+        if not len(w0):
+            return none
+        h = self.h
+        objs = h.find(w1)
+        keep = objs >= 0
+        w0, objs = w0[keep], objs[keep]
+        dyn = self._dynamic_types(w0)
+        keep = dyn != 0
+        dyn, objs = dyn[keep], objs[keep]
+        if not len(dyn):
+            return none
+        u, inv = np.unique(dyn, return_inverse=True)
+        inv = np.asarray(inv).ravel()
+        info = [self._dynamic(int(a)) for a in u]            # per distinct dynamic type
+        what = np.array([i[0] for i in info], dtype=object)[inv]
+        tid = np.array([i[1] for i in info], dtype=np.int32)[inv]
+        size = np.array([i[2] for i in info], dtype=np.int64)[inv]
+        scan = np.array([i[3] for i in info], dtype=bool)[inv]
+        obj = (what == "obj") & self._fits(objs, size, scan)
+        ch = np.flatnonzero(what == "chan")
+        if len(ch):
+            good = self.chans.check(h, objs[ch]).ok
+            obj[ch[good]] = True
+        mp = np.flatnonzero(what == "map")
+        if len(mp):
+            mo, mt = objs[mp], tid[mp]
+            self.maps.follow(h, np.where(self._map_headers(mo), mo, -1), mt)
+        return objs[obj], tid[obj]
+
+    def _map_headers(self, objs: np.ndarray) -> np.ndarray:
+        """Return whether each object is a slot ``new(hmap)`` / ``new(maps.Map)`` gives."""
+        L = self.gp.layout
+        name = "internal/runtime/maps.Map" if self.gp.facts.swiss_maps else "runtime.hmap"
+        if not L.has(name):
+            return np.zeros(len(objs), dtype=bool)
+        n = len(objs)
+        return self._fits(objs, np.full(n, L.size(name)), np.ones(n, dtype=bool))
+
+    # ---- channels ----
+
+    def _channels(self) -> None:
+        """Type the untyped objects that are hchans as makechan made them."""
+        h = self.h
+        hchan = self.reg.hchan_type()
+        if hchan == UNKNOWN or h.noscan is None:
+            return
+        cand = (h.tid == UNKNOWN) & (h.size >= np.uint32(self.chans.size)) & (h.data_off == 0)
+        if self.live is not None:
+            cand &= self.live
+        cand = np.flatnonzero(cand)
+        if not len(cand):
+            return
+        # the elemtype word first: one gather, then the full check on the few that pass
+        et, ok = h.read(h.base(cand) + np.uint64(self.chans.off["elemtype"]))
+        cand = cand[ok & self._in_types(et)]
+        good = self.chans.check(h, cand).ok
+        h.assign(cand[good], np.full(int(good.sum()), hchan, dtype=np.int32))
+
+    # ---- goroutines ----
+
+    def _goroutines(self) -> None:
+        """Type ``runtime.allgs`` (a ``[]*g``) and the g objects it holds: ``malg`` makes
+        every g with ``new(g)`` (src/runtime/proc.go), dead ones kept for reuse included."""
+        gp, h, reg = self.gp, self.h, self.reg
+        from .typeinfer import _named_type, _types_for
+        allgs = gp.global_address("runtime.allgs")
+        if allgs is None or not gp.layout.has("runtime.g"):
+            return
+        (ptr, n), ok = h.read(np.array([allgs, allgs + 8], dtype=U64))
+        if not ok.all() or not ptr or not 0 < n < 50_000_000:
+            return
+        g = _named_type(reg, gp.layout, "runtime.g")
+        gptr = _named_type(reg, gp.layout, "*runtime.g")
+        if g == UNKNOWN or gptr == UNKNOWN:
+            return
+        arr = h.find(np.array([ptr], dtype=U64))
+        h.assign(arr, _types_for(reg, arr, np.array([gptr], dtype=np.int32), h.size,
+                                 h.data_off, sized=True))
+        gs, gok = h.read(U64(int(ptr)) + np.arange(int(n), dtype=U64) * U64(8))
+        objs = h.find(np.where(gok, gs, 0))
+        size = np.full(len(objs), gp.layout.size("runtime.g"))
+        fit = self._fits(objs, size, np.ones(len(objs), dtype=bool))
+        h.assign(objs[fit], np.full(int(fit.sum()), g, dtype=np.int32))
+
+    # ---- finalizers ----
+
+    def _finalizers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (object ids, type ids) of objects with a finalizer, from ``ot``."""
+        gp, heap, h = self.gp, self.heap, self.h
+        L = gp.layout
+        none = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+        try:
+            kind_fin = L.const("runtime._KindSpecialFinalizer")
+            o_next = L.offset("runtime.special", "next")
+            f_off = L.field("runtime.special", "offset")
+            o_kind = L.offset("runtime.special", "kind")
+            o_ot = L.offset("runtime.specialfinalizer", "ot")
+        except Exception as e:  # noqa: BLE001 - a layout without finalizer records
+            log.debug("finalizer types: %s", e)
+            return none
+        proc = gp.process
+        sp = heap.spans
+        ptrs, ots = [], []
+        for r in np.flatnonzero(sp.in_use & (sp.specials != 0)):   # spans with specials (few)
+            s, base, seen = int(sp.specials[r]), int(sp.base[r]), 0
+            while s and seen < 1 << 20:
+                seen += 1
+                try:
+                    if proc.read_uint(s + o_kind, 1) == kind_fin:
+                        ptrs.append(base + proc.read_uint(s + f_off.offset, f_off.size))
+                        ots.append(proc.read_ptr(s + o_ot))
+                    s = proc.read_ptr(s + o_next)
+                except Exception:  # noqa: BLE001 - a broken list: reach.py warns about it
+                    break
+        if not ptrs:
+            return none
+        rts = self.reg.rts
+        elem = {}
+        for ot in set(ots):
+            rt = rts.try_get(ot) if rts.in_types(ot) else None
+            e = rts.try_get(rt.elem) if rt is not None and rt.kind == POINTER and rt.elem else None
+            elem[ot] = (self.reg.of_rtype(rt.elem), e.size, int(e.ptrdata > 0)) \
+                if e is not None and e.size > 0 else (UNKNOWN, 0, 0)
+        objs = h.find(np.array(ptrs, dtype=U64))
+        tid = np.array([elem[o][0] for o in ots], dtype=np.int32)
+        size = np.array([elem[o][1] for o in ots], dtype=np.int64)
+        scan = np.array([elem[o][2] for o in ots], dtype=bool)
+        ok = self._fits(objs, size, scan)
+        return objs[ok], tid[ok]
+
+
+def _is_iface(rt) -> bool:
+    return rt is not None and rt.kind == INTERFACE and len(rt.imethods) > 0
+
+
+def _hash_of(rt) -> int:
+    return -1 if rt is None else int(rt.hash)

@@ -1,0 +1,166 @@
+"""Types from what the runtime wrote in untyped memory: channel buffers, interfaces, finalizers.
+
+``fixtures/programs/chankeeper`` (built here with real Go toolchains, stripped and not, run,
+and dumped with SIGQUIT under GOTRACEBACK=crash) keeps objects only in buffered channels'
+buffers, only behind interfaces held in globals (``any``, ``[]any``, ``error``) and with
+finalizers, and prints how many of each type it keeps: those counts must be exact, with
+DWARF and without it, on every version (Go 1.19 and 1.21 have no malloc headers: there
+these sources are all a stripped heap has). Truth is the program's own manifest.
+
+Versions: 1.19 (Debian's 1.19.8), 1.21.13 and 1.27.3 by default; every supported release with
+``VIEWCORE_CHANKEEPER_ALL=1`` (toolchains are installed on demand as for the fixtures).
+
+On the committed fixtures: typing a DWARF build's dump as if it had no DWARF
+(``heapindex._infer(use_dwarf=False)``) must never name an object otherwise than DWARF does,
+except in spelling (map group and bucket descriptors print package names where DWARF
+prints import paths), and where DWARF is known to be wrong (a pointer to a struct's first
+field, see FIRST_FIELD in test_map_types.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ..conftest import ROOT, dump_cases, go_case
+
+sys.path.insert(0, str(ROOT / "fixtures"))
+import make_dumps  # noqa: E402  (toolchains, build and run environments, core helpers)
+
+PROGRAM = ROOT / "fixtures" / "programs" / "chankeeper"
+# as fixtures/make_dumps.py names them ("1.19": Debian's golang-1.19-go, go1.19.8)
+DEFAULT_VERSIONS = ("1.19", "1.21.13", "1.27.3")
+ALL_VERSIONS = ("1.19", "1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.26.6", "1.27.3")
+VERSIONS = ALL_VERSIONS if os.environ.get("VIEWCORE_CHANKEEPER_ALL") else DEFAULT_VERSIONS
+UNKNOWN_GOAL = 0.10          # at most this share of live objects unknown, stripped
+
+
+def _counts(hi) -> Counter:
+    names, _, counts, _ = hi.histogram()
+    out: Counter = Counter()
+    for n, c in zip(names, counts):
+        out[n] += int(c)
+    return out
+
+
+def _dump(version: str, stripped: bool, work: Path) -> tuple[Path, Path, dict]:
+    """Build chankeeper with Go ``version``, run it, SIGQUIT it; return (core, exe, manifest)."""
+    try:
+        make_dumps.check_core_pattern()
+        go, _ = make_dumps.ensure_toolchain(version)
+    except (make_dumps.FixtureError, subprocess.CalledProcessError, OSError) as e:
+        pytest.skip(f"cannot make a chankeeper dump with go{version}: {e}")
+    exe = work / "chankeeper"
+    flags = ["-ldflags=-s -w"] if stripped else []
+    r = subprocess.run([go, "build", *flags, "-o", str(exe), "."], cwd=PROGRAM,
+                       env=make_dumps.build_env(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    proc = subprocess.Popen([str(exe)], cwd=work, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=make_dumps.run_env(gotraceback=True),
+                            preexec_fn=make_dumps._raise_core_limit)
+    try:
+        text, _ = make_dumps._read_manifest_line(proc, time.monotonic() + 120)
+        manifest = json.loads(text)
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    core = make_dumps._find_kernel_core(work, proc.pid)
+    if core is None:
+        pytest.skip("the kernel wrote no core file (core_pattern, RLIMIT_CORE)")
+    return core, exe, manifest
+
+
+_LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores are small
+
+
+def _chankeeper(version: str, stripped: bool, tmp_path_factory):
+    key = (version, stripped)
+    if key not in _LOADED:
+        import core
+        import gocore
+        work = tmp_path_factory.mktemp(f"chankeeper-{version}-{'s' if stripped else 'd'}")
+        c, exe, manifest = _dump(version, stripped, work)
+        _LOADED[key] = (gocore.load(core.open_dump(str(c), exe=str(exe))), manifest)
+    return _LOADED[key]
+
+
+PARAMS = [pytest.param(v, s, id=f"go{v}-{'stripped' if s else 'dwarf'}")
+          for v in VERSIONS for s in (True, False)]
+
+
+@pytest.mark.parametrize("version,stripped", PARAMS)
+def test_chankeeper_counts_exact(version, stripped, tmp_path_factory):
+    """Objects kept only in channel buffers, behind interfaces and with finalizers are
+    counted exactly; the channels and their buffers carry the runtime's types."""
+    gp, manifest = _chankeeper(version, stripped, tmp_path_factory)
+    assert (gp.dwarf is None) == stripped
+    assert gp.go_version == manifest["go_version"]
+    hi = gp.heap_index()
+    got = _counts(hi)
+    for t, n in manifest["counts"].items():
+        assert got[t] == n, (t, got[t], n)
+    objs = manifest["objects"]
+    for key in ("ch_items", "ch_vals", "ch_bulk", "ch_ints"):
+        assert hi.name_of(hi.find(objs[key])) == "runtime.hchan", key
+    assert hi.name_of(hi.find(objs["boxed"])) == "main.Boxed"
+    # the []any array itself (480 B: no malloc header) is named only by DWARF's sinks
+    want = "unknown" if stripped else "[30]interface {}"
+    assert hi.name_of(hi.find(objs["sinks_array"])) == want
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_chankeeper_stripped_mostly_typed(version, tmp_path_factory):
+    """Without DWARF (and, before Go 1.22, without malloc headers) at most 10 % of the
+    live objects are unknown."""
+    gp, manifest = _chankeeper(version, True, tmp_path_factory)
+    hi = gp.heap_index()
+    got = _counts(hi)
+    total = sum(got.values())
+    assert total == gp.heap_figures()[0]
+    assert got["unknown"] <= UNKNOWN_GOAL * total, (got["unknown"], total)
+
+
+# ---- the committed fixtures: the same dump typed with and without DWARF ----
+
+# Spellings that differ and why: descriptor strings of unnamed map internals print package
+# names (``map.group[string]*json.field``) where DWARF prints import paths.
+def _same_but_spelling(dwarf_name: str, name: str) -> bool:
+    if "map.group[" not in dwarf_name and "map.bucket[" not in dwarf_name:
+        return False
+    strip = lambda s: "".join(p.rsplit("/", 1)[-1] for p in s.split("*"))  # noqa: E731
+    return strip(dwarf_name.replace("encoding/json/v2.", "json.")) == \
+        strip(name.replace("encoding/json/v2.", "json."))
+
+
+@pytest.mark.parametrize("entry", dump_cases(kinds=("crash",), stripped=False))
+def test_untyped_sources_agree_with_dwarf(entry):
+    from gocore.edges import edges_of
+    from gocore.heapindex import _infer
+    _, gp = go_case(entry)
+    hi = gp.heap_index()
+    heap, pmaps, edges = edges_of(gp)
+    res = _infer(gp, heap, hi._frame_roots, edges, pmaps, use_dwarf=False)
+    live = hi.live_ids
+    a, b = hi.type_id[live], res.type_id[live]
+    both = np.flatnonzero((a >= 0) & (b >= 0))
+    assert len(both) > 0
+    bad = Counter()
+    for x, y in zip(a[both].tolist(), b[both].tolist()):
+        na, nb = hi.type_name(x), res.registry.display_name(y)
+        if na != nb and not _same_but_spelling(na, nb):
+            bad[(na, nb)] += 1
+    assert not bad, bad

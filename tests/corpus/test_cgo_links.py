@@ -1,0 +1,57 @@
+"""moduledata and the runtime globals of cgo programs linked by the system linker
+(external linking: .data before .noptrdata, a PIE's types and pclntab in .data.rel.ro),
+against the symbol table of the same build: found without symbols, they are where the
+symbols say. Builds fixtures/programs/cgosleeper with Debian's Go 1.19 (as Debian's
+packages are built) and with the newest installed Go as a PIE."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.exe import open_executable
+from gocore.moduledata import RUNTIME_GLOBALS, find_runtime_globals, load_module
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "fixtures"))
+from make_dumps import FixtureError, build_env, ensure_toolchain  # noqa: E402
+
+BUILDS = [
+    pytest.param("1.19", ("-ldflags=-linkmode=external",), id="go1.19-external"),
+    pytest.param("1.19", ("-buildmode=pie", "-ldflags=-linkmode=external"), id="go1.19-pie"),
+    pytest.param("1.27.3", ("-buildmode=pie", "-ldflags=-linkmode=external"), id="go1.27-pie"),
+]
+
+
+def _build(tmp_path: Path, version: str, flags: tuple[str, ...]) -> Path:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is missing (cgo needs it)")
+    try:
+        go, _ = ensure_toolchain(version)
+    except (FixtureError, subprocess.CalledProcessError) as e:
+        pytest.skip(f"no Go {version}: {e}")
+    exe = tmp_path / "cgosleeper"
+    r = subprocess.run([go, "build", *flags, "-o", str(exe), "."],
+                       cwd=ROOT / "fixtures" / "programs" / "cgosleeper",
+                       env=dict(build_env(), CGO_ENABLED="1"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return exe
+
+
+@pytest.mark.parametrize("version,flags", BUILDS)
+def test_found_without_symbols_where_the_symbols_say(tmp_path, version, flags):
+    exe = open_executable(_build(tmp_path, version, flags))
+    syms = exe.symbols
+    sections = list(exe.sections)
+    assert sections.index(".data") < sections.index(".noptrdata")  # the system linker's order
+    tab, md = load_module(exe)
+    assert md.addr == syms["runtime.firstmoduledata"][0]
+    assert (md.data, md.noptrdata, md.bss, md.noptrbss) == (
+        syms["runtime.data"][0], syms["runtime.noptrdata"][0], syms["runtime.bss"][0],
+        syms["runtime.noptrbss"][0])
+    got = find_runtime_globals(exe, tab, md, use_symbols=False)
+    assert got == {n: syms[n][0] for n in RUNTIME_GLOBALS}

@@ -199,9 +199,10 @@ def read_moduledata(read: ReadFn, addr: int, pclntab_header, mapped: Callable[[i
     """Return the moduledata at ``addr`` read through ``read`` (an executable or a dump).
 
     Tries each layout family (all unless ``families`` names some) and returns the first
-    that validates; raises ``ModuleDataError`` naming the first family's problems otherwise.
+    that validates; raises ``ModuleDataError`` naming the problems of the family that came
+    closest (fewest problems) otherwise.
     """
-    first_problems: list[str] | None = None
+    closest: tuple[int, str] | None = None
     for family in families or list(LAYOUTS):
         buf = read(addr, _SIZES[family])
         if buf is None or len(buf) < _SIZES[family]:
@@ -210,8 +211,9 @@ def read_moduledata(read: ReadFn, addr: int, pclntab_header, mapped: Callable[[i
         problems = _problems(md, md._caps, pclntab_header, mapped)  # type: ignore[attr-defined]
         if not problems:
             return md
-        first_problems = first_problems or [f"{family}: " + "; ".join(problems)]
-    raise ModuleDataError(f"moduledata at {addr:#x} does not validate ({first_problems[0]})")
+        if closest is None or len(problems) < closest[0]:
+            closest = (len(problems), f"{family}: " + "; ".join(problems))
+    raise ModuleDataError(f"moduledata at {addr:#x} does not validate ({closest[1]})")
 
 
 def _writable_ranges(exe: Executable) -> list[tuple[int, int, int]]:

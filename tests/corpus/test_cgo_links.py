@@ -2,7 +2,7 @@
 (external linking: .data before .noptrdata, a PIE's types and pclntab in .data.rel.ro),
 against the symbol table of the same build: found without symbols, they are where the
 symbols say. Builds fixtures/programs/cgosleeper with Debian's Go 1.19 (as Debian's
-packages are built) and with the newest installed Go as a PIE."""
+packages are built) and with Go 1.27 as a PIE (Debian's age is a go1.19 PIE in the corpus)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from make_dumps import FixtureError, build_env, ensure_toolchain  # noqa: E402
 
 BUILDS = [
     pytest.param("1.19", ("-ldflags=-linkmode=external",), id="go1.19-external"),
-    pytest.param("1.19", ("-buildmode=pie", "-ldflags=-linkmode=external"), id="go1.19-pie"),
     pytest.param("1.27.3", ("-buildmode=pie", "-ldflags=-linkmode=external"), id="go1.27-pie"),
 ]
 

@@ -1,7 +1,8 @@
 """The corpus of real programs built by others (fixtures/make_corpus.py), made or reused
 once per test session.
 
-The default run covers the small Debian programs (fzf, age); ``VIEWCORE_CORPUS=1`` covers
+The default run covers the small programs (Debian's fzf and age, cgosleeper built with
+Debian's Go); ``VIEWCORE_CORPUS=1`` covers
 every program. ``VIEWCORE_CORPUS_DIR`` overrides where the corpus lives (default
 ``~/.cache/viewcore/corpus``, remade only when a binary or the script changed).
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -37,18 +37,15 @@ def selected() -> list[make_corpus.Program]:
 
 
 @lru_cache(maxsize=1)
-def _prepared() -> dict[str, dict | str]:
-    """Return, per selected program, its meta.json (made if needed) or why it cannot be made."""
+def _prepared() -> dict[str, dict | FixtureError]:
+    """Return, per selected program, its meta.json (made if needed) or why it was not made."""
     names = [p.name for p in selected()]
     try:
-        check_core_pattern()
+        check_core_pattern()  # also that gdb's gcore is installed
     except FixtureError as e:
-        return dict.fromkeys(names, str(e))
-    if shutil.which("gdb") is None:
-        return dict.fromkeys(names, "gdb is not installed (scripts/test.sh installs it as root)")
+        return dict.fromkeys(names, make_corpus.Unavailable(str(e)))
     with contextlib.redirect_stdout(io.StringIO()):  # progress lines would mix with CLI output
-        got = make_corpus.make_programs(selected(), corpus_dir())
-    return {n: str(r) if isinstance(r, FixtureError) else r for n, r in got.items()}
+        return make_corpus.make_programs(selected(), corpus_dir())
 
 
 class Dump:
@@ -74,8 +71,11 @@ def dump_params() -> list:
 
 
 def open_dump(name: str, kind: str) -> Dump:
-    """Return the Dump of program ``name``, making the corpus entry if needed (else skip)."""
+    """Return the Dump of program ``name``, making the corpus entry if needed; skip when
+    the program or a tool is not available here, fail when its run went wrong."""
     meta = _prepared()[name]
-    if isinstance(meta, str):
-        pytest.skip(meta)
+    if isinstance(meta, make_corpus.Unavailable):
+        pytest.skip(str(meta))
+    if isinstance(meta, FixtureError):
+        pytest.fail(f"{name}: the corpus entry could not be made: {meta}")
     return Dump(meta, kind)

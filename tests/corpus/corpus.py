@@ -2,9 +2,9 @@
 once per test session.
 
 The default run covers the small programs (Debian's fzf and age, cgosleeper built with
-Debian's Go); ``VIEWCORE_CORPUS=1`` covers
-every program. ``VIEWCORE_CORPUS_DIR`` overrides where the corpus lives (default
-``~/.cache/viewcore/corpus``, remade only when a binary or the script changed).
+Debian's Go); ``VIEWCORE_CORPUS=1`` covers every program. ``VIEWCORE_CORPUS_DIR``
+overrides where the corpus lives (default ``~/.cache/viewcore/corpus``, remade only when
+a binary or the script changed).
 """
 
 from __future__ import annotations

@@ -144,6 +144,7 @@ def test_reachable_explains_an_object_the_runtime_printed(capsys, name, kind):
     """A receiver or argument printed in a parked goroutine's frame that is a live heap
     object (else the object ``top`` ranks first) has a path from a root that ends at it."""
     d = open_dump(name, kind)
+    _overview(capsys, d)  # the dump opens (or the known failure is reported)
     gp = _load(str(d.core), str(d.exe), True, False)
     heap = gp.heap_index()
     args = {int(a, 16) for line in d.traceback.splitlines() for a in ARG.findall(line)}

@@ -160,17 +160,25 @@ def _problems(md: ModuleData, caps: dict[str, int], hdr, mapped: Callable[[int],
         bad.append(f"ftab has {md.ftab[1]} entries, want {hdr.nfunc + 1}")
     if md.cutab[1] > hdr.filetab_offset - hdr.cu_offset:  # the linker stores its byte size
         bad.append("cutab length disagrees with the header")
+    # What holds in any link order: the internal linker puts noptrdata, data, bss and
+    # noptrbss in that order, an external linker (cgo, Debian's builds) puts .data before
+    # .noptrdata, and a PIE moves types into .data.rel.ro. So each range must be
+    # well-formed and mapped at both ends, the data ranges must not overlap, and
+    # runtime.end must close them all.
     ranges = [("text", md.text, md.etext), ("noptrdata", md.noptrdata, md.enoptrdata),
               ("data", md.data, md.edata), ("bss", md.bss, md.ebss),
               ("noptrbss", md.noptrbss, md.enoptrbss), ("types", md.types, md.etypes)]
     for name, lo, hi in ranges:
-        if not 0 < lo <= hi or not mapped(lo):
+        if not 0 < lo <= hi or not mapped(lo) or (hi > lo and not mapped(hi - 1)):
             bad.append(f"{name} range {lo:#x}-{hi:#x}")
     if not md.text <= md.minpc < md.maxpc <= md.etext + 1:
         bad.append(f"minpc/maxpc {md.minpc:#x}/{md.maxpc:#x} outside text")
-    if not (md.noptrdata <= md.enoptrdata <= md.data <= md.edata <= md.bss <= md.ebss
-            <= md.noptrbss <= md.enoptrbss <= md.end):
-        bad.append("data ranges out of order")
+    data = sorted((lo, hi, name) for name, lo, hi in ranges[1:5] if lo < hi)
+    for (_, hi, a), (lo, _, b) in zip(data, data[1:]):
+        if lo < hi:
+            bad.append(f"data ranges {a} and {b} overlap")
+    if data and not (max(hi for _, hi, _ in data) <= md.end and mapped(md.end - 1)):
+        bad.append(f"end {md.end:#x} does not close the data ranges")
     for name in ("gcdata", "gcbss", "gofunc", "rodata", "findfunctab"):
         if not mapped(getattr(md, name)):
             bad.append(f"{name} {getattr(md, name):#x} is not mapped")
@@ -191,9 +199,10 @@ def read_moduledata(read: ReadFn, addr: int, pclntab_header, mapped: Callable[[i
     """Return the moduledata at ``addr`` read through ``read`` (an executable or a dump).
 
     Tries each layout family (all unless ``families`` names some) and returns the first
-    that validates; raises ``ModuleDataError`` naming the first family's problems otherwise.
+    that validates; raises ``ModuleDataError`` naming the problems of the family that came
+    closest (fewest problems) otherwise.
     """
-    first_problems: list[str] | None = None
+    closest: tuple[int, str] | None = None
     for family in families or list(LAYOUTS):
         buf = read(addr, _SIZES[family])
         if buf is None or len(buf) < _SIZES[family]:
@@ -202,8 +211,9 @@ def read_moduledata(read: ReadFn, addr: int, pclntab_header, mapped: Callable[[i
         problems = _problems(md, md._caps, pclntab_header, mapped)  # type: ignore[attr-defined]
         if not problems:
             return md
-        first_problems = first_problems or [f"{family}: " + "; ".join(problems)]
-    raise ModuleDataError(f"moduledata at {addr:#x} does not validate ({first_problems[0]})")
+        if closest is None or len(problems) < closest[0]:
+            closest = (len(problems), f"{family}: " + "; ".join(problems))
+    raise ModuleDataError(f"moduledata at {addr:#x} does not validate ({closest[1]})")
 
 
 def _writable_ranges(exe: Executable) -> list[tuple[int, int]]:

@@ -142,7 +142,9 @@ def find_pclntab(exe: Executable) -> int:
     """Return the link-time address of the pclntab header.
 
     Uses section ``.gopclntab`` (ELF), else symbol ``runtime.pclntab``, else scans the
-    non-writable loaded data for a magic followed by a plausible header.
+    loaded data for a magic followed by a plausible header: read-only segments first,
+    then writable ones, because an externally linked PIE keeps the pclntab in
+    ``.data.rel.ro`` (RELRO: a writable PT_LOAD made read-only after relocation).
     """
     sec = exe.sections.get(".gopclntab")
     if sec is not None and not sec.nobits:
@@ -150,8 +152,8 @@ def find_pclntab(exe: Executable) -> int:
     sym = exe.symbols.get("runtime.pclntab")
     if sym is not None:
         return sym[0]
-    for seg in exe.segments:
-        if "w" in seg.perms or seg.filesz < 64:
+    for seg in sorted(exe.segments, key=lambda s: "w" in s.perms):
+        if seg.filesz < 64:
             continue
         blob = exe.data[seg.offset: seg.offset + seg.filesz]
         for magic in (MAGIC_GO120, MAGIC_GO118):

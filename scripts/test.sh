@@ -4,10 +4,13 @@
 # set it to "all" for every version, or to "" to skip regeneration.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export VIEWCORE_REGEN_VERSIONS="${VIEWCORE_REGEN_VERSIONS-1.22.10,1.27.3}"
-# gdb makes gcore cores when fixtures are regenerated; graphviz renders objgraph's DOT.
+# gdb makes gcore cores when fixtures are regenerated (and for tests/corpus); graphviz
+# renders objgraph's DOT.
 missing=""
-command -v gdb >/dev/null 2>&1 || [ -z "$VIEWCORE_REGEN_VERSIONS" ] || missing="$missing gdb"
+command -v gdb >/dev/null 2>&1 || missing="$missing gdb"
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+# tests/corpus dumps Debian's own (cgo, externally linked) fzf and age; cgo builds need gcc.
+for pkg in fzf age gcc; do command -v $pkg >/dev/null 2>&1 || missing="$missing $pkg"; done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     (apt-get install -y -q $missing || (apt-get update -q && apt-get install -y -q $missing)) >/dev/null 2>&1 \

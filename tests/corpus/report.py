@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure viewcore on the corpus (fixtures/make_corpus.py): per program and dump kind,
 which commands answer, whether the goroutines equal the runtime's traceback, the live
-heap against gctrace's marked heap, and the share of live bytes typed ``unknown``.
+heap against gctrace's marked heap, and the shares of live objects and bytes typed ``unknown``.
 
     python tests/corpus/report.py [--corpus DIR] [--python PY] [--pythonpath DIR]
 
@@ -87,9 +87,11 @@ def measure(meta: dict, corpus: Path, kind: str, py: str, env: dict) -> dict:
     if "goroutines" in results:
         row["goroutines"] = _goroutines_match(results["goroutines"], text, kind)
     if "histogram" in results:
-        total = sum(r["bytes"] for r in results["histogram"]) or 1
-        unknown = sum(r["bytes"] for r in results["histogram"] if r["type"] == "unknown")
-        row["unknown_pct"] = round(100 * unknown / total, 1)
+        rows = results["histogram"]
+        for key in ("count", "bytes"):
+            total = sum(r[key] for r in rows) or 1
+            unknown = sum(r[key] for r in rows if r["type"] == "unknown")
+            row[f"unknown_{key}_pct"] = round(100 * unknown / total, 1)
     return row
 
 

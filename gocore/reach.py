@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class Roots:
         return self.names[int(self.name[r])]
 
 
-def _section_mask(gp, which: str) -> np.ndarray | None:
+def section_pointer_mask(gp, which: str) -> np.ndarray | None:
     """Return the pointer mask (bool per word) of the ``data`` or ``bss`` section."""
     md = gp.moduledata
     L = gp.layout
@@ -115,7 +116,7 @@ def data_roots(gp, heap: Heap, name_index: dict[str, int]):
     globs = _global_names(gp)
     out = []
     for which in ("data", "bss"):
-        mask = _section_mask(gp, which)
+        mask = section_pointer_mask(gp, which)
         if mask is None:
             continue
         lo = getattr(md, which)
@@ -144,8 +145,21 @@ def data_roots(gp, heap: Heap, name_index: dict[str, int]):
     return out
 
 
-def finalizer_roots(gp, heap: Heap) -> list[tuple[int, str]]:
-    """Return (pointer, description) for objects with finalizers and their ``fn`` closures."""
+class FinalizerRecord(NamedTuple):
+    """One ``runtime.specialfinalizer``: the object, its ``fn`` closure and ``ot`` (its
+    ``*ptrtype``; 0 where the layout has no ``ot``)."""
+
+    obj: int
+    fn: int
+    ot: int
+
+
+def finalizer_records(gp, heap: Heap) -> list[FinalizerRecord]:
+    """Return every finalizer record on the in-use spans' specials lists.
+
+    Spans with specials are few, so the lists are walked one record at a time; a broken
+    list costs only its span, and the process is warned once.
+    """
     L = gp.layout
     sp = heap.spans
     proc = gp.process
@@ -158,29 +172,39 @@ def finalizer_roots(gp, heap: Heap) -> list[tuple[int, str]]:
     except Exception as e:  # noqa: BLE001
         proc.warn(f"roots: finalizers skipped ({e})")
         return []
-    out: list[tuple[int, str]] = []
+    try:
+        o_ot = L.offset("runtime.specialfinalizer", "ot")
+    except Exception:  # noqa: BLE001 - the record's type is a bonus, not needed for roots
+        o_ot = None
+    out: list[FinalizerRecord] = []
     bad = 0
-    for r in np.flatnonzero(sp.in_use & (sp.specials != 0)):  # spans with specials (few)
+    for r in np.flatnonzero(sp.in_use & (sp.specials != 0)):
         s = int(sp.specials[r])
         base = int(sp.base[r])
         seen = 0
         while s and seen < 1 << 20:
             seen += 1
             try:
-                kind = proc.read_uint(s + o_kind, 1)
-                off = proc.read_uint(s + f_off.offset, f_off.size)
-                if kind == kind_fin:
-                    obj = base + off
-                    out.append((obj, f"finalizer of {obj:#x}"))
-                    fn = proc.read_ptr(s + o_fn)
-                    if fn:
-                        out.append((fn, f"finalizer fn of {obj:#x}"))
+                if proc.read_uint(s + o_kind, 1) == kind_fin:
+                    off = proc.read_uint(s + f_off.offset, f_off.size)
+                    ot = proc.read_ptr(s + o_ot) if o_ot is not None else 0
+                    out.append(FinalizerRecord(base + off, proc.read_ptr(s + o_fn), ot))
                 s = proc.read_ptr(s + o_next)
             except Exception:  # noqa: BLE001 - one broken list costs only its span
                 bad += 1
                 break
     if bad:
         proc.warn(f"roots: {bad} span specials lists are unreadable")
+    return out
+
+
+def finalizer_roots(gp, heap: Heap) -> list[tuple[int, str]]:
+    """Return (pointer, description) for objects with finalizers and their ``fn`` closures."""
+    out: list[tuple[int, str]] = []
+    for rec in finalizer_records(gp, heap):
+        out.append((rec.obj, f"finalizer of {rec.obj:#x}"))
+        if rec.fn:
+            out.append((rec.fn, f"finalizer fn of {rec.obj:#x}"))
     return out
 
 

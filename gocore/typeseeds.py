@@ -35,6 +35,7 @@ import logging
 import numpy as np
 
 from .chans import Channels
+from .reach import finalizer_records, section_pointer_mask
 from .rtype import CHAN, INTERFACE, MAP, POINTER
 from .sizeclasses import alloc_slots, check_against_spans
 from .spans import U64, ragged_arange
@@ -143,12 +144,11 @@ class UntypedFacts:
         """Return (type word, data word) of the candidate interfaces in untyped memory: data
         and bss, untyped heap objects (a non-pointer word, then a pointer word, by the GC
         masks) and goroutine frames (the word before a root word)."""
-        from .reach import _section_mask
         gp, heap, h = self.gp, self.heap, self.h
         md, bias = gp.moduledata, gp.process.exe_bias
         w0s, w1s = [], []
         for which in ("data", "bss"):
-            mask = _section_mask(gp, which)
+            mask = section_pointer_mask(gp, which)
             if mask is None or len(mask) < 2:
                 continue
             k = np.flatnonzero(~mask[:-1] & mask[1:]).astype(U64)
@@ -361,32 +361,10 @@ class UntypedFacts:
 
     def _finalizers(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (object ids, type ids) of objects with a finalizer, from ``ot``."""
-        gp, heap, h = self.gp, self.heap, self.h
-        L = gp.layout
+        h = self.h
         none = (np.zeros(0, np.int64), np.zeros(0, np.int32))
-        try:
-            kind_fin = L.const("runtime._KindSpecialFinalizer")
-            o_next = L.offset("runtime.special", "next")
-            f_off = L.field("runtime.special", "offset")
-            o_kind = L.offset("runtime.special", "kind")
-            o_ot = L.offset("runtime.specialfinalizer", "ot")
-        except Exception as e:  # noqa: BLE001 - a layout without finalizer records
-            log.debug("finalizer types: %s", e)
-            return none
-        proc = gp.process
-        sp = heap.spans
-        ptrs, ots = [], []
-        for r in np.flatnonzero(sp.in_use & (sp.specials != 0)):   # spans with specials (few)
-            s, base, seen = int(sp.specials[r]), int(sp.base[r]), 0
-            while s and seen < 1 << 20:
-                seen += 1
-                try:
-                    if proc.read_uint(s + o_kind, 1) == kind_fin:
-                        ptrs.append(base + proc.read_uint(s + f_off.offset, f_off.size))
-                        ots.append(proc.read_ptr(s + o_ot))
-                    s = proc.read_ptr(s + o_next)
-                except Exception:  # noqa: BLE001 - a broken list: reach.py warns about it
-                    break
+        records = [r for r in finalizer_records(self.gp, self.heap) if r.ot]
+        ptrs, ots = [r.obj for r in records], [r.ot for r in records]
         if not ptrs:
             return none
         rts = self.reg.rts

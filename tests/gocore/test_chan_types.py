@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 import pytest
 
 from ..conftest import ROOT, dump_cases, go_case
+from ..gobuild import sigquit_dump
 
 sys.path.insert(0, str(ROOT / "fixtures"))
 import make_dumps  # noqa: E402  (toolchains, build and run environments, core helpers)
@@ -55,33 +54,10 @@ def _counts(hi) -> Counter:
 def _dump(version: str, stripped: bool, work: Path) -> tuple[Path, Path, dict]:
     """Build chankeeper with Go ``version``, run it, SIGQUIT it; return (core, exe, manifest)."""
     try:
-        make_dumps.check_core_pattern()
         go, _ = make_dumps.ensure_toolchain(version)
     except (make_dumps.FixtureError, subprocess.CalledProcessError, OSError) as e:
         pytest.skip(f"cannot make a chankeeper dump with go{version}: {e}")
-    exe = work / "chankeeper"
-    flags = ["-ldflags=-s -w"] if stripped else []
-    r = subprocess.run([go, "build", *flags, "-o", str(exe), "."], cwd=PROGRAM,
-                       env=make_dumps.build_env(), capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    proc = subprocess.Popen([str(exe)], cwd=work, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=make_dumps.run_env(gotraceback=True),
-                            preexec_fn=make_dumps._raise_core_limit)
-    try:
-        text, _ = make_dumps._read_manifest_line(proc, time.monotonic() + 120)
-        manifest = json.loads(text)
-        proc.send_signal(signal.SIGQUIT)
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-    core = make_dumps._find_kernel_core(work, proc.pid)
-    if core is None:
-        pytest.skip("the kernel wrote no core file (core_pattern, RLIMIT_CORE)")
-    return core, exe, manifest
+    return sigquit_dump(go, PROGRAM, stripped, work)
 
 
 _LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores are small

@@ -23,14 +23,9 @@ What is not possible, and why:
 from __future__ import annotations
 
 import glob
-import json
 import os
-import resource
-import selectors
 import shutil
-import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -38,6 +33,7 @@ import numpy as np
 import pytest
 
 from ..conftest import dump_cases, go_case
+from ..gobuild import sigquit_dump
 
 HERE = Path(__file__).resolve().parent
 PROGRAM = HERE / "mapkeeper"
@@ -183,73 +179,17 @@ def _params():
             for v, _ in TOOLCHAINS for s in (True, False)]
 
 
-def _core_pattern_ok() -> bool:
-    try:
-        pat = Path("/proc/sys/kernel/core_pattern").read_text().strip()
-    except OSError:
-        return False
-    return not pat.startswith("|") and "/" not in pat
-
-
-def _raise_core_limit() -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-
-def _dump(go: str, stripped: bool, work: Path) -> tuple[Path, Path, dict]:
-    """Build mapkeeper, run it, read its manifest, SIGQUIT it; return (core, exe, manifest)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
-    cache = Path(go).parents[6] / "gocache" if "toolchains" in go else work / "gocache"
-    env.update(GOTOOLCHAIN="local", GOPROXY="off", GOSUMDB="off", GOFLAGS="-mod=mod",
-               CGO_ENABLED="0", GOCACHE=str(cache), GOOS="linux", GOARCH="amd64")
-    exe = work / "mapkeeper"
-    flags = ["-ldflags=-s -w"] if stripped else []
-    r = subprocess.run([go, "build", *flags, "-o", str(exe), "."], cwd=PROGRAM, env=env,
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    renv = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
-    renv["GOTRACEBACK"] = "crash"
-    proc = subprocess.Popen([str(exe)], cwd=work, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=renv, preexec_fn=_raise_core_limit)
-    try:
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        buf, deadline = b"", time.monotonic() + 120
-        while b"\n" not in buf and time.monotonic() < deadline:
-            if sel.select(timeout=1):
-                chunk = os.read(proc.stdout.fileno(), 1 << 16)
-                if not chunk:
-                    break
-                buf += chunk
-        sel.close()
-        line = buf.split(b"\n")[0]
-        assert line.startswith(b"MANIFEST "), buf[:500]
-        manifest = json.loads(line[len(b"MANIFEST "):])
-        proc.send_signal(signal.SIGQUIT)
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-    cores = [p for p in work.iterdir() if p.name.startswith("core")]
-    if len(cores) != 1:
-        pytest.skip("the kernel wrote no core file (core_pattern, RLIMIT_CORE)")
-    return cores[0], exe, manifest
-
-
 _LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores are small
 
 
 def _mapkeeper(version: str, stripped: bool, tmp_path_factory):
     key = (version, stripped)
     if key not in _LOADED:
-        if not _core_pattern_ok():
-            pytest.skip("kernel core_pattern does not write cores to the process's cwd")
         import core
         import gocore
         go = dict(TOOLCHAINS)[version]
         work = tmp_path_factory.mktemp(f"mapkeeper-{version}-{'s' if stripped else 'd'}")
-        c, exe, manifest = _dump(go, stripped, work)
+        c, exe, manifest = sigquit_dump(go, PROGRAM, stripped, work)
         gp = gocore.load(core.open_dump(str(c), exe=str(exe)))
         _LOADED[key] = (gp, manifest)
     return _LOADED[key]

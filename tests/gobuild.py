@@ -1,0 +1,52 @@
+"""Build a small Go program, run it until it prints its MANIFEST line, SIGQUIT it and
+return the kernel core: the one recipe the tests that dump their own programs share
+(fixtures/make_dumps.py supplies the build and run environments)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "fixtures"))
+import make_dumps  # noqa: E402
+
+
+def sigquit_dump(go: str, program: Path, stripped: bool, work: Path) -> tuple[Path, Path, dict]:
+    """Return (kernel core, executable, manifest) of ``program`` built by ``go`` (with
+    ``-s -w`` when ``stripped``) and killed by SIGQUIT with GOTRACEBACK=crash; skips the
+    test when this machine writes no core into the process's directory."""
+    try:
+        make_dumps.check_core_pattern()
+    except make_dumps.FixtureError as e:
+        pytest.skip(str(e))
+    exe = work / program.name
+    flags = ["-ldflags=-s -w"] if stripped else []
+    r = subprocess.run([go, "build", *flags, "-o", str(exe), "."], cwd=program,
+                       env=make_dumps.build_env(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    proc = subprocess.Popen([str(exe)], cwd=work, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=make_dumps.run_env(gotraceback=True),
+                            preexec_fn=make_dumps._raise_core_limit)
+    try:
+        text, _ = make_dumps._read_manifest_line(proc, time.monotonic() + 120)
+        manifest = json.loads(text)
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    core = make_dumps._find_kernel_core(work, proc.pid)
+    if core is None:
+        pytest.skip("the kernel wrote no core file (core_pattern, RLIMIT_CORE)")
+    return core, exe, manifest

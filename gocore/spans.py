@@ -11,14 +11,12 @@ whole heap.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import BadRuntimeData
 
-log = logging.getLogger(__name__)
 
 U64 = np.uint64
 
@@ -208,19 +206,9 @@ def _slice_header(gather: MemGather, addr: int, what: str) -> tuple[int, int]:
 
 
 def mheap_address(gp) -> int:
-    """Return the run-time address of ``runtime.mheap_``."""
-    addr = None
-    try:
-        addr = gp.runtime_globals.get("runtime.mheap_")
-    except Exception as e:  # noqa: BLE001 - fall back to DWARF / symbols below
-        log.debug("runtime_globals failed: %s", e)
-    if addr is None and gp.dwarf is not None and "runtime.mheap_" in gp.dwarf.globals:
-        addr = gp.dwarf.globals["runtime.mheap_"].addr + gp.process.exe_bias
-    if addr is None:
-        exe = gp.process.exe
-        syms = getattr(exe, "symbols", None) or {}
-        if "runtime.mheap_" in syms:
-            addr = syms["runtime.mheap_"][0] + gp.process.exe_bias
+    """Return the run-time address of ``runtime.mheap_`` (DWARF, symbols, then the
+    runtime's code: ``GoProcess.global_address``); a failure there names its cause."""
+    addr = gp.global_address("runtime.mheap_")
     if addr is None:
         raise BadRuntimeData("cannot find runtime.mheap_ (no DWARF, symbols or recognisable code)")
     return addr

@@ -12,7 +12,8 @@ The algorithm is Lengauer-Tarjan's semidominators (with path compression) follow
 the "SNCA" step of Georgiadis et al. (idom(w) = nearest common ancestor of parent(w) and
 sdom(w) in the tree built so far), compiled with numba over int32 arrays in DFS preorder:
 no recursion, no Python per object. Compiled code is cached under
-``$XDG_CACHE_HOME/viewcore/numba`` (``NUMBA_CACHE_DIR`` overrides it).
+``$XDG_CACHE_HOME/viewcore/numba`` (``NUMBA_CACHE_DIR`` overrides it) when that directory
+passes the checks of ``_numba_cache_dir``.
 
 Memory while it runs: about 32 bytes per live object plus 4 per live edge (measured peak
 37-39 B per object on 5M- and 20M-object heaps: 0.65 s and 2.5 s); kept: ``idom`` (4),
@@ -22,11 +23,14 @@ The first run after install compiles (about 4 s); later runs load the cache.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -36,28 +40,47 @@ from .reach import GLOBAL
 log = logging.getLogger(__name__)
 
 
+def _private_tempdir() -> str:
+    """Return a fresh directory of ours (mode 0700), removed when the interpreter exits."""
+    d = tempfile.mkdtemp(prefix="viewcore-numba-")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    return d
+
+
 def _numba_cache_dir() -> str:
-    """Return a writable directory for numba's compiled-code cache."""
+    """Return the directory numba's compiled-code cache may use.
+
+    numba loads its cache index with pickle, so whoever can write that directory can run
+    code as us: it must be a directory only we control (``core.cachedir``; the
+    subdirectories numba made in it are checked too). That is ``NUMBA_CACHE_DIR`` when the
+    user set it (their choice of place, our checks), else ``$XDG_CACHE_HOME/viewcore/numba``.
+    When it fails a check or cannot be created, compiled code is kept in a fresh private
+    directory removed at exit: every run compiles (about 4 s), nothing is loaded.
+    """
+    from core.cachedir import CacheDirError, check_dir, private_dir
+    from core.source import cache_dir
     want = os.environ.get("NUMBA_CACHE_DIR")
-    if not want:
-        from core.source import cache_dir
-        want = str(cache_dir() / "numba")
-    for d in (want, os.path.join(tempfile.gettempdir(), "viewcore-numba")):
-        try:
-            os.makedirs(d, exist_ok=True)
-            if os.access(d, os.W_OK):
-                return d
-        except OSError:
-            continue
-    return tempfile.mkdtemp(prefix="viewcore-numba-")
+    try:
+        d = private_dir(Path(want)) if want else private_dir(cache_dir(), "numba")
+        for sub in os.scandir(d):
+            if sub.is_symlink() or sub.is_dir(follow_symlinks=False):
+                check_dir(Path(sub.path))
+        return str(d)
+    except CacheDirError as e:
+        log.warning("numba's cache is not used: %s", e)
+    except OSError as e:
+        log.warning("numba's cache is not used: %s cannot be listed: %s", want or cache_dir(), e.strerror)
+    return _private_tempdir()
 
 
 def _import_numba():
-    """Import numba with its cache directory set to viewcore's."""
+    """Import numba with its cache directory set to a checked one (see _numba_cache_dir)."""
     d = _numba_cache_dir()
+    # numba reads NUMBA_CACHE_DIR when it is first imported and again whenever its
+    # compiler reloads the environment: set both, so neither brings another directory back.
     os.environ["NUMBA_CACHE_DIR"] = d
     import numba
-    numba.config.CACHE_DIR = d     # numba already imported elsewhere: set it anyway
+    numba.config.CACHE_DIR = d
     return numba
 
 

@@ -8,17 +8,31 @@ traceback only under ``--debug``).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from rich.console import Console
 
 import gocore
+from core.cachedir import CacheDirError
+from core.source import DecompressionLimit, set_max_decompressed
 from gocore import DumpError
 
 from .commands import COMMANDS
 from .render import jsonout, text
 
 PROG = "viewcore"
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Return the bytes in a size such as ``64G``, ``500M``, ``1.5GiB`` or ``1048576``
+    (units are binary: K is 1024); raises ArgumentTypeError for anything else or zero."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i?B)?|B)?\s*", text, re.I)
+    size = int(float(m[1]) * _SIZE_UNITS[(m[2] or "").upper()]) if m else 0
+    if size <= 0:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r} (a positive size such as 64G or 500M)")
+    return size
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -29,6 +43,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="print one JSON document (the contract in docs/cli.md)")
     parser.add_argument("--no-cache", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="neither read nor write the cache")
+    parser.add_argument("--max-decompressed", type=parse_size, default=default, metavar="SIZE",
+                        help="refuse a compressed dump or executable that decompresses to more "
+                             "than SIZE (e.g. 64G; default: the free disk space less 1 GiB)")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="show tracebacks of internal errors")
     parser.add_argument("--any-version", action="store_true",
@@ -85,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     err = _Stderr()
+    set_max_decompressed(args.max_decompressed)
     try:
         gp = gocore.open(args.dump, exe=args.exe, use_cache=not args.no_cache, notify=err.note,
                          any_version=args.any_version)
@@ -97,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         return status
     except gocore.UnsupportedGoVersion as e:
         print(f"{PROG}: error: {e} (--any-version tries anyway)", file=sys.stderr)
+        return 1
+    except DecompressionLimit as e:
+        print(f"{PROG}: error: {e} (--max-decompressed SIZE sets the limit)", file=sys.stderr)
+        return 1
+    except CacheDirError as e:
+        print(f"{PROG}: error: {e} (--no-cache does without the cache)", file=sys.stderr)
         return 1
     except (DumpError, gocore.GoCoreError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
@@ -112,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: internal error: {type(e).__name__}: {e} (run with --debug for details)",
               file=sys.stderr)
         return 1
+    finally:
+        set_max_decompressed(None)  # the limit is this command's, not the next caller's
 
 
 def main_entry() -> None:

@@ -12,6 +12,7 @@ runtime reported) or the bytes of the fixture decompressed here by zstandard its
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -132,6 +133,18 @@ def test_entry_planted_without_a_record_is_rebuilt(xdg):
     assert Path(materialize(crash.core)).read_bytes() == _truth(crash.core)
 
 
+def test_dump_that_changes_while_decompressed_is_not_cached(xdg, tmp_path, monkeypatch):
+    # The key is the hash of a first read; the content comes from a second. A file
+    # rewritten in between (here: a first read that saw other bytes) must not be cached
+    # under the first read's key.
+    import core.source
+    crash = _case("crash")
+    monkeypatch.setattr(core.source, "_file_sha256", lambda path: hashlib.sha256(b"before").hexdigest())
+    with pytest.raises(core.source.DumpError, match="changed while it was being decompressed"):
+        materialize(crash.core)
+    assert _leftovers(xdg / "viewcore" / "decompressed") == []
+
+
 def test_symlinked_entry_is_not_followed(xdg, tmp_path):
     crash, panic = _case("crash"), _case("panic")
     truth = _truth(crash.core)
@@ -230,6 +243,15 @@ def test_compressed_files_alike_in_size_head_and_tail_get_their_own_entries(xdg,
 def _skippable(payload: bytes) -> bytes:
     """A zstd skippable frame: every decompressor passes over it."""
     return (0x184D2A50).to_bytes(4, "little") + len(payload).to_bytes(4, "little") + payload
+
+
+def test_gzip_file_is_hashed_whole_while_decompressed(xdg, tmp_path):
+    # The compressed bytes are hashed again as they are read: gzip's reader must give
+    # the same hash as the key, or the entry would be refused as changed meanwhile.
+    crash = _case("crash")
+    p = tmp_path / "core.gz"
+    p.write_bytes(gzip.compress(_truth(crash.core), compresslevel=1))
+    assert Path(materialize(p)).read_bytes() == _truth(crash.core)
 
 
 def test_zstd_file_that_starts_with_a_skippable_frame(xdg, tmp_path):

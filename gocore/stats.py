@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import UnmappedAddress
+
 from .spans import U64
 
 
@@ -63,6 +65,27 @@ def _field(types, tid: int, path: str) -> tuple[int, int]:
     return off, tid
 
 
+def _read_field(gp, glob, path: str) -> int:
+    """Return the unsigned integer at dotted field ``path`` of DWARF global ``glob``."""
+    types = gp.dwarf.types
+    off, tid = _field(types, glob.type, path)
+    size = types[tid].size
+    return gp.process.read_uint(glob.addr + gp.process.exe_bias + off, size if size in (1, 2, 4, 8) else 8)
+
+
+def runtime_figure(gp, name: str, path: str) -> int | None:
+    """Return the integer field ``path`` of runtime global ``name`` (``"runtime.mheap_"``,
+    ``"pagesInUse"``) read through DWARF, or None (stripped, no such field, unreadable)."""
+    dw = gp.dwarf
+    glob = dw.globals.get(name) if dw is not None else None
+    if glob is None:
+        return None
+    try:
+        return _read_field(gp, glob, path)
+    except (KeyError, UnmappedAddress):
+        return None
+
+
 def _runtime_stats(gp) -> dict[str, int] | None:
     """Return MemStats-like figures read from the runtime's globals (needs DWARF)."""
     dw = gp.dwarf
@@ -75,9 +98,7 @@ def _runtime_stats(gp) -> dict[str, int] | None:
     gc = dw.globals["runtime.gcController"]
 
     def u(glob, path: str) -> int:
-        off, tid = _field(types, glob.type, path)
-        size = types[tid].size
-        return proc.read_uint(glob.addr + bias + off, size if size in (1, 2, 4, 8) else 8)
+        return _read_field(gp, glob, path)
 
     try:
         out = {k: u(gc, k) for k in ("heapInUse", "heapFree", "heapReleased")}

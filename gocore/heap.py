@@ -205,7 +205,7 @@ def read_heap(gp) -> Heap:
     spans, arenas = read_spans(gp, gather)
     addr, size, span = _allocated(spans, gather)
     _warn_absent(gp, spans, gather, span)
-    check_heap(gp, spans, arenas, gather, len(addr))
+    check_heap(gp, spans, arenas, gather, span)
     return Heap(spans=spans, arenas=arenas, gather=gather, addr=addr, size=size, span=span)
 
 

@@ -143,6 +143,25 @@ def test_span_running_over_its_neighbours_is_dropped_alone(capsys, tmp_path):
     assert found >= case.manifest["memstats"]["HeapObjects"] - int(counts[row]) - 64
 
 
+def test_zeroed_alloc_bits_are_partial(capsys, tmp_path):
+    """Every small span's alloc bits and freeindex zeroed: the spans are whole, their
+    objects gone; the runtime's per-class counts (memstats.heapStats) say otherwise."""
+    case, gp = go_case(_entry("go1.24.11"))
+    sp = heap_of(gp).spans
+    fi = gp.layout.field("runtime.mspan", "freeindex")
+    core = _copy(case, tmp_path)
+    for r in np.flatnonzero(sp.in_use & (sp.sizeclass != 0)):
+        _patch(core, _file_offset(gp, int(sp.alloc_bits[r])), bytes((int(sp.nelems[r]) + 7) // 8))
+        _patch(core, _file_offset(gp, int(sp.mspan[r]) + fi.offset), bytes(fi.size))
+    doc, warnings = _overview(capsys, core, case)
+    assert doc["partial"] is True
+    hit = [w for w in warnings if "(memstats.heapStats): alloc bits unreadable or damaged" in w]
+    assert len(hit) == 1, warnings
+    counted = int(hit[0].split("the runtime counts ")[1].split(" ")[0])
+    objects = case.manifest["memstats"]["HeapObjects"]
+    assert objects // 2 < counted <= objects
+
+
 # ---- lengths from the dump are checked before allocating --------------------------------
 
 _AS_LIMIT = 4 << 30       # address space for the command: a 32 GiB allocation fails at once

@@ -75,7 +75,8 @@ def _check_objects(gp, spans: Spans, span_of: np.ndarray) -> None:
     if counted is None:
         return
     small, large = counted
-    per_span = np.diff(np.searchsorted(span_of, np.arange(len(spans) + 1)))
+    # objects are sorted by address, spans by base: each span's objects are one run
+    per_span = np.diff(np.searchsorted(span_of, np.arange(len(spans) + 1, dtype=span_of.dtype)))
     cls = spans.sizeclass.astype(np.int64)
     nclass = max(len(small), int(cls.max(initial=0)) + 1)
     found = np.bincount(cls, weights=per_span, minlength=nclass).astype(np.int64)

@@ -216,24 +216,24 @@ def _slice_header(gather: MemGather, addr: int, what: str) -> tuple[int, int, in
     return int(v[0]), int(v[1]), int(v[2])
 
 
-def runtime_slice(gp, gather: MemGather, addr: int, what: str) -> tuple[int, int, int]:
-    """Return (array address, entries to read, entries claimed) of the runtime slice
-    (``[]*T``) whose header is at ``addr``.
+def runtime_slice(gp, gather: MemGather, addr: int, what: str) -> tuple[int, int]:
+    """Return (array address, entries to read) of the runtime slice whose header is at
+    ``addr``.
 
     The length is bounded by the bytes present from the array on before anything is
     allocated: a garbage length (or one past ``cap``) reads only the entries the dump
-    holds, with a warning; none is then an error naming ``what``.
+    holds, with a warning; none at all is an error naming ``what``.
     """
     p, n, cap = _slice_header(gather, addr, f"the slice header of {what}")
     if n == 0:
-        return p, 0, 0
+        return p, 0
     have = gather.run_length(p) // 8
     if have == 0:
         raise BadRuntimeData(f"the {n} entries of {what} are unreadable", p)
     if n > have or n > cap:
         gp.process.warn(f"heap: {what} claims {n} entries (cap {cap}) but the dump holds "
                         f"{have} from {p:#x}; reading {min(n, have)}")
-    return p, min(n, have), n
+    return p, min(n, have)
 
 
 def mheap_address(gp) -> int:
@@ -369,10 +369,10 @@ def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
     st_manual = L.const("runtime.mSpanManual")
     st_dead = L.const("runtime.mSpanDead")
 
-    p, n, _claimed = runtime_slice(gp, gather, mheap + L.offset("runtime.mheap", "allspans"),
-                                   "mheap_.allspans")
-    ptrs, ok = gather.u64(U64(p) + np.arange(n, dtype=U64) * U64(8))
-    ptrs = ptrs[ok & (ptrs != 0)]
+    p, n = runtime_slice(gp, gather, mheap + L.offset("runtime.mheap", "allspans"),
+                         "mheap_.allspans")
+    ptrs, _ = gather.u64(U64(p) + np.arange(n, dtype=U64) * U64(8))   # all present
+    ptrs = ptrs[ptrs != 0]
 
     vals: dict[str, np.ndarray] = {}
     okall = np.ones(len(ptrs), dtype=bool)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spans import U64, Arenas, MemGather, Spans, spans_in_use_by_arenas
+from .spans import Arenas, MemGather, Spans, spans_in_use_by_arenas
 from .stats import runtime_figure, runtime_object_counts
 
 

@@ -137,9 +137,7 @@ def read_goroutines(gp) -> list[Goroutine]:
         ptr, length = struct.unpack("<QQ", proc.read(allgs, 16))
     except UnmappedAddress as e:
         raise BadRuntimeData(f"runtime.allgs is unreadable ({e.reason})", allgs) from e
-    if length > 50_000_000:
-        proc.warn(f"runtime.allgs has an implausible length {length}: goroutines are not listed")
-        return []
+    length = _allgs_length(gp, ptr, length)
     try:
         gptrs = proc.array(ptr, length).tolist() if length else []
     except UnmappedAddress as e:
@@ -162,6 +160,37 @@ def read_goroutines(gp) -> list[Goroutine]:
             continue
         out.append(_goroutine(gp, g, gaddr, status, reasons, threads_by_m, unwinder))
     return out
+
+
+def _allgs_length(gp, ptr: int, length: int) -> int:
+    """Return how many entries of ``allgs`` to read: its length, checked against
+    ``runtime.allglen`` (allgadd stores both together, under allglock) and bounded by the
+    bytes the dump holds at ``ptr``, so a garbage length never drives an allocation."""
+    proc = gp.process
+    glen_addr = gp.global_address("runtime.allglen")
+    try:
+        allglen = proc.read_uint(glen_addr, 8) if glen_addr is not None else None
+    except UnmappedAddress:
+        allglen = None
+    if allglen is not None and allglen != length:
+        # one of the two is damaged: the smaller cannot read past the real array
+        proc.warn(f"goroutines: runtime.allgs has {length} entries but runtime.allglen says "
+                  f"{allglen}; reading {min(length, allglen)}")
+        length = min(length, allglen)
+    if not length:
+        return 0
+    have = 0
+    for seg in proc.memory.segments_in(ptr, ptr + 8 * length):
+        if not seg.present or seg.start > ptr + have:
+            break
+        have = seg.end - ptr
+    have //= 8
+    if have == 0:
+        return length          # nothing readable: the read names why, allocating nothing
+    if have < length:
+        proc.warn(f"goroutines: runtime.allgs claims {length} entries but the dump holds "
+                  f"{have} at {ptr:#x}; reading {have}")
+    return min(length, have)
 
 
 def _goroutine(gp, g: _G, gaddr: int, status: int, reasons, threads_by_m, unwinder) -> Goroutine:
@@ -371,10 +400,10 @@ class Unwinder:
         """Return (logical frames, machine frames, problem or None) from (pc, sp) outward."""
         frames: list[Frame] = []
         physical: list[PhysicalFrame] = []
-        try:
-            stack = self.proc.view(lo, hi - lo) if 0 < hi - lo <= 1 << 30 else None
-        except UnmappedAddress:
-            stack = None
+        # a zero-copy view when the stack lies in one segment; else word by word (g.stack
+        # comes from the dump: bounds spanning segments must not copy gigabytes)
+        seg = self.proc.memory.find(lo) if 0 < hi - lo <= 1 << 30 else None
+        stack = self.proc.view(lo, hi - lo) if seg is not None and seg.present and hi <= seg.end else None
         for _ in range(MAX_FRAMES):
             f, spd, logical = self._lookup(pc, trap)
             if f is None:

@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .heapcheck import check_heap
 from .memo import once_per
 from .spans import U64, Arenas, MemGather, Spans, ragged_arange, read_spans
 
@@ -204,6 +205,7 @@ def read_heap(gp) -> Heap:
     spans, arenas = read_spans(gp, gather)
     addr, size, span = _allocated(spans, gather)
     _warn_absent(gp, spans, gather, span)
+    check_heap(gp, spans, arenas, gather, span)
     return Heap(spans=spans, arenas=arenas, gather=gather, addr=addr, size=size, span=span)
 
 

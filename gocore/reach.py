@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core import UnmappedAddress
+
 from .edges import Edges, edges_of
 from .heap import Heap
 from .gcprog import run_gc_program
@@ -178,19 +180,27 @@ def finalizer_records(gp, heap: Heap) -> list[FinalizerRecord]:
         o_ot = None
     out: list[FinalizerRecord] = []
     bad = 0
+    span_bytes = sp.npages * U64(sp.page_size)
     for r in np.flatnonzero(sp.in_use & (sp.specials != 0)):
         s = int(sp.specials[r])
-        base = int(sp.base[r])
-        seen = 0
-        while s and seen < 1 << 20:
-            seen += 1
+        base, size = int(sp.base[r]), int(span_bytes[r])
+        # addspecial keeps a span's list sorted by (offset, kind), every offset inside the
+        # span: a record out of order, outside or seen before is garbage, ending the walk.
+        last, seen = (-1, -1), set()
+        while s:
             try:
-                if proc.read_uint(s + o_kind, 1) == kind_fin:
-                    off = proc.read_uint(s + f_off.offset, f_off.size)
+                kind = proc.read_uint(s + o_kind, 1)
+                off = proc.read_uint(s + f_off.offset, f_off.size)
+                if off >= size or (off, kind) < last or s in seen:
+                    bad += 1
+                    break
+                last = (off, kind)
+                seen.add(s)
+                if kind == kind_fin:
                     ot = proc.read_ptr(s + o_ot) if o_ot is not None else 0
                     out.append(FinalizerRecord(base + off, proc.read_ptr(s + o_fn), ot))
                 s = proc.read_ptr(s + o_next)
-            except Exception:  # noqa: BLE001 - one broken list costs only its span
+            except UnmappedAddress:  # one broken list costs only its span
                 bad += 1
                 break
     if bad:

@@ -54,6 +54,17 @@ class MemGather:
         ok &= addrs + U64(width) > addrs  # no wrap-around
         return np.where(ok, i, -1)
 
+    def run_length(self, addr: int) -> int:
+        """Return how many bytes from ``addr`` on are present without a gap (0 if none):
+        the most a runtime array starting there can hold."""
+        i = int(np.searchsorted(self.starts, U64(addr), side="right")) - 1
+        if i < 0 or addr >= int(self.ends[i]):
+            return 0
+        j = i
+        while j + 1 < len(self.starts) and self.starts[j + 1] == self.ends[j]:
+            j += 1
+        return int(self.ends[j]) - addr
+
     def readable(self, addrs: np.ndarray, width: int = 1) -> np.ndarray:
         """Return whether ``[a, a+width)`` lies inside one present segment, per address."""
         return self.segment_of(addrs, width) >= 0
@@ -198,11 +209,31 @@ class Arenas:
 _BASE_OFFSETS = (0, 0xFFFF800000000000)
 
 
-def _slice_header(gather: MemGather, addr: int, what: str) -> tuple[int, int]:
-    v, ok = gather.u64(np.array([addr, addr + 8], dtype=U64))
+def _slice_header(gather: MemGather, addr: int, what: str) -> tuple[int, int, int]:
+    v, ok = gather.u64(np.array([addr, addr + 8, addr + 16], dtype=U64))
     if not ok.all():
         raise BadRuntimeData(f"{what} is unreadable", addr)
-    return int(v[0]), int(v[1])
+    return int(v[0]), int(v[1]), int(v[2])
+
+
+def runtime_slice(gp, gather: MemGather, addr: int, what: str) -> tuple[int, int]:
+    """Return (array address, entries to read) of the runtime slice whose header is at
+    ``addr``.
+
+    The length is bounded by the bytes present from the array on before anything is
+    allocated: a garbage length (or one past ``cap``) reads only the entries the dump
+    holds, with a warning; none at all is an error naming ``what``.
+    """
+    p, n, cap = _slice_header(gather, addr, f"the slice header of {what}")
+    if n == 0:
+        return p, 0
+    have = gather.run_length(p) // 8
+    if have == 0:
+        raise BadRuntimeData(f"the {n} entries of {what} are unreadable", p)
+    if n > have or n > cap:
+        gp.process.warn(f"heap: {what} claims {n} entries (cap {cap}) but the dump holds "
+                        f"{have} from {p:#x}; reading {min(n, have)}")
+    return p, min(n, have)
 
 
 def mheap_address(gp) -> int:
@@ -224,15 +255,17 @@ def read_arenas(gp, gather: MemGather | None = None) -> Arenas:
     arena_bytes = L.const("runtime.heapArenaBytes")
     arenas_field = mheap + L.offset("runtime.mheap", "arenas")
     if L.has("runtime.mheap", "allArenas"):
-        p, n = _slice_header(gather, mheap + L.offset("runtime.mheap", "allArenas"),
-                             "the slice header of mheap_.allArenas")
-        if n > (1 << (l1_bits + l2_bits)):
-            raise BadRuntimeData(f"mheap_.allArenas has {n} entries", p)
-        idx, ok = gather.u64(np.uint64(p) + np.arange(n, dtype=U64) * U64(8))
-        if not ok.all():
+        hdr = mheap + L.offset("runtime.mheap", "allArenas")
+        p, n, _cap = _slice_header(gather, hdr, "the slice header of mheap_.allArenas")
+        have = gather.run_length(p) // 8
+        idx = np.zeros(0, dtype=U64)
+        if n <= min(have, 1 << (l1_bits + l2_bits)):
+            idx, _ = gather.u64(np.uint64(p) + np.arange(n, dtype=U64) * U64(8))
+            idx = idx[idx < U64(1 << (l1_bits + l2_bits))]
+        if len(idx) < n:
             # A dump cut short may have lost the list but kept mheap_.arenas: scan that.
-            gp.process.warn(f"heap: mheap_.allArenas at {p:#x} is unreadable; arenas found "
-                            "by scanning mheap_.arenas")
+            gp.process.warn(f"heap: mheap_.allArenas at {p:#x} ({n} entries) is unreadable or "
+                            "damaged; arenas found by scanning mheap_.arenas")
             idx = _arenas_in_l2(gp, gather, arenas_field, l1_bits, l2_bits)
     else:
         idx = _arenas_in_l2(gp, gather, arenas_field, l1_bits, l2_bits)
@@ -288,6 +321,36 @@ def _fix_arena_bases(arenas: Arenas, span_bases: np.ndarray) -> Arenas:
     return best
 
 
+def _in_span_map(gather: MemGather, L, arenas: Arenas, mspans: np.ndarray, first: np.ndarray,
+                 last: np.ndarray, page: int) -> np.ndarray:
+    """Return whether ``heapArena.spans`` names each mspan at its first and last page."""
+    if len(arenas.base) == 0:
+        return np.zeros(len(mspans), dtype=bool)
+    off = U64(L.offset("runtime.heapArena", "spans"))
+    out = np.ones(len(mspans), dtype=bool)
+    for addr in (first, last):
+        row = arenas.find(addr)
+        r = np.where(row >= 0, row, 0)
+        slot = arenas.heap_arena[r] + off + (addr - arenas.base[r]) // U64(page) * U64(8)
+        v, ok = gather.u64(slot)
+        out &= (row >= 0) & ok & (v == mspans)
+    return out
+
+
+def spans_in_use_by_arenas(gather: MemGather, L, arenas: Arenas) -> int | None:
+    """Return the runtime's own count of in-use spans: the bits set in every arena's
+    ``heapArena.pageInUse`` (one per mSpanInUse span, at its first page), or None when
+    some arena's bitmap is not in the dump."""
+    f = L.field("runtime.heapArena", "pageInUse")
+    if len(arenas.heap_arena) == 0:
+        return 0
+    owner, k = ragged_arange(np.full(len(arenas.heap_arena), f.size, dtype=np.int64))
+    bits, ok = gather.u8(arenas.heap_arena[owner] + U64(f.offset) + k.astype(U64))
+    if not ok.all():
+        return None
+    return int(np.bitwise_count(bits).sum(dtype=np.int64))
+
+
 _FIELDS = ("startAddr", "npages", "nelems", "elemsize", "limit", "freeindex", "spanclass",
            "state", "allocBits", "gcmarkBits", "specials")
 
@@ -306,16 +369,10 @@ def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
     st_manual = L.const("runtime.mSpanManual")
     st_dead = L.const("runtime.mSpanDead")
 
-    p, n = _slice_header(gather, mheap + L.offset("runtime.mheap", "allspans"),
-                         "the slice header of mheap_.allspans")
-    if n > 1 << 32:
-        raise BadRuntimeData(f"mheap_.allspans has {n} entries", p)
-    ptrs, ok = gather.u64(U64(p) + np.arange(n, dtype=U64) * U64(8))
-    if n and not ok.any():
-        raise BadRuntimeData(f"the {n} entries of mheap_.allspans are unreadable", p)
-    if not ok.all():
-        proc.warn(f"heap: {int((~ok).sum())} entries of mheap_.allspans are unreadable")
-    ptrs = ptrs[ok & (ptrs != 0)]
+    p, n = runtime_slice(gp, gather, mheap + L.offset("runtime.mheap", "allspans"),
+                         "mheap_.allspans")
+    ptrs, _ = gather.u64(U64(p) + np.arange(n, dtype=U64) * U64(8))   # all present
+    ptrs = ptrs[ptrs != 0]
 
     vals: dict[str, np.ndarray] = {}
     okall = np.ones(len(ptrs), dtype=bool)
@@ -353,12 +410,23 @@ def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
         end = base + npages * U64(page)
     reject((arenas.find(base) < 0) | (arenas.find(end - U64(1)) < 0) | (end <= base),
            "outside the heap arenas")
+    # mheap.setSpans records every in-use and manual span in its arena's page -> span map:
+    # a struct that merely looks like a span (a shifted or damaged segment) is not there.
+    live = np.flatnonzero(keep)
+    mapped = np.zeros(len(keep), dtype=bool)
+    mapped[live] = _in_span_map(gather, L, arenas, ptrs[live], base[live], end[live] - U64(1), page)
+    reject(~mapped, "not in its arena's span map")
 
     inuse = state == st_inuse
     elemsize = vals["elemsize"]
     nelems = vals["nelems"].astype(np.int64)
     span_bytes = npages * U64(page)
     reject(inuse & ((elemsize == 0) | (nelems <= 0)), "empty in-use span")
+    # initSpan gives a large-object span (size class 0) one element; a span's alloc and mark
+    # bits come from one gcBits chunk (newMarkBits), which bounds nelems.
+    reject(inuse & ((vals["spanclass"] >> U64(1)) == 0) & (nelems != 1), "large span with nelems != 1")
+    max_elems = 8 * (L.const("runtime.gcBitsChunkBytes") - L.const("runtime.gcBitsHeaderBytes"))
+    reject(inuse & (nelems > max_elems), "nelems beyond one gcBits chunk")
     with np.errstate(over="ignore"):
         reject(inuse & (nelems.astype(U64) * elemsize > span_bytes), "nelems*elemsize exceeds the span")
         # limit is base + nelems*elemsize, the end of the slots before the span's heap bits
@@ -390,7 +458,10 @@ def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
         proc.warn(f"heap: skipped {total} bad spans ({detail})")
 
     if not (state[order] == st_inuse).any():
-        raise BadRuntimeData(f"no readable in-use span among the {n} entries of mheap_.allspans", p)
+        counted = spans_in_use_by_arenas(gather, L, arenas)
+        says = f", but the heap arenas' page bitmaps count {counted}" if counted else ""
+        raise BadRuntimeData(f"no readable in-use span among the {n} entries of mheap_.allspans"
+                             f"{says}: span structures unreadable or damaged", p)
     spans = Spans(
         mspan=ptrs[order], base=base[order], npages=npages[order], nelems=nelems[order],
         elemsize=elemsize[order], limit=vals["limit"][order],

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import UnmappedAddress
+
 from .spans import U64
 
 
@@ -63,6 +65,66 @@ def _field(types, tid: int, path: str) -> tuple[int, int]:
     return off, tid
 
 
+def _read_field(gp, glob, path: str) -> int:
+    """Return the unsigned integer at dotted field ``path`` of DWARF global ``glob``."""
+    types = gp.dwarf.types
+    off, tid = _field(types, glob.type, path)
+    size = types[tid].size
+    return gp.process.read_uint(glob.addr + gp.process.exe_bias + off, size if size in (1, 2, 4, 8) else 8)
+
+
+def runtime_figure(gp, name: str, path: str) -> int | None:
+    """Return the integer field ``path`` of runtime global ``name`` (``"runtime.mheap_"``,
+    ``"pagesInUse"``) read through DWARF, or None (stripped, no such field, unreadable)."""
+    dw = gp.dwarf
+    glob = dw.globals.get(name) if dw is not None else None
+    if glob is None:
+        return None
+    try:
+        return _read_field(gp, glob, path)
+    except (KeyError, UnmappedAddress):
+        return None
+
+
+def runtime_object_counts(gp) -> tuple[np.ndarray, int] | None:
+    """Return (objects per small size class, large objects) the runtime counts as allocated
+    and not yet freed: ``smallAllocCount - smallFreeCount`` and ``largeAllocCount -
+    largeFreeCount`` of ``memstats.heapStats``, summed over its generations (as
+    ``readmemstats_m`` does); None without DWARF or when unreadable.
+
+    The counts lag behind the alloc bits: a span's allocations are added when an mcache
+    gives the span back (``mcache.refill``), so the runtime never counts more than is there.
+    """
+    dw = gp.dwarf
+    ms = dw.globals.get("runtime.memstats") if dw is not None else None
+    if ms is None:
+        return None
+    types = dw.types
+    try:
+        soff, stid = _field(types, ms.type, "heapStats.stats")
+        gens = types[stid]
+        delta = types[gens.elem]
+        base = ms.addr + gp.process.exe_bias + soff
+        raw = np.frombuffer(gp.process.read(base, delta.size * (gens.len or 0)), dtype=np.uint8)
+        raw = raw.reshape(gens.len or 0, delta.size)
+
+        def total(name: str) -> np.ndarray:
+            f = delta.field(name)
+            if f is None:
+                raise KeyError(f"{delta.name}.{name}")
+            size = types[f.type].size
+            # int64 deltas: one generation may hold a negative part of the total
+            words = raw[:, f.offset:f.offset + size].copy().view("<i8")
+            return words.sum(axis=0)
+
+        small = total("smallAllocCount") - total("smallFreeCount")
+        large = int((total("largeAllocCount") - total("largeFreeCount"))[0])
+    except (KeyError, UnmappedAddress, ValueError):
+        return None
+    small[0] = 0          # size class 0 is the large objects
+    return small, large
+
+
 def _runtime_stats(gp) -> dict[str, int] | None:
     """Return MemStats-like figures read from the runtime's globals (needs DWARF)."""
     dw = gp.dwarf
@@ -75,9 +137,7 @@ def _runtime_stats(gp) -> dict[str, int] | None:
     gc = dw.globals["runtime.gcController"]
 
     def u(glob, path: str) -> int:
-        off, tid = _field(types, glob.type, path)
-        size = types[tid].size
-        return proc.read_uint(glob.addr + bias + off, size if size in (1, 2, 4, 8) else 8)
+        return _read_field(gp, glob, path)
 
     try:
         out = {k: u(gc, k) for k in ("heapInUse", "heapFree", "heapReleased")}

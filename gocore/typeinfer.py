@@ -514,6 +514,8 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     tid = np.full(n, UNKNOWN, dtype=np.int32)
     data_off = np.zeros(n, dtype=np.uint8)
     from_header = np.zeros(n, dtype=bool)
+    if not n:            # no objects (a dump whose heap could not be read): nothing to type
+        return TypeInference(tid, data_off, reg, from_header)
     if header_types is not None:
         ht = np.asarray(header_types, dtype=np.uint64)
         big = size > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)

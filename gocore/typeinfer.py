@@ -34,6 +34,7 @@ import numpy as np
 from .chans import Channels, is_hchan_name
 from .errors import GoCoreError
 from .gotypes import Field, Kind, TypeTable
+from .rtype import INTERFACE as INTERFACE_KIND
 from .rtype import MAP as MAP_KIND
 from .rtype import POINTER, RuntimeType, RuntimeTypes, runtime_types
 
@@ -157,6 +158,9 @@ class TypeRegistry:
         self._hchan: int | None = None
         self._building: dict[str, int] = {}   # runtime structs being built (self-references)
         self.layout = None            # the runtime Layout: runtime structs DWARF lacks
+        # types that describe only the start of an object (a closure known by its function
+        # alone): they type an object whatever its size
+        self.prefix_types: set[int] = set()
 
     def _add(self, name: str, kind: Kind, size: int, **kw) -> int:
         t = self.table.add(name, kind, size, **kw)
@@ -492,7 +496,8 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     ids from ``registry.table`` (default: a registry over the DWARF types).
     ``header_types`` holds ``header_type_addresses`` results (0: none). ``read`` gathers
     words (default: ``read_words`` on the dump). ``closures`` maps funcval entry pcs to
-    closure context types (``ClosureTypes.types``); without it func values are not followed.
+    closure context types (``ClosureTypes.types``; default: one without DWARF, which knows
+    method values and names other closures by their function).
     ``withhold`` (bool per object) keeps those objects' header types out: their data still
     starts after the header, but only propagation may type them (to check propagation
     against the runtime's own records). ``noscan`` (bool per object: a pointer-free span)
@@ -506,6 +511,8 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     rts = runtime_types(gp)
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     reg.layout = gp.layout
+    if closures is None:
+        closures = ClosureTypes(None, reg, gp.pclntab, gp.process.exe_bias).types
     addr = np.asarray(addr, dtype=np.uint64)
     n = len(addr)  # ``size`` keeps its dtype (uint32 slot sizes): no per-object copy
     if read is None:
@@ -626,10 +633,14 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                     objs = find(np.where(ok, w, 0))
                     ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
                     hit = np.flatnonzero(objs >= 0)
-                    if closures is not None and len(hit):
+                    if len(hit):
                         pcs, pok = read(base(objs[hit]))
                         ct[hit] = closures(np.where(pok, pcs, 0))
-                    assign(objs, _types_for(reg, objs, ct, size, data_off, sized=False))
+                    got = _types_for(reg, objs, ct, size, data_off, sized=False)
+                    if reg.prefix_types:
+                        pre = np.isin(ct, np.fromiter(reg.prefix_types, np.int32))
+                        got[pre] = ct[pre]
+                    assign(objs, got)
                 elif act == SWISS_DIR:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _swiss_dir_types(reg, read, where, objs, tgt, size, data_off))
@@ -1224,15 +1235,26 @@ CLOSURE_PREFIX = "closure for "   # golang.org/x/debug viewcore's name for a clo
 
 
 class ClosureTypes:
-    """Context types of closures, from DWARF (go1.23+ DW_AT_go_closure_offset).
+    """Context types of closures: what a func value points at.
 
     A closure's context is a funcval: word 0 is the entry pc of the closure function, the
-    captured variables follow at the offsets DWARF gives (a variable captured by reference
-    is named ``&x`` and is a pointer). The struct is named ``closure for <function>`` as
+    captured variables follow. The struct is named ``closure for <function>`` as
     golang.org/x/debug viewcore names it, with fields ``F`` (the pc, as the compiler's
-    closure struct in cmd/compile/internal/walk/closure.go calls it) and the variables.
-    Functions without captured-variable offsets (before go1.23, or none recorded) give
-    UNKNOWN: the layout cannot be known.
+    closure struct in cmd/compile/internal/walk/closure.go calls it) and what follows, from
+    the first source that knows it:
+
+    * DWARF (go1.23+ DW_AT_go_closure_offset): the captured variables at their offsets (a
+      variable captured by reference is named ``&x`` and is a pointer);
+    * a method value's wrapper ``pkg.T.M-fm`` / ``pkg.(*T).M-fm``: the compiler's
+      ``struct { F uintptr; R T }`` (typecheck.MethodValueType), R the receiver, whose type
+      is the one runtime type of that name (of which M is a method, when its descriptor
+      lists methods); the field is named ``.this`` as DWARF names it;
+    * otherwise only ``F``: a struct of one word that describes the start of the object
+      (``TypeRegistry.prefix_types``), the function named by the pclntab. The object is a
+      funcval because a func value points at it, so naming it is sound; what it captured
+      stays untyped.
+
+    ``dwarf`` may be None (a stripped executable): then the last two sources answer.
     """
 
     def __init__(self, dwarf, reg: TypeRegistry, pclntab, bias: int):
@@ -1241,6 +1263,7 @@ class ClosureTypes:
         self.pclntab = pclntab
         self.bias = bias
         self._by_pc: dict[int, int] = {}
+        self._by_name: dict[str, list] | None = None    # runtime types by qualified name
 
     def types(self, pcs: np.ndarray) -> np.ndarray:
         """Return the context type id for each funcval entry pc (run-time; UNKNOWN if none)."""
@@ -1262,12 +1285,20 @@ class ClosureTypes:
         return got
 
     def _build(self, pc: int) -> int:
-        if not pc:
+        if not pc or pc < self.bias:
             return UNKNOWN
         entry = pc - self.bias
         f = self.pclntab.find_func(entry)
         if f is None or f.entry != entry:
             return UNKNOWN
+        got = self._from_dwarf(entry) if self.dwarf is not None else UNKNOWN
+        if got == UNKNOWN:
+            got = self._method_value(f.name)
+        if got == UNKNOWN:
+            got = self._name_only(f.name)
+        return got
+
+    def _from_dwarf(self, entry: int) -> int:
         fn = self.dwarf.function(pc=entry)
         if fn is None or fn.low_pc != entry:
             return UNKNOWN
@@ -1285,19 +1316,83 @@ class ClosureTypes:
             cv.append(vs[0])
         if not cv:
             return UNKNOWN
-        reg, table, ps = self.reg, self.reg.table, self.reg.ptr_size
-        from .gotypes import Field
-        uptr = table.lookup("uintptr")
-        fields = [Field("F", 0, uptr.id if uptr is not None else reg._add("uintptr", Kind.UINTPTR, ps))]
+        table, ps = self.reg.table, self.reg.ptr_size
+        fields = [Field("F", 0, self._uintptr())]
         end = ps
         for v in cv:
             if v.closure_offset < end:           # overlapping captures: not a layout we know
                 return UNKNOWN
             fields.append(Field(v.name, v.closure_offset, v.type))
             end = v.closure_offset + table[v.type].size
-        size = -(-end // ps) * ps
-        name = CLOSURE_PREFIX + fn.name
-        t = table.lookup(name)
+        return self._struct(CLOSURE_PREFIX + fn.name, -(-end // ps) * ps, fields)
+
+    def _uintptr(self) -> int:
+        t = self.reg.table.lookup("uintptr")
+        return t.id if t is not None else self.reg._add("uintptr", Kind.UINTPTR, self.reg.ptr_size)
+
+    def _struct(self, name: str, size: int, fields: list[Field]) -> int:
+        t = self.reg.table.lookup(name)
         if t is not None and t.kind is Kind.STRUCT:
             return t.id
-        return reg._add(name, Kind.STRUCT, size, fields=tuple(fields))
+        return self.reg._add(name, Kind.STRUCT, size, fields=tuple(fields))
+
+    def _method_value(self, name: str) -> int:
+        """Return ``struct { F uintptr; .this T }`` for a method value wrapper ``...-fm`` whose
+        receiver T is one known runtime type, else UNKNOWN."""
+        recv = method_value_receiver(name)
+        if recv is None:
+            return UNKNOWN
+        recv_name, method = recv
+        rt = self._unique_type(recv_name)
+        if rt is None:
+            return UNKNOWN
+        if rt.kind == INTERFACE_KIND:
+            if method not in {m.name for m in rt.imethods}:
+                return UNKNOWN
+        elif rt.methods and method not in {m.name for m in rt.methods}:
+            return UNKNOWN
+        r = self.reg.of_rtype(rt.addr)
+        if r == UNKNOWN or rt.size <= 0:
+            return UNKNOWN
+        ps = self.reg.ptr_size
+        size = -(-(ps + rt.size) // ps) * ps
+        return self._struct(CLOSURE_PREFIX + name, size, [Field("F", 0, self._uintptr()),
+                                                          Field(".this", ps, r)])
+
+    def _unique_type(self, qualified: str):
+        """Return the one runtime type spelled ``qualified`` (None: none, or several)."""
+        if self._by_name is None:
+            rts = self.reg.rts
+            self._by_name = {}
+            for rt in rts.all_types():
+                self._by_name.setdefault(rts.qualified_name(rt), []).append(rt)
+        got = self._by_name.get(qualified, [])
+        return got[0] if len(got) == 1 else None
+
+    def _name_only(self, name: str) -> int:
+        t = self._struct(CLOSURE_PREFIX + name, self.reg.ptr_size, [Field("F", 0, self._uintptr())])
+        if len(self.reg.table[t].fields) == 1:     # not a DWARF-laid-out one of that name
+            self.reg.prefix_types.add(t)
+        return t
+
+
+def method_value_receiver(name: str) -> tuple[str, str] | None:
+    """Return (receiver type as DWARF spells it, method) of a method value wrapper's name:
+    ``encoding/json.ptrEncoder.encode-fm`` -> (``encoding/json.ptrEncoder``, ``encode``),
+    ``pkg.(*T).M-fm`` -> (``*pkg.T``, ``M``); None for other names and generic receivers."""
+    if not name.endswith("-fm") or "[" in name:
+        return None
+    body = name[:-3]
+    dot = body.rfind(".")
+    if dot <= 0:
+        return None
+    recv, method = body[:dot], body[dot + 1:]
+    if recv.endswith(")"):
+        i = recv.rfind(".(*")
+        if i <= 0:
+            return None
+        recv = "*" + recv[:i] + "." + recv[i + 3:-1]
+    slash = recv.rfind("/")
+    if "." not in recv[slash + 1:] or "(" in recv or not method:
+        return None
+    return recv, method

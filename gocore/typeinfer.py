@@ -586,7 +586,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
 
     maps = MapInternals(gp, reg)
     heap = _HeapView(tid, size, data_off, base, find, assign, read,
-                     None if noscan is None else np.asarray(noscan, dtype=bool))
+                     None if noscan is None else np.asarray(noscan, dtype=bool), closures)
     chans = Channels(gp, reg, UNKNOWN)
 
     rounds = 0
@@ -809,6 +809,7 @@ class _HeapView:
     assign: Callable[[np.ndarray, np.ndarray], None]
     read: ReadWords
     noscan: np.ndarray | None = None              # per object: a pointer-free span
+    closures: Callable[[np.ndarray], np.ndarray] | None = None   # funcval pcs -> context types
 
 
 # Go types of the fields of the runtime's map structs (src/internal/runtime/maps/map.go Map,

@@ -1,6 +1,7 @@
 // closurekeeper keeps values reachable ONLY through func values held by one object that the
 // runtime types itself (a Holder: pointers and over 512 bytes, so Go 1.22+ gives it a malloc
-// header): closures, method values with a pointer receiver and with a value receiver. It
+// header): closures, method values with a pointer receiver and with a value receiver; and
+// closures held only by a global slice (loose). It
 // prints one "MANIFEST {json}" line with the counts it kept and some addresses, then sleeps
 // until it is killed (SIGQUIT under GOTRACEBACK=crash).
 package main
@@ -15,7 +16,7 @@ import (
 )
 
 type Captured struct{ ID, N int64 } // captured by the closures (typed only with DWARF)
-type Thing struct {                  // the receiver of a pointer method value
+type Thing struct {                 // the receiver of a pointer method value
 	ID   int64
 	Data *Payload
 }
@@ -40,11 +41,22 @@ const (
 	nClosures = 40
 	nMethods  = 30
 	nValues   = 20
+	nLoose    = 25
 )
 
 var holder *Holder
 
+// loose is a global without a type the heap can know (a stripped binary has no symbols):
+// its closures are found by their first word alone.
+var loose []func() int64
+
 func word(p unsafe.Pointer) uintptr { return *(*uintptr)(p) }
+
+//go:noinline
+func makeLoose(i int) func() int64 {
+	c := &Captured{ID: int64(i), N: 1}
+	return func() int64 { return c.ID * c.N }
+}
 
 //go:noinline
 func makeClosure(i int) func() int64 {
@@ -66,21 +78,26 @@ func main() {
 		h.Values = append(h.Values, v.Get)
 	}
 	holder = h
+	for i := 0; i < nLoose; i++ {
+		loose = append(loose, makeLoose(i))
+	}
 	runtime.GC()
 	m := map[string]interface{}{
 		"go_version": runtime.Version(),
 		"pid":        os.Getpid(),
 		"counts": map[string]int{
-			"closure for main.makeClosure.func1": nClosures,
+			"closure for main.makeClosure.func1":    nClosures,
+			"closure for main.makeLoose.func1":      nLoose,
 			"closure for main.(*Thing).Describe-fm": nMethods,
 			"closure for main.Val.Get-fm":           nValues,
-			"main.Thing": nMethods, "main.Payload": nMethods, "main.Cell": nValues,
+			"main.Thing":                            nMethods, "main.Payload": nMethods, "main.Cell": nValues,
 		},
 		"objects": map[string]uintptr{
 			"holder":  uintptr(unsafe.Pointer(h)),
 			"closure": word(unsafe.Pointer(&h.Closures[0])),
 			"method":  word(unsafe.Pointer(&h.Methods[0])),
 			"value":   word(unsafe.Pointer(&h.Values[0])),
+			"loose":   word(unsafe.Pointer(&loose[0])),
 		},
 		"types": []string{fmt.Sprintf("%T", &Thing{}), fmt.Sprintf("%T", Val{})},
 	}

@@ -412,10 +412,14 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         # map's mapextra keeps them; cmd/compile/internal/reflectdata MapBucketType)
         bucket = t.name.replace("noalg.", "").startswith("map.bucket[")
         hchan = is_hchan_name(t.name)
+        atomic_elem = _atomic_pointer_elem(reg.table, t)
         for f in t.fields:
             ft = reg.table[f.type]
             if hchan and f.name == "buf":
                 one(f.offset, CHAN_BUF, tid)
+                continue
+            if atomic_elem is not None and f.name == "v" and ft.kind is Kind.UNSAFE_PTR:
+                one(f.offset, PTR, atomic_elem)
                 continue
             if f.name in arrays and ft.kind is Kind.PTR and ft.elem is not None:
                 one(f.offset, SLICE, ft.elem)
@@ -450,6 +454,22 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         out = cache[tid]
     cache[tid] = out
     return out
+
+
+def _atomic_pointer_elem(table: TypeTable, t) -> int | None:
+    """Return T for ``sync/atomic.Pointer[T]`` (``struct { _ [0]*T; _ noCopy; v
+    unsafe.Pointer }``: ``v`` only ever holds a ``*T``, as Store and Swap take one), from its
+    ``[0]*T`` field; None for other types."""
+    if not t.name.startswith("sync/atomic.Pointer["):
+        return None
+    for f in t.fields:
+        ft = table[f.type]
+        if f.name == "_" and ft.kind is Kind.ARRAY and ft.len == 0 and ft.elem is not None:
+            pt = table[ft.elem]
+            if pt.kind is Kind.PTR and pt.elem is not None and \
+                    not is_hchan_name(table[pt.elem].name) and table[pt.elem].name not in _PLACEHOLDERS:
+                return pt.elem
+    return None
 
 
 @dataclass

@@ -1,7 +1,7 @@
 // closurekeeper keeps values reachable ONLY through func values held by one object that the
 // runtime types itself (a Holder: pointers and over 512 bytes, so Go 1.22+ gives it a malloc
 // header): closures, method values with a pointer receiver and with a value receiver; and
-// closures held only by a global slice (loose). It
+// closures held only by a global slice (loose); and values only behind sync/atomic.Pointer. It
 // prints one "MANIFEST {json}" line with the counts it kept and some addresses, then sleeps
 // until it is killed (SIGQUIT under GOTRACEBACK=crash).
 package main
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -30,8 +31,11 @@ type Cell struct{ X, Y int64 } // only behind a Val
 func (t *Thing) Describe() string { return fmt.Sprint(t.ID, t.Data.A) }
 func (v Val) Get() int64          { return v.Cell.X + v.K }
 
+type Leaf struct{ ID, N int64 } // only behind a sync/atomic.Pointer[Leaf]
+
 type Holder struct {
 	Pad      [600]byte
+	Leaves   [nLeaves]atomic.Pointer[Leaf]
 	Closures []func() int64
 	Methods  []func() string
 	Values   []func() int64
@@ -42,6 +46,7 @@ const (
 	nMethods  = 30
 	nValues   = 20
 	nLoose    = 25
+	nLeaves   = 12
 )
 
 var holder *Holder
@@ -77,6 +82,9 @@ func main() {
 		v := Val{Cell: &Cell{X: int64(i)}, K: int64(i)}
 		h.Values = append(h.Values, v.Get)
 	}
+	for i := range h.Leaves {
+		h.Leaves[i].Store(&Leaf{ID: int64(i)})
+	}
 	holder = h
 	for i := 0; i < nLoose; i++ {
 		loose = append(loose, makeLoose(i))
@@ -91,6 +99,7 @@ func main() {
 			"closure for main.(*Thing).Describe-fm": nMethods,
 			"closure for main.Val.Get-fm":           nValues,
 			"main.Thing":                            nMethods, "main.Payload": nMethods, "main.Cell": nValues,
+			"main.Leaf": nLeaves,
 		},
 		"objects": map[string]uintptr{
 			"holder":  uintptr(unsafe.Pointer(h)),

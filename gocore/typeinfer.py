@@ -15,7 +15,9 @@ none reaches stays ``UNKNOWN`` (-1): we never guess.
     array (``[N]T``, N = slot payload / elem size), strings ``[N]uint8``, interfaces the
     dynamic type named by their type word (eface) or itab (iface), channels their hchan
     (only when it is one of ``makechan``'s shapes, ``gocore.chans``) and the hchan its
-    buffer ``[N]T`` from ``elemtype``. Only pointers to an object's start are followed
+    buffer ``[N]T`` from ``elemtype``, func values their closure context (``ClosureTypes``:
+    DWARF's layout, a method value's receiver, or the function's name alone) and
+    ``sync/atomic.Pointer[T]`` its ``*T``. Only pointers to an object's start are followed
     (interior pointers say nothing certain about the object), except string bytes inside a
     16-byte tiny block.
 (c) What untyped memory states in the runtime's words, once (a) and (b) have spread
@@ -36,7 +38,7 @@ from .errors import GoCoreError
 from .gotypes import Field, Kind, TypeTable
 from .rtype import INTERFACE as INTERFACE_KIND
 from .rtype import MAP as MAP_KIND
-from .rtype import POINTER, RuntimeType, RuntimeTypes, runtime_types
+from .rtype import POINTER, TFLAG_EXTRA_STAR, RuntimeType, RuntimeTypes, runtime_types
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +336,7 @@ def _split_top(s: str) -> list[str]:
 # SWISS_DIR is ``internal/runtime/maps.Map.dirPtr``: a directory of tables, or one group
 # when ``dirLen`` is 0 (src/internal/runtime/maps/map.go).
 # FUNCVAL is a func value: a pointer to a funcval whose first word is the closure function's
-# entry pc; the context's layout comes from that function's DWARF (``ClosureTypes``).
+# entry pc; the context's type comes from that function (``ClosureTypes``).
 # MAP is a map value whose type names no DWARF map struct (types from runtime descriptors:
 # stripped binaries): a pointer to the runtime's map header, followed by ``MapInternals``
 # with the map descriptor's group/bucket type (target: the map type).
@@ -1284,7 +1286,7 @@ class ClosureTypes:
         self.pclntab = pclntab
         self.bias = bias
         self._by_pc: dict[int, int] = {}
-        self._by_name: dict[str, list] | None = None    # runtime types by qualified name
+        self._by_name: _TypelinkNames | None = None
 
     def types(self, pcs: np.ndarray) -> np.ndarray:
         """Return the context type id for each funcval entry pc (run-time; UNKNOWN if none)."""
@@ -1381,20 +1383,86 @@ class ClosureTypes:
                                                           Field(".this", ps, r)])
 
     def _unique_type(self, qualified: str):
-        """Return the one runtime type spelled ``qualified`` (None: none, or several)."""
-        if self._by_name is None:
-            rts = self.reg.rts
-            self._by_name = {}
-            for rt in rts.all_types():
-                self._by_name.setdefault(rts.qualified_name(rt), []).append(rt)
-        got = self._by_name.get(qualified, [])
+        """Return the one runtime type spelled ``qualified`` (``pkg/path.T`` or ``*pkg/path.T``)
+        found through the typelinked pointer types ``*pkg/path.T`` (None: none, or several).
+
+        Only the descriptors whose string is ``*pkg.T`` are decoded (``_typelink_names``):
+        decoding every type of a large program costs seconds."""
+        ptr = qualified.startswith("*")
+        want = qualified[1:] if ptr else qualified
+        rts = self.reg.rts
+        got = []
+        for a in self._typelink_names().pointers_to(want[want.rfind(".") + 1:]):
+            rt = rts.try_get(a)
+            e = rts.try_get(rt.elem) if rt is not None and rt.kind == POINTER and rt.elem else None
+            if e is not None and e.named and rts.qualified_name(e) == want:
+                got.append(rt if ptr else e)
         return got[0] if len(got) == 1 else None
+
+    def _typelink_names(self) -> "_TypelinkNames":
+        if self._by_name is None:
+            self._by_name = _TypelinkNames(self.reg.rts)
+        return self._by_name
 
     def _name_only(self, name: str) -> int:
         t = self._struct(CLOSURE_PREFIX + name, self.reg.ptr_size, [Field("F", 0, self._uintptr())])
         if len(self.reg.table[t].fields) == 1:     # not a DWARF-laid-out one of that name
             self.reg.prefix_types.add(t)
         return t
+
+
+class _TypelinkNames:
+    """The descriptor strings of a module's typelinked types, read in one gather, to find the
+    pointer types ``*pkg.T`` to a type named ``T`` without decoding every descriptor."""
+
+    WIDTH = 128        # bytes read per name: flags, varint length, ``*pkg.T`` (longer: skipped)
+
+    def __init__(self, rts: RuntimeTypes):
+        self.addrs = np.array(rts.typelink_addresses(), dtype=np.uint64)
+        n = len(self.addrs)
+        proc = rts.proc
+
+        def field(name: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+            off = rts.abi.off[name]
+            w, ok = read_words(proc, self.addrs + np.uint64(off - off % 8))
+            return (w >> np.uint64(8 * (off % 8))) & np.uint64((1 << (8 * width)) - 1), ok
+        str_off, ok1 = field("str", 4)
+        tflag, ok2 = field("tflag", 1)
+        so = str_off.astype(np.int64)
+        so = np.where(so >= 1 << 31, so - (1 << 32), so)
+        at = np.uint64(rts.types_base) + so.astype(np.uint64)
+        words = np.arange(0, self.WIDTH, 8, dtype=np.uint64)
+        w, ok = read_words(proc, (at[:, None] + words[None, :]).ravel())
+        self.raw = w.view(np.uint8).reshape(n, self.WIDTH)
+        ok = ok.reshape(n, -1).all(axis=1) & ok1 & ok2
+        b1, b2 = self.raw[:, 1].astype(np.int64), self.raw[:, 2].astype(np.int64)
+        two = b1 >= 0x80                                   # abi.Name: varint length
+        length = np.where(two, (b1 & 0x7F) | (b2 << 7), b1)
+        start = np.where(two, 3, 2)
+        star = (tflag & np.uint64(TFLAG_EXTRA_STAR)) != 0  # the string carries an extra '*'
+        start, length = start + star, length - star
+        self.start, self.end = start, start + length
+        rows = np.arange(n)
+        self.ok = ok & (self.end <= self.WIDTH) & (length >= 4) & \
+            (self.raw[rows, np.minimum(start, self.WIDTH - 1)] == ord("*"))
+
+    def pointers_to(self, name: str) -> list[int]:
+        """Return the addresses of the typelinked descriptors whose string is ``*pkg.name``."""
+        suffix = np.frombuffer(("." + name).encode(), dtype=np.uint8)
+        k = len(suffix)
+        cand = np.flatnonzero(self.ok & (self.end - self.start > k))
+        if not len(cand) or not name:
+            return []
+        pos = self.end[cand][:, None] - k + np.arange(k)[None, :]
+        same = (self.raw[cand[:, None], pos] == suffix[None, :]).all(axis=1)
+        cand = cand[same]
+        # the package qualifier before the suffix holds no dot, slash or bracket
+        out = []
+        for c in cand.tolist():
+            head = bytes(self.raw[c, self.start[c] + 1:self.end[c] - k])
+            if head and not any(ch in head for ch in b"./[]* "):
+                out.append(int(self.addrs[c]))
+        return out
 
 
 def method_value_receiver(name: str) -> tuple[str, str] | None:

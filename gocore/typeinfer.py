@@ -1401,7 +1401,13 @@ class ClosureTypes:
 
     def _typelink_names(self) -> "_TypelinkNames":
         if self._by_name is None:
-            self._by_name = _TypelinkNames(self.reg.rts)
+            rts = self.reg.rts
+            try:
+                addrs = rts.typelink_addresses()
+            except GoCoreError as e:     # unreadable typelinks: no receiver is found, once
+                log.warning("typelinks: %s", e)
+                addrs = []
+            self._by_name = _TypelinkNames(rts, addrs)
         return self._by_name
 
     def _name_only(self, name: str) -> int:
@@ -1417,8 +1423,8 @@ class _TypelinkNames:
 
     WIDTH = 128        # bytes read per name: flags, varint length, ``*pkg.T`` (longer: skipped)
 
-    def __init__(self, rts: RuntimeTypes):
-        self.addrs = np.array(rts.typelink_addresses(), dtype=np.uint64)
+    def __init__(self, rts: RuntimeTypes, addrs: list[int]):
+        self.addrs = np.array(addrs, dtype=np.uint64)
         n = len(self.addrs)
         proc = rts.proc
 

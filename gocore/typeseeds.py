@@ -437,7 +437,9 @@ def closure_function(name: str) -> bool:
     value (``pkg.f.func1``, ``pkg.f.func1.2``, ``pkg.glob..func1``, ``pkg.f.gowrap1``,
     ``pkg.(*T).M-fm``): its entry pc is stored only in a funcval (a named function's
     funcval is static, never a heap object)."""
-    return bool(_CLOSURE_NAME.search(name))
+    last = name[name.rfind("/") + 1:]
+    # ``pkg.func1`` is a top-level function of that name: a closure's has an outer function
+    return bool(_CLOSURE_NAME.search(last)) and (last.endswith("-fm") or last.count(".") >= 2)
 
 
 def _sizes_of(reg, tids: np.ndarray) -> np.ndarray:

@@ -109,3 +109,26 @@ def test_stripped_names_what_dwarf_names(version, tmp_path_factory):
     assert mine <= theirs, mine - theirs
     for n in mine:
         assert cs[n] == cd[n], (n, cs[n], cd[n])
+
+
+@pytest.mark.parametrize("name,want", [
+    ("encoding/json.ptrEncoder.encode-fm", ("encoding/json.ptrEncoder", "encode")),
+    ("encoding/base64.(*Encoding).AppendEncode-fm", ("*encoding/base64.Encoding", "AppendEncode")),
+    ("gopkg.in/yaml.v3.(*Node).Decode-fm", ("*gopkg.in/yaml.v3.Node", "Decode")),
+    ("main.(*G[int]).M-fm", None),            # generic receivers: not looked up
+    ("main.makeClosure.func1", None),
+])
+def test_method_value_receiver_names(name, want):
+    from gocore.typeinfer import method_value_receiver
+    assert method_value_receiver(name) == want
+
+
+@pytest.mark.parametrize("name,want", [
+    ("main.makeClosure.func1", True), ("pkg.f.func1.2", True), ("pkg.glob..func3", True),
+    ("pkg.f.gowrap1", True), ("main.(*Thing).Describe-fm", True),
+    ("main.makeClosure", False), ("runtime.funcname", False), ("main.func1x", False),
+    ("main.func1", False), ("github.com/a/b.func2", False),
+])
+def test_closure_function_names(name, want):
+    from gocore.typeseeds import closure_function
+    assert closure_function(name) is want

@@ -15,7 +15,9 @@ none reaches stays ``UNKNOWN`` (-1): we never guess.
     array (``[N]T``, N = slot payload / elem size), strings ``[N]uint8``, interfaces the
     dynamic type named by their type word (eface) or itab (iface), channels their hchan
     (only when it is one of ``makechan``'s shapes, ``gocore.chans``) and the hchan its
-    buffer ``[N]T`` from ``elemtype``. Only pointers to an object's start are followed
+    buffer ``[N]T`` from ``elemtype``, func values their closure context (``ClosureTypes``:
+    DWARF's layout, a method value's receiver, or the function's name alone) and
+    ``sync/atomic.Pointer[T]`` its ``*T``. Only pointers to an object's start are followed
     (interior pointers say nothing certain about the object), except string bytes inside a
     16-byte tiny block.
 (c) What untyped memory states in the runtime's words, once (a) and (b) have spread
@@ -34,8 +36,9 @@ import numpy as np
 from .chans import Channels, is_hchan_name
 from .errors import GoCoreError
 from .gotypes import Field, Kind, TypeTable
+from .rtype import INTERFACE as INTERFACE_KIND
 from .rtype import MAP as MAP_KIND
-from .rtype import POINTER, RuntimeType, RuntimeTypes, runtime_types
+from .rtype import POINTER, TFLAG_EXTRA_STAR, RuntimeType, RuntimeTypes, runtime_types
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,9 @@ class TypeRegistry:
         self._hchan: int | None = None
         self._building: dict[str, int] = {}   # runtime structs being built (self-references)
         self.layout = None            # the runtime Layout: runtime structs DWARF lacks
+        # types that describe only the start of an object (a closure known by its function
+        # alone): they type an object whatever its size
+        self.prefix_types: set[int] = set()
 
     def _add(self, name: str, kind: Kind, size: int, **kw) -> int:
         t = self.table.add(name, kind, size, **kw)
@@ -330,7 +336,7 @@ def _split_top(s: str) -> list[str]:
 # SWISS_DIR is ``internal/runtime/maps.Map.dirPtr``: a directory of tables, or one group
 # when ``dirLen`` is 0 (src/internal/runtime/maps/map.go).
 # FUNCVAL is a func value: a pointer to a funcval whose first word is the closure function's
-# entry pc; the context's layout comes from that function's DWARF (``ClosureTypes``).
+# entry pc; the context's type comes from that function (``ClosureTypes``).
 # MAP is a map value whose type names no DWARF map struct (types from runtime descriptors:
 # stripped binaries): a pointer to the runtime's map header, followed by ``MapInternals``
 # with the map descriptor's group/bucket type (target: the map type).
@@ -408,10 +414,14 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         # map's mapextra keeps them; cmd/compile/internal/reflectdata MapBucketType)
         bucket = t.name.replace("noalg.", "").startswith("map.bucket[")
         hchan = is_hchan_name(t.name)
+        atomic_elem = _atomic_pointer_elem(reg.table, t)
         for f in t.fields:
             ft = reg.table[f.type]
             if hchan and f.name == "buf":
                 one(f.offset, CHAN_BUF, tid)
+                continue
+            if atomic_elem is not None and f.name == "v" and ft.kind is Kind.UNSAFE_PTR:
+                one(f.offset, PTR, atomic_elem)
                 continue
             if f.name in arrays and ft.kind is Kind.PTR and ft.elem is not None:
                 one(f.offset, SLICE, ft.elem)
@@ -446,6 +456,22 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         out = cache[tid]
     cache[tid] = out
     return out
+
+
+def _atomic_pointer_elem(table: TypeTable, t) -> int | None:
+    """Return T for ``sync/atomic.Pointer[T]`` (``struct { _ [0]*T; _ noCopy; v
+    unsafe.Pointer }``: ``v`` only ever holds a ``*T``, as Store and Swap take one), from its
+    ``[0]*T`` field; None for other types."""
+    if not t.name.startswith("sync/atomic.Pointer["):
+        return None
+    for f in t.fields:
+        ft = table[f.type]
+        if f.name == "_" and ft.kind is Kind.ARRAY and ft.len == 0 and ft.elem is not None:
+            pt = table[ft.elem]
+            if pt.kind is Kind.PTR and pt.elem is not None and \
+                    not is_hchan_name(table[pt.elem].name) and table[pt.elem].name not in _PLACEHOLDERS:
+                return pt.elem
+    return None
 
 
 @dataclass
@@ -492,7 +518,8 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     ids from ``registry.table`` (default: a registry over the DWARF types).
     ``header_types`` holds ``header_type_addresses`` results (0: none). ``read`` gathers
     words (default: ``read_words`` on the dump). ``closures`` maps funcval entry pcs to
-    closure context types (``ClosureTypes.types``); without it func values are not followed.
+    closure context types (``ClosureTypes.types``; default: one without DWARF, which knows
+    method values and names other closures by their function).
     ``withhold`` (bool per object) keeps those objects' header types out: their data still
     starts after the header, but only propagation may type them (to check propagation
     against the runtime's own records). ``noscan`` (bool per object: a pointer-free span)
@@ -506,6 +533,8 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     rts = runtime_types(gp)
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     reg.layout = gp.layout
+    if closures is None:
+        closures = ClosureTypes(None, reg, gp.pclntab, gp.process.exe_bias).types
     addr = np.asarray(addr, dtype=np.uint64)
     n = len(addr)  # ``size`` keeps its dtype (uint32 slot sizes): no per-object copy
     if read is None:
@@ -514,6 +543,8 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     tid = np.full(n, UNKNOWN, dtype=np.int32)
     data_off = np.zeros(n, dtype=np.uint8)
     from_header = np.zeros(n, dtype=bool)
+    if not n:            # no objects (a dump whose heap could not be read): nothing to type
+        return TypeInference(tid, data_off, reg, from_header)
     if header_types is not None:
         ht = np.asarray(header_types, dtype=np.uint64)
         big = size > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)
@@ -577,7 +608,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
 
     maps = MapInternals(gp, reg)
     heap = _HeapView(tid, size, data_off, base, find, assign, read,
-                     None if noscan is None else np.asarray(noscan, dtype=bool))
+                     None if noscan is None else np.asarray(noscan, dtype=bool), closures)
     chans = Channels(gp, reg, UNKNOWN)
 
     rounds = 0
@@ -624,10 +655,14 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                     objs = find(np.where(ok, w, 0))
                     ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
                     hit = np.flatnonzero(objs >= 0)
-                    if closures is not None and len(hit):
+                    if len(hit):
                         pcs, pok = read(base(objs[hit]))
                         ct[hit] = closures(np.where(pok, pcs, 0))
-                    assign(objs, _types_for(reg, objs, ct, size, data_off, sized=False))
+                    got = _types_for(reg, objs, ct, size, data_off, sized=False)
+                    if reg.prefix_types:
+                        pre = np.isin(ct, np.fromiter(reg.prefix_types, np.int32))
+                        got[pre] = ct[pre]
+                    assign(objs, got)
                 elif act == SWISS_DIR:
                     objs = find(np.where(ok, w, 0))
                     assign(objs, _swiss_dir_types(reg, read, where, objs, tgt, size, data_off))
@@ -796,6 +831,7 @@ class _HeapView:
     assign: Callable[[np.ndarray, np.ndarray], None]
     read: ReadWords
     noscan: np.ndarray | None = None              # per object: a pointer-free span
+    closures: Callable[[np.ndarray], np.ndarray] | None = None   # funcval pcs -> context types
 
 
 # Go types of the fields of the runtime's map structs (src/internal/runtime/maps/map.go Map,
@@ -1222,15 +1258,26 @@ CLOSURE_PREFIX = "closure for "   # golang.org/x/debug viewcore's name for a clo
 
 
 class ClosureTypes:
-    """Context types of closures, from DWARF (go1.23+ DW_AT_go_closure_offset).
+    """Context types of closures: what a func value points at.
 
     A closure's context is a funcval: word 0 is the entry pc of the closure function, the
-    captured variables follow at the offsets DWARF gives (a variable captured by reference
-    is named ``&x`` and is a pointer). The struct is named ``closure for <function>`` as
+    captured variables follow. The struct is named ``closure for <function>`` as
     golang.org/x/debug viewcore names it, with fields ``F`` (the pc, as the compiler's
-    closure struct in cmd/compile/internal/walk/closure.go calls it) and the variables.
-    Functions without captured-variable offsets (before go1.23, or none recorded) give
-    UNKNOWN: the layout cannot be known.
+    closure struct in cmd/compile/internal/walk/closure.go calls it) and what follows, from
+    the first source that knows it:
+
+    * DWARF (go1.23+ DW_AT_go_closure_offset): the captured variables at their offsets (a
+      variable captured by reference is named ``&x`` and is a pointer);
+    * a method value's wrapper ``pkg.T.M-fm`` / ``pkg.(*T).M-fm``: the compiler's
+      ``struct { F uintptr; R T }`` (typecheck.MethodValueType), R the receiver, whose type
+      is the one runtime type of that name (of which M is a method, when its descriptor
+      lists methods); the field is named ``.this`` as DWARF names it;
+    * otherwise only ``F``: a struct of one word that describes the start of the object
+      (``TypeRegistry.prefix_types``), the function named by the pclntab. The object is a
+      funcval because a func value points at it, so naming it is sound; what it captured
+      stays untyped.
+
+    ``dwarf`` may be None (a stripped executable): then the last two sources answer.
     """
 
     def __init__(self, dwarf, reg: TypeRegistry, pclntab, bias: int):
@@ -1239,6 +1286,7 @@ class ClosureTypes:
         self.pclntab = pclntab
         self.bias = bias
         self._by_pc: dict[int, int] = {}
+        self._by_name: _TypelinkNames | None = None
 
     def types(self, pcs: np.ndarray) -> np.ndarray:
         """Return the context type id for each funcval entry pc (run-time; UNKNOWN if none)."""
@@ -1260,12 +1308,20 @@ class ClosureTypes:
         return got
 
     def _build(self, pc: int) -> int:
-        if not pc:
+        if not pc or pc < self.bias:
             return UNKNOWN
         entry = pc - self.bias
         f = self.pclntab.find_func(entry)
         if f is None or f.entry != entry:
             return UNKNOWN
+        got = self._from_dwarf(entry) if self.dwarf is not None else UNKNOWN
+        if got == UNKNOWN:
+            got = self._method_value(f.name)
+        if got == UNKNOWN:
+            got = self._name_only(f.name)
+        return got
+
+    def _from_dwarf(self, entry: int) -> int:
         fn = self.dwarf.function(pc=entry)
         if fn is None or fn.low_pc != entry:
             return UNKNOWN
@@ -1283,19 +1339,155 @@ class ClosureTypes:
             cv.append(vs[0])
         if not cv:
             return UNKNOWN
-        reg, table, ps = self.reg, self.reg.table, self.reg.ptr_size
-        from .gotypes import Field
-        uptr = table.lookup("uintptr")
-        fields = [Field("F", 0, uptr.id if uptr is not None else reg._add("uintptr", Kind.UINTPTR, ps))]
+        table, ps = self.reg.table, self.reg.ptr_size
+        fields = [Field("F", 0, self._uintptr())]
         end = ps
         for v in cv:
             if v.closure_offset < end:           # overlapping captures: not a layout we know
                 return UNKNOWN
             fields.append(Field(v.name, v.closure_offset, v.type))
             end = v.closure_offset + table[v.type].size
-        size = -(-end // ps) * ps
-        name = CLOSURE_PREFIX + fn.name
-        t = table.lookup(name)
+        return self._struct(CLOSURE_PREFIX + fn.name, -(-end // ps) * ps, fields)
+
+    def _uintptr(self) -> int:
+        t = self.reg.table.lookup("uintptr")
+        return t.id if t is not None else self.reg._add("uintptr", Kind.UINTPTR, self.reg.ptr_size)
+
+    def _struct(self, name: str, size: int, fields: list[Field]) -> int:
+        t = self.reg.table.lookup(name)
         if t is not None and t.kind is Kind.STRUCT:
             return t.id
-        return reg._add(name, Kind.STRUCT, size, fields=tuple(fields))
+        return self.reg._add(name, Kind.STRUCT, size, fields=tuple(fields))
+
+    def _method_value(self, name: str) -> int:
+        """Return ``struct { F uintptr; .this T }`` for a method value wrapper ``...-fm`` whose
+        receiver T is one known runtime type, else UNKNOWN."""
+        recv = method_value_receiver(name)
+        if recv is None:
+            return UNKNOWN
+        recv_name, method = recv
+        rt = self._unique_type(recv_name)
+        if rt is None:
+            return UNKNOWN
+        if rt.kind == INTERFACE_KIND:
+            if method not in {m.name for m in rt.imethods}:
+                return UNKNOWN
+        elif rt.methods and method not in {m.name for m in rt.methods}:
+            return UNKNOWN
+        r = self.reg.of_rtype(rt.addr)
+        if r == UNKNOWN or rt.size <= 0:
+            return UNKNOWN
+        ps = self.reg.ptr_size
+        size = -(-(ps + rt.size) // ps) * ps
+        return self._struct(CLOSURE_PREFIX + name, size, [Field("F", 0, self._uintptr()),
+                                                          Field(".this", ps, r)])
+
+    def _unique_type(self, qualified: str):
+        """Return the one runtime type spelled ``qualified`` (``pkg/path.T`` or ``*pkg/path.T``)
+        found through the typelinked pointer types ``*pkg/path.T`` (None: none, or several).
+
+        Only the descriptors whose string is ``*pkg.T`` are decoded (``_typelink_names``):
+        decoding every type of a large program costs seconds."""
+        ptr = qualified.startswith("*")
+        want = qualified[1:] if ptr else qualified
+        rts = self.reg.rts
+        got = []
+        for a in self._typelink_names().pointers_to(want[want.rfind(".") + 1:]):
+            rt = rts.try_get(a)
+            e = rts.try_get(rt.elem) if rt is not None and rt.kind == POINTER and rt.elem else None
+            if e is not None and e.named and rts.qualified_name(e) == want:
+                got.append(rt if ptr else e)
+        return got[0] if len(got) == 1 else None
+
+    def _typelink_names(self) -> "_TypelinkNames":
+        if self._by_name is None:
+            rts = self.reg.rts
+            try:
+                addrs = rts.typelink_addresses()
+            except GoCoreError as e:     # unreadable typelinks: no receiver is found, once
+                log.warning("typelinks: %s", e)
+                addrs = []
+            self._by_name = _TypelinkNames(rts, addrs)
+        return self._by_name
+
+    def _name_only(self, name: str) -> int:
+        t = self._struct(CLOSURE_PREFIX + name, self.reg.ptr_size, [Field("F", 0, self._uintptr())])
+        if len(self.reg.table[t].fields) == 1:     # not a DWARF-laid-out one of that name
+            self.reg.prefix_types.add(t)
+        return t
+
+
+class _TypelinkNames:
+    """The descriptor strings of a module's typelinked types, read in one gather, to find the
+    pointer types ``*pkg.T`` to a type named ``T`` without decoding every descriptor."""
+
+    WIDTH = 128        # bytes read per name: flags, varint length, ``*pkg.T`` (longer: skipped)
+
+    def __init__(self, rts: RuntimeTypes, addrs: list[int]):
+        self.addrs = np.array(addrs, dtype=np.uint64)
+        n = len(self.addrs)
+        proc = rts.proc
+
+        def field(name: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+            off = rts.abi.off[name]
+            w, ok = read_words(proc, self.addrs + np.uint64(off - off % 8))
+            return (w >> np.uint64(8 * (off % 8))) & np.uint64((1 << (8 * width)) - 1), ok
+        str_off, ok1 = field("str", 4)
+        tflag, ok2 = field("tflag", 1)
+        so = str_off.astype(np.int64)
+        so = np.where(so >= 1 << 31, so - (1 << 32), so)
+        at = np.uint64(rts.types_base) + so.astype(np.uint64)
+        words = np.arange(0, self.WIDTH, 8, dtype=np.uint64)
+        w, ok = read_words(proc, (at[:, None] + words[None, :]).ravel())
+        self.raw = w.view(np.uint8).reshape(n, self.WIDTH)
+        ok = ok.reshape(n, -1).all(axis=1) & ok1 & ok2
+        b1, b2 = self.raw[:, 1].astype(np.int64), self.raw[:, 2].astype(np.int64)
+        two = b1 >= 0x80                                   # abi.Name: varint length
+        length = np.where(two, (b1 & 0x7F) | (b2 << 7), b1)
+        start = np.where(two, 3, 2)
+        star = (tflag & np.uint64(TFLAG_EXTRA_STAR)) != 0  # the string carries an extra '*'
+        start, length = start + star, length - star
+        self.start, self.end = start, start + length
+        rows = np.arange(n)
+        self.ok = ok & (self.end <= self.WIDTH) & (length >= 4) & \
+            (self.raw[rows, np.minimum(start, self.WIDTH - 1)] == ord("*"))
+
+    def pointers_to(self, name: str) -> list[int]:
+        """Return the addresses of the typelinked descriptors whose string is ``*pkg.name``."""
+        suffix = np.frombuffer(("." + name).encode(), dtype=np.uint8)
+        k = len(suffix)
+        cand = np.flatnonzero(self.ok & (self.end - self.start > k))
+        if not len(cand) or not name:
+            return []
+        pos = self.end[cand][:, None] - k + np.arange(k)[None, :]
+        same = (self.raw[cand[:, None], pos] == suffix[None, :]).all(axis=1)
+        cand = cand[same]
+        # the package qualifier before the suffix holds no dot, slash or bracket
+        out = []
+        for c in cand.tolist():
+            head = bytes(self.raw[c, self.start[c] + 1:self.end[c] - k])
+            if head and not any(ch in head for ch in b"./[]* "):
+                out.append(int(self.addrs[c]))
+        return out
+
+
+def method_value_receiver(name: str) -> tuple[str, str] | None:
+    """Return (receiver type as DWARF spells it, method) of a method value wrapper's name:
+    ``encoding/json.ptrEncoder.encode-fm`` -> (``encoding/json.ptrEncoder``, ``encode``),
+    ``pkg.(*T).M-fm`` -> (``*pkg.T``, ``M``); None for other names and generic receivers."""
+    if not name.endswith("-fm") or "[" in name:
+        return None
+    body = name[:-3]
+    dot = body.rfind(".")
+    if dot <= 0:
+        return None
+    recv, method = body[:dot], body[dot + 1:]
+    if recv.endswith(")"):
+        i = recv.rfind(".(*")
+        if i <= 0:
+            return None
+        recv = "*" + recv[:i] + "." + recv[i + 3:-1]
+    slash = recv.rfind("/")
+    if "." not in recv[slash + 1:] or "(" in recv or not method:
+        return None
+    return recv, method

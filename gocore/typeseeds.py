@@ -1,5 +1,5 @@
 """Types that untyped memory states in the runtime's own words: interfaces, channels, goroutines,
-finalizers.
+closures, finalizers.
 
 Without DWARF nothing says what a global, a stack slot or a small heap object (no malloc
 header) holds. Some words there still name a type, because the runtime wrote them:
@@ -20,6 +20,10 @@ header) holds. Some words there still name a type, because the runtime wrote the
 * an hchan: checked against makechan's three shapes (``gocore.chans``) among the untyped
   objects, and its buffer typed from its ``elemtype``;
 * ``runtime.allgs``: the runtime's ``[]*g``, each g made by ``new(g)``;
+* a closure context: a pointerful object whose first word is the entry pc of a function
+  the compiler makes for closures and method values (``pkg.f.func1``, ``pkg.T.M-fm``)
+  is a funcval of that function (only funcvals store such an entry; a named function's
+  funcval is static), typed by ``typeinfer.ClosureTypes``;
 * a finalizer record (``runtime.specialfinalizer``, every release): ``ot`` is the ``*T``
   type SetFinalizer was called with, so the object at the record's offset (the start of
   its allocation, src/runtime/mfinal.go) is a T when its slot fits T as above.
@@ -31,6 +35,7 @@ inside typed objects need none of this: propagation reads them with the object's
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 
@@ -85,6 +90,7 @@ class UntypedFacts:
         self._assign(np.concatenate(objs), np.concatenate(tids))
         self._channels()
         self._goroutines()
+        self._closures()
 
     # ---- helpers ----
 
@@ -357,6 +363,47 @@ class UntypedFacts:
         fit = self._fits(objs, size, np.ones(len(objs), dtype=bool))
         h.assign(objs[fit], np.full(int(fit.sum()), g, dtype=np.int32))
 
+    # ---- closures ----
+
+    def _closures(self) -> None:
+        """Type the untyped pointerful objects whose first word is the entry of a closure
+        function (see ``closure_function``; types from the run's ``ClosureTypes``) and whose slot is what
+        ``newobject`` gives for the context's size (any slot for a context known only by
+        its function). Pointer-free objects are left alone: arrays of return pcs
+        (``runtime.Callers``) are pointer-free and a return pc may equal the next function's
+        entry."""
+        gp, h, reg = self.gp, self.h, self.reg
+        if h.noscan is None or h.closures is None:
+            return
+        cand = (h.tid == UNKNOWN) & ~h.noscan & (h.data_off == 0) & (h.size >= np.uint32(16))
+        if self.live is not None:
+            cand &= self.live
+        cand = np.flatnonzero(cand)
+        if not len(cand):
+            return
+        pc, ok = h.read(h.base(cand))
+        bias = U64(gp.process.exe_bias)
+        pt = gp.pclntab
+        ok &= (pc >= bias + U64(pt.min_pc)) & (pc < bias + U64(pt.max_pc))
+        cand, pc = cand[ok], pc[ok]
+        fi = pt.find_index(pc - bias)
+        ok = (fi >= 0) & (pt.entries[np.maximum(fi, 0)] == pc - bias)
+        cand, pc, fi = cand[ok], pc[ok], fi[ok]
+        if not len(cand):
+            return
+        uf, inv = np.unique(fi, return_inverse=True)
+        inv = np.asarray(inv).ravel()
+        closure = np.array([closure_function(pt.func(int(f)).name) for f in uf], dtype=bool)[inv]
+        cand, pc = cand[closure], pc[closure]
+        if not len(cand):
+            return
+        ct = h.closures(pc)
+        size = _sizes_of(reg, ct)
+        prefix = np.isin(ct, np.fromiter(reg.prefix_types, np.int32)) if reg.prefix_types \
+            else np.zeros(len(ct), dtype=bool)
+        fit = (ct != UNKNOWN) & (prefix | self._fits(cand, size, np.ones(len(cand), dtype=bool)))
+        h.assign(cand[fit], ct[fit].astype(np.int32))
+
     # ---- finalizers ----
 
     def _finalizers(self) -> tuple[np.ndarray, np.ndarray]:
@@ -380,6 +427,26 @@ class UntypedFacts:
         scan = np.array([elem[o][2] for o in ots], dtype=bool)
         ok = self._fits(objs, size, scan)
         return objs[ok], tid[ok]
+
+
+_CLOSURE_NAME = re.compile(r"\.(func|gowrap|deferwrap)\d+(\.\d+)*$|-fm$")
+
+
+def closure_function(name: str) -> bool:
+    """Return whether ``name`` is a function the compiler makes for a closure or a method
+    value (``pkg.f.func1``, ``pkg.f.func1.2``, ``pkg.glob..func1``, ``pkg.f.gowrap1``,
+    ``pkg.(*T).M-fm``): its entry pc is stored only in a funcval (a named function's
+    funcval is static, never a heap object)."""
+    last = name[name.rfind("/") + 1:]
+    # ``pkg.func1`` is a top-level function of that name: a closure's has an outer function
+    return bool(_CLOSURE_NAME.search(last)) and (last.endswith("-fm") or last.count(".") >= 2)
+
+
+def _sizes_of(reg, tids: np.ndarray) -> np.ndarray:
+    """Return the size of each type id (0 for UNKNOWN), one lookup per distinct type."""
+    u, inv = np.unique(tids, return_inverse=True)
+    sz = np.array([reg.table[int(t)].size if t != UNKNOWN else 0 for t in u], dtype=np.int64)
+    return sz[np.asarray(inv).ravel()]
 
 
 def _is_iface(rt) -> bool:

@@ -1,0 +1,3 @@
+module closurekeeper
+
+go 1.19

@@ -275,11 +275,14 @@ def find_moduledata(exe: Executable, pclntab_addr: int | None = None) -> ModuleD
     raise ModuleDataError(f"{exe.path}: runtime.firstmoduledata not found: {detail}")
 
 
-def load_module(exe: Executable) -> tuple[Pclntab, ModuleData]:
-    """Return the executable's pclntab (with text start and gofunc set) and its moduledata."""
+def load_module(exe: Executable, warn: Callable[[str], None] | None = None) -> tuple[Pclntab, ModuleData]:
+    """Return the executable's pclntab (with text start and gofunc set) and its moduledata.
+
+    ``warn`` receives what is wrong with the pclntab where it still answers.
+    """
     addr = find_pclntab(exe)
     md = find_moduledata(exe, addr)
-    return open_pclntab(exe, addr=addr, text_start=md.text, gofunc=md.gofunc), md
+    return open_pclntab(exe, addr=addr, text_start=md.text, gofunc=md.gofunc, warn=warn), md
 
 
 # --- runtime globals in stripped binaries -----------------------------------------------

@@ -155,7 +155,7 @@ class GoProcess:
     @cached_property
     def _module(self):
         from .moduledata import load_module
-        return load_module(self._exe())
+        return load_module(self._exe(), warn=self.process.warn)
 
     @property
     def pclntab(self):

@@ -1,0 +1,163 @@
+"""Corrupt executables reach the Go-layer decoders: one-line errors or warned partial answers.
+
+Each test mutates a copy of a fixture executable in ``tmp_path`` (pclntab, moduledata, build
+info, GC programs, type descriptors, DWARF) and runs the real command line in-process: exit 1
+with one ``viewcore: error:`` line, or exit 0 with a warning and ``partial``, and never a
+traceback, an "internal error", a hang or a large allocation. Where the answer survives, it is
+compared with the truth the Go runtime recorded (the fixture's manifest and traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+
+import pytest
+
+import core
+from core.source import materialize
+from gocore.pclntab import parse_header
+from tests.conftest import Case, fixture_index, run_cli
+from tests.gotraceback import parse
+
+TIME_LIMIT = 60          # seconds per command: far above a normal run, far below a blow-up
+
+
+def _case(version: str, stripped: bool = False, kind: str = "crash") -> Case:
+    entry = next((e for e in fixture_index() if e["go_version"] == version and e["kind"] == kind
+                  and bool(e["stripped"]) == stripped), None)
+    if entry is None:
+        pytest.skip(f"no {version} {kind} fixture")
+    return Case(entry)
+
+
+def _exe_copy(case: Case, tmp_path) -> tuple[str, bytearray]:
+    """Return (path of a private copy of the case's executable, its bytes)."""
+    data = bytearray(open(materialize(case.exe), "rb").read())
+    dst = tmp_path / "exe"
+    dst.write_bytes(bytes(data))
+    return str(dst), data
+
+
+def _write(path: str, data: bytearray) -> None:
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+
+
+def _cli(capsys, case: Case, exe: str, *cmd: str) -> tuple[int, str, str]:
+    t0 = time.monotonic()
+    status, out, err = run_cli(capsys, case.core, "--exe", exe, "--no-cache", "--json", *cmd)
+    assert time.monotonic() - t0 < TIME_LIMIT
+    assert "Traceback" not in err and "internal error" not in err, err
+    return status, out, err
+
+
+def _one_error(status: int, err: str, *words: str) -> None:
+    """Assert exit 1 with exactly one ``viewcore: error:`` line holding ``words``."""
+    lines = [ln for ln in err.splitlines() if ln.startswith("viewcore: error:")]
+    assert status == 1 and len(lines) == 1, err
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def _answer_matches_truth(case: Case, doc: dict) -> None:
+    """The overview's goroutines and live heap agree with what the runtime recorded."""
+    assert doc["goroutines"] == len(parse(case.traceback))
+    ms = case.manifest["memstats"]
+    assert abs(doc["heap"]["objects"] - ms["HeapObjects"]) <= 0.02 * ms["HeapObjects"]
+
+
+# ---- pclntab -------------------------------------------------------------------------------
+
+class _Pcln:
+    """File offsets of one executable's pclntab parts (from its header)."""
+
+    def __init__(self, exe_path: str):
+        exe = core.open_executable(exe_path)
+        sec = exe.sections[".gopclntab"]
+        self.base = sec.offset
+        raw = bytes(exe.data[sec.offset: sec.offset + 72])
+        self.h = parse_header(raw, sec.addr)
+        self.ftab = self.base + self.h.pcln_offset
+
+    def functab(self, i: int) -> int:
+        """Return the file offset of functab entry ``i`` (entryoff, funcoff)."""
+        return self.ftab + 8 * i
+
+    def func_record(self, data: bytes, i: int) -> int:
+        """Return the file offset of function ``i``'s ``_func``."""
+        (funcoff,) = struct.unpack_from("<I", data, self.functab(i) + 4)
+        return self.ftab + funcoff
+
+    def index_of(self, data: bytes, name: str) -> int:
+        """Return the table index of function ``name``."""
+        want = name.encode() + b"\0"
+        for i in range(self.h.nfunc):
+            (nameoff,) = struct.unpack_from("<i", data, self.func_record(data, i) + 4)
+            start = self.base + self.h.funcname_offset + nameoff
+            if data[start: start + len(want)] == want:
+                return i
+        raise AssertionError(name)
+
+
+def test_zeroed_functab_entry_degrades(capsys, tmp_path):
+    """One functab entry zeroed: that function (and the one before) go unnamed, with a
+    warning; before, "function table is not sorted" failed every command."""
+    case = _case("go1.22.10")
+    exe, data = _exe_copy(case, tmp_path)
+    tab = _Pcln(exe)
+    i = tab.index_of(data, "fmt.Sprintf")
+    data[tab.functab(i): tab.functab(i) + 8] = bytes(8)
+    _write(exe, data)
+    status, out, err = _cli(capsys, case, exe, "overview")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["partial"] and any("func-table entries out of order" in w for w in doc["warnings"])
+    _answer_matches_truth(case, doc)
+
+
+def test_func_name_offset_outside_funcnametab_degrades(capsys, tmp_path):
+    """A _func's nameOff past funcnametab: before, "unterminated name" failed everything."""
+    case = _case("go1.22.10")
+    exe, data = _exe_copy(case, tmp_path)
+    tab = _Pcln(exe)
+    rec = tab.func_record(data, tab.index_of(data, "fmt.Sprintf"))
+    data[rec + 4: rec + 8] = struct.pack("<i", 0x7FFFFFF0)
+    _write(exe, data)
+    status, out, err = _cli(capsys, case, exe, "overview")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["partial"] and any("function names are unreadable" in w for w in doc["warnings"])
+    _answer_matches_truth(case, doc)
+
+
+def test_funcoff_outside_the_table_degrades(capsys, tmp_path):
+    """A functab funcoff far past the table: before, an IndexError in the name gather."""
+    case = _case("go1.22.10")
+    exe, data = _exe_copy(case, tmp_path)
+    tab = _Pcln(exe)
+    i = tab.index_of(data, "fmt.Sprintf")
+    data[tab.functab(i) + 4: tab.functab(i) + 8] = struct.pack("<I", 0xFFFFFF00)
+    _write(exe, data)
+    status, out, err = _cli(capsys, case, exe, "overview")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["partial"] and any("function records are unreadable" in w for w in doc["warnings"])
+    _answer_matches_truth(case, doc)
+
+
+def test_cu_offset_outside_cutab_names_file_unknown(capsys, tmp_path):
+    """runtime.gopark's cuOffset past cutab: before, struct.error from ``filename``; now its
+    frames show file "?" with a warning."""
+    case = _case("go1.22.10")
+    exe, data = _exe_copy(case, tmp_path)
+    tab = _Pcln(exe)
+    rec = tab.func_record(data, tab.index_of(data, "runtime.gopark"))
+    data[rec + 32: rec + 36] = struct.pack("<I", 0x7FFFFFF0)
+    _write(exe, data)
+    status, out, err = _cli(capsys, case, exe, "goroutines")
+    assert status == 0, err
+    assert any(ln.startswith("viewcore: warning:") and "outside cutab" in ln
+               for ln in err.splitlines()), err
+    assert len(json.loads(out)) == len(parse(case.traceback))

@@ -513,7 +513,7 @@ class RuntimeTypes:
                 else:
                     out[:nptr] = self._build_mask(rt)[:nptr]
             elif rt.gc_prog:
-                out[:nptr] = self._run_gc_prog(rt.gcdata, nptr)
+                out[:nptr] = self._run_gc_prog(rt.gcdata, nptr, nwords)
             else:
                 out[:nptr] = self._bitmap(rt.gcdata, nptr)
         out.setflags(write=False)
@@ -543,10 +543,11 @@ class RuntimeTypes:
             raise RuntimeTypeError(rt.addr, f"on-demand GC mask for a {rt.kind_name}")
         return out
 
-    def _run_gc_prog(self, addr: int, nbits: int) -> np.ndarray:
-        """Run the length-prefixed GC program at ``addr`` (mbitmap.go runGCProg)."""
+    def _run_gc_prog(self, addr: int, nbits: int, max_bits: int) -> np.ndarray:
+        """Run the length-prefixed GC program at ``addr`` (mbitmap.go runGCProg) of a type
+        of ``max_bits`` words."""
         try:
-            return gc_program_mask(self._read, addr, nbits)
+            return gc_program_mask(self._read, addr, nbits, max_bits)
         except GCProgramError as e:
             raise RuntimeTypeError(addr, str(e)) from None
 

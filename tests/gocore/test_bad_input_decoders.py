@@ -161,3 +161,39 @@ def test_cu_offset_outside_cutab_names_file_unknown(capsys, tmp_path):
     assert any(ln.startswith("viewcore: warning:") and "outside cutab" in ln
                for ln in err.splitlines()), err
     assert len(json.loads(out)) == len(parse(case.traceback))
+
+
+# ---- GC programs ---------------------------------------------------------------------------
+
+def test_gc_program_repeat_overrun_is_bounded(tmp_path):
+    """The data section's GC program (moduledata.gcdata, go1.19) rewritten to repeat one bit
+    2^40 times: with the section's size as the bound it is rejected before anything is
+    expanded; with only a bits-wanted limit, the expansion stops at the limit. Before, the
+    repeat was expanded by ``np.tile`` first (a 2^31 repeat took 4.2 GB and 10 s)."""
+    from gocore.gcprog import GCProgramError, gc_program_mask
+    from gocore.moduledata import find_moduledata
+    case = _case("go1.19.8")
+    path, data = _exe_copy(case, tmp_path)
+    exe = core.open_executable(path)
+    md = find_moduledata(exe)
+    nwords = (md.edata - md.data) // 8
+    seg = next(s for s in exe.segments if s.vaddr <= md.gcdata < s.vaddr + s.filesz)
+    off = seg.offset + md.gcdata - seg.vaddr
+    (plen,) = struct.unpack_from("<I", data, off)
+    # literal 1 bit (1), then repeat the last 1 bit 2^40 times, then end
+    count = 1 << 40
+    varint = bytearray()
+    while count >= 0x80:
+        varint.append(count & 0x7F | 0x80)
+        count >>= 7
+    varint.append(count)
+    prog = bytes([0x01, 0x01, 0x81]) + bytes(varint) + b"\0"
+    assert len(prog) <= plen
+    data[off: off + 4 + len(prog)] = struct.pack("<I", len(prog)) + prog
+    _write(path, data)
+    exe = core.open_executable(path)
+    with pytest.raises(GCProgramError, match=r"GC program writes \d+ words, more than the type's"):
+        gc_program_mask(exe.read_static, md.gcdata, nwords, max_bits=nwords)
+    t0 = time.monotonic()
+    bits = gc_program_mask(exe.read_static, md.gcdata, nwords)
+    assert time.monotonic() - t0 < 1 and len(bits) == nwords and bits.all()

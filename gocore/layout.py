@@ -468,6 +468,8 @@ def buildinfo_version(exe) -> str | None:
             shift += 7
             if b < 0x80:
                 break
+        if p + n > len(d) or n > 1024:  # a corrupt length: no version here
+            return None
         s = d[p:p + n].decode("utf-8", "replace")
         return s or None
     return None

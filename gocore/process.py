@@ -6,6 +6,7 @@ Each part (build info, pclntab, types, goroutines, heap) is read on first use, s
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -77,7 +78,10 @@ class GoProcess:
             return read_build_info(exe)
         except BuildInfoError as e:
             self.process.warn(f"{e}; the Go version is read from the runtime instead")
-            return None
+        except (struct.error, ValueError, IndexError) as e:  # bytes no linker wrote
+            self.process.warn(f"{exe.path}: build info unreadable ({type(e).__name__}: {e}); "
+                              "the Go version is read from the runtime instead")
+        return None
 
     @property
     def go_version(self) -> str | None:

@@ -197,3 +197,49 @@ def test_gc_program_repeat_overrun_is_bounded(tmp_path):
     t0 = time.monotonic()
     bits = gc_program_mask(exe.read_static, md.gcdata, nwords)
     assert time.monotonic() - t0 < 1 and len(bits) == nwords and bits.all()
+
+
+# ---- build info and moduledata -------------------------------------------------------------
+
+def _file_offset(exe, addr: int) -> int:
+    seg = next(s for s in exe.segments if s.vaddr <= addr < s.vaddr + s.filesz)
+    return seg.offset + addr - seg.vaddr
+
+
+def test_build_info_version_length_of_2_60(capsys, tmp_path):
+    """The build info's version-length varint set to 2^60: the build info is refused with a
+    warning naming the length, and the version comes from runtime.buildVersion."""
+    from gocore.buildinfo import find_build_info
+    case = _case("go1.22.10")
+    path, data = _exe_copy(case, tmp_path)
+    off = _file_offset(core.open_executable(path), find_build_info(core.open_executable(path)))
+    n, varint = 1 << 60, bytearray()
+    while n >= 0x80:
+        varint.append(n & 0x7F | 0x80)
+        n >>= 7
+    varint.append(n)
+    data[off + 32: off + 32 + len(varint)] = varint
+    _write(path, data)
+    status, out, err = _cli(capsys, case, path, "overview")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["go_version"] == case.manifest["go_version"]
+    assert doc["go_version_source"] == "runtime.buildVersion"
+    assert doc["partial"] and any(f"version string of {1 << 60} bytes" in w for w in doc["warnings"])
+    _answer_matches_truth(case, doc)
+
+
+def test_moduledata_typelinks_length_of_2_31(capsys, tmp_path):
+    """moduledata.typelinks len and cap set to 2^31 (within the old 2^32 cap check): the
+    moduledata no longer validates, one error line names the slice; before, the typelinks
+    array of 8 GiB was asked of the dump."""
+    from gocore.moduledata import OFFSETS, find_moduledata
+    case = _case("go1.22.10")
+    path, data = _exe_copy(case, tmp_path)
+    exe = core.open_executable(path)
+    md = find_moduledata(exe)
+    off = _file_offset(exe, md.addr) + OFFSETS[md.family]["typelinks"]
+    data[off + 8: off + 24] = struct.pack("<QQ", 1 << 31, 1 << 31)
+    _write(path, data)
+    status, out, err = _cli(capsys, case, path, "histogram")
+    _one_error(status, err, "runtime.firstmoduledata not found", "typelinks of 2147483648 elements")

@@ -186,6 +186,19 @@ class DwarfData:
 _uleb = uvarint  # DWARF's ULEB128 is Go's uvarint
 
 
+def _number(v: int) -> str:
+    """Return ``v`` in hex, or its bit length when it is too long for a message."""
+    return f"{v:#x}" if v < 1 << 64 else f"of {v.bit_length()} bits"
+
+
+def _why(e: Exception) -> str:
+    """Return a short account of a decoder exception (a KeyError is an unknown code)."""
+    if isinstance(e, KeyError) and e.args and isinstance(e.args[0], int):
+        return f"unknown abbreviation code {_number(e.args[0])}"
+    text = str(e)
+    return f"{type(e).__name__}: {text[:80] + '...' if len(text) > 80 else text}"
+
+
 def _sleb(d: bytes, p: int) -> tuple[int, int]:
     v = 0
     s = 0
@@ -292,7 +305,7 @@ def _compile(ab: _Abbrev, addr_size: int, off_size: int, want: bool) -> object:
                 lines.append("n, p = _uleb(d, p)")
                 lines.append("p += n")
             else:
-                raise DwarfFormatError(f"unsupported attribute form {form:#x}")
+                raise DwarfFormatError(f"unsupported attribute form {_number(form)}")
             continue
         flush()
         key = f"r[{at}]"
@@ -342,7 +355,7 @@ def _compile(ab: _Abbrev, addr_size: int, off_size: int, want: bool) -> object:
             lines.append(f"{key} = d[p:p+n]")
             lines.append("p += n")
         else:
-            raise DwarfFormatError(f"unsupported attribute form {form:#x}")
+            raise DwarfFormatError(f"unsupported attribute form {_number(form)}")
     flush()
     if want:
         body = ["r = {}"] + lines + ["return p, r"]
@@ -458,7 +471,7 @@ def _walk(sections: dict[str, bytes]):
         try:
             _walk_cu(d, pos, end, cu, table, types, variables, constants)
         except (IndexError, KeyError, ValueError) as e:
-            raise DwarfFormatError(f"cannot decode unit: {type(e).__name__}: {e}", cu_off) from e
+            raise DwarfFormatError(f"cannot decode unit: {_why(e)}", cu_off) from e
         pos = end
         if not producer and cu.producer.startswith("Go"):
             producer = cu.producer
@@ -772,11 +785,16 @@ def read_sections(exe) -> dict[str, bytes]:
 def load_dwarf(exe) -> DwarfData:
     """Read types, globals and constants from the DWARF of executable ``exe``.
 
-    Raises ``MissingDebugInfo`` when the executable carries no DWARF (a stripped build).
+    Raises ``MissingDebugInfo`` when the executable carries no DWARF (a stripped build),
+    ``DwarfFormatError`` (one line) when its bytes cannot be decoded.
     """
     if not exe.has_dwarf:
         raise MissingDebugInfo("DWARF (the executable is stripped)", getattr(exe, "path", None))
-    data = parse_dwarf(read_sections(exe))
+    try:
+        data = parse_dwarf(read_sections(exe))
+    except (IndexError, KeyError, ValueError, TypeError, OverflowError, RecursionError) as e:
+        # bytes no compiler wrote, met where the decoder does not check them one by one
+        raise DwarfFormatError(f"cannot decode: {_why(e)}") from e
     if data._bodies is not None:
         data._bodies.more = lambda name: exe.section_data(name) or exe.section_data(".z" + name[1:])
     return data
@@ -1023,7 +1041,7 @@ class _Bodies:
             try:
                 self._index()
             except (IndexError, KeyError, ValueError) as e:
-                raise DwarfFormatError(f"cannot index subprograms: {type(e).__name__}: {e}") from e
+                raise DwarfFormatError(f"cannot index subprograms: {_why(e)}") from e
         if pc is not None:
             i = bisect.bisect_right(self._pcs, pc) - 1
             if i < 0 or not (self._by_pc[i][0] <= pc < self._by_pc[i][1]):
@@ -1038,7 +1056,7 @@ class _Bodies:
             try:
                 self._funcs[off] = self._read_function(off, cu)
             except (IndexError, KeyError, ValueError) as e:
-                raise DwarfFormatError(f"cannot decode function: {type(e).__name__}: {e}", off) from e
+                raise DwarfFormatError(f"cannot decode function: {_why(e)}", off) from e
         return self._funcs[off]
 
     def _read_function(self, off: int, cu: _CU) -> Function:

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import core
 
-from .errors import BadRuntimeData, GoCoreError
+from .errors import BadRuntimeData, GoCoreError, RuntimeLayoutError
 
 
 class MissingExecutable(GoCoreError):
@@ -137,18 +137,40 @@ class GoProcess:
 
     @cached_property
     def dwarf(self):
-        """Return the executable's DwarfData (types, globals, constants), or None if stripped."""
+        """Return the executable's DwarfData (types, globals, constants), or None if stripped
+        or unreadable.
+
+        Damaged DWARF (it fails to parse, or lacks the runtime's own types) is a warning:
+        everything is then read as for a stripped build, with the built-in layout tables.
+        """
         exe = self.process.exe
         if exe is None or not exe.has_dwarf:
             return None
         from .dwarf import load_dwarf
-        return load_dwarf(exe)
+        from .layout import Layout
+        try:
+            dw = load_dwarf(exe)
+            Layout.from_dwarf(dw)  # the runtime structures must all be there
+        except RuntimeLayoutError as e:
+            return self._dwarf_unusable(f"it lacks {len(e.missing)} runtime items, first "
+                                        f"{e.missing[0]}")
+        except (GoCoreError, core.DumpError) as e:
+            return self._dwarf_unusable(str(e))
+        return dw
+
+    def _dwarf_unusable(self, why: str) -> None:
+        """Warn that DWARF is not used (``why``) and return None."""
+        bi = self.build_info
+        version = bi.go_version if bi is not None and bi.go_version else None
+        release = ".".join(version.split(".")[:2]) if version else "its Go version"
+        self.process.warn(f"DWARF unreadable ({why}): using the built-in layouts for {release}")
+        return None
 
     @cached_property
     def layout(self):
         """Return the runtime's Layout: from DWARF, else the table for this Go version."""
         from .layout import load_layout
-        return load_layout(self._exe(), self.dwarf, self.go_version)
+        return load_layout(self._exe(), self.dwarf, self.go_version, read_dwarf=False)
 
     @cached_property
     def facts(self):

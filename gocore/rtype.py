@@ -543,9 +543,9 @@ class RuntimeTypes:
             raise RuntimeTypeError(rt.addr, f"on-demand GC mask for a {rt.kind_name}")
         return out
 
-    def _run_gc_prog(self, addr: int, nbits: int, max_bits: int) -> np.ndarray:
+    def _run_gc_prog(self, addr: int, nbits: int, max_bits: int | None = None) -> np.ndarray:
         """Run the length-prefixed GC program at ``addr`` (mbitmap.go runGCProg) of a type
-        of ``max_bits`` words."""
+        of ``max_bits`` words (when known)."""
         try:
             return gc_program_mask(self._read, addr, nbits, max_bits)
         except GCProgramError as e:

@@ -243,3 +243,56 @@ def test_moduledata_typelinks_length_of_2_31(capsys, tmp_path):
     _write(path, data)
     status, out, err = _cli(capsys, case, path, "histogram")
     _one_error(status, err, "runtime.firstmoduledata not found", "typelinks of 2147483648 elements")
+
+
+# ---- DWARF ---------------------------------------------------------------------------------
+
+def _damage_dwarf(data: bytearray, exe_path: str, name: str, frac: float, n: int,
+                  compressed_bytes: bool = False) -> None:
+    """Overwrite ``n`` bytes of section ``name`` at fraction ``frac`` with 0xff.
+
+    The fixtures' DWARF is zlib-compressed (SHF_COMPRESSED): the damage goes into the
+    decompressed bytes, recompressed in place, unless ``compressed_bytes`` (then the
+    stored stream itself is damaged).
+    """
+    import zlib
+    sec = core.open_executable(exe_path).sections[name]
+    raw = bytes(data[sec.offset: sec.offset + sec.stored])
+    if compressed_bytes:
+        at = sec.offset + int(sec.stored * frac)
+        data[at: at + n] = b"\xff" * n
+        return
+    assert sec.compressed
+    body = bytearray(zlib.decompress(raw[24:]))
+    at = int(len(body) * frac)
+    body[at: at + n] = b"\xff" * n
+    z = zlib.compress(bytes(body), 9)
+    assert 24 + len(z) <= sec.stored
+    data[sec.offset + 24: sec.offset + 24 + len(z)] = z
+
+
+@pytest.mark.parametrize("section,frac,compressed_bytes", [
+    (".debug_info", 0.01, False), (".debug_info", 0.5, False), (".debug_abbrev", 0.5, False),
+    (".debug_info", 0.5, True)], ids=["info-unit", "info-types", "abbrev", "info-zlib"])
+def test_damaged_dwarf_falls_back_to_the_layout_tables(capsys, tmp_path, section, frac,
+                                                       compressed_bytes):
+    """Damaged DWARF is one warning; overview and histogram answer as for a stripped build,
+    and their figures are the runtime's. Before, any bad DWARF byte failed every command."""
+    case = _case("go1.19.8")
+    path, data = _exe_copy(case, tmp_path)
+    _damage_dwarf(data, path, section, frac, 64, compressed_bytes)
+    _write(path, data)
+    status, out, err = _cli(capsys, case, path, "overview")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["partial"]
+    assert any(w.startswith("DWARF unreadable (") and w.endswith("): using the built-in layouts "
+                                                                 "for go1.19") for w in doc["warnings"])
+    _answer_matches_truth(case, doc)
+    status, out, err = _cli(capsys, case, path, "histogram")
+    assert status == 0, err
+    assert "viewcore: warning: DWARF unreadable (" in err
+    rows = json.loads(out)
+    ms = case.manifest["memstats"]
+    assert abs(sum(r["count"] for r in rows) - ms["HeapObjects"]) <= 0.02 * ms["HeapObjects"]
+    assert abs(sum(r["bytes"] for r in rows) - ms["HeapAlloc"]) <= 0.02 * ms["HeapAlloc"]

@@ -296,3 +296,62 @@ def test_damaged_dwarf_falls_back_to_the_layout_tables(capsys, tmp_path, section
     ms = case.manifest["memstats"]
     assert abs(sum(r["count"] for r in rows) - ms["HeapObjects"]) <= 0.02 * ms["HeapObjects"]
     assert abs(sum(r["bytes"] for r in rows) - ms["HeapAlloc"]) <= 0.02 * ms["HeapAlloc"]
+
+
+# ---- runtime type descriptors --------------------------------------------------------------
+
+def _array_type(case: Case):
+    """Return (GoProcess, RuntimeTypes, the [256]string descriptor) of the unmutated case:
+    an array whose GC mask Go 1.27 builds on demand from its element."""
+    import gocore
+    from gocore.rtype import runtime_types
+    gp = gocore.open(case.core, exe=case.exe)
+    rts = runtime_types(gp)
+    t = next((t for t in rts.all_types() if t.name == "[256]string"), None)
+    if t is None or not t.gc_mask_on_demand or rts._ptr(t.gcdata):
+        pytest.skip("no unbuilt on-demand [256]string descriptor")
+    return gp, rts, t
+
+
+def _mutated_types(case: Case, tmp_path, patches: list[tuple[int, bytes]]):
+    """Return the RuntimeTypes of the case opened with a copy of its executable in which
+    each (link-time address, bytes) patch is written."""
+    import gocore
+    from gocore.rtype import runtime_types
+    path, data = _exe_copy(case, tmp_path)
+    exe = core.open_executable(path)
+    for addr, raw in patches:
+        off = _file_offset(exe, addr)
+        data[off: off + len(raw)] = raw
+    _write(path, data)
+    return runtime_types(gocore.open(case.core, exe=path))
+
+
+@pytest.mark.parametrize("what", ["len-2^62", "elem-cycle", "name-length"])
+def test_garbage_type_descriptor_is_a_bad_type(tmp_path, what):
+    """A type descriptor (in the executable's rodata) with an array length of 2^62, an
+    element that is the array itself, or a name length past the type section is refused
+    with a RuntimeTypeError naming it; before, the mask build asked numpy for 2^62 words,
+    recursed without end, or read past the section."""
+    from gocore.rtype import RuntimeTypeError
+    case = _case("go1.27.3")
+    gp, rts, t = _array_type(case)
+    bias = gp.process.exe_bias
+    tail = t.addr - bias + rts.abi.hdr            # elem, slice, len
+    if what == "len-2^62":
+        rts2 = _mutated_types(case, tmp_path, [(tail + 16, struct.pack("<Q", 1 << 62))])
+        match = "array of 4611686018427387904 elements"
+    elif what == "elem-cycle":
+        # the array is its own element: one element of its own size
+        rts2 = _mutated_types(case, tmp_path, [(tail, struct.pack("<Q", t.addr)),
+                                               (tail + 16, struct.pack("<Q", 1))])
+        match = "contains itself"
+    else:
+        (str_off,) = struct.unpack("<i", gp.process.read(t.addr + rts.abi.off["str"], 4))
+        name = rts.types_base - bias + str_off
+        rts2 = _mutated_types(case, tmp_path, [(name + 1, b"\xff\xff\xff\xff\x0f")])
+        match = "runs past the type section"
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeTypeError, match=match):
+        rts2.gc_mask(rts2.get(t.addr))
+    assert time.monotonic() - t0 < 5

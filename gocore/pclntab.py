@@ -671,7 +671,12 @@ class Pclntab:
         else:  # 1.18/1.19: parent i16, funcID u8, pad, file, line, func_, parentPc
             _, func_id, _, _, name_off, parent_pc = struct.unpack("<hBxiiii", raw)
             start_line = 0
-        return InlinedCall(func_id, self.funcname(name_off), parent_pc, start_line)
+        try:
+            name = self.funcname(name_off)
+        except PclntabError as e:
+            self._problem(f"{e} (inline tree at {tree:#x}); the inlined frame is named ?")
+            name = "?"
+        return InlinedCall(func_id, name, parent_pc, start_line)
 
     # --- FuncIDs -----------------------------------------------------------------------
     @cached_property

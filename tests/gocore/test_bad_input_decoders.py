@@ -355,3 +355,24 @@ def test_garbage_type_descriptor_is_a_bad_type(tmp_path, what):
     with pytest.raises(RuntimeTypeError, match=match):
         rts2.gc_mask(rts2.get(t.addr))
     assert time.monotonic() - t0 < 5
+
+
+def test_inline_tree_name_outside_funcnametab_is_a_warning(tmp_path):
+    """An inlinedCall whose nameOff is past funcnametab names that frame "?" and warns;
+    before, the PclntabError ("unterminated name") ended the whole goroutine listing."""
+    from gocore.moduledata import load_module
+    from gocore.pclntab import FUNCDATA_INL_TREE
+    case = _case("go1.22.10")
+    path, data = _exe_copy(case, tmp_path)
+    exe = core.open_executable(path)
+    tab, _ = load_module(exe)
+    f = next(tab.func(i) for i in range(tab.nfunc) if tab.func(i).funcdata(FUNCDATA_INL_TREE))
+    tree = f.funcdata(FUNCDATA_INL_TREE)
+    want = tab.inlined_call(tree, 0).name
+    off = _file_offset(exe, tree) + 4            # go1.20+: funcID u8, pad[3], nameOff
+    data[off: off + 4] = struct.pack("<i", 0x7FFFFFF0)
+    _write(path, data)
+    warnings: list[str] = []
+    tab2, _ = load_module(core.open_executable(path), warn=warnings.append)
+    assert want and tab2.inlined_call(tree, 0).name == "?"
+    assert len(warnings) == 1 and "nameOff 0x7ffffff0 is outside funcnametab" in warnings[0]

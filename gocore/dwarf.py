@@ -169,8 +169,19 @@ class DwarfData:
 
     def function(self, pc: int | None = None, name: str | None = None) -> "Function | None":
         """Return the function whose code holds link-time ``pc`` (or named ``name``) with its
-        parameters and locals, read from DWARF on first request; None if DWARF has none."""
+        parameters and locals, read from DWARF on first request; None if DWARF has none or
+        its entry is unreadable (then ``warn``, when set, is told once per function)."""
         return self._bodies.function(pc, name) if self._bodies is not None else None
+
+    @property
+    def warn(self):
+        """Return the callable told about unreadable function entries (None: they raise)."""
+        return self._bodies.warn if self._bodies is not None else None
+
+    @warn.setter
+    def warn(self, fn) -> None:
+        if self._bodies is not None:
+            self._bodies.warn = fn
 
     @property
     def go_version(self) -> str | None:
@@ -967,6 +978,7 @@ class _Bodies:
         self.cu_starts = [c.offset for c in cus]
         self.ids = ids
         self.more = None                  # fn(section name) -> bytes | None, for loc sections
+        self.warn = None                  # fn(message): unreadable entries then read as absent
         self._by_pc: list[tuple[int, int, int, _CU]] | None = None   # (low, high, die, cu)
         self._pcs: list[int] = []
         self._by_name: dict[str, tuple[int, _CU]] = {}
@@ -1040,8 +1052,12 @@ class _Bodies:
         if self._by_pc is None:
             try:
                 self._index()
-            except (IndexError, KeyError, ValueError) as e:
-                raise DwarfFormatError(f"cannot index subprograms: {_why(e)}") from e
+            except (IndexError, KeyError, ValueError, TypeError, OverflowError) as e:
+                err = DwarfFormatError(f"cannot index subprograms: {_why(e)}")
+                if self.warn is None:
+                    raise err from e
+                self.warn(f"{err}; frames are typed without DWARF variables")
+                self._by_pc, self._pcs, self._by_name = [], [], {}
         if pc is not None:
             i = bisect.bisect_right(self._pcs, pc) - 1
             if i < 0 or not (self._by_pc[i][0] <= pc < self._by_pc[i][1]):
@@ -1055,8 +1071,14 @@ class _Bodies:
         if off not in self._funcs:
             try:
                 self._funcs[off] = self._read_function(off, cu)
-            except (IndexError, KeyError, ValueError) as e:
-                raise DwarfFormatError(f"cannot decode function: {_why(e)}", off) from e
+            except (IndexError, KeyError, ValueError, TypeError, OverflowError,
+                    DwarfFormatError) as e:
+                err = e if isinstance(e, DwarfFormatError) else \
+                    DwarfFormatError(f"cannot decode function: {_why(e)}", off)
+                if self.warn is None:
+                    raise err from e
+                self.warn(f"{err}; that function's frames are typed without DWARF variables")
+                self._funcs[off] = None
         return self._funcs[off]
 
     def _read_function(self, off: int, cu: _CU) -> Function:

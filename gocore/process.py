@@ -156,6 +156,7 @@ class GoProcess:
                                         f"{e.missing[0]}")
         except (GoCoreError, core.DumpError) as e:
             return self._dwarf_unusable(str(e))
+        dw.warn = self.process.warn  # a function entry found unreadable later is a warning
         return dw
 
     def _dwarf_unusable(self, why: str) -> None:

@@ -376,3 +376,50 @@ def test_inline_tree_name_outside_funcnametab_is_a_warning(tmp_path):
     tab2, _ = load_module(core.open_executable(path), warn=warnings.append)
     assert want and tab2.inlined_call(tree, 0).name == "?"
     assert len(warnings) == 1 and "nameOff 0x7ffffff0 is outside funcnametab" in warnings[0]
+
+
+def _origin_attribute(exe_path: str, function: str) -> int:
+    """Return the .debug_info offset of the first DW_AT_abstract_origin of a variable inside
+    ``function``'s DIE (an inlined callee's parameter), found with pyelftools."""
+    from elftools.elf.elffile import ELFFile
+    with open(exe_path, "rb") as f:
+        dw = ELFFile(f).get_dwarf_info(relocate_dwarf_sections=False)
+        for cu in dw.iter_CUs():
+            for die in cu.iter_DIEs():
+                if die.tag != "DW_TAG_subprogram" or die.attributes.get("DW_AT_name") is None \
+                        or die.attributes["DW_AT_name"].value != function.encode():
+                    continue
+                stack = list(die.iter_children())
+                while stack:
+                    c = stack.pop(0)
+                    if c.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") \
+                            and "DW_AT_abstract_origin" in c.attributes:
+                        return c.attributes["DW_AT_abstract_origin"].offset
+                    stack[:0] = list(c.iter_children())
+    raise AssertionError(function)
+
+
+def test_damaged_function_entry_costs_only_that_function(capsys, tmp_path):
+    """runtime.chanrecv's DWARF entry damaged where only its lazy reading meets it (an
+    inlined parameter's abstract origin past the section): a warning names it, that
+    function's frames are typed without DWARF variables, and the heap figures stay the
+    runtime's. Before, every frame lost its DWARF variable types."""
+    import zlib
+    case = _case("go1.22.10")
+    path, data = _exe_copy(case, tmp_path)
+    at = _origin_attribute(path, "runtime.chanrecv")
+    sec = core.open_executable(path).sections[".debug_info"]
+    body = bytearray(zlib.decompress(bytes(data[sec.offset + 24: sec.offset + sec.stored])))
+    body[at: at + 4] = b"\xff" * 4
+    z = zlib.compress(bytes(body), 9)
+    data[sec.offset + 24: sec.offset + 24 + len(z)] = z
+    _write(path, data)
+    status, out, err = _cli(capsys, case, path, "histogram")
+    assert status == 0, err
+    warned = [ln for ln in err.splitlines() if ln.startswith("viewcore: warning:")]
+    assert any("is unreadable" in ln and "that function's frames are typed without DWARF "
+               "variables" in ln for ln in warned), err
+    assert not any("frame variables' types unavailable" in ln for ln in warned), err
+    rows = json.loads(out)
+    ms = case.manifest["memstats"]
+    assert abs(sum(r["count"] for r in rows) - ms["HeapObjects"]) <= 0.02 * ms["HeapObjects"]

@@ -101,13 +101,16 @@ class GoProcess:
 
     @cached_property
     def _version(self) -> tuple[str | None, str | None]:
-        from .buildinfo import read_version_string, version_from_pclntab
+        from .buildinfo import parse_go_version, read_version_string, version_from_pclntab
         exe = self.process.exe
         if exe is None:
             return None, None
         bi = self.build_info
         if bi is not None and bi.go_version:
-            return bi.go_version, "buildinfo"
+            if parse_go_version(bi.go_version) is not None or bi.go_version.startswith("devel"):
+                return bi.go_version, "buildinfo"
+            self.process.warn(f"{exe.path}: build info names Go version {bi.go_version[:40]!r}, "
+                              "which is none; the Go version is read from the runtime instead")
         try:
             addr = self._build_version_address()
         except GoCoreError:  # no pclntab or moduledata: nothing else to read a version from

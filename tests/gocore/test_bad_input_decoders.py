@@ -423,3 +423,26 @@ def test_damaged_function_entry_costs_only_that_function(capsys, tmp_path):
     rows = json.loads(out)
     ms = case.manifest["memstats"]
     assert abs(sum(r["count"] for r in rows) - ms["HeapObjects"]) <= 0.02 * ms["HeapObjects"]
+
+
+def test_build_info_version_that_is_no_version(capsys, tmp_path):
+    """The build info's version bytes zeroed after its "g" (stripped go1.22): the version is
+    read from runtime.buildVersion with a warning. Before: "missing debug info: a runtime
+    layout for Go version 'g\\x00...'" ended every command."""
+    from gocore.buildinfo import find_build_info
+    case = _case("go1.22.10", stripped=True)
+    path, data = _exe_copy(case, tmp_path)
+    exe = core.open_executable(path)
+    off = _file_offset(exe, find_build_info(exe))
+    n = data[off + 32]                                  # one-byte varint: len("go1.22.10")
+    assert data[off + 33: off + 33 + n] == case.manifest["go_version"].encode()
+    data[off + 34: off + 33 + n] = bytes(n - 1)
+    _write(path, data)
+    status, out, err = _cli(capsys, case, path, "overview")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["go_version"] == case.manifest["go_version"]
+    assert doc["go_version_source"] == "runtime.buildVersion"
+    assert doc["partial"] and any("which is none; the Go version is read from the runtime" in w
+                                  for w in doc["warnings"])
+    _answer_matches_truth(case, doc)

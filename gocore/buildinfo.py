@@ -24,6 +24,8 @@ HEADER_SIZE = 32
 ALIGN = 16
 _FLAG_BIG_ENDIAN = 0x1
 _FLAG_INLINE = 0x2
+# "go1.22.10", "devel go1.26-abcdef Tue Jan 1 ...", with GOEXPERIMENT suffixes: far below this.
+MAX_VERSION_LEN = 1024
 
 
 class BuildInfoError(ExecutableError):
@@ -117,6 +119,8 @@ def _read_go_string(exe: Executable, addr: int, ptr_size: int, fmt: str) -> str:
     ptr, n = struct.unpack(fmt + fmt[-1], hdr)
     if n == 0:
         return ""
+    if n > 1 << 20:  # the module text of the largest programs is a few hundred KiB
+        raise BuildInfoError(f"build info: string header at {addr:#x} claims {n} bytes")
     data = exe.read_static(ptr, n)
     if data is None:
         raise BuildInfoError(f"build info: string of {n} bytes at {ptr:#x} is not in the file")
@@ -169,11 +173,15 @@ def read_build_info(exe: Executable) -> BuildInfo:
         # Go 1.18+: two uvarint-prefixed strings right after the header.
         blob = _read_upto(exe, addr, 1 << 20)
         n, pos = _uvarint(blob, HEADER_SIZE)
+        if n > MAX_VERSION_LEN or pos + n > len(blob):
+            raise BuildInfoError(f"{exe.path}: build info at {addr:#x}: version string of {n} bytes "
+                                 "cannot be right")
         version = blob[pos: pos + n].decode("utf-8", errors="replace")
         pos += n
         n, pos = _uvarint(blob, pos)
         if pos + n > len(blob):
-            raise BuildInfoError(f"{exe.path}: build info module text runs past the file data")
+            raise BuildInfoError(f"{exe.path}: build info at {addr:#x}: module text of {n} bytes "
+                                 "runs past the file data")
         mod = blob[pos: pos + n].decode("utf-8", errors="replace")
     else:
         if ptr_size not in (4, 8):

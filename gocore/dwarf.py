@@ -169,8 +169,19 @@ class DwarfData:
 
     def function(self, pc: int | None = None, name: str | None = None) -> "Function | None":
         """Return the function whose code holds link-time ``pc`` (or named ``name``) with its
-        parameters and locals, read from DWARF on first request; None if DWARF has none."""
+        parameters and locals, read from DWARF on first request; None if DWARF has none or
+        its entry is unreadable (then ``warn``, when set, is told once per function)."""
         return self._bodies.function(pc, name) if self._bodies is not None else None
+
+    @property
+    def warn(self):
+        """Return the callable told about unreadable function entries (None: they raise)."""
+        return self._bodies.warn if self._bodies is not None else None
+
+    @warn.setter
+    def warn(self, fn) -> None:
+        if self._bodies is not None:
+            self._bodies.warn = fn
 
     @property
     def go_version(self) -> str | None:
@@ -184,6 +195,19 @@ class DwarfData:
 # ---- LEB128 ----
 
 _uleb = uvarint  # DWARF's ULEB128 is Go's uvarint
+
+
+def _number(v: int) -> str:
+    """Return ``v`` in hex, or its bit length when it is too long for a message."""
+    return f"{v:#x}" if v < 1 << 64 else f"of {v.bit_length()} bits"
+
+
+def _why(e: Exception) -> str:
+    """Return a short account of a decoder exception (a KeyError is an unknown code)."""
+    if isinstance(e, KeyError) and e.args and isinstance(e.args[0], int):
+        return f"unknown abbreviation code {_number(e.args[0])}"
+    text = str(e)
+    return f"{type(e).__name__}: {text[:80] + '...' if len(text) > 80 else text}"
 
 
 def _sleb(d: bytes, p: int) -> tuple[int, int]:
@@ -292,7 +316,7 @@ def _compile(ab: _Abbrev, addr_size: int, off_size: int, want: bool) -> object:
                 lines.append("n, p = _uleb(d, p)")
                 lines.append("p += n")
             else:
-                raise DwarfFormatError(f"unsupported attribute form {form:#x}")
+                raise DwarfFormatError(f"unsupported attribute form {_number(form)}")
             continue
         flush()
         key = f"r[{at}]"
@@ -342,7 +366,7 @@ def _compile(ab: _Abbrev, addr_size: int, off_size: int, want: bool) -> object:
             lines.append(f"{key} = d[p:p+n]")
             lines.append("p += n")
         else:
-            raise DwarfFormatError(f"unsupported attribute form {form:#x}")
+            raise DwarfFormatError(f"unsupported attribute form {_number(form)}")
     flush()
     if want:
         body = ["r = {}"] + lines + ["return p, r"]
@@ -458,7 +482,7 @@ def _walk(sections: dict[str, bytes]):
         try:
             _walk_cu(d, pos, end, cu, table, types, variables, constants)
         except (IndexError, KeyError, ValueError) as e:
-            raise DwarfFormatError(f"cannot decode unit: {type(e).__name__}: {e}", cu_off) from e
+            raise DwarfFormatError(f"cannot decode unit: {_why(e)}", cu_off) from e
         pos = end
         if not producer and cu.producer.startswith("Go"):
             producer = cu.producer
@@ -772,11 +796,16 @@ def read_sections(exe) -> dict[str, bytes]:
 def load_dwarf(exe) -> DwarfData:
     """Read types, globals and constants from the DWARF of executable ``exe``.
 
-    Raises ``MissingDebugInfo`` when the executable carries no DWARF (a stripped build).
+    Raises ``MissingDebugInfo`` when the executable carries no DWARF (a stripped build),
+    ``DwarfFormatError`` (one line) when its bytes cannot be decoded.
     """
     if not exe.has_dwarf:
         raise MissingDebugInfo("DWARF (the executable is stripped)", getattr(exe, "path", None))
-    data = parse_dwarf(read_sections(exe))
+    try:
+        data = parse_dwarf(read_sections(exe))
+    except (IndexError, KeyError, ValueError, TypeError, OverflowError, RecursionError) as e:
+        # bytes no compiler wrote, met where the decoder does not check them one by one
+        raise DwarfFormatError(f"cannot decode: {_why(e)}") from e
     if data._bodies is not None:
         data._bodies.more = lambda name: exe.section_data(name) or exe.section_data(".z" + name[1:])
     return data
@@ -949,6 +978,7 @@ class _Bodies:
         self.cu_starts = [c.offset for c in cus]
         self.ids = ids
         self.more = None                  # fn(section name) -> bytes | None, for loc sections
+        self.warn = None                  # fn(message): unreadable entries then read as absent
         self._by_pc: list[tuple[int, int, int, _CU]] | None = None   # (low, high, die, cu)
         self._pcs: list[int] = []
         self._by_name: dict[str, tuple[int, _CU]] = {}
@@ -1022,8 +1052,12 @@ class _Bodies:
         if self._by_pc is None:
             try:
                 self._index()
-            except (IndexError, KeyError, ValueError) as e:
-                raise DwarfFormatError(f"cannot index subprograms: {type(e).__name__}: {e}") from e
+            except (IndexError, KeyError, ValueError, TypeError, OverflowError) as e:
+                err = DwarfFormatError(f"cannot index subprograms: {_why(e)}")
+                if self.warn is None:
+                    raise err from e
+                self.warn(f"{err}; frames are typed without DWARF variables")
+                self._by_pc, self._pcs, self._by_name = [], [], {}
         if pc is not None:
             i = bisect.bisect_right(self._pcs, pc) - 1
             if i < 0 or not (self._by_pc[i][0] <= pc < self._by_pc[i][1]):
@@ -1037,8 +1071,14 @@ class _Bodies:
         if off not in self._funcs:
             try:
                 self._funcs[off] = self._read_function(off, cu)
-            except (IndexError, KeyError, ValueError) as e:
-                raise DwarfFormatError(f"cannot decode function: {type(e).__name__}: {e}", off) from e
+            except (IndexError, KeyError, ValueError, TypeError, OverflowError,
+                    DwarfFormatError) as e:
+                err = e if isinstance(e, DwarfFormatError) else \
+                    DwarfFormatError(f"cannot decode function: {_why(e)}", off)
+                if self.warn is None:
+                    raise err from e
+                self.warn(f"{err}; that function's frames are typed without DWARF variables")
+                self._funcs[off] = None
         return self._funcs[off]
 
     def _read_function(self, off: int, cu: _CU) -> Function:

@@ -468,17 +468,23 @@ def buildinfo_version(exe) -> str | None:
             shift += 7
             if b < 0x80:
                 break
+        if p + n > len(d) or n > 1024:  # a corrupt length: no version here
+            return None
         s = d[p:p + n].decode("utf-8", "replace")
         return s or None
     return None
 
 
-def load_layout(exe, dwarf=None, go_version: str | None = None) -> Layout:
+def load_layout(exe, dwarf=None, go_version: str | None = None, *, read_dwarf: bool = True) -> Layout:
     """Return the runtime layout of executable ``exe``: from DWARF when it has some, else
-    from the built-in table for its Go version (``go_version`` or its build info)."""
+    from the built-in table for its Go version (``go_version`` or its build info).
+
+    ``read_dwarf`` False uses only the ``dwarf`` given (None: the table), as for a caller
+    that found the executable's DWARF unreadable.
+    """
     # Whether the version is supported at all is gocore.load's decision (--any-version).
     version = go_version or buildinfo_version(exe)
-    if dwarf is None and exe.has_dwarf:
+    if dwarf is None and read_dwarf and exe.has_dwarf:
         from .dwarf import load_dwarf
         dwarf = load_dwarf(exe)
     if dwarf is not None:

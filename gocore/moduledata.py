@@ -71,6 +71,10 @@ def _offsets(layout: list[tuple[str, str]], ptr: int = 8) -> dict[str, int]:
     return out
 
 
+# Element sizes of the slices (amd64), to check that each slice's bytes are mapped.
+_ELEM_SIZE = {"funcnametab": 1, "cutab": 4, "filetab": 1, "pctab": 1, "pclntable": 1,
+              "ftab": 8, "textsectmap": 24, "typelinks": 4, "itablinks": 8}
+
 OFFSETS = {family: _offsets(layout) for family, layout in LAYOUTS.items()}
 _SIZES = {family: sum(24 if k == "s" else 8 for _, k in layout) for family, layout in LAYOUTS.items()}
 
@@ -156,6 +160,8 @@ def _problems(md: ModuleData, caps: dict[str, int], hdr, mapped: Callable[[int],
     for name, (p, n) in [(k, getattr(md, k)) for k in caps]:
         if n > caps[name] or caps[name] > 1 << 32:
             bad.append(f"{name} len {n} cap {caps[name]}")
+        elif n and not (mapped(p) and mapped(p + n * _ELEM_SIZE[name] - 1)):
+            bad.append(f"{name} of {n} elements at {p:#x} is not mapped")
     if md.ftab[1] != hdr.nfunc + 1:
         bad.append(f"ftab has {md.ftab[1]} entries, want {hdr.nfunc + 1}")
     if md.cutab[1] > hdr.filetab_offset - hdr.cu_offset:  # the linker stores its byte size
@@ -182,6 +188,11 @@ def _problems(md: ModuleData, caps: dict[str, int], hdr, mapped: Callable[[int],
     for name in ("gcdata", "gcbss", "gofunc", "rodata", "findfunctab"):
         if not mapped(getattr(md, name)):
             bad.append(f"{name} {getattr(md, name):#x} is not mapped")
+    span = md.etypes - md.types
+    if md.typedesclen is not None and not 0 <= md.typedesclen <= span:
+        bad.append(f"typedesclen {md.typedesclen:#x} exceeds the types range")
+    if md.itaboffset is not None and not (0 <= md.itaboffset and md.itaboffset + md.itabsize <= span):
+        bad.append(f"itabs {md.itaboffset:#x}+{md.itabsize:#x} exceed the types range")
     if not 1 <= md.textsectmap[1] <= 64:
         bad.append(f"textsectmap has {md.textsectmap[1]} entries")
     return bad
@@ -275,11 +286,14 @@ def find_moduledata(exe: Executable, pclntab_addr: int | None = None) -> ModuleD
     raise ModuleDataError(f"{exe.path}: runtime.firstmoduledata not found: {detail}")
 
 
-def load_module(exe: Executable) -> tuple[Pclntab, ModuleData]:
-    """Return the executable's pclntab (with text start and gofunc set) and its moduledata."""
+def load_module(exe: Executable, warn: Callable[[str], None] | None = None) -> tuple[Pclntab, ModuleData]:
+    """Return the executable's pclntab (with text start and gofunc set) and its moduledata.
+
+    ``warn`` receives what is wrong with the pclntab where it still answers.
+    """
     addr = find_pclntab(exe)
     md = find_moduledata(exe, addr)
-    return open_pclntab(exe, addr=addr, text_start=md.text, gofunc=md.gofunc), md
+    return open_pclntab(exe, addr=addr, text_start=md.text, gofunc=md.gofunc, warn=warn), md
 
 
 # --- runtime globals in stripped binaries -----------------------------------------------

@@ -216,7 +216,11 @@ class Func:
         self.off = int(tab.func_offsets[index])
         self.entry = int(tab.entries[index])
         self.end = int(tab.entries[index + 1])
+        if index in tab.bad_funcs:
+            raise tab.error(f"function {index}: {tab.bad_funcs[index]}", self.off)
         base = tab.pcln_base + self.off
+        if not 0 <= base <= len(tab.data) - tab.func_header_size:
+            raise tab.error(f"function {index}: _func offset {self.off:#x} is outside the table", self.off)
         (entry_off, self.name_off, self.args, self.deferreturn, self.pcsp, self.pcfile,
          self.pcln, self.npcdata, self.cu_offset) = struct.unpack_from("<IiiIIIIII", tab.data, base)
         if tab.has_start_line:  # Go 1.20+
@@ -228,8 +232,18 @@ class Func:
         self.func_id, self.flag, _, self.nfuncdata = struct.unpack_from("<BBBB", tab.data, tail)
         self._name: str | None = None
         if tab.text_start + entry_off != self.entry:
-            raise PclntabError(f"func {index} at {self.entry:#x}: _func.entryOff {entry_off:#x} "
-                               "disagrees with the func table")
+            raise tab.error(f"func {index} at {self.entry:#x}: _func.entryOff {entry_off:#x} "
+                            "disagrees with the func table", self.off)
+        # every offset the record holds must lie in its table before it is used
+        if base + tab.func_header_size + 4 * (self.npcdata + self.nfuncdata) > len(tab.data):
+            raise tab.error(f"function {index}: {self.npcdata} pcdata and {self.nfuncdata} "
+                            "funcdata offsets run past the table", self.off)
+        for what, off in (("pcsp", self.pcsp), ("pcfile", self.pcfile), ("pcln", self.pcln)):
+            if off >= tab.pctab_size:
+                raise tab.error(f"function {index}: {what} offset {off:#x} is outside pctab", self.off)
+        if not 0 <= self.name_off < tab.funcnametab_size:
+            raise tab.error(f"function {index}: nameOff {self.name_off:#x} is outside funcnametab", self.off)
+        self._name = tab.funcname(self.name_off)
 
     def __repr__(self) -> str:
         return f"<Func {self.name} {self.entry:#x}-{self.end:#x}>"
@@ -267,6 +281,9 @@ class Func:
             return 0
         (off,) = struct.unpack_from("<I", self.tab.data, self.tab.pcln_base + self.off
                                     + self.tab.func_header_size + 4 * table)
+        if off >= self.tab.pctab_size:
+            raise self.tab.error(f"function {self.index}: pcdata {table} offset {off:#x} is "
+                                 "outside pctab", self.off)
         return off
 
     def funcdata_offset(self, index: int) -> int | None:
@@ -355,7 +372,8 @@ class Pclntab:
     """
 
     def __init__(self, data: bytes | memoryview, addr: int, *, text_start: int | None = None,
-                 gofunc: int | None = None, read: Callable[[int, int], bytes | None] | None = None):
+                 gofunc: int | None = None, read: Callable[[int, int], bytes | None] | None = None,
+                 warn: Callable[[str], None] | None = None):
         self.data = data
         self.addr = addr
         self.header = h = parse_header(data, addr)
@@ -374,18 +392,98 @@ class Pclntab:
         self.text_start = text_start
         self.gofunc = gofunc
         self.read = read
+        self.warn = warn
+        #: what was wrong with the table (each also passed to ``warn``)
+        self.problems: list[str] = []
         self.pcln_base = h.pcln_offset
+        # the sub-tables follow each other in header order (_header_plausible checked it)
+        self.funcnametab_size = h.cu_offset - h.funcname_offset
+        self.cutab_size = h.filetab_offset - h.cu_offset
+        self.filetab_size = h.pctab_offset - h.filetab_offset
+        self.pctab_size = h.pcln_offset - h.pctab_offset
         n = h.nfunc
         ftab = np.frombuffer(data, dtype="<u4", count=2 * (n + 1), offset=h.pcln_offset).reshape(-1, 2)
         #: entry PCs, sorted, with one more element: the end of the last function
         self.entries = ftab[:, 0].astype(np.uint64) + np.uint64(text_start)
         #: offsets of each ``_func`` from the start of pclntable
         self.func_offsets = ftab[:-1, 1].astype(np.int64)
+        #: function index -> why its record is unusable (its pcs are then not attributed)
+        self.bad_funcs: dict[int, str] = {}
+        self._ambiguous = np.zeros(n, dtype=bool)
         if n > 1 and not bool(np.all(self.entries[1:] >= self.entries[:-1])):
-            raise PclntabError(f"pclntab at {addr:#x}: function table is not sorted")
+            self._repair_order()
+        self._check_records(ftab[:-1, 0])
         self._funcs: dict[int, Func] = {}
         self._pcvalue_cache: dict[int, tuple[list[int], list[int]]] = {}
         self._name_cache: dict[int, str] = {}
+
+    def error(self, what: str, func_off: int | None = None) -> PclntabError:
+        """Return the one-line PclntabError for ``what`` (at pclntable offset ``func_off``)."""
+        at = f" (pclntable+{func_off:#x})" if func_off is not None else ""
+        return PclntabError(f"pclntab at {self.addr:#x}: {what}{at}")
+
+    def _problem(self, message: str) -> None:
+        self.problems.append(message)
+        if self.warn is not None:
+            self.warn(message)
+
+    def _repair_order(self) -> None:
+        """Drop func-table entries out of order from lookups, or raise when there are many.
+
+        The entries kept are a longest non-decreasing run through the table; a dropped
+        entry takes the next kept entry's pc (its function covers no pcs), and the pcs of
+        the kept function before it are not attributed: where it ends is unknown.
+        """
+        e = [int(x) for x in self.entries]
+        tails: list[int] = []           # patience sorting: smallest tail of each run length
+        tail_idx: list[int] = []
+        prev = [-1] * len(e)
+        for i, v in enumerate(e):
+            k = bisect.bisect_right(tails, v)
+            if k == len(tails):
+                tails.append(v)
+                tail_idx.append(i)
+            else:
+                tails[k], tail_idx[k] = v, i
+            prev[i] = tail_idx[k - 1] if k else -1
+        keep = set()
+        i = tail_idx[-1]
+        while i >= 0:
+            keep.add(i)
+            i = prev[i]
+        n = self.nfunc
+        dropped = [i for i in range(len(e)) if i not in keep]
+        if len(dropped) > max(16, n // 100) or n in dropped or 0 in dropped:
+            raise self.error("function table is not sorted")
+        for i in reversed(dropped):
+            self.entries[i] = self.entries[i + 1]
+            self.bad_funcs[i] = "its func-table entry is out of order"
+        for i in dropped:
+            j = i - 1
+            while j in self.bad_funcs:
+                j -= 1
+            self._ambiguous[j] = True
+        self._problem(f"pclntab at {self.addr:#x}: {len(dropped)} func-table entries out of order "
+                      f"(first: function {dropped[0]}); pcs of {len(dropped)} functions are not attributed")
+
+    def _check_records(self, entry_offs: np.ndarray) -> None:
+        """Mark functions whose ``_func`` lies outside the table or names another entry."""
+        offs = self.pcln_base + self.func_offsets
+        inside = (offs >= 0) & (offs <= len(self.data) - self.func_header_size)
+        agree = np.zeros(len(offs), dtype=bool)
+        agree[inside] = self._gather_u32(offs[inside]) == entry_offs[inside]
+        bad = [int(i) for i in np.flatnonzero(~agree) if int(i) not in self.bad_funcs]
+        if not bad:
+            return
+        for i in bad:
+            self.bad_funcs[i] = ("its _func record is outside the table" if not inside[i]
+                                 else "its _func record disagrees with the func table")
+        if len(bad) > max(16, self.nfunc // 100):
+            raise self.error(f"{len(bad)} of {self.nfunc} function records are unreadable "
+                             f"(first: function {bad[0]}, {self.bad_funcs[bad[0]]})")
+        self._problem(f"pclntab at {self.addr:#x}: {len(bad)} function records are unreadable "
+                      f"(first: function {bad[0]} at pclntable+{int(self.func_offsets[bad[0]]):#x}); "
+                      "those functions are unnamed")
 
     # --- whole-table views -------------------------------------------------------------
     @property
@@ -411,19 +509,36 @@ class Pclntab:
 
     @cached_property
     def name_offsets(self) -> np.ndarray:
-        """Return every function's nameOff (int64 array, index order)."""
-        return self._gather_u32(self.pcln_base + self.func_offsets + 4).astype(np.int64)
+        """Return every function's nameOff (int64 array, index order; -1 for a bad record)."""
+        out = np.full(self.nfunc, -1, dtype=np.int64)
+        good = np.ones(self.nfunc, dtype=bool)
+        good[list(self.bad_funcs)] = False
+        out[good] = self._gather_u32(self.pcln_base + self.func_offsets[good] + 4).astype(np.int64)
+        return out
 
     @cached_property
     def names(self) -> list[str]:
-        """Return every function's name in table order."""
-        return [self.funcname(int(o)) for o in self.name_offsets]
+        """Return every function's name in table order ("" for a function whose record or
+        name is unreadable: one warning counts them)."""
+        out: list[str] = []
+        bad: list[int] = []
+        for i, o in enumerate(self.name_offsets):
+            try:
+                out.append(self.funcname(int(o)) if o >= 0 else "")
+            except PclntabError:
+                out.append("")
+                bad.append(i)
+        if bad:
+            self._problem(f"pclntab at {self.addr:#x}: {len(bad)} function names are unreadable "
+                          f"(first: function {bad[0]}, nameOff {int(self.name_offsets[bad[0]]):#x})")
+        return out
 
     @cached_property
     def _by_name(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for i, name in enumerate(self.names):
-            out.setdefault(name, i)
+            if name:
+                out.setdefault(name, i)
         return out
 
     # --- strings -----------------------------------------------------------------------
@@ -431,21 +546,35 @@ class Pclntab:
         """Return the NUL-terminated string at ``name_off`` in funcnametab."""
         s = self._name_cache.get(name_off)
         if s is None:
+            if not 0 <= name_off < self.funcnametab_size:
+                raise self.error(f"nameOff {name_off:#x} is outside funcnametab")
             start = self.header.funcname_offset + name_off
-            end = bytes(self.data[start: start + 4096]).find(b"\0")
+            limit = min(4096, self.funcnametab_size - name_off)
+            end = bytes(self.data[start: start + limit]).find(b"\0")
             if end < 0:
-                raise PclntabError(f"pclntab: unterminated name at nameOff {name_off:#x}")
+                raise self.error(f"unterminated name at nameOff {name_off:#x}")
             s = bytes(self.data[start: start + end]).decode("utf-8", errors="replace")
             self._name_cache[name_off] = s
         return s
 
     def filename(self, cu_offset: int, fileno: int) -> str:
-        """Return the file name for ``fileno`` of the compilation unit at ``cu_offset``."""
-        (fileoff,) = struct.unpack_from("<I", self.data, self.header.cu_offset + 4 * (cu_offset + fileno))
+        """Return the file name for ``fileno`` of the compilation unit at ``cu_offset``
+        ("?" when the cutab or filetab offset is outside its table: a warning says so)."""
+        slot = 4 * (cu_offset + fileno)
+        if not 0 <= slot <= self.cutab_size - 4:
+            self._problem(f"pclntab at {self.addr:#x}: cutab index {cu_offset}+{fileno} is "
+                          "outside cutab; file names shown as ?")
+            return "?"
+        (fileoff,) = struct.unpack_from("<I", self.data, self.header.cu_offset + slot)
         if fileoff == _NO_FUNCDATA:
             return "?"
+        if fileoff >= self.filetab_size:
+            self._problem(f"pclntab at {self.addr:#x}: filetab offset {fileoff:#x} is outside "
+                          "filetab; file names shown as ?")
+            return "?"
         start = self.header.filetab_offset + fileoff
-        end = bytes(self.data[start: start + 4096]).find(b"\0")
+        limit = min(4096, self.filetab_size - fileoff)
+        end = bytes(self.data[start: start + limit]).find(b"\0")
         return bytes(self.data[start: start + max(end, 0)]).decode("utf-8", errors="replace")
 
     # --- lookups -----------------------------------------------------------------------
@@ -460,20 +589,37 @@ class Pclntab:
 
     def find_index(self, pcs: np.ndarray | int) -> np.ndarray | int:
         """Return the function index holding each pc (vectorised), -1 outside the table."""
-        arr = np.asarray(pcs, dtype=np.uint64)
+        arr = np.atleast_1d(np.asarray(pcs, dtype=np.uint64))
         idx = np.searchsorted(self.entries, arr, side="right").astype(np.int64) - 1
         idx[(idx < 0) | (idx >= self.nfunc)] = -1
-        return int(idx) if np.ndim(pcs) == 0 else idx
+        if self.bad_funcs:  # pcs whose function is unknown (see _repair_order)
+            idx[self._ambiguous[idx] & (idx >= 0)] = -1
+        return int(idx[0]) if np.ndim(pcs) == 0 else idx
 
     def find_func(self, pc: int) -> Func | None:
-        """Return the function containing ``pc``, or None outside the text."""
-        i = self.find_index(np.array([pc], dtype=np.uint64))[0]
-        return None if i < 0 else self.func(int(i))
+        """Return the function containing ``pc``, or None outside the text or when the
+        function's record is unreadable (the table's warning says how many are)."""
+        i = int(self.find_index(np.array([pc], dtype=np.uint64))[0])
+        if i < 0 or i in self.bad_funcs:
+            return None
+        try:
+            return self.func(i)
+        except PclntabError as e:
+            self.bad_funcs[i] = str(e)
+            self._problem(f"{e}; its frames are unnamed")
+            return None
 
     def lookup(self, name: str) -> Func | None:
         """Return the first function named ``name``, or None."""
         i = self._by_name.get(name)
-        return None if i is None else self.func(i)
+        if i is None or i in self.bad_funcs:
+            return None
+        try:
+            return self.func(i)
+        except PclntabError as e:
+            self.bad_funcs[i] = str(e)
+            self._problem(f"{e}; function {name} is unusable")
+            return None
 
     @staticmethod
     def sym_pc(pc: int, entry: int, *, innermost_trap: bool = False) -> int:
@@ -502,8 +648,14 @@ class Pclntab:
         """
         hit = self._pcvalue_cache.get(off)
         if hit is None:
-            hit = self._pcvalue_cache[off] = _decode_pcvalue(
-                self.data, self.header.pctab_offset + off, 0, self.quantum)
+            if not 0 <= off < self.pctab_size:
+                raise self.error(f"pc-value table offset {off:#x} is outside pctab")
+            pctab = memoryview(self.data)[self.header.pctab_offset: self.header.pcln_offset]
+            try:
+                hit = _decode_pcvalue(pctab, off, 0, self.quantum)
+            except IndexError:
+                raise self.error(f"pc-value table at pctab+{off:#x} runs past pctab") from None
+            self._pcvalue_cache[off] = hit
         return hit
 
     def inlined_call(self, tree: int, index: int) -> InlinedCall:
@@ -519,7 +671,12 @@ class Pclntab:
         else:  # 1.18/1.19: parent i16, funcID u8, pad, file, line, func_, parentPc
             _, func_id, _, _, name_off, parent_pc = struct.unpack("<hBxiiii", raw)
             start_line = 0
-        return InlinedCall(func_id, self.funcname(name_off), parent_pc, start_line)
+        try:
+            name = self.funcname(name_off)
+        except PclntabError as e:
+            self._problem(f"{e} (inline tree at {tree:#x}); the inlined frame is named ?")
+            name = "?"
+        return InlinedCall(func_id, name, parent_pc, start_line)
 
     # --- FuncIDs -----------------------------------------------------------------------
     @cached_property
@@ -549,10 +706,11 @@ class Pclntab:
 
 
 def open_pclntab(exe: Executable, *, addr: int | None = None, text_start: int | None = None,
-                 gofunc: int | None = None) -> Pclntab:
+                 gofunc: int | None = None, warn: Callable[[str], None] | None = None) -> Pclntab:
     """Return the executable's ``Pclntab`` (found by ``find_pclntab`` unless ``addr`` is given).
 
     Without ``text_start`` on a Go 1.26+ binary the ``.text`` section start is used.
+    ``warn`` receives what is wrong with the table where it still answers (bad records).
     """
     if addr is None:
         addr = find_pclntab(exe)
@@ -565,4 +723,5 @@ def open_pclntab(exe: Executable, *, addr: int | None = None, text_start: int | 
                 raise PclntabError(f"{exe.path}: pclntab has no textStart and no .text section; "
                                    "pass moduledata.text")
             text_start = text.addr
-    return Pclntab(data, addr, text_start=text_start, gofunc=gofunc, read=exe.read_static)
+    return Pclntab(data, addr, text_start=text_start, gofunc=gofunc, read=exe.read_static,
+                   warn=warn)

@@ -6,12 +6,13 @@ Each part (build info, pclntab, types, goroutines, heap) is read on first use, s
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from functools import cached_property
 
 import core
 
-from .errors import BadRuntimeData, GoCoreError
+from .errors import BadRuntimeData, GoCoreError, RuntimeLayoutError
 
 
 class MissingExecutable(GoCoreError):
@@ -77,7 +78,10 @@ class GoProcess:
             return read_build_info(exe)
         except BuildInfoError as e:
             self.process.warn(f"{e}; the Go version is read from the runtime instead")
-            return None
+        except (struct.error, ValueError, IndexError) as e:  # bytes no linker wrote
+            self.process.warn(f"{exe.path}: build info unreadable ({type(e).__name__}: {e}); "
+                              "the Go version is read from the runtime instead")
+        return None
 
     @property
     def go_version(self) -> str | None:
@@ -97,13 +101,16 @@ class GoProcess:
 
     @cached_property
     def _version(self) -> tuple[str | None, str | None]:
-        from .buildinfo import read_version_string, version_from_pclntab
+        from .buildinfo import parse_go_version, read_version_string, version_from_pclntab
         exe = self.process.exe
         if exe is None:
             return None, None
         bi = self.build_info
         if bi is not None and bi.go_version:
-            return bi.go_version, "buildinfo"
+            if parse_go_version(bi.go_version) is not None or bi.go_version.startswith("devel"):
+                return bi.go_version, "buildinfo"
+            self.process.warn(f"{exe.path}: build info names Go version {bi.go_version[:40]!r}, "
+                              "which is none; the Go version is read from the runtime instead")
         try:
             addr = self._build_version_address()
         except GoCoreError:  # no pclntab or moduledata: nothing else to read a version from
@@ -133,18 +140,41 @@ class GoProcess:
 
     @cached_property
     def dwarf(self):
-        """Return the executable's DwarfData (types, globals, constants), or None if stripped."""
+        """Return the executable's DwarfData (types, globals, constants), or None if stripped
+        or unreadable.
+
+        Damaged DWARF (it fails to parse, or lacks the runtime's own types) is a warning:
+        everything is then read as for a stripped build, with the built-in layout tables.
+        """
         exe = self.process.exe
         if exe is None or not exe.has_dwarf:
             return None
         from .dwarf import load_dwarf
-        return load_dwarf(exe)
+        from .layout import Layout
+        try:
+            dw = load_dwarf(exe)
+            Layout.from_dwarf(dw)  # the runtime structures must all be there
+        except RuntimeLayoutError as e:
+            return self._dwarf_unusable(f"it lacks {len(e.missing)} runtime items, first "
+                                        f"{e.missing[0]}")
+        except (GoCoreError, core.DumpError) as e:
+            return self._dwarf_unusable(str(e))
+        dw.warn = self.process.warn  # a function entry found unreadable later is a warning
+        return dw
+
+    def _dwarf_unusable(self, why: str) -> None:
+        """Warn that DWARF is not used (``why``) and return None."""
+        bi = self.build_info
+        version = bi.go_version if bi is not None and bi.go_version else None
+        release = ".".join(version.split(".")[:2]) if version else "its Go version"
+        self.process.warn(f"DWARF unreadable ({why}): using the built-in layouts for {release}")
+        return None
 
     @cached_property
     def layout(self):
         """Return the runtime's Layout: from DWARF, else the table for this Go version."""
         from .layout import load_layout
-        return load_layout(self._exe(), self.dwarf, self.go_version)
+        return load_layout(self._exe(), self.dwarf, self.go_version, read_dwarf=False)
 
     @cached_property
     def facts(self):
@@ -155,7 +185,7 @@ class GoProcess:
     @cached_property
     def _module(self):
         from .moduledata import load_module
-        return load_module(self._exe())
+        return load_module(self._exe(), warn=self.process.warn)
 
     @property
     def pclntab(self):

@@ -221,8 +221,18 @@ def _abi(gp) -> _Abi:
 
 # ---- the decoder ----
 
+MAX_NAME = 1 << 20        # bytes of one abi.Name (struct tags included): far above any real one
+MAX_TYPES = 1 << 20       # descriptors ``all_types`` decodes: garbage references stop there
+MAX_TYPE_DEPTH = 256      # nesting of elem/field types followed when naming or building masks
+
+
 def _align(x: int, a: int) -> int:
     return (x + a - 1) & -a
+
+
+def _number(v: int) -> str:
+    """Return ``v`` for a message (its bit length when it is absurdly long)."""
+    return str(v) if v < 1 << 64 else f"a {v.bit_length()}-bit number of"
 
 
 class RuntimeTypes:
@@ -240,6 +250,8 @@ class RuntimeTypes:
         self._cache: dict[int, RuntimeType] = {}
         self._names: dict[int, tuple[str, int]] = {}
         self._all: list[RuntimeType] | None = None
+        #: no value larger than the dump's whole address space can be in it
+        self._memory_size = sum(m.size for m in self.proc.mappings)
 
     # -- low level --
 
@@ -274,6 +286,10 @@ class RuntimeTypes:
             shift += 7
             if b < 0x80:
                 break
+        # a name lies in the type section (or, for runtime-made types, in readable memory)
+        room = self.types_end - (addr + i) if self.in_types(addr) else MAX_NAME
+        if n > min(room, MAX_NAME):
+            raise RuntimeTypeError(addr, f"name of {_number(n)} bytes runs past the type section")
         s = self._read(addr + i, n).decode("utf-8", "replace") if n else ""
         self._names[addr] = (s, flags)
         return s, flags
@@ -449,7 +465,7 @@ class RuntimeTypes:
 
     # -- names --
 
-    def qualified_name(self, rt: RuntimeType) -> str:
+    def qualified_name(self, rt: RuntimeType, _depth: int = 0) -> str:
         """Return ``rt``'s name with full package paths, as DWARF spells it.
 
         reflect (and the descriptor) print the package *name* (``cpu.option``); DWARF and the
@@ -470,9 +486,9 @@ class RuntimeTypes:
                 out = pkg + rt.name[dot:]
         else:
             k = rt.kind
-            sub = self.try_get(rt.elem) if rt.elem else None
+            sub = self.try_get(rt.elem) if rt.elem and _depth < MAX_TYPE_DEPTH else None
             if sub is not None:
-                e = self.qualified_name(sub)
+                e = self.qualified_name(sub, _depth + 1)
                 if k == POINTER:
                     out = "*" + e
                 elif k == SLICE:
@@ -484,7 +500,7 @@ class RuntimeTypes:
                 elif k == MAP:
                     kt = self.try_get(rt.key)
                     if kt is not None:
-                        out = f"map[{self.qualified_name(kt)}]{e}"
+                        out = f"map[{self.qualified_name(kt, _depth + 1)}]{e}"
         rt.extra["qualified_name"] = out
         return out
 
@@ -501,7 +517,12 @@ class RuntimeTypes:
         cached = rt.extra.get("gc_mask")
         if cached is not None:
             return cached
+        if rt.extra.get("gc_mask_building"):
+            raise RuntimeTypeError(rt.addr, "type contains itself (an elem or field cycle)")
         p = self.abi.ptr
+        if rt.size > self._memory_size:
+            raise RuntimeTypeError(rt.addr, f"size {rt.size} exceeds the {self._memory_size} "
+                                   "bytes the dump maps")
         nwords = rt.size // p
         out = np.zeros(nwords, dtype=bool)
         nptr = rt.ptrdata // p
@@ -511,9 +532,13 @@ class RuntimeTypes:
                 if built:
                     out[:nptr] = self._bitmap(built, nptr)
                 else:
-                    out[:nptr] = self._build_mask(rt)[:nptr]
+                    rt.extra["gc_mask_building"] = True
+                    try:
+                        out[:nptr] = self._build_mask(rt)[:nptr]
+                    finally:
+                        del rt.extra["gc_mask_building"]
             elif rt.gc_prog:
-                out[:nptr] = self._run_gc_prog(rt.gcdata, nptr)
+                out[:nptr] = self._run_gc_prog(rt.gcdata, nptr, nwords)
             else:
                 out[:nptr] = self._bitmap(rt.gcdata, nptr)
         out.setflags(write=False)
@@ -530,12 +555,18 @@ class RuntimeTypes:
         out = np.zeros(rt.size // p, dtype=bool)
         if rt.kind == ARRAY:
             e = self.get(rt.elem)
+            if e.size * (rt.len or 0) != rt.size:
+                raise RuntimeTypeError(rt.addr, f"array of {_number(rt.len or 0)} elements of "
+                                       f"{e.size} bytes is not {rt.size} bytes")
             if e.ptrdata and rt.len:
                 em = self.gc_mask(e)
                 out[:len(em) * rt.len] = np.tile(em, rt.len)
         elif rt.kind == STRUCT:
             for f in rt.fields:
                 ft = self.get(f.type)
+                if f.offset + ft.size > rt.size:
+                    raise RuntimeTypeError(rt.addr, f"field {f.name} at {f.offset} runs past "
+                                           f"the struct's {rt.size} bytes")
                 if ft.ptrdata:
                     fm = self.gc_mask(ft)
                     out[f.offset // p: f.offset // p + len(fm)] |= fm
@@ -543,10 +574,11 @@ class RuntimeTypes:
             raise RuntimeTypeError(rt.addr, f"on-demand GC mask for a {rt.kind_name}")
         return out
 
-    def _run_gc_prog(self, addr: int, nbits: int) -> np.ndarray:
-        """Run the length-prefixed GC program at ``addr`` (mbitmap.go runGCProg)."""
+    def _run_gc_prog(self, addr: int, nbits: int, max_bits: int | None = None) -> np.ndarray:
+        """Run the length-prefixed GC program at ``addr`` (mbitmap.go runGCProg) of a type
+        of ``max_bits`` words (when known)."""
         try:
-            return gc_program_mask(self._read, addr, nbits)
+            return gc_program_mask(self._read, addr, nbits, max_bits)
         except GCProgramError as e:
             raise RuntimeTypeError(addr, str(e)) from None
 
@@ -627,7 +659,7 @@ class RuntimeTypes:
         # (abi.Name data) in the same section, so they cannot be walked; the closure finds them.
         seen: set[int] = set()
         stack = [r for r in roots if r]
-        while stack:
+        while stack and len(seen) < MAX_TYPES:
             a = stack.pop()
             if a in seen:
                 continue
@@ -639,6 +671,8 @@ class RuntimeTypes:
                     *(f.type for f in t.fields), *(m.type for m in t.imethods),
                     *(m.type for m in t.methods)]
             stack.extend(r for r in refs if r and r not in seen)
+        if stack:
+            log.warning("runtime types: stopped after %d descriptors", MAX_TYPES)
         self._all = sorted((self._cache[a] for a in seen if a in self._cache), key=lambda t: t.addr)
         return self._all
 

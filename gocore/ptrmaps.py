@@ -137,7 +137,7 @@ class PointerMaps:
                 src = int(gcdata[i])
                 try:
                     if gcprog and int(kind[i]) & gcprog:
-                        m = gc_program_mask(self.gp.process.read, src, n)
+                        m = gc_program_mask(self.gp.process.read, src, n, int(size[i]) // PTR)
                     else:
                         if on_demand and int(tflag[i]) & on_demand:
                             src = self.gp.process.read_ptr(src)

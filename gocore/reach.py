@@ -95,7 +95,7 @@ def section_pointer_mask(gp, which: str) -> np.ndarray | None:
         # the program is short; read what the segment holds (at most 1 MiB)
         seg_end = next((s.end for s in gp.process.segments() if s.start <= prog < s.end), prog)
         code = gp.process.read(prog, min(seg_end - prog, 1 << 20))
-        bits = run_gc_program(code, nwords)
+        bits = run_gc_program(code, nwords, nwords)  # it writes exactly the section
         return np.r_[bits, np.zeros(nwords - len(bits), bool)]
     except Exception as e:  # noqa: BLE001
         gp.process.warn(f"roots: no pointer mask for the {which} section ({e})")

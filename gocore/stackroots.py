@@ -241,16 +241,16 @@ class _Ctx:
             size = int.from_bytes(raw[r + self.so_len:r + self.so_len + 4], "little", signed=True)
             ptrdata = int.from_bytes(raw[r + self.so_ptr:r + self.so_ptr + 4], "little", signed=True)
             gcoff = int.from_bytes(raw[r + self.so_gc:r + self.so_gc + 4], "little")
-            out.append((off, size, self._object_mask(ptrdata, self.rodata + gcoff)))
+            out.append((off, size, self._object_mask(ptrdata, self.rodata + gcoff, size)))
         return out
 
-    def _object_mask(self, ptrdata: int, gcdata: int) -> np.ndarray:
+    def _object_mask(self, ptrdata: int, gcdata: int, size: int) -> np.ndarray:
         """Return byte offsets of the pointer words of a stack object's type."""
         nwords = abs(ptrdata) // PTR
         if nwords == 0:
             return np.zeros(0, np.int64)
         if ptrdata < 0:  # a GC program (Go <= 1.23: stackObjectRecord.useGCProg)
-            bits = gc_program_mask(self.proc.read, gcdata, nwords)
+            bits = gc_program_mask(self.proc.read, gcdata, nwords, abs(size) // PTR)
         else:
             raw = np.frombuffer(self.proc.read(gcdata, (nwords + 7) // 8), np.uint8)
             bits = np.unpackbits(raw, bitorder="little")[:nwords].astype(bool)

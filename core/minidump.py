@@ -22,7 +22,6 @@ modules, but ``Process.full_memory`` is False, ``require_full_memory`` raises
 from __future__ import annotations
 
 import bisect
-import heapq
 import logging
 import ntpath
 import os
@@ -35,7 +34,7 @@ from . import minidump_format as fmt
 from .errors import (CorruptDump, DumpError, ExecutableError, TruncatedDump, UnknownFormat,
                      UnmappedAddress)
 from .exe import Executable, open_executable
-from .memory import Memory, Segment
+from .memory import Memory, Segment, overlay
 from .process import Mapping, Module, Process, Thread, check_image_bytes
 
 log = logging.getLogger(__name__)
@@ -564,50 +563,13 @@ def _build_memory(md: Minidump, threads: list[RawThread], ranges: list[MemoryRan
     _warn_overlaps(md, ranges)
     layers += [Segment(r.start, r.end, md.data, r.rva, perms_at(r.start), "minidump")
                for r in all_ranges if r.size]
-    memory = _overlay(layers)
+    memory = overlay(layers)
     if exe is not None:
         for es in exe.segments:
             if "w" in es.perms or not es.filesz:
                 continue
             buf, off = exe.relocated(es, bias) if hasattr(exe, "relocated") else (exe.data, es.offset)
             memory.fill(Segment(es.vaddr + bias, es.vaddr + bias + es.filesz, buf, off, es.perms, "exe"))
-    return memory
-
-
-def _overlay(layers: list[Segment]) -> Memory:
-    """Return a Memory of ``layers`` where a later segment wins wherever two overlap.
-
-    A sweep over the boundaries with a heap of the covering segments (O(n log n)); a
-    dump without full memory has tens of thousands of tiny ranges, and ``Memory.add``
-    costs O(n) per call. Neighbours that continue each other in the file are merged.
-    """
-    events = sorted({p for s in layers for p in (s.start, s.end)})
-    by_start = sorted(range(len(layers)), key=lambda i: layers[i].start)
-    heap: list[tuple[int, int]] = []  # (-priority, index)
-    out: list[Segment] = []
-    j = 0
-    for k in range(len(events) - 1):
-        lo, hi = events[k], events[k + 1]
-        while j < len(by_start) and layers[by_start[j]].start <= lo:
-            heapq.heappush(heap, (-by_start[j], by_start[j]))
-            j += 1
-        while heap and layers[heap[0][1]].end <= lo:
-            heapq.heappop(heap)
-        if not heap:
-            continue
-        seg = layers[heap[0][1]]
-        piece = seg._slice(lo, hi)
-        prev = out[-1] if out else None
-        if (prev is not None and prev.end == lo and prev.buf is piece.buf and prev.perms == piece.perms
-                and prev.source == piece.source
-                and (piece.buf is None or prev.offset + (prev.end - prev.start) == piece.offset)):
-            out[-1] = Segment(prev.start, hi, prev.buf, prev.offset, prev.perms, prev.source)
-        else:
-            out.append(piece)
-    memory = Memory()
-    # Bulk load of sorted, disjoint segments: the invariant Memory.add keeps.
-    memory._segs = out
-    memory._starts = [s.start for s in out]
     return memory
 
 

@@ -234,8 +234,8 @@ def _read_notes(path: str, data, segments: list[Phdr], size: int):
 
     A note segment that runs past the end of the file (a core cut short) gives the notes
     that are whole; so does one whose last note claims more bytes than the segment has, or
-    that holds more than ``MAX_NOTES`` notes. ``problem`` is then the warning saying what
-    was lost (None otherwise). A malformed thread or file list raises CorruptDump.
+    that holds more than ``MAX_NOTES`` notes; a malformed thread or file list is skipped.
+    ``problem`` is then the warning saying what was lost (None otherwise).
     """
     threads: list[Thread] = []
     files: list[tuple[int, int, int, str]] = []
@@ -243,6 +243,7 @@ def _read_notes(path: str, data, segments: list[Phdr], size: int):
     pid = None
     problem = None
     budget = MAX_NOTES
+    bad, malformed = 0, None  # notes that could not be read, and the first one's error
     for seg in segments:
         if seg.type != PT_NOTE:
             continue
@@ -252,14 +253,18 @@ def _read_notes(path: str, data, segments: list[Phdr], size: int):
         notes, stop = _split_notes(buf, budget)
         budget -= len(notes)
         for kind, desc in notes:
-            if kind == NT_PRSTATUS:
-                threads.append(_parse_thread(desc))
-            elif kind == NT_PRPSINFO and len(desc) >= PRPSINFO_PID.size:
-                pid = PRPSINFO_PID.unpack_from(desc)[0]
-            elif kind == NT_AUXV:
-                auxv = _parse_auxv(bytes(desc))
-            elif kind == NT_FILE:
-                files = _parse_nt_file(desc)
+            try:
+                if kind == NT_PRSTATUS:
+                    threads.append(_parse_thread(desc))
+                elif kind == NT_PRPSINFO and len(desc) >= PRPSINFO_PID.size:
+                    pid = PRPSINFO_PID.unpack_from(desc)[0]
+                elif kind == NT_AUXV:
+                    auxv = _parse_auxv(bytes(desc))
+                elif kind == NT_FILE:
+                    files = _parse_nt_file(desc)
+            except CorruptDump as e:  # that note is lost, not the others
+                bad += 1
+                malformed = malformed or str(e)
         lost = ("" if files else ", no mapped-file list") + ("" if auxv else ", no auxiliary vector")
         if held == 0 < want:
             problem = (f"truncated core: the notes (threads, registers, mapped files) are not in "
@@ -274,6 +279,9 @@ def _read_notes(path: str, data, segments: list[Phdr], size: int):
             problem = (f"corrupt core: {MAX_NOTES} notes or more; the rest are not read "
                        f"({len(threads)} threads' registers read)")
             break
+    if malformed is not None:
+        problem = (f"corrupt core: {malformed}" + (f" (and {bad - 1} more malformed notes)" if bad > 1 else "")
+                   + "; ignored" + (f"; {problem}" if problem else ""))
     return threads, files, auxv, pid, problem
 
 

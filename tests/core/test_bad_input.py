@@ -153,6 +153,7 @@ def test_base_relocations_outside_every_section(tmp_path, originals):
 
 
 def test_coff_symbol_count_past_the_file(tmp_path, originals):
+    """NumberOfSymbols bounds a loop: checked against the file first."""
     def edit(d):
         lfanew, = struct.unpack_from("<I", d, 0x3C)
         struct.pack_into("<I", d, lfanew + 4 + 12, 0x7FFFFFFF)  # NumberOfSymbols
@@ -164,10 +165,40 @@ def test_coff_symbol_count_past_the_file(tmp_path, originals):
 
 # ---- ELF cores ------------------------------------------------------------------------------
 
+def test_note_name_without_terminator(tmp_path, originals):
+    """pyelftools parses a note's name with its vendored construct's CString, which raises
+    that construct's ArrayError on a name without NUL (what a PT_NOTE of 0xfffffff8 bytes
+    reads past the real notes); only PyPI construct's ConstructError was caught. The name
+    is not needed: the notes still give the pid the runtime printed."""
+    def edit(d):
+        at, _kind, _desc = _notes(d)[0]
+        namesz, = struct.unpack_from("<I", d, at)
+        d[at + 12: at + 12 + (namesz + 3 & ~3)] = b"X" * (namesz + 3 & ~3)  # padding too
+    proc = _open(_mutant(tmp_path, originals["core"], "core", edit), originals["exe"])
+    assert proc.pid == _manifest_pid() and proc.threads
+
+
+def test_build_id_note_name_without_terminator(tmp_path, originals):
+    """The same vendored ArrayError from the executable's .note.go.buildid."""
+    def edit(d):
+        shoff, = struct.unpack_from("<Q", d, 40)
+        shnum, shstrndx = struct.unpack_from("<HH", d, 60)
+        names, = struct.unpack_from("<Q", d, shoff + 64 * shstrndx + 24)
+        for i in range(shnum):
+            sh = shoff + 64 * i
+            name_at = names + struct.unpack_from("<I", d, sh)[0]
+            if bytes(d[name_at: name_at + 17]) == b".note.go.buildid\0":
+                off, = struct.unpack_from("<Q", d, sh + 24)
+                namesz, = struct.unpack_from("<I", d, off)
+                d[off + 12: off + 12 + (namesz + 3 & ~3)] = b"X" * (namesz + 3 & ~3)
+    exe = core.open_executable(_mutant(tmp_path, originals["exe"], "exe", edit), use_cache=False)
+    with pytest.raises(ExecutableError, match="cannot read notes of .note.go.buildid"):
+        _timed(lambda: exe.build_id)
+
+
 def test_note_segment_length_past_the_file(tmp_path, originals):
-    """A PT_NOTE of 0xfffffff8 bytes made pyelftools raise its own construct's ArrayError
-    (not PyPI construct's ConstructError, which was caught). The whole notes still count:
-    the pid the runtime printed, and the warning."""
+    """A PT_NOTE of 0xfffffff8 bytes reads as a note segment the file cuts short: the whole
+    notes still count (the pid the runtime printed), with the warning."""
     def edit(d):
         at, _ph = _first(d, PT_NOTE)
         struct.pack_into("<Q", d, at + 32, 0xFFFFFFF8)
@@ -272,10 +303,10 @@ def _stream(d, type_: int) -> tuple[int, int, int]:
 
 
 def test_thread_list_of_many_zero_threads(tmp_path, originals):
-    """A ThreadList whose count and size say 200 000 (zeroed) entries, all inside the file:
+    """A ThreadList whose count and size say 100 000 (zeroed) entries, all inside the file:
     read in seconds (a construct parse each took a minute), one warning for their missing
     contexts, not one per thread."""
-    count = 200_000
+    count = 100_000
     def edit(d):
         entry, _size, _rva = _stream(d, 3)
         at = len(d)

@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from elftools.common.exceptions import ELFError
+from elftools.common.exceptions import DWARFError, ELFError
+from elftools.construct.core import ConstructError as ElfConstructError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
 
 from .errors import ExecutableError
 from .source import map_readonly, materialize
+
+# What pyelftools raises on bytes it cannot make sense of: its own errors, those of the
+# construct it vendors (not PyPI's), and the stream's own (a seek past the end of the mmap
+# is a ValueError, a short read a struct.error; a zero entry size divides by zero).
+ELF_LIBRARY_ERRORS = (ELFError, DWARFError, ElfConstructError, ValueError, struct.error,
+                      KeyError, IndexError, ZeroDivisionError, OverflowError)
+ADDRESS_SPACE_END = 1 << 64
 
 
 @dataclass(frozen=True)
@@ -154,15 +165,26 @@ class Executable:
         return None
 
 
-def _note_payloads(elf: ELFFile, section_name: str) -> list[tuple[str, bytes]]:
-    sec = elf.get_section_by_name(section_name)
-    if not isinstance(sec, NoteSection):
-        return []
-    out = []
-    for note in sec.iter_notes():
-        desc = note["n_desc"]
-        out.append((note["n_name"], desc if isinstance(desc, bytes) else str(desc).encode()))
-    return out
+@contextmanager
+def reading_elf(path: str, what: str) -> Iterator[None]:
+    """Turn what pyelftools raises while reading ``what`` of ``path`` into ExecutableError
+    (a context manager: the one place its exceptions become ours)."""
+    try:
+        yield
+    except ELF_LIBRARY_ERRORS as e:
+        raise ExecutableError(f"{path}: cannot read {what}: {type(e).__name__}: {e}") from e
+
+
+def _note_payloads(exe: "ElfExecutable", section_name: str) -> list[tuple[str, bytes]]:
+    with reading_elf(exe.path, f"notes of {section_name}"):
+        sec = exe.elf.get_section_by_name(section_name)
+        if not isinstance(sec, NoteSection):
+            return []
+        out = []
+        for note in sec.iter_notes():
+            desc = note["n_desc"]
+            out.append((note["n_name"], desc if isinstance(desc, bytes) else str(desc).encode()))
+        return out
 
 
 class ElfExecutable(Executable):
@@ -173,14 +195,17 @@ class ElfExecutable(Executable):
     def __init__(self, path: str, data: mmap.mmap):
         self.path = path
         self.data = data
-        try:
+        with reading_elf(path, "the ELF header"):
             self.elf = ELFFile(data)  # an mmap is a seekable stream
-            if self.elf.header["e_type"] == "ET_CORE":
+            header = self.elf.header
+            if header["e_type"] == "ET_CORE":
                 raise ExecutableError(f"{path} is a core file, not an executable")
-            machine = self.elf.header["e_machine"]
+            machine = header["e_machine"]
             self.goarch = {"EM_X86_64": "amd64", "EM_AARCH64": "arm64", "EM_386": "386"}.get(machine, machine)
             self.goos = "linux"
-            self.pie = self.elf.header["e_type"] == "ET_DYN"
+            self.pie = header["e_type"] == "ET_DYN"
+            self._check_tables()
+        with reading_elf(path, "the ELF section headers"):
             self.sections = {}
             for s in self.elf.iter_sections():
                 if not s.name:
@@ -190,6 +215,7 @@ class ElfExecutable(Executable):
                     compressed=bool(s["sh_flags"] & 0x800) or s.name.startswith(".zdebug"),
                     nobits=s["sh_type"] == "SHT_NOBITS",
                     filesz=0 if s["sh_type"] == "SHT_NOBITS" else s["sh_size"])
+        with reading_elf(path, "the ELF program headers"):
             self.segments = []
             for seg in self.elf.iter_segments():
                 if seg["p_type"] != "PT_LOAD":
@@ -198,8 +224,6 @@ class ElfExecutable(Executable):
                 perms = ("r" if flags & 4 else "-") + ("w" if flags & 2 else "-") + ("x" if flags & 1 else "-")
                 self.segments.append(LoadSegment(seg["p_vaddr"], seg["p_memsz"], seg["p_offset"],
                                                  seg["p_filesz"], perms))
-        except ELFError as e:
-            raise ExecutableError(f"{path}: not a readable ELF executable: {e}") from e
         if not self.segments:
             raise ExecutableError(f"{path}: ELF file has no loadable segments")
         for seg in self.segments:
@@ -207,39 +231,91 @@ class ElfExecutable(Executable):
                 raise ExecutableError(f"{path}: truncated ELF: segment at {seg.vaddr:#x} needs "
                                       f"{seg.filesz:#x} bytes at {seg.offset:#x}, file ends at "
                                       f"{len(data):#x}")
+            if seg.vaddr + max(seg.memsz, seg.filesz) > ADDRESS_SPACE_END:
+                raise ExecutableError(f"{path}: corrupt ELF: segment at {seg.vaddr:#x} of "
+                                      f"{seg.memsz:#x} bytes runs past the end of the address space")
+        for sec in self.sections.values():
+            if sec.stored and sec.offset + sec.stored > len(data):
+                raise ExecutableError(f"{path}: truncated ELF: section {sec.name} needs "
+                                      f"{sec.stored:#x} bytes at {sec.offset:#x}, file ends at "
+                                      f"{len(data):#x}")
         self.image_base = min(s.vaddr for s in self.segments)
 
+    def _check_tables(self) -> None:
+        """Raise ExecutableError unless the program and section header tables lie in the file
+        with entries of the size this ELF class has (so no loop runs on past the bytes)."""
+        h, size = self.elf.header, len(self.data)
+        tables = (("program headers", h["e_phoff"], h["e_phnum"], h["e_phentsize"],
+                   self.elf.structs.Elf_Phdr.sizeof()),
+                  ("section headers", h["e_shoff"], self.elf.num_sections() if h["e_shoff"] else 0,
+                   h["e_shentsize"], self.elf.structs.Elf_Shdr.sizeof()))
+        for what, off, count, entsize, want in tables:
+            if not count:
+                continue
+            if entsize != want:
+                raise ExecutableError(f"{self.path}: corrupt ELF: {what} are {entsize} bytes each, "
+                                      f"expected {want}")
+            if off + count * entsize > size:
+                raise ExecutableError(f"{self.path}: truncated ELF: {count} {what} at {off:#x} end at "
+                                      f"{off + count * entsize:#x}, file ends at {size:#x}")
+        names = h["e_shstrndx"]  # every section's name is read from this one
+        if h["e_shoff"] and isinstance(names, int) and 0 < names < tables[1][2]:
+            at = h["e_shoff"] + names * h["e_shentsize"]
+            sh = self.elf.structs.Elf_Shdr.parse(bytes(self.data[at: at + h["e_shentsize"]]))
+            if sh["sh_offset"] + sh["sh_size"] > size:
+                raise ExecutableError(f"{self.path}: truncated ELF: the section names need "
+                                      f"{sh['sh_size']:#x} bytes at {sh['sh_offset']:#x}, file ends "
+                                      f"at {size:#x}")
+
     def _decompress_section(self, sec: Section, raw: bytes) -> bytes:
-        try:
-            if sec.name.startswith(".zdebug"):
-                # "ZLIB" + 8-byte big-endian size, then a zlib stream.
-                return zlib.decompress(raw[12:])
+        if sec.name.startswith(".zdebug"):
+            # "ZLIB" + 8-byte big-endian size, then a zlib stream.
+            header, want = 12, int.from_bytes(raw[4:12], "big")
+        elif self.elf.elfclass == 64:
             # Elf64_Chdr: ch_type u32, reserved u32, ch_size u64, ch_addralign u64.
-            return zlib.decompress(raw[24:])
+            header, want = 24, int.from_bytes(raw[8:16], "little" if self.elf.little_endian else "big")
+        else:
+            # Elf32_Chdr: ch_type, ch_size, ch_addralign, each u32.
+            header, want = 12, int.from_bytes(raw[4:8], "little" if self.elf.little_endian else "big")
+        if len(raw) < header:
+            raise ExecutableError(f"{self.path}: section {sec.name} is shorter than its "
+                                  "compression header")
+        try:
+            # Never more than the header promises: a corrupt stream cannot blow up memory.
+            out = zlib.decompressobj().decompress(raw[header:], want + 1)
         except zlib.error as e:
             raise ExecutableError(f"{self.path}: section {sec.name} is corrupt: {e}") from e
+        if len(out) != want:
+            raise ExecutableError(f"{self.path}: section {sec.name} decompresses to "
+                                  f"{'more than ' if len(out) > want else ''}{len(out)} bytes, "
+                                  f"its header says {want}")
+        return out
 
     @cached_property
     def symbols(self) -> dict[str, tuple[int, int]]:
-        table = self.elf.get_section_by_name(".symtab")
-        if not isinstance(table, SymbolTableSection):
-            return {}
-        return {sym.name: (sym["st_value"], sym["st_size"]) for sym in table.iter_symbols() if sym.name}
+        with reading_elf(self.path, "the ELF symbol table .symtab"):
+            table = self.elf.get_section_by_name(".symtab")
+            if not isinstance(table, SymbolTableSection):
+                return {}
+            want = self.elf.structs.Elf_Sym.sizeof()
+            if table["sh_entsize"] != want:
+                raise ExecutableError(f"{self.path}: corrupt ELF: .symtab entries are "
+                                      f"{table['sh_entsize']} bytes, expected {want}")
+            return {sym.name: (sym["st_value"], sym["st_size"]) for sym in table.iter_symbols()
+                    if sym.name}
 
     def dwarf(self):
         if not self.has_dwarf:
             return None
-        try:
+        with reading_elf(self.path, "the DWARF sections"):
             return self.elf.get_dwarf_info(relocate_dwarf_sections=False)
-        except (ELFError, Exception) as e:  # pyelftools raises assorted errors on bad DWARF
-            raise ExecutableError(f"{self.path}: unreadable DWARF: {e}") from e
 
     @cached_property
     def build_id(self) -> str | None:
-        for name, desc in _note_payloads(self.elf, ".note.go.buildid"):
+        for name, desc in _note_payloads(self, ".note.go.buildid"):
             if name == "Go":
                 return desc.rstrip(b"\0").decode(errors="replace")
-        for name, desc in _note_payloads(self.elf, ".note.gnu.build-id"):
+        for name, desc in _note_payloads(self, ".note.gnu.build-id"):
             if name == "GNU":
                 return desc.hex() if isinstance(desc, bytes) else str(desc)
         return None

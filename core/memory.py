@@ -10,11 +10,14 @@ has exactly one segment.
 from __future__ import annotations
 
 import bisect
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UnmappedAddress
+from .errors import CorruptDump, UnmappedAddress
+
+ADDRESS_SPACE_END = 1 << 64  # no segment reaches past this (readers clip or refuse)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Memory:
         """Overlay ``seg`` on what is there: it wins wherever it overlaps."""
         if seg.end <= seg.start:
             return
+        _check_in_address_space(seg)
         out: list[Segment] = []
         for s in self._segs:
             if s.end <= seg.start or s.start >= seg.end:
@@ -151,3 +155,51 @@ class Memory:
         """Return ``count`` items of ``dtype`` at ``addr`` as a read-only numpy array."""
         dt = np.dtype(dtype)
         return np.frombuffer(self.view(addr, count * dt.itemsize), dtype=dt)
+
+
+def _check_in_address_space(seg: Segment) -> None:
+    # Readers clip or refuse such ranges with their own message; this is the backstop that
+    # keeps 64-bit consumers (numpy uint64 bounds) from overflowing.
+    if seg.start < 0 or seg.end > ADDRESS_SPACE_END:
+        raise CorruptDump(f"{seg.source} segment {seg.start:#x}-{seg.end:#x} lies outside the "
+                          "64-bit address space")
+
+
+def overlay(layers: list[Segment]) -> Memory:
+    """Return a Memory of ``layers`` where a later segment wins wherever two overlap.
+
+    A sweep over the boundaries with a heap of the covering segments (O(n log n)), where
+    ``Memory.add`` costs O(n) per call: dumps hold tens of thousands of ranges. Neighbours
+    that continue each other in the same buffer are merged.
+    """
+    for s in layers:
+        _check_in_address_space(s)
+    layers = [s for s in layers if s.end > s.start]
+    events = sorted({p for s in layers for p in (s.start, s.end)})
+    by_start = sorted(range(len(layers)), key=lambda i: layers[i].start)
+    heap: list[tuple[int, int]] = []  # (-priority, index)
+    out: list[Segment] = []
+    j = 0
+    for k in range(len(events) - 1):
+        lo, hi = events[k], events[k + 1]
+        while j < len(by_start) and layers[by_start[j]].start <= lo:
+            heapq.heappush(heap, (-by_start[j], by_start[j]))
+            j += 1
+        while heap and layers[heap[0][1]].end <= lo:
+            heapq.heappop(heap)
+        if not heap:
+            continue
+        seg = layers[heap[0][1]]
+        piece = seg._slice(lo, hi)
+        prev = out[-1] if out else None
+        if (prev is not None and prev.end == lo and prev.buf is piece.buf and prev.perms == piece.perms
+                and prev.source == piece.source
+                and (piece.buf is None or prev.offset + (prev.end - prev.start) == piece.offset)):
+            out[-1] = Segment(prev.start, hi, prev.buf, prev.offset, prev.perms, prev.source)
+        else:
+            out.append(piece)
+    memory = Memory()
+    # Bulk load of sorted, disjoint segments: the invariant Memory.add keeps.
+    memory._segs = out
+    memory._starts = [s.start for s in out]
+    return memory

@@ -22,7 +22,6 @@ modules, but ``Process.full_memory`` is False, ``require_full_memory`` raises
 from __future__ import annotations
 
 import bisect
-import heapq
 import logging
 import ntpath
 import os
@@ -35,7 +34,7 @@ from . import minidump_format as fmt
 from .errors import (CorruptDump, DumpError, ExecutableError, TruncatedDump, UnknownFormat,
                      UnmappedAddress)
 from .exe import Executable, open_executable
-from .memory import Memory, Segment
+from .memory import ADDRESS_SPACE_END, Memory, Segment, overlay
 from .process import Mapping, Module, Process, Thread, check_image_bytes
 
 log = logging.getLogger(__name__)
@@ -176,6 +175,7 @@ class Minidump:
     streams: dict[int, StreamEntry] = field(default_factory=dict)
     unknown_streams: list[StreamEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    _warned: set[str] = field(default_factory=set, repr=False)
     _ranges: list[MemoryRange] | None = None
 
     # --- header and directory --------------------------------------------------------
@@ -198,23 +198,36 @@ class Minidump:
         md.flags, md.version, md.timestamp = hdr.flags, hdr.version, hdr.time_date_stamp
         n, rva = hdr.number_of_streams, hdr.stream_directory_rva
         md._check(rva, n * fmt.DIRECTORY_ENTRY_SIZE, f"stream directory ({n} entries)")
-        for i in range(n):
-            e = md._parse(fmt.Directory, rva + i * fmt.DIRECTORY_ENTRY_SIZE, fmt.DIRECTORY_ENTRY_SIZE,
-                          f"directory entry {i}")
-            entry = StreamEntry(i, e.stream_type, e.location.data_size, e.location.rva)
-            if entry.type == fmt.STREAM_UNUSED:
+        # One struct unpack for the whole directory: its size is bounded by the file, and a
+        # corrupt count of a million entries must cost a second, not a construct parse each.
+        duplicates: dict[int, int] = {}
+        table = memoryview(data)[rva: rva + n * fmt.DIRECTORY_ENTRY_SIZE]
+        for i, (type_, size_, at) in enumerate(fmt.DIRECTORY_ENTRY.iter_unpack(table)):
+            if type_ == fmt.STREAM_UNUSED:
                 continue
-            if entry.type in md.streams:
-                md.warn(f"minidump has more than one {entry.name} stream; using the first")
+            if type_ in md.streams:
+                duplicates[type_] = duplicates.get(type_, 0) + 1
                 continue
-            md.streams[entry.type] = entry
-            if entry.type not in fmt.STREAM_NAMES or entry.type == fmt.STREAM_WINE_PRIVATE:
+            entry = StreamEntry(i, type_, size_, at)
+            md.streams[type_] = entry
+            if type_ not in fmt.STREAM_NAMES or type_ == fmt.STREAM_WINE_PRIVATE:
                 md.unknown_streams.append(entry)
-                log.debug("minidump stream %s: %d bytes at %#x, not read", entry.name, entry.size, entry.rva)
+        if duplicates:  # one warning for them all
+            order = sorted(duplicates, key=lambda t: (-duplicates[t], t))
+            names = ", ".join(md.streams[t].name for t in order[:3]) + (", ..." if len(order) > 3 else "")
+            extra = sum(duplicates.values())
+            md.warn(f"minidump has more than one {names} stream"
+                    + (f" ({extra} extra directory entries)" if extra > 1 else "")
+                    + "; using the first")
+        if len(md.unknown_streams) > 0:
+            log.debug("minidump: %d streams of unknown types, not read (first: %s)",
+                      len(md.unknown_streams), md.unknown_streams[0])
         return md
 
     def warn(self, message: str) -> None:
-        if message not in self.warnings:
+        """Record a warning once."""
+        if message not in self._warned:
+            self._warned.add(message)
             self.warnings.append(message)
 
     def _check(self, rva: int, size: int, what: str) -> None:
@@ -288,14 +301,13 @@ class Minidump:
         return out
 
     def context(self, size: int, rva: int, what: str) -> dict[str, int] | None:
-        """Return the registers of a CONTEXT_AMD64 at ``rva``, or None if it is too short."""
+        """Return the registers of a CONTEXT_AMD64 at ``rva``, or None if it is shorter than
+        one (the caller warns)."""
         if size < fmt.CONTEXT_AMD64_SIZE:
-            self.warn(f"{what}: context is {size} bytes, expected {fmt.CONTEXT_AMD64_SIZE}; "
-                      "registers unknown")
             return None
         self._check(rva, size, what + " context")
-        ctx = self._parse(fmt.ContextAmd64, rva, fmt.CONTEXT_AMD64_SIZE, what + " context")
-        regs = {name: ctx[name] for name in fmt.CONTEXT_AMD64_REGS}
+        ctx = fmt.ContextAmd64.unpack_from(self.data, rva)
+        regs = {name: getattr(ctx, name) for name in fmt.CONTEXT_AMD64_REGS}
         regs["rflags"] = ctx.eflags
         regs["cs"], regs["ss"] = ctx.seg_cs, ctx.seg_ss
         regs["ds"], regs["es"], regs["fs"], regs["gs"] = ctx.seg_ds, ctx.seg_es, ctx.seg_fs, ctx.seg_gs
@@ -303,37 +315,43 @@ class Minidump:
 
     def threads(self) -> list[RawThread]:
         """Return the threads of ThreadList (or ThreadExList when that is all there is)."""
-        listing = self._list(fmt.STREAM_THREAD_LIST, fmt.Thread.sizeof())
+        listing = self._list(fmt.STREAM_THREAD_LIST, fmt.Thread.size)
         struct_ = fmt.Thread
         if listing is None:
-            listing = self._list(fmt.STREAM_THREAD_EX_LIST, fmt.ThreadEx.sizeof())
+            listing = self._list(fmt.STREAM_THREAD_EX_LIST, fmt.ThreadEx.size)
             struct_ = fmt.ThreadEx
         if listing is None:
             return []
-        entry, count, at = listing
+        entry, count, at = listing  # the stream holds all count entries: checked by _list
         out = []
+        short = []
         for i in range(count):
-            t = self._parse(struct_, at + i * struct_.sizeof(), struct_.sizeof(), f"{entry.name} entry {i}")
-            loc = t.context
-            regs = self.context(loc.data_size, loc.rva, f"thread {t.thread_id}")
+            t = struct_.unpack_from(self.data, at + i * struct_.size)
+            regs = self.context(t.context_size, t.context_rva, f"thread {t.thread_id}")
+            if regs is None:
+                short.append(t)
             stack = None
-            if t.stack.memory.data_size:
-                stack = MemoryRange(t.stack.start, t.stack.memory.data_size, t.stack.memory.rva, "ThreadList")
+            if t.stack_size:
+                stack = MemoryRange(t.stack_start, t.stack_size, t.stack_rva, "ThreadList")
                 self._check(stack.rva, stack.size, f"stack of thread {t.thread_id}")
             out.append(RawThread(t.thread_id, t.teb, regs or {}, stack))
+        if short:  # one warning, however many threads
+            t = short[0]
+            more = f" (so are {len(short) - 1} more threads')" if len(short) > 1 else ""
+            self.warn(f"thread {t.thread_id}: context is {t.context_size} bytes, expected "
+                      f"{fmt.CONTEXT_AMD64_SIZE}; registers unknown{more}")
         return out
 
     def modules(self) -> list[Module]:
-        listing = self._list(fmt.STREAM_MODULE_LIST, fmt.Module.sizeof())
+        listing = self._list(fmt.STREAM_MODULE_LIST, fmt.Module.size)
         if listing is None:
             return []
-        entry, count, at = listing
+        _entry, count, at = listing  # the stream holds all count entries: checked by _list
         out = []
         for i in range(count):
-            m = self._parse(fmt.Module, at + i * fmt.Module.sizeof(), fmt.Module.sizeof(),
-                            f"ModuleList entry {i}")
+            m = fmt.Module.unpack_from(self.data, at + i * fmt.Module.size)
             name = self.string(m.module_name_rva, f"name of module {i}")
-            debug_id, debug_file = self._codeview(m.cv_record.rva, m.cv_record.data_size, i)
+            debug_id, debug_file = self._codeview(m.cv_rva, m.cv_size, i)
             out.append(Module(name, m.base_of_image, m.size_of_image, m.time_date_stamp,
                               m.checksum, debug_id, debug_file))
         return out
@@ -368,12 +386,12 @@ class Minidump:
         if self._ranges is not None:
             return self._ranges
         out: list[MemoryRange] = []
-        listing = self._list(fmt.STREAM_MEMORY_LIST, fmt.MemoryDescriptor.sizeof())
+        listing = self._list(fmt.STREAM_MEMORY_LIST, fmt.MemoryDescriptor.size)
         if listing is not None:
-            _entry, count, at = listing
+            _entry, count, at = listing  # the stream holds all count entries: checked by _list
             for i in range(count):
-                d = self._parse(fmt.MemoryDescriptor, at + 16 * i, 16, f"MemoryList entry {i}")
-                r = MemoryRange(d.start, d.memory.data_size, d.memory.rva, "MemoryList")
+                d = fmt.MemoryDescriptor.unpack_from(self.data, at + fmt.MemoryDescriptor.size * i)
+                r = MemoryRange(d.start, d.data_size, d.rva, "MemoryList")
                 self._check(r.rva, r.size, f"MemoryList range {i} ({r.start:#x})")
                 out.append(r)
         entry = self.stream(fmt.STREAM_MEMORY64_LIST)
@@ -396,7 +414,7 @@ class Minidump:
                 out.append(r)
                 rva += size
         for r in out:
-            if r.end > 1 << 64:
+            if r.end > ADDRESS_SPACE_END:
                 raise CorruptDump(f"{r.stream} range at {r.start:#x} of {r.size:#x} bytes runs past "
                                   "the end of the address space")
         self._ranges = out
@@ -410,7 +428,7 @@ class Minidump:
             raise CorruptDump(f"MemoryInfoList stream size mismatch: expected at least 16 bytes, "
                               f"found {entry.size}")
         h = self._parse(fmt.MemoryInfoListHeader, entry.rva, 16, "MemoryInfoList header")
-        if h.size_of_header < 16 or h.size_of_entry < fmt.MemoryInfo.sizeof():
+        if h.size_of_header < 16 or h.size_of_entry < fmt.MemoryInfo.size:
             raise CorruptDump(f"MemoryInfoList header says {h.size_of_header}-byte header and "
                               f"{h.size_of_entry}-byte entries (expected 16 and 48)")
         want = h.size_of_header + h.size_of_entry * h.number_of_entries
@@ -420,10 +438,12 @@ class Minidump:
         out = []
         at = entry.rva + h.size_of_header
         for i in range(h.number_of_entries):
-            m = self._parse(fmt.MemoryInfo, at + i * h.size_of_entry, fmt.MemoryInfo.sizeof(),
-                            f"MemoryInfoList entry {i}")
+            m = fmt.MemoryInfo.unpack_from(self.data, at + i * h.size_of_entry)
             if m.state == fmt.MEM_FREE or not m.region_size:
                 continue
+            if m.base_address + m.region_size > ADDRESS_SPACE_END:
+                raise CorruptDump(f"MemoryInfoList entry {i} at {m.base_address:#x} of "
+                                  f"{m.region_size:#x} bytes runs past the end of the address space")
             out.append(MemoryInfo(m.base_address, m.region_size, m.state, m.protect, m.type,
                                   m.allocation_base))
         return out
@@ -439,6 +459,10 @@ class Minidump:
         if e.thread_context.data_size:
             regs = self.context(e.thread_context.data_size, e.thread_context.rva,
                                 f"exception of thread {e.thread_id}")
+            if regs is None:
+                self.warn(f"exception of thread {e.thread_id}: context is "
+                          f"{e.thread_context.data_size} bytes, expected {fmt.CONTEXT_AMD64_SIZE}; "
+                          "registers unknown")
         return ExceptionInfo(e.thread_id, rec.exception_code, rec.exception_address,
                              list(rec.exception_information[:n]), regs)
 
@@ -564,50 +588,13 @@ def _build_memory(md: Minidump, threads: list[RawThread], ranges: list[MemoryRan
     _warn_overlaps(md, ranges)
     layers += [Segment(r.start, r.end, md.data, r.rva, perms_at(r.start), "minidump")
                for r in all_ranges if r.size]
-    memory = _overlay(layers)
+    memory = overlay(layers)
     if exe is not None:
         for es in exe.segments:
             if "w" in es.perms or not es.filesz:
                 continue
             buf, off = exe.relocated(es, bias) if hasattr(exe, "relocated") else (exe.data, es.offset)
             memory.fill(Segment(es.vaddr + bias, es.vaddr + bias + es.filesz, buf, off, es.perms, "exe"))
-    return memory
-
-
-def _overlay(layers: list[Segment]) -> Memory:
-    """Return a Memory of ``layers`` where a later segment wins wherever two overlap.
-
-    A sweep over the boundaries with a heap of the covering segments (O(n log n)); a
-    dump without full memory has tens of thousands of tiny ranges, and ``Memory.add``
-    costs O(n) per call. Neighbours that continue each other in the file are merged.
-    """
-    events = sorted({p for s in layers for p in (s.start, s.end)})
-    by_start = sorted(range(len(layers)), key=lambda i: layers[i].start)
-    heap: list[tuple[int, int]] = []  # (-priority, index)
-    out: list[Segment] = []
-    j = 0
-    for k in range(len(events) - 1):
-        lo, hi = events[k], events[k + 1]
-        while j < len(by_start) and layers[by_start[j]].start <= lo:
-            heapq.heappush(heap, (-by_start[j], by_start[j]))
-            j += 1
-        while heap and layers[heap[0][1]].end <= lo:
-            heapq.heappop(heap)
-        if not heap:
-            continue
-        seg = layers[heap[0][1]]
-        piece = seg._slice(lo, hi)
-        prev = out[-1] if out else None
-        if (prev is not None and prev.end == lo and prev.buf is piece.buf and prev.perms == piece.perms
-                and prev.source == piece.source
-                and (piece.buf is None or prev.offset + (prev.end - prev.start) == piece.offset)):
-            out[-1] = Segment(prev.start, hi, prev.buf, prev.offset, prev.perms, prev.source)
-        else:
-            out.append(piece)
-    memory = Memory()
-    # Bulk load of sorted, disjoint segments: the invariant Memory.add keeps.
-    memory._segs = out
-    memory._starts = [s.start for s in out]
     return memory
 
 

@@ -1,4 +1,5 @@
-"""Windows minidump layouts (minidumpapiset.h) as construct structs, and their constants.
+"""Windows minidump layouts (minidumpapiset.h) and their constants: construct structs for
+the headers read once, ``struct`` records for the entries of lists.
 
 Definitions only: ``core.minidump`` does the reading. Every structure is little-endian and
 packed to 4 bytes, so 64-bit fields may sit at offsets that are not multiples of 8.
@@ -6,6 +7,9 @@ Sizes that matter are asserted below (MINIDUMP_MODULE is 108 bytes, CONTEXT_AMD6
 """
 
 from __future__ import annotations
+
+import struct
+from collections import namedtuple
 
 from construct import (Array, Bytes, Int8ul, Int16ul, Int32ul, Int64ul, Padding, Struct)
 
@@ -124,8 +128,8 @@ Header = Struct(
 LocationDescriptor = Struct("data_size" / Int32ul, "rva" / Int32ul)
 
 Directory = Struct("stream_type" / Int32ul, "location" / LocationDescriptor)
-
-MemoryDescriptor = Struct("start" / Int64ul, "memory" / LocationDescriptor)
+# The same as a struct format, to unpack a whole directory in one call.
+DIRECTORY_ENTRY = struct.Struct("<III")  # StreamType, DataSize, Rva
 
 MemoryDescriptor64 = Struct("start" / Int64ul, "data_size" / Int64ul)
 
@@ -145,76 +149,53 @@ SystemInfo = Struct(
     "cpu" / Bytes(24),
 )
 
-Thread = Struct(
-    "thread_id" / Int32ul,
-    "suspend_count" / Int32ul,
-    "priority_class" / Int32ul,
-    "priority" / Int32ul,
-    "teb" / Int64ul,
-    "stack" / MemoryDescriptor,
-    "context" / LocationDescriptor,
-)
 
-ThreadEx = Struct(
-    "thread_id" / Int32ul,
-    "suspend_count" / Int32ul,
-    "priority_class" / Int32ul,
-    "priority" / Int32ul,
-    "teb" / Int64ul,
-    "stack" / MemoryDescriptor,
-    "context" / LocationDescriptor,
-    "backing_store" / MemoryDescriptor,
-)
+# --- list entries, as ``struct`` formats -------------------------------------------------
+# A list may hold as many entries as its stream's bytes allow. These are unpacked with
+# ``struct`` (about a microsecond each, where a construct parse costs a hundred) into named
+# tuples, so a corrupt count bounded only by the file still reads in seconds.
 
-# CONTEXT for x64 (winnt.h). Only the general registers are named; the XMM save area,
-# vector registers and debug registers are skipped. DataSize may exceed 1232 (XSTATE).
-ContextAmd64 = Struct(
-    Padding(6 * 8),  # P1Home..P6Home
-    "context_flags" / Int32ul,
-    "mx_csr" / Int32ul,
-    "seg_cs" / Int16ul, "seg_ds" / Int16ul, "seg_es" / Int16ul,
-    "seg_fs" / Int16ul, "seg_gs" / Int16ul, "seg_ss" / Int16ul,
-    "eflags" / Int32ul,
-    Padding(6 * 8),  # Dr0-3, Dr6, Dr7
-    "rax" / Int64ul, "rcx" / Int64ul, "rdx" / Int64ul, "rbx" / Int64ul,
-    "rsp" / Int64ul, "rbp" / Int64ul, "rsi" / Int64ul, "rdi" / Int64ul,
-    "r8" / Int64ul, "r9" / Int64ul, "r10" / Int64ul, "r11" / Int64ul,
-    "r12" / Int64ul, "r13" / Int64ul, "r14" / Int64ul, "r15" / Int64ul,
-    "rip" / Int64ul,
-    Padding(512),  # FltSave (XMM_SAVE_AREA32)
-    Padding(26 * 16),  # VectorRegister
-    "vector_control" / Int64ul,
-    "debug_control" / Int64ul,
-    "last_branch_to_rip" / Int64ul,
-    "last_branch_from_rip" / Int64ul,
-    "last_exception_to_rip" / Int64ul,
-    "last_exception_from_rip" / Int64ul,
-)
+class Record:
+    """A fixed-size little-endian record: a struct format and the names of its fields."""
+
+    def __init__(self, name: str, fmt: str, fields: str):
+        self.struct = struct.Struct("<" + fmt)
+        self.tuple = namedtuple(name, fields)
+        self.size = self.struct.size
+        assert len(self.tuple._fields) == len(self.struct.unpack(bytes(self.size)))
+
+    def unpack_from(self, buf, offset: int = 0):
+        """Return the record at ``offset`` of ``buf`` as a named tuple."""
+        return self.tuple._make(self.struct.unpack_from(buf, offset))
+
+
+# MINIDUMP_MEMORY_DESCRIPTOR: StartOfMemoryRange, then a MINIDUMP_LOCATION_DESCRIPTOR.
+MemoryDescriptor = Record("MemoryDescriptor", "QII", "start data_size rva")
+
+# MINIDUMP_THREAD: the stack is a MEMORY_DESCRIPTOR, the context a LOCATION_DESCRIPTOR.
+Thread = Record("Thread", "IIIIQQIIII",
+                "thread_id suspend_count priority_class priority teb "
+                "stack_start stack_size stack_rva context_size context_rva")
+ThreadEx = Record("ThreadEx", "IIIIQQIIIIQII",
+                  "thread_id suspend_count priority_class priority teb "
+                  "stack_start stack_size stack_rva context_size context_rva "
+                  "backing_start backing_size backing_rva")
+
+# CONTEXT for x64 (winnt.h), its first 256 bytes up to Rip: P1Home..P6Home, ContextFlags,
+# MxCsr, SegCs..SegSs, EFlags, Dr0-3/Dr6/Dr7, then the general registers in this order.
+# The XMM save area and vector registers follow; DataSize may exceed 1232 (XSTATE).
+ContextAmd64 = Record("ContextAmd64", "48xII6HI48x17Q",
+                      "context_flags mx_csr seg_cs seg_ds seg_es seg_fs seg_gs seg_ss eflags "
+                      "rax rcx rdx rbx rsp rbp rsi rdi r8 r9 r10 r11 r12 r13 r14 r15 rip")
 CONTEXT_AMD64_SIZE = 1232
 CONTEXT_AMD64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10",
                       "r11", "r12", "r13", "r14", "r15", "rip")
 
-VsFixedFileInfo = Struct(
-    "signature" / Int32ul, "struc_version" / Int32ul,
-    "file_version_ms" / Int32ul, "file_version_ls" / Int32ul,
-    "product_version_ms" / Int32ul, "product_version_ls" / Int32ul,
-    "file_flags_mask" / Int32ul, "file_flags" / Int32ul, "file_os" / Int32ul,
-    "file_type" / Int32ul, "file_subtype" / Int32ul,
-    "file_date_ms" / Int32ul, "file_date_ls" / Int32ul,
-)
-
-Module = Struct(
-    "base_of_image" / Int64ul,
-    "size_of_image" / Int32ul,
-    "checksum" / Int32ul,
-    "time_date_stamp" / Int32ul,
-    "module_name_rva" / Int32ul,
-    "version_info" / VsFixedFileInfo,
-    "cv_record" / LocationDescriptor,
-    "misc_record" / LocationDescriptor,
-    "reserved0" / Int64ul,
-    "reserved1" / Int64ul,
-)
+# MINIDUMP_MODULE (108 bytes); its VS_FIXEDFILEINFO (13 u32s) is skipped; CvRecord and
+# MiscRecord are LOCATION_DESCRIPTORs.
+Module = Record("Module", "QIIII52xIIIIQQ",
+                "base_of_image size_of_image checksum time_date_stamp module_name_rva "
+                "cv_size cv_rva misc_size misc_rva reserved0 reserved1")
 
 # MINIDUMP_STRING: Length (bytes, without the terminator) then UTF-16LE.
 STRING_LENGTH = Int32ul
@@ -232,17 +213,9 @@ MemoryInfoListHeader = Struct(
     "number_of_entries" / Int64ul,
 )
 
-MemoryInfo = Struct(
-    "base_address" / Int64ul,
-    "allocation_base" / Int64ul,
-    "allocation_protect" / Int32ul,
-    Padding(4),
-    "region_size" / Int64ul,
-    "state" / Int32ul,
-    "protect" / Int32ul,
-    "type" / Int32ul,
-    Padding(4),
-)
+# MINIDUMP_MEMORY_INFO (48 bytes).
+MemoryInfo = Record("MemoryInfo", "QQI4xQIII4x",
+                    "base_address allocation_base allocation_protect region_size state protect type")
 
 # MINIDUMP_MISC_INFO (24 bytes); later versions (_2 .. _5) only append fields.
 MiscInfo = Struct(
@@ -272,11 +245,12 @@ ExceptionStream = Struct(
 )
 
 assert Header.sizeof() == HEADER_SIZE
-assert Directory.sizeof() == DIRECTORY_ENTRY_SIZE
+assert Directory.sizeof() == DIRECTORY_ENTRY_SIZE == DIRECTORY_ENTRY.size
 assert SystemInfo.sizeof() == 56
-assert Thread.sizeof() == 48
-assert ThreadEx.sizeof() == 64
-assert ContextAmd64.sizeof() == CONTEXT_AMD64_SIZE
-assert Module.sizeof() == 108
-assert MemoryInfo.sizeof() == 48
+assert MemoryDescriptor.size == 16
+assert Thread.size == 48
+assert ThreadEx.size == 64
+assert ContextAmd64.size == 256 <= CONTEXT_AMD64_SIZE
+assert Module.size == 108
+assert MemoryInfo.size == 48
 assert ExceptionStream.sizeof() == 168

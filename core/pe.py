@@ -21,7 +21,7 @@ import pefile
 from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo, DwarfConfig
 
 from .errors import ExecutableError
-from .exe import Executable, LoadSegment, Section
+from .exe import Executable, LoadSegment, Section, reading_elf
 
 IMAGE_SCN_CNT_UNINITIALIZED_DATA = 0x00000080
 IMAGE_SCN_MEM_DISCARDABLE = 0x02000000
@@ -32,6 +32,9 @@ IMAGE_SCN_MEM_WRITE = 0x80000000
 IMAGE_REL_BASED_ABSOLUTE = 0
 IMAGE_REL_BASED_HIGHLOW = 3
 IMAGE_REL_BASED_DIR64 = 10
+
+# What pefile raises besides PEFormatError on bytes it cannot make sense of.
+PE_LIBRARY_ERRORS = (struct.error, ValueError, IndexError, KeyError, OverflowError)
 
 _MACHINES = {0x8664: "amd64", 0x14C: "386", 0xAA64: "arm64", 0x1C4: "arm"}
 _SYMBOL_SIZE = 18
@@ -67,7 +70,12 @@ class PeExecutable(Executable):
             self.pe = pefile.PE(data=data, fast_load=True)
         except pefile.PEFormatError as e:
             raise ExecutableError(f"{path}: not a readable PE executable: {e.value}") from e
+        except PE_LIBRARY_ERRORS as e:
+            raise ExecutableError(f"{path}: not a readable PE executable: {type(e).__name__}: {e}") from e
         fh, oh = self.pe.FILE_HEADER, self.pe.OPTIONAL_HEADER
+        if fh is None or oh is None:
+            raise ExecutableError(f"{path}: not a readable PE executable: no "
+                                  f"{'COFF' if fh is None else 'optional'} header")
         machine = fh.Machine
         self.goarch = _MACHINES.get(machine, f"machine-{machine:#x}")
         self.goos = "windows"
@@ -88,6 +96,9 @@ class PeExecutable(Executable):
             if s.PointerToRawData + raw > len(data):
                 raise ExecutableError(f"{path}: truncated PE: section {name} needs {raw:#x} bytes "
                                       f"at {s.PointerToRawData:#x}, file ends at {len(data):#x}")
+            if s.VirtualAddress + vsize > self.size_of_image:
+                raise ExecutableError(f"{path}: corrupt PE: section {name} at RVA {s.VirtualAddress:#x} "
+                                      f"of {vsize:#x} bytes ends past SizeOfImage {self.size_of_image:#x}")
             ch = s.Characteristics
             self._section_list.append((name, s.VirtualAddress, vsize))
             self.sections[name] = Section(
@@ -158,10 +169,8 @@ class PeExecutable(Executable):
         ptr_size = 8 if self.pe.PE_TYPE == pefile.OPTIONAL_HEADER_MAGIC_PE_PLUS else 4
         arch = {"amd64": "x64", "386": "x86"}.get(self.goarch, self.goarch)
         config = DwarfConfig(little_endian=True, machine_arch=arch, default_address_size=ptr_size)
-        try:
+        with reading_elf(self.path, "the DWARF sections"):
             return DWARFInfo(config=config, **args)
-        except Exception as e:  # pyelftools raises assorted errors on bad DWARF
-            raise ExecutableError(f"{self.path}: unreadable DWARF: {e}") from e
 
     @cached_property
     def symbols(self) -> dict[str, tuple[int, int]]:
@@ -170,10 +179,13 @@ class PeExecutable(Executable):
         if not fh.PointerToSymbolTable or not fh.NumberOfSymbols or self._strtab_off is None:
             return {}
         base, count = fh.PointerToSymbolTable, fh.NumberOfSymbols
-        if self._strtab_off > len(self.data):
-            raise ExecutableError(f"{self.path}: COFF symbol table runs past the end of the file")
+        if self._strtab_off + 4 > len(self.data):
+            raise ExecutableError(f"{self.path}: COFF symbol table ({count} symbols at {base:#x}) and "
+                                  f"its string table run past the end of the file at {len(self.data):#x}")
         table = self.data[base: self._strtab_off]
         strtab = self._strtab_off
+        # The string table's u32 size (counting itself) bounds every name read from it.
+        strtab_end = min(len(self.data), strtab + struct.unpack_from("<I", self.data, strtab)[0])
         by_section: dict[int, list[tuple[int, str]]] = {}
         i = 0
         while i < count:
@@ -183,7 +195,7 @@ class PeExecutable(Executable):
                 continue
             if name[:4] == b"\0\0\0\0":
                 off = strtab + struct.unpack_from("<I", name, 4)[0]
-                end = self.data.find(b"\0", off)
+                end = self.data.find(b"\0", off, strtab_end)
                 name = self.data[off:end] if end >= 0 else b""
             else:
                 name = name.rstrip(b"\0")
@@ -219,7 +231,14 @@ class PeExecutable(Executable):
         d = oh.DATA_DIRECTORY[5]  # IMAGE_DIRECTORY_ENTRY_BASERELOC
         if not d.VirtualAddress or not d.Size:
             return []
-        off = self.pe.get_offset_from_rva(d.VirtualAddress)
+        try:
+            off = self.pe.get_offset_from_rva(d.VirtualAddress)
+        except pefile.PEFormatError as e:
+            raise ExecutableError(f"{self.path}: corrupt PE: the base relocation directory at RVA "
+                                  f"{d.VirtualAddress:#x} is in no section: {e.value}") from e
+        if off is None or off >= len(self.data):
+            raise ExecutableError(f"{self.path}: corrupt PE: the base relocation directory at RVA "
+                                  f"{d.VirtualAddress:#x} is past the end of the file")
         end = min(off + d.Size, len(self.data))
         out = []
         while off + 8 <= end:

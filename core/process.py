@@ -94,6 +94,7 @@ class Process:
     byte_order: str = "little"
     full_memory: bool = True  # False: a minidump without MiniDumpWithFullMemory (no heap)
     modules: list[Module] = field(default_factory=list)
+    _warned: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def read(self, addr: int, n: int) -> bytes:
         """Return ``n`` bytes at ``addr`` (raises ``UnmappedAddress``)."""
@@ -128,8 +129,9 @@ class Process:
         return self.memory.segments
 
     def warn(self, message: str) -> None:
-        """Record a warning about the dump (shown once by the CLI)."""
-        if message not in self.warnings:
+        """Record a warning about the dump, once (a set beside the list keeps this O(1))."""
+        if message not in self._warned:
+            self._warned.add(message)
             self.warnings.append(message)
 
 

@@ -19,7 +19,6 @@ import argparse
 import json
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,32 +27,6 @@ sys.path.insert(0, str(ROOT))
 from tests.fuzz.campaign import Campaign  # noqa: E402
 from tests.fuzz.mutate import Recipe  # noqa: E402
 from tests.fuzz.targets import SEEDS  # noqa: E402
-
-
-def report_markdown(summary: dict) -> str:
-    """Return the campaign's report: figures per target, then findings grouped by module."""
-    lines = [f"# Fuzz campaign (seed {summary['seed']})", "",
-             f"{summary['inputs']} inputs in {summary['seconds']:.0f} s; totals: "
-             + ", ".join(f"{k} {v}" for k, v in summary["totals"].items()), "",
-             "| target | inputs | inputs/s | ok | project errors | findings | max wall s | max cpu s | max peak MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for t, s in summary["per_target"].items():
-        lines.append(f"| {t} | {s['inputs']} | {s['inputs_per_s']} | {s['ok']} | {s['errors']} | {s['findings']} "
-                     f"| {s['max_wall']:.2f} | {s['max_cpu']:.2f} | {s['max_peak_mb']:.0f} |")
-    by_module = defaultdict(list)
-    for f in summary["findings"]:
-        by_module[f["result"].get("module", "?")].append(f)
-    for module in sorted(by_module):
-        lines += ["", f"## {module}", ""]
-        for f in by_module[module]:
-            r = f["result"]
-            lines += [f"### {f['class']} ({f['count']} inputs)", "",
-                      f"- {r.get('type')}: {r.get('message', '')[:200]}",
-                      f"- recipe: `{f['reproduce']}`",
-                      f"- replay: `{json.dumps(f['minimized'])}`",
-                      "- traceback (innermost last):", ""]
-            lines += [f"      {fr}" for fr in r.get("frames", [])]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
                     progress=lambda s: print(time.strftime("%H:%M:%S"), s, flush=True))
     camp.run()
     summary = camp.summary()
-    (args.out / "report.md").write_text(report_markdown(summary))
     for t, s in summary["per_target"].items():
         print(f"{t:10} {s['inputs']:8} inputs {s['inputs_per_s']:8.2f}/s  findings {s['findings']}")
     print("totals:", summary["totals"], f"in {len(summary['findings'])} classes; report: {args.out / 'report.md'}")

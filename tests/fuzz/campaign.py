@@ -17,6 +17,7 @@ import select
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -309,6 +310,33 @@ class Campaign:
         self.out.mkdir(parents=True, exist_ok=True)
         summary = self.summary()
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        (self.out / "report.md").write_text(report_markdown(summary))
         for f in self.findings.values():
             slug = re.sub(r"[^A-Za-z0-9]+", "-", f.key).strip("-")[:120]
             (self.out / f"{slug}.json").write_text(json.dumps(f.to_json(), indent=1))
+
+
+def report_markdown(summary: dict) -> str:
+    """Return the campaign's report: figures per target, then findings grouped by module."""
+    lines = [f"# Fuzz campaign (seed {summary['seed']})", "",
+             f"{summary['inputs']} inputs in {summary['seconds']:.0f} s; totals: "
+             + ", ".join(f"{k} {v}" for k, v in summary["totals"].items()), "",
+             "| target | inputs | inputs/s | ok | project errors | findings | max wall s | max cpu s | max peak MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for t, s in summary["per_target"].items():
+        lines.append(f"| {t} | {s['inputs']} | {s['inputs_per_s']} | {s['ok']} | {s['errors']} | {s['findings']} "
+                     f"| {s['max_wall']:.2f} | {s['max_cpu']:.2f} | {s['max_peak_mb']:.0f} |")
+    by_module = defaultdict(list)
+    for f in summary["findings"]:
+        by_module[f["result"].get("module", "?")].append(f)
+    for module in sorted(by_module):
+        lines += ["", f"## {module}", ""]
+        for f in by_module[module]:
+            r = f["result"]
+            lines += [f"### {f['class']} ({f['count']} inputs)", "",
+                      f"- {r.get('type')}: {r.get('message', '')[:200]}",
+                      f"- recipe: `{f['reproduce']}`",
+                      f"- replay: `{json.dumps(f['minimized'])}`",
+                      "- traceback (innermost last):", ""]
+            lines += [f"      {fr}" for fr in r.get("frames", [])]
+    return "\n".join(lines) + "\n"

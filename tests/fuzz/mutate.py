@@ -185,8 +185,12 @@ class Mutator:
                                 int.from_bytes(self.seed.original[int(rng.choice(self.pointers)):][:8], "little")])
             return Op(vaddr=self.seed.vaddr_of(off), data=(value & ((1 << 64) - 1)).to_bytes(8, "little"))
         if kind == "truncate":
-            cuts = [f.offset for f in self.ints] + [f.end for f in self.regions] + [rng.randrange(self.seed.size)]
-            return Op(truncate=max(0, rng.choice(cuts) + rng.choice((0, 0, -1, 1, -8, 8))))
+            if rng.random() < 0.5:   # at a field's start or end: a header or table cut short
+                f = rng.choice(self.ints + self.regions)
+                cut = rng.choice((f.offset, f.end)) + rng.choice((0, 0, -1, 1, -8, 8))
+            else:
+                cut = rng.randrange(64, max(self.seed.size, 65))
+            return Op(truncate=max(0, cut))
         rel, data = self._bytes(rng, self.seed.size, None)
         return Op(at=rel, data=data)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (1 CPU each)")
     ap.add_argument("--cpu-limit", type=float, default=10.0, help="CPU seconds per input before it is a hang")
     ap.add_argument("--out", type=Path, default=Path("fuzz-out"), help="directory for findings and the report")
+    ap.add_argument("--round-robin", action="store_true",
+                    help="give targets inputs in turn (default: by equal worker time)")
     ap.add_argument("--no-minimize", action="store_true", help="keep findings' recipes as found")
     ap.add_argument("--replay", type=Path, help="run the recipe of a finding JSON file (or a recipe JSON) and print the outcome")
     args = ap.parse_args(argv)
@@ -60,11 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     hours = args.hours if args.hours is not None else (None if args.inputs else 4.0)
     camp = Campaign(targets=targets, seed=args.seed, inputs=args.inputs, hours=hours, jobs=args.jobs,
                     cpu_limit=args.cpu_limit, out=args.out, minimize=not args.no_minimize,
+                    fair_time=not args.round_robin,
                     progress=lambda s: print(time.strftime("%H:%M:%S"), s, flush=True))
-    camp.run()
+    # SIGTERM ends the run like ^C: workers stopped, figures and findings saved.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        camp.run()
+    except KeyboardInterrupt:
+        print("interrupted; figures so far:", flush=True)
     summary = camp.summary()
     for t, s in summary["per_target"].items():
-        print(f"{t:10} {s['inputs']:8} inputs {s['inputs_per_s']:8.2f}/s  findings {s['findings']}")
+        print(f"{t:10} {s['inputs']:8} inputs {s['inputs_per_s']:8.2f}/s "
+              f"{s['inputs_per_cpu_s']:8.2f}/CPU s  findings {s['findings']}")
     print("totals:", summary["totals"], f"in {len(summary['findings'])} classes; report: {args.out / 'report.md'}")
     return 1 if summary["findings"] else 0
 

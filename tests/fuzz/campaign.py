@@ -119,6 +119,7 @@ class TargetStats:
     errors: int = 0
     findings: int = 0
     seconds: float = 0.0       # wall time of its inputs in the worker
+    cpu_seconds: float = 0.0   # CPU time of its inputs (the machine may be shared)
     max_wall: float = 0.0
     max_cpu: float = 0.0
     max_peak_mb: float = 0.0
@@ -126,6 +127,10 @@ class TargetStats:
     def rate(self) -> float:
         """Return inputs per second of worker time."""
         return self.inputs / self.seconds if self.seconds else 0.0
+
+    def cpu_rate(self) -> float:
+        """Return inputs per CPU second."""
+        return self.inputs / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
 @dataclass
@@ -167,6 +172,7 @@ class Campaign:
     cpu_limit: float = 10.0
     out: Path | None = None
     minimize: bool = True
+    fair_time: bool = False            # schedule targets by worker time spent, not in turn
     progress: object = None            # fn(str) for a status line now and then
     stats: dict[str, TargetStats] = field(default_factory=dict)
     findings: dict[str, Finding] = field(default_factory=dict)
@@ -174,18 +180,28 @@ class Campaign:
     done: int = 0
 
     def recipes(self):
-        """Yield the campaign's recipes in order: targets in turn, each target's seeds in turn."""
+        """Yield (index, recipe) in order. Round robin over targets (each target's seeds in
+        turn) by default; with ``fair_time`` the next target is the one that has had the
+        least worker time, so cheap readers get more inputs than the end-to-end target.
+        Either way recipe k of a (target, seed) is a pure function of the campaign seed."""
         mutators = {}
         for t in self.targets:
             seeds = [s for s in SEEDS[t] if available(s)]
             mutators[t] = [Mutator(t, load_seed(s), self.seed) for s in seeds]
+        made = {t: 0 for t in self.targets}
         i = 0
         while True:
-            t = self.targets[i % len(self.targets)]
+            live = [t for t in self.targets if mutators[t]]
+            if not live:
+                return
+            if self.fair_time:
+                t = min(live, key=lambda t: (self.stats[t].seconds if t in self.stats else 0.0, made[t]))
+            else:
+                t = live[i % len(live)]
+            k = made[t]
+            made[t] += 1
             ms = mutators[t]
-            if ms:
-                k = i // len(self.targets)
-                yield i, ms[k % len(ms)].recipe(k)
+            yield i, ms[k % len(ms)].recipe(k // len(ms))
             i += 1
 
     def run(self) -> "Campaign":
@@ -235,7 +251,7 @@ class Campaign:
         finally:
             for w in workers:
                 w.stop()
-        self.save()
+            self.save()
         return self
 
     def _count(self, index: int, recipe: Recipe, result: dict) -> None:
@@ -243,6 +259,7 @@ class Campaign:
         st.inputs += 1
         self.done += 1
         st.seconds += result.get("wall", 0.0)
+        st.cpu_seconds += result.get("cpu", 0.0) or 0.0
         st.max_wall = max(st.max_wall, result.get("wall", 0.0))
         st.max_cpu = max(st.max_cpu, result.get("cpu", 0.0) or 0.0)
         st.max_peak_mb = max(st.max_peak_mb, result.get("peak_mb") or 0.0)
@@ -292,7 +309,8 @@ class Campaign:
         el = time.monotonic() - self.started
         return {
             "seed": self.seed, "targets": self.targets, "inputs": self.done, "seconds": round(el, 1),
-            "per_target": {t: {**s.__dict__, "inputs_per_s": round(s.rate(), 2)} for t, s in self.stats.items()},
+            "per_target": {t: {**s.__dict__, "inputs_per_s": round(s.rate(), 2),
+                                "inputs_per_cpu_s": round(s.cpu_rate(), 2)} for t, s in self.stats.items()},
             "totals": {
                 "exceptions": sum(f.count for f in self.findings.values() if f.result["outcome"] == "exception"),
                 "hangs": sum(f.count for f in self.findings.values() if f.result["outcome"] == "hang"),
@@ -321,10 +339,10 @@ def report_markdown(summary: dict) -> str:
     lines = [f"# Fuzz campaign (seed {summary['seed']})", "",
              f"{summary['inputs']} inputs in {summary['seconds']:.0f} s; totals: "
              + ", ".join(f"{k} {v}" for k, v in summary["totals"].items()), "",
-             "| target | inputs | inputs/s | ok | project errors | findings | max wall s | max cpu s | max peak MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| target | inputs | inputs/s | inputs/CPU s | ok | project errors | findings | max wall s | max cpu s | max peak MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for t, s in summary["per_target"].items():
-        lines.append(f"| {t} | {s['inputs']} | {s['inputs_per_s']} | {s['ok']} | {s['errors']} | {s['findings']} "
+        lines.append(f"| {t} | {s['inputs']} | {s['inputs_per_s']} | {s['inputs_per_cpu_s']} | {s['ok']} | {s['errors']} | {s['findings']} "
                      f"| {s['max_wall']:.2f} | {s['max_cpu']:.2f} | {s['max_peak_mb']:.0f} |")
     by_module = defaultdict(list)
     for f in summary["findings"]:

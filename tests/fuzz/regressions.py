@@ -17,6 +17,33 @@ def _start(seed: str, field: str) -> int:
     return load_seed(seed).by_name[field].offset
 
 
+def _shdr(seed: str, section: str) -> str:
+    """Return the field prefix (``shdr[i]``) of the section header of ``section``."""
+    s = load_seed(seed)
+    want = s.by_name[f"section[{section}]"].offset
+    i = 0
+    while f"shdr[{i}].sh_offset" in s.by_name:
+        f = s.by_name[f"shdr[{i}].sh_offset"]
+        if int.from_bytes(s.original[f.offset:f.end], "little") == want:
+            return f"shdr[{i}]"
+        i += 1
+    raise KeyError(section)
+
+
+def _note(seed: str, ntype_field_suffix: str) -> str:
+    """Return the first note field whose name ends with ``ntype_field_suffix``."""
+    return next(f.name for f in load_seed(seed).fields if f.name.endswith(ntype_field_suffix))
+
+
+# ---- core/elfcore.py ----
+
+def core_nt_file_count_huge() -> Recipe:
+    """A kernel core whose NT_FILE note says it has 2^64-1 entries: ``_read_notes`` ran
+    pyelftools' NT_FILE parser over them for more than 10 s of CPU (a hang) instead of
+    checking the count against the note's size."""
+    return Recipe("elfcore", "linux-core", [Op(field=_note("linux-core", ".nt_file.count"), value=(1 << 64) - 1)])
+
+
 # ---- core/exe.py (ELF executables) ----
 
 def elf_section_headers_cut_off() -> Recipe:
@@ -38,6 +65,13 @@ def elf_symtab_cut_off() -> Recipe:
     seed = load_seed("elf-exe-go119")
     sym = seed.by_name["section[.symtab]"]
     return Recipe("elfexe", "elf-exe-go119", [Op(truncate=sym.offset + sym.size // 2 + 7)])
+
+
+def elf_note_section_offset_huge() -> Recipe:
+    """The .note.go.buildid section header's sh_offset set far past the file: ValueError
+    "seek out of range" from ``_note_payloads`` (build id) instead of ExecutableError."""
+    shdr = _shdr("elf-exe-go119", ".note.go.buildid")
+    return Recipe("elfexe", "elf-exe-go119", [Op(field=f"{shdr}.sh_offset", value=0x374356FF4CFB44B8)])
 
 
 # ---- core/pe.py (PE executables) ----
@@ -69,9 +103,23 @@ def pclntab_funcoff_past_table() -> Recipe:
     return Recipe("pclntab", "elf-exe-go119", [Op(field="functab[4].funcoff", value=0x80000000)])
 
 
+def pclntab_npcdata_huge() -> Recipe:
+    """A ``_func`` whose npcdata is 0xffffffff: struct.error "unpack_from requires a
+    buffer of at least ..." from ``Pclntab.filename`` (via ``file_line``)."""
+    return Recipe("pclntab", "elf-exe-go119", [Op(field="func[1].npcdata", value=0xFFFFFFFF)])
+
+
+def pclntab_pcln_offset_huge() -> Recipe:
+    """A ``_func`` whose pcln offset is 0xc419ec8c: struct.error from
+    ``Func.funcdata_offset`` (via ``inlined_frames``)."""
+    return Recipe("pclntab", "elf-exe", [Op(field="func[1].pcln", value=0xC419EC8C)])
+
+
 #: every regression recipe maker, by name
 ALL = {f.__name__: f for f in (
+    core_nt_file_count_huge,
     elf_section_headers_cut_off, elf_section_name_past_strtab, elf_symtab_cut_off,
+    elf_note_section_offset_huge,
     pe_section_virtual_size_huge, pe_section_alignment_huge, pe_section_virtual_size_past_file,
-    pclntab_funcoff_past_table,
+    pclntab_funcoff_past_table, pclntab_npcdata_huge, pclntab_pcln_offset_huge,
 )}

@@ -190,8 +190,9 @@ TARGETS: dict[str, Callable[[Recipe, object], None]] = {
 }
 
 
-class Hang(Exception):
-    """Raised by the worker's CPU timer in a target that runs too long."""
+class Hang(BaseException):
+    """Raised by the worker's CPU timer in a target that runs too long (a BaseException,
+    so a reader's or a library's ``except Exception`` does not turn it into an answer)."""
 
 
 def _project_frame(tb) -> tuple[str, str, int]:

@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             signal.setitimer(signal.ITIMER_PROF, 0)
         result["wall"] = round(time.monotonic() - t0, 4)
         result["cpu"] = round(time.process_time() - c0, 4)
+        if result["outcome"] in ("ok", "error") and result["cpu"] >= args.cpu_limit:
+            # the timer's Hang was caught and wrapped on the way (e.g. construct's
+            # "expected N, found M" with Hang inside): still a hang
+            result.update(outcome="hang", type="Hang", module="?", function="?",
+                          message=f"ran {result['cpu']:.1f} s of CPU; the timer's exception was swallowed: "
+                                  + result.get("message", "")[:200])
         result["peak_mb"] = round(_status_kb("VmHWM") / 1024, 1) if peak_ok else None
         out.write(json.dumps(result) + "\n")
         out.flush()

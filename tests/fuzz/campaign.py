@@ -178,6 +178,7 @@ class Campaign:
     findings: dict[str, Finding] = field(default_factory=dict)
     started: float = 0.0
     done: int = 0
+    _minimizer: Worker | None = field(default=None, repr=False)
 
     def recipes(self):
         """Yield (index, recipe) in order. Round robin over targets (each target's seeds in
@@ -249,8 +250,9 @@ class Campaign:
                     last_note = time.monotonic()
                     self.save()
         finally:
-            for w in workers:
+            for w in workers + ([self._minimizer] if self._minimizer else []):
                 w.stop()
+            self._minimizer = None
             self.save()
         return self
 
@@ -285,17 +287,15 @@ class Campaign:
     def _minimize(self, recipe: Recipe, key: str) -> Recipe:
         """Return ``recipe`` with every op removed whose removal keeps the finding's class."""
         ops = list(recipe.ops)
-        w = Worker(self.cpu_limit)
-        try:
-            for op in list(ops):
-                if len(ops) == 1:
-                    break
-                trial = Recipe(recipe.target, recipe.seed, [o for o in ops if o is not op])
-                got = w.run_one(trial, self.cpu_limit * 3 + 30)
-                if f"{recipe.target}: {outcome_class(got)}" == key:
-                    ops = trial.ops
-        finally:
-            w.stop()
+        if self._minimizer is None:   # one worker for every minimization: start-up is slow
+            self._minimizer = Worker(self.cpu_limit)
+        for op in list(ops):
+            if len(ops) == 1:
+                break
+            trial = Recipe(recipe.target, recipe.seed, [o for o in ops if o is not op])
+            got = self._minimizer.run_one(trial, self.cpu_limit * 3 + 30)
+            if f"{recipe.target}: {outcome_class(got)}" == key:
+                ops = trial.ops
         return Recipe(recipe.target, recipe.seed, ops)
 
     def status_line(self) -> str:

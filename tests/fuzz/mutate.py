@@ -157,6 +157,12 @@ class Mutator:
         self.ints = [f for f in fields if f.width and f.name.startswith(focus)] or [f for f in fields if f.width]
         self.regions = [f for f in fields if not f.width and f.size > 0 and f.name.startswith(focus)]
         self.pointers = seed.pointer_words if target == "e2e" else None
+        if self.pointers is not None:
+            # Words outside the Go heap arena (0xc000000000...) are the runtime's own
+            # structures: globals such as mheap_ and allgs, mspans, heapArena metadata.
+            vaddrs = [seed.vaddr_of(int(o)) or 0 for o in self.pointers]
+            outside = [o for o, v in zip(self.pointers, vaddrs) if not 0xC000000000 <= v < 0xC100000000]
+            self.runtime_pointers = outside or list(self.pointers)
 
     def recipe(self, i: int) -> Recipe:
         """Return recipe number ``i`` (a pure function of the campaign seed and ``i``)."""
@@ -167,7 +173,7 @@ class Mutator:
     def _op(self, rng: random.Random) -> Op:
         kinds = ["int"] * 5 + ["region"] * 3 + ["truncate"] + ["anywhere"]
         if self.pointers is not None and len(self.pointers):
-            kinds = ["pointer"] * 8 + ["int"] * 2 + ["truncate"]
+            kinds = ["pointer"] * 6 + ["length"] * 3 + ["int"] * 2 + ["truncate"]
         kind = rng.choice(kinds)
         if kind == "int" and self.ints:
             f = rng.choice(self.ints)
@@ -177,8 +183,14 @@ class Mutator:
             f = rng.choice(self.regions)
             rel, data = self._bytes(rng, f.size, self.seed.original[f.offset:f.end])
             return Op(field=f.name, rel=rel, data=data)
+        if kind == "length":   # the word after a pointer: a slice's len or cap, a count
+            off = int(rng.choice(self.runtime_pointers)) + rng.choice((8, 16))
+            orig = int.from_bytes(self.seed.original[off:off + 8], "little")
+            value = interesting(orig, 8, self.seed.size, rng)
+            return Op(vaddr=self.seed.vaddr_of(off), data=value.to_bytes(8, "little"))
         if kind == "pointer":
-            off = int(rng.choice(self.pointers))
+            pool = self.runtime_pointers if rng.random() < 0.6 else self.pointers
+            off = int(rng.choice(pool))
             orig = int.from_bytes(self.seed.original[off:off + 8], "little")
             value = rng.choice([0, 1, orig + 8, orig - 8, orig + rng.randrange(1, 1 << 16), orig ^ (1 << rng.randrange(48)),
                                 1 << 63, (1 << 64) - 1, 0xFFFFFFFF, orig << 1,

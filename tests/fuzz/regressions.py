@@ -74,6 +74,13 @@ def elf_note_section_offset_huge() -> Recipe:
     return Recipe("elfexe", "elf-exe-go119", [Op(field=f"{shdr}.sh_offset", value=0x374356FF4CFB44B8)])
 
 
+def elf_note_name_unterminated() -> Recipe:
+    """The name of the .note.go.buildid note ("Go\\0\\0", at +12) overwritten with four
+    0xff bytes: construct's ArrayError "missing terminator" from ``_note_payloads``."""
+    return Recipe("elfexe", "elf-exe-stripped",
+                  [Op(field="section[.note.go.buildid]", rel=12, data=b"\xff\xff\xff\xff")])
+
+
 # ---- core/pe.py (PE executables) ----
 
 def pe_section_virtual_size_huge() -> Recipe:
@@ -119,7 +126,7 @@ def pclntab_pcln_offset_huge() -> Recipe:
 ALL = {f.__name__: f for f in (
     core_nt_file_count_huge,
     elf_section_headers_cut_off, elf_section_name_past_strtab, elf_symtab_cut_off,
-    elf_note_section_offset_huge,
+    elf_note_section_offset_huge, elf_note_name_unterminated,
     pe_section_virtual_size_huge, pe_section_alignment_huge, pe_section_virtual_size_past_file,
     pclntab_funcoff_past_table, pclntab_npcdata_huge, pclntab_pcln_offset_huge,
 )}

@@ -67,6 +67,13 @@ def elf_symtab_cut_off() -> Recipe:
     return Recipe("elfexe", "elf-exe-go119", [Op(truncate=sym.offset + sym.size // 2 + 7)])
 
 
+def elf_symtab_offset_2_63() -> Recipe:
+    """The .symtab section header's sh_offset set to 2^63: OverflowError "Python int too
+    large to convert to C ssize_t" from ``ElfExecutable.symbols`` (pyelftools' seek)."""
+    shdr = _shdr("elf-exe-go119", ".symtab")
+    return Recipe("elfexe", "elf-exe-go119", [Op(field=f"{shdr}.sh_offset", value=1 << 63)])
+
+
 def elf_note_section_offset_huge() -> Recipe:
     """The .note.go.buildid section header's sh_offset set far past the file: ValueError
     "seek out of range" from ``_note_payloads`` (build id) instead of ExecutableError."""
@@ -126,7 +133,7 @@ def pclntab_pcln_offset_huge() -> Recipe:
 ALL = {f.__name__: f for f in (
     core_nt_file_count_huge,
     elf_section_headers_cut_off, elf_section_name_past_strtab, elf_symtab_cut_off,
-    elf_note_section_offset_huge, elf_note_name_unterminated,
+    elf_symtab_offset_2_63, elf_note_section_offset_huge, elf_note_name_unterminated,
     pe_section_virtual_size_huge, pe_section_alignment_huge, pe_section_virtual_size_past_file,
     pclntab_funcoff_past_table, pclntab_npcdata_huge, pclntab_pcln_offset_huge,
 )}

@@ -136,8 +136,8 @@ def run_pclntab(recipe: Recipe, buf) -> None:
         tab.inlined_frames(f.entry + 1)
     _each(sample, frames)
     _ = tab.func_id_names, len(names)
-    tab2, md = load_module(exe)
-    _ = md.text, md.etext if hasattr(md, "etext") else None
+    _, md = load_module(exe)
+    md.section_of(md.text)
 
 
 def run_dwarf(recipe: Recipe, buf) -> None:

@@ -185,17 +185,17 @@ class Mutator:
             return Op(field=f.name, rel=rel, data=data)
         if kind == "length":   # the word after a pointer: a slice's len or cap, a count
             off = int(rng.choice(self.runtime_pointers)) + rng.choice((8, 16))
-            orig = int.from_bytes(self.seed.original[off:off + 8], "little")
+            orig = self._word(off)
             value = interesting(orig, 8, self.seed.size, rng)
-            return Op(vaddr=self.seed.vaddr_of(off), data=value.to_bytes(8, "little"))
+            return self._memory_op(off, value.to_bytes(8, "little"))
         if kind == "pointer":
             pool = self.runtime_pointers if rng.random() < 0.6 else self.pointers
             off = int(rng.choice(pool))
-            orig = int.from_bytes(self.seed.original[off:off + 8], "little")
+            orig = self._word(off)
             value = rng.choice([0, 1, orig + 8, orig - 8, orig + rng.randrange(1, 1 << 16), orig ^ (1 << rng.randrange(48)),
                                 1 << 63, (1 << 64) - 1, 0xFFFFFFFF, orig << 1,
-                                int.from_bytes(self.seed.original[int(rng.choice(self.pointers)):][:8], "little")])
-            return Op(vaddr=self.seed.vaddr_of(off), data=(value & ((1 << 64) - 1)).to_bytes(8, "little"))
+                                self._word(int(rng.choice(self.pointers)))])
+            return self._memory_op(off, (value & ((1 << 64) - 1)).to_bytes(8, "little"))
         if kind == "truncate":
             if rng.random() < 0.5:   # at a field's start or end: a header or table cut short
                 f = rng.choice(self.ints + self.regions)
@@ -205,6 +205,16 @@ class Mutator:
             return Op(truncate=max(0, cut))
         rel, data = self._bytes(rng, self.seed.size, None)
         return Op(at=rel, data=data)
+
+    def _word(self, off: int) -> int:
+        """Return the little-endian 8-byte word at file offset ``off`` of the seed."""
+        return int.from_bytes(self.seed.original[off:off + 8], "little")
+
+    def _memory_op(self, off: int, data: bytes) -> Op:
+        """Return a write of ``data`` at file offset ``off``, named by its dump address
+        when the offset holds memory."""
+        vaddr = self.seed.vaddr_of(off)
+        return Op(vaddr=vaddr, data=data) if vaddr is not None else Op(at=off, data=data)
 
     @staticmethod
     def _bytes(rng: random.Random, size: int, orig) -> tuple[int, bytes]:

@@ -32,8 +32,9 @@ PEAK_LIMIT_MB = 2048
 class Worker:
     """One ``tests.fuzz.worker`` process; replaced when it dies or stops answering."""
 
-    def __init__(self, cpu_limit: float):
+    def __init__(self, cpu_limit: float, stderr: Path | None = None):
         self.cpu_limit = cpu_limit
+        self.stderr = stderr             # file the worker's stderr is appended to
         self.proc: subprocess.Popen | None = None
         self.busy: tuple[Recipe, float] | None = None
         self._buf = b""
@@ -41,10 +42,13 @@ class Worker:
     def start(self) -> None:
         """Start the process (if it is not running)."""
         if self.proc is None:
+            err = open(self.stderr, "ab") if self.stderr else subprocess.DEVNULL
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tests.fuzz.worker", "--cpu-limit", str(self.cpu_limit)],
-                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                 env={**os.environ, "PYTHONHASHSEED": "0"})
+            if self.stderr:
+                err.close()
             self._buf = b""
 
     def send(self, recipe: Recipe) -> None:
@@ -179,6 +183,7 @@ class Campaign:
     started: float = 0.0
     done: int = 0
     _minimizer: Worker | None = field(default=None, repr=False)
+    _log: Path | None = field(default=None, repr=False)   # the workers' stderr
 
     def recipes(self):
         """Yield (index, recipe) in order. Round robin over targets (each target's seeds in
@@ -211,7 +216,10 @@ class Campaign:
         self.started = time.monotonic()
         deadline = self.started + self.hours * 3600 if self.hours else None
         wall_limit = self.cpu_limit * 3 + 30
-        workers = [Worker(self.cpu_limit) for _ in range(max(self.jobs, 1))]
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._log = self.out / "worker-stderr.log"
+        workers = [Worker(self.cpu_limit, self._log) for _ in range(max(self.jobs, 1))]
         gen = self.recipes()
         exhausted = False
         last_note = time.monotonic()
@@ -288,7 +296,7 @@ class Campaign:
         """Return ``recipe`` with every op removed whose removal keeps the finding's class."""
         ops = list(recipe.ops)
         if self._minimizer is None:   # one worker for every minimization: start-up is slow
-            self._minimizer = Worker(self.cpu_limit)
+            self._minimizer = Worker(self.cpu_limit, self._log)
         for op in list(ops):
             if len(ops) == 1:
                 break

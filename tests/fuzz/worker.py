@@ -13,6 +13,7 @@ stops answering (a loop in C code) or dies (a crash in C code).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -77,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             result = targets._finding("hang", e)
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
+        # The input's mmap and the objects of the reader may sit in reference cycles:
+        # free them now, or the address space of dead inputs adds up to the cap.
+        del recipe
+        gc.collect()
         result["wall"] = round(time.monotonic() - t0, 4)
         result["cpu"] = round(time.process_time() - c0, 4)
         if result["outcome"] in ("ok", "error") and result["cpu"] >= args.cpu_limit:

@@ -44,6 +44,13 @@ def core_nt_file_count_huge() -> Recipe:
     return Recipe("elfcore", "linux-core", [Op(field=_note("linux-core", ".nt_file.count"), value=(1 << 64) - 1)])
 
 
+def core_note_namesz_one() -> Recipe:
+    """The second note of a kernel core with n_namesz 1: the name is then one byte of
+    "CORE" with no NUL, and construct's ArrayError "missing terminator" escaped from
+    ``_read_notes`` (pyelftools iter_notes) instead of CorruptDump or a warning."""
+    return Recipe("elfcore", "linux-core-stripped", [Op(field="note@0[1].n_namesz", value=1)])
+
+
 # ---- core/exe.py (ELF executables) ----
 
 def elf_section_headers_cut_off() -> Recipe:
@@ -65,6 +72,13 @@ def elf_symtab_cut_off() -> Recipe:
     seed = load_seed("elf-exe-go119")
     sym = seed.by_name["section[.symtab]"]
     return Recipe("elfexe", "elf-exe-go119", [Op(truncate=sym.offset + sym.size // 2 + 7)])
+
+
+def elf_shstrtab_offset_2_63() -> Recipe:
+    """The section-name table's sh_offset set to 2^63: OverflowError "Python int too large
+    to convert to C ssize_t" from ``ElfExecutable.__init__`` (pyelftools' seek)."""
+    shdr = _shdr("elf-exe", ".shstrtab")
+    return Recipe("elfexe", "elf-exe", [Op(field=f"{shdr}.sh_offset", value=1 << 63)])
 
 
 def elf_symtab_offset_2_63() -> Recipe:
@@ -131,9 +145,9 @@ def pclntab_pcln_offset_huge() -> Recipe:
 
 #: every regression recipe maker, by name
 ALL = {f.__name__: f for f in (
-    core_nt_file_count_huge,
+    core_nt_file_count_huge, core_note_namesz_one,
     elf_section_headers_cut_off, elf_section_name_past_strtab, elf_symtab_cut_off,
-    elf_symtab_offset_2_63, elf_note_section_offset_huge, elf_note_name_unterminated,
+    elf_shstrtab_offset_2_63, elf_symtab_offset_2_63, elf_note_section_offset_huge, elf_note_name_unterminated,
     pe_section_virtual_size_huge, pe_section_alignment_huge, pe_section_virtual_size_past_file,
     pclntab_funcoff_past_table, pclntab_npcdata_huge, pclntab_pcln_offset_huge,
 )}

@@ -19,7 +19,7 @@ from tests.fuzz.seeds import available
 from tests.fuzz.targets import SEEDS
 
 SEED = 20261202
-INPUTS = int(os.environ.get("VIEWCORE_FUZZ_INPUTS", "35"))   # 5 per target
+INPUTS = int(os.environ.get("VIEWCORE_FUZZ_INPUTS", "28"))   # 4 per target
 
 pytestmark = pytest.mark.skipif(not all(available(s) for s in SEEDS["e2e"]),
                                 reason="fixture dumps absent")

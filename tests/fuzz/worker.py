@@ -79,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
         # The input's mmap and the objects of the reader may sit in reference cycles:
-        # free them now, or the address space of dead inputs adds up to the cap.
+        # free them before the address space of dead inputs nears the cap (a full
+        # collection per input would cost more than many inputs).
         del recipe
-        gc.collect()
+        if _status_kb("VmSize") * 1024 > limit - (args.as_limit_mb << 19):
+            gc.collect()
         result["wall"] = round(time.monotonic() - t0, 4)
         result["cpu"] = round(time.process_time() - c0, 4)
         if result["outcome"] in ("ok", "error") and result["cpu"] >= args.cpu_limit:

@@ -228,15 +228,17 @@ def run(recipe: Recipe) -> dict:
     except _expected() as e:
         return {"outcome": "error", "type": type(e).__name__, "message": str(e)[:300]}
     except Hang as e:
-        return _finding("hang", e)
+        return finding_result("hang", e)
     except MemoryError as e:
-        return _finding("memory", e)
+        return finding_result("memory", e)
     except Exception as e:  # noqa: BLE001 - the fuzzer's job is to catch what the readers do not
-        return _finding("exception", e)
+        return finding_result("exception", e)
     return {"outcome": "ok"}
 
 
-def _finding(outcome: str, e: BaseException) -> dict:
+def finding_result(outcome: str, e: BaseException) -> dict:
+    """Return the outcome record of a finding: type, message, innermost project frame and
+    the traceback's last frames."""
     module, func, line = _project_frame(e.__traceback__)
     frames = traceback.extract_tb(e.__traceback__)
     return {"outcome": outcome, "type": type(e).__name__, "message": str(e)[:300],

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = targets.run(recipe)
         except targets.Hang as e:  # the timer fired outside the target's own try
-            result = targets._finding("hang", e)
+            result = targets.finding_result("hang", e)
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
         # The input's mmap and the objects of the reader may sit in reference cycles:

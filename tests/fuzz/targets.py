@@ -12,6 +12,7 @@ nothing: the outcome is how it ends (see ``classify``):
 
 from __future__ import annotations
 
+import gc
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -222,7 +223,11 @@ def run(recipe: Recipe) -> dict:
     "exception" | "hang", ...}`` with the exception type, message, the innermost project
     frame and the traceback's last frames for the last two."""
     seed = load_seed(recipe.seed)
-    buf = build(seed, recipe.ops)
+    try:
+        buf = build(seed, recipe.ops)
+    except (OSError, MemoryError):   # the worker's own address space, not the input's fault:
+        gc.collect()                 # free earlier inputs held in reference cycles, retry
+        buf = build(seed, recipe.ops)
     try:
         TARGETS[recipe.target](recipe, buf)
     except _expected() as e:

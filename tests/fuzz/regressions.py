@@ -95,6 +95,14 @@ def elf_note_section_offset_huge() -> Recipe:
     return Recipe("elfexe", "elf-exe-go119", [Op(field=f"{shdr}.sh_offset", value=0x374356FF4CFB44B8)])
 
 
+def elf_note_section_offset_inside_file() -> Recipe:
+    """The .note.go.buildid section header's sh_offset moved to 0x280874 (inside the file,
+    onto other bytes): pyelftools' ELFParseError from ``_note_payloads`` (build id), which
+    is read outside the ELFError handler of ``ElfExecutable.__init__``."""
+    shdr = _shdr("elf-exe-go119", ".note.go.buildid")
+    return Recipe("elfexe", "elf-exe-go119", [Op(field=f"{shdr}.sh_offset", value=0x280874)])
+
+
 def elf_note_name_unterminated() -> Recipe:
     """The name of the .note.go.buildid note ("Go\\0\\0", at +12) overwritten with four
     0xff bytes: construct's ArrayError "missing terminator" from ``_note_payloads``."""
@@ -147,7 +155,8 @@ def pclntab_pcln_offset_huge() -> Recipe:
 ALL = {f.__name__: f for f in (
     core_nt_file_count_huge, core_note_namesz_one,
     elf_section_headers_cut_off, elf_section_name_past_strtab, elf_symtab_cut_off,
-    elf_shstrtab_offset_2_63, elf_symtab_offset_2_63, elf_note_section_offset_huge, elf_note_name_unterminated,
+    elf_shstrtab_offset_2_63, elf_symtab_offset_2_63, elf_note_section_offset_huge,
+    elf_note_section_offset_inside_file, elf_note_name_unterminated,
     pe_section_virtual_size_huge, pe_section_alignment_huge, pe_section_virtual_size_past_file,
     pclntab_funcoff_past_table, pclntab_npcdata_huge, pclntab_pcln_offset_huge,
 )}

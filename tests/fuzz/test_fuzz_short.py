@@ -36,7 +36,6 @@ def _report(camp: Campaign) -> str:
 
 
 # Known findings are fixed on the parsers' and decoders' branches; strict once merged.
-@pytest.mark.xfail(strict=False, reason="readers' fixes for the fuzz findings not merged yet")
 def test_short_fuzz_run_finds_nothing():
     camp = Campaign(targets=list(SEEDS), seed=SEED, inputs=INPUTS, minimize=False).run()
     assert sum(s.inputs for s in camp.stats.values()) == INPUTS

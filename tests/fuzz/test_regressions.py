@@ -20,7 +20,6 @@ def worker():
 
 
 # Fixed on the parsers' and decoders' branches; strict once merged.
-@pytest.mark.xfail(strict=False, reason="readers' fixes for the fuzz findings not merged yet")
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_fuzz_regression(worker, name):
     recipe = ALL[name]()

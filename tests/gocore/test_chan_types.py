@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 from ..conftest import ROOT, dump_cases, go_case
+from tests.coreedit import type_counts
 from ..gobuild import sigquit_dump
 
 sys.path.insert(0, str(ROOT / "fixtures"))
@@ -41,14 +42,6 @@ DEFAULT_VERSIONS = ("1.19", "1.21.13", "1.27.3")
 ALL_VERSIONS = ("1.19", "1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.26.6", "1.27.3")
 VERSIONS = ALL_VERSIONS if os.environ.get("VIEWCORE_CHANKEEPER_ALL") else DEFAULT_VERSIONS
 UNKNOWN_GOAL = 0.10          # at most this share of live objects unknown, stripped
-
-
-def _counts(hi) -> Counter:
-    names, _, counts, _ = hi.histogram()
-    out: Counter = Counter()
-    for n, c in zip(names, counts):
-        out[n] += int(c)
-    return out
 
 
 def _dump(version: str, stripped: bool, work: Path) -> tuple[Path, Path, dict]:
@@ -86,7 +79,7 @@ def test_chankeeper_counts_exact(version, stripped, tmp_path_factory):
     assert (gp.dwarf is None) == stripped
     assert gp.go_version == manifest["go_version"]
     hi = gp.heap_index()
-    got = _counts(hi)
+    got = type_counts(hi)
     for t, n in manifest["counts"].items():
         assert got[t] == n, (t, got[t], n)
     objs = manifest["objects"]
@@ -104,7 +97,7 @@ def test_chankeeper_stripped_mostly_typed(version, tmp_path_factory):
     live objects are unknown."""
     gp, manifest = _chankeeper(version, True, tmp_path_factory)
     hi = gp.heap_index()
-    got = _counts(hi)
+    got = type_counts(hi)
     total = sum(got.values())
     assert total == gp.heap_figures()[0]
     assert got["unknown"] <= UNKNOWN_GOAL * total, (got["unknown"], total)

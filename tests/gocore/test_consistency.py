@@ -22,6 +22,7 @@ import pytest
 from core.source import materialize
 from gocore.heap import heap_of
 from tests.conftest import DUMPS, ROOT, WINDOWS_DUMPS, Case, fixture_index, go_case, run_cli
+from tests.coreedit import file_offset, patch
 
 BIGBSS = ROOT / "fixtures" / "dumps-bigbss"
 PT_LOAD = 1
@@ -55,18 +56,6 @@ def _loads(path: str):
             yield phoff + i * phentsize, p_offset, p_vaddr, p_memsz
 
 
-def _file_offset(gp, addr: int) -> int:
-    seg = gp.process.memory.find(addr)
-    assert seg is not None and seg.source == "core", hex(addr)
-    return seg.offset + (addr - seg.start)
-
-
-def _patch(path: str, off: int, data: bytes) -> None:
-    with open(path, "r+b") as f:
-        f.seek(off)
-        f.write(data)
-
-
 def _overview(capsys, core: str, case: Case) -> tuple[dict, list[str]]:
     status, out, err = run_cli(capsys, core, "--exe", case.exe, "--no-cache", "--json", "overview")
     assert status == 0 and "Traceback" not in err, err
@@ -88,7 +77,7 @@ def test_shifted_span_segment_is_partial(capsys, tmp_path, version, stripped):
     core = _copy(case, tmp_path)
     ph, p_offset, _vaddr, _memsz = max(
         _loads(core), key=lambda p: int(((mspans >= U(p[2])) & (mspans < U(p[2] + p[3]))).sum()))
-    _patch(core, ph + 8, struct.pack("<Q", p_offset - 0x100))
+    patch(core, ph + 8, struct.pack("<Q", p_offset - 0x100))
     doc, warnings = _overview(capsys, core, case)
     ms = case.manifest["memstats"]
     assert doc["heap"]["objects"] < ms["HeapObjects"] // 2
@@ -106,7 +95,7 @@ def test_zeroed_span_structures_name_the_disagreement(capsys, tmp_path):
     size = gp.layout.size("runtime.mspan")
     core = _copy(case, tmp_path)
     for a in sp.mspan:
-        _patch(core, _file_offset(gp, int(a)), bytes(size))
+        patch(core, file_offset(gp, int(a)), bytes(size))
     doc, warnings = _overview(capsys, core, case)
     assert doc["partial"] is True and doc["heap"] is None
     hit = [w for w in warnings if "no readable in-use span" in w]
@@ -133,7 +122,7 @@ def test_span_running_over_its_neighbours_is_dropped_alone(capsys, tmp_path):
     npages = (int(arena.base[a]) + arena.arena_bytes - int(sp.base[row])) // ab
     f = gp.layout.field("runtime.mspan", "npages")
     core = _copy(case, tmp_path)
-    _patch(core, _file_offset(gp, int(sp.mspan[row]) + f.offset), npages.to_bytes(f.size, "little"))
+    patch(core, file_offset(gp, int(sp.mspan[row]) + f.offset), npages.to_bytes(f.size, "little"))
     doc, warnings = _overview(capsys, core, case)
     assert doc["partial"] is True
     assert any("heap: skipped 1 bad spans (not in its arena's span map: 1)" in w for w in warnings), warnings
@@ -151,8 +140,8 @@ def test_zeroed_alloc_bits_are_partial(capsys, tmp_path):
     fi = gp.layout.field("runtime.mspan", "freeindex")
     core = _copy(case, tmp_path)
     for r in np.flatnonzero(sp.in_use & (sp.sizeclass != 0)):
-        _patch(core, _file_offset(gp, int(sp.alloc_bits[r])), bytes((int(sp.nelems[r]) + 7) // 8))
-        _patch(core, _file_offset(gp, int(sp.mspan[r]) + fi.offset), bytes(fi.size))
+        patch(core, file_offset(gp, int(sp.alloc_bits[r])), bytes((int(sp.nelems[r]) + 7) // 8))
+        patch(core, file_offset(gp, int(sp.mspan[r]) + fi.offset), bytes(fi.size))
     doc, warnings = _overview(capsys, core, case)
     assert doc["partial"] is True
     hit = [w for w in warnings if "(memstats.heapStats): alloc bits unreadable or damaged" in w]
@@ -194,7 +183,7 @@ def test_garbage_slice_length(capsys, tmp_path, what, length, warning):
     case, gp = go_case(_entry("go1.22.10", stripped=True))
     whole, _ = _overview(capsys, str(case.core), case)
     core = _copy(case, tmp_path)
-    _patch(core, _file_offset(gp, _slice_len_address(gp, what)), struct.pack("<Q", length))
+    patch(core, file_offset(gp, _slice_len_address(gp, what)), struct.pack("<Q", length))
     status, doc, err = _limited_overview(core, case.exe)
     assert status == 0 and "Traceback" not in err, err[-2000:]
     assert doc["partial"] is True
@@ -213,7 +202,7 @@ def test_cyclic_specials_list_ends(capsys, tmp_path):
     assert len(rows)
     head = int(sp.specials[rows[0]])
     core = _copy(case, tmp_path)
-    _patch(core, _file_offset(gp, head + gp.layout.offset("runtime.special", "next")),
+    patch(core, file_offset(gp, head + gp.layout.offset("runtime.special", "next")),
            struct.pack("<Q", head))
     doc, warnings = _overview(capsys, core, case)
     assert doc["partial"] is True

@@ -19,6 +19,7 @@ import gocore
 from core.source import materialize
 from gocore.heap import heap_of
 from tests.conftest import Case, fixture_index
+from tests.coreedit import file_offset, patch
 from viewcore.cli import main
 
 TIME_LIMIT = 120          # seconds per command: far above a normal run, far below a hang
@@ -44,18 +45,6 @@ def _copy(case: Case, tmp_path) -> str:
     dst = tmp_path / "core"
     shutil.copyfile(materialize(case.core), dst)
     return str(dst)
-
-
-def _file_offset(gp, addr: int) -> int:
-    seg = gp.process.memory.find(addr)
-    assert seg is not None and seg.source == "core", hex(addr)
-    return seg.offset + (addr - seg.start)
-
-
-def _patch(path: str, off: int, data: bytes) -> None:
-    with open(path, "r+b") as f:
-        f.seek(off)
-        f.write(data)
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:
@@ -112,7 +101,7 @@ def test_span_pointing_outside_the_dump(capsys, original, tmp_path, field, value
     assert lost > 1
     f = gp.layout.field("runtime.mspan", field)
     core = _copy(case, tmp_path)
-    _patch(core, _file_offset(gp, int(sp.mspan[row]) + f.offset), value.to_bytes(f.size, "little"))
+    patch(core, file_offset(gp, int(sp.mspan[row]) + f.offset), value.to_bytes(f.size, "little"))
     doc, err = _overview(capsys, core, case)
     assert doc["partial"] is True
     assert any("heap: skipped 1 bad spans" in w for w in _warnings(err)), err
@@ -144,7 +133,7 @@ def test_heap_memory_missing_from_the_dump(capsys, original, tmp_path):
     hit = [p for p in _phdrs(core) if p[1] == 1 and p[3] <= target < p[3] + p[5]]
     assert len(hit) == 1
     ph = hit[0]
-    _patch(core, ph[0] + 32, struct.pack("<Q", 0))     # p_filesz = 0: the bytes are absent
+    patch(core, ph[0] + 32, struct.pack("<Q", 0))     # p_filesz = 0: the bytes are absent
     doc, err = _overview(capsys, core, case)
     assert doc["partial"] is True
     assert any("heap:" in w and "not all in the dump" in w for w in _warnings(err)), err
@@ -159,7 +148,7 @@ def test_heap_memory_cut_in_the_middle(capsys, original, tmp_path):
     core = _copy(case, tmp_path)
     ph = next(p for p in _phdrs(core) if p[1] == 1 and p[3] <= target < p[3] + p[5])
     half = max((target - ph[3]) // 4096 * 4096, 4096)
-    _patch(core, ph[0] + 32, struct.pack("<Q", min(half, ph[4])))
+    patch(core, ph[0] + 32, struct.pack("<Q", min(half, ph[4])))
     doc, err = _overview(capsys, core, case)
     assert doc["partial"] is True
     assert any("heap:" in w and "not all in the dump" in w for w in _warnings(err)), err
@@ -178,7 +167,7 @@ def test_garbage_pointers_in_one_big_object(capsys, original, tmp_path):
     words = np.where(rng.random(n) < 0.5, rng.integers(lo, hi, n, dtype=np.uint64),
                      rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True))
     core = _copy(case, tmp_path)
-    _patch(core, _file_offset(gp, start + 8), words.astype("<u8").tobytes())
+    patch(core, file_offset(gp, start + 8), words.astype("<u8").tobytes())
     doc, err = _overview(capsys, core, case)
     assert doc["heap"]["objects"] > 0
     _histogram(capsys, core, case)

@@ -7,13 +7,13 @@ our own earlier output.
 
 from __future__ import annotations
 
-from collections import Counter
 
 import numpy as np
 import pytest
 
 
 from ..conftest import Case, dump_cases, go_case
+from tests.coreedit import type_counts
 
 KINDS = ("crash", "sigquit", "gcore")
 CASES = dump_cases(kinds=KINDS)
@@ -51,14 +51,6 @@ def _gp(entry):
     return go_case(entry)
 
 
-def _counts(gp) -> Counter:
-    names, _, counts, _ = gp.histogram()
-    out: Counter = Counter()
-    for n, c in zip(names, counts):
-        out[n] += int(c)
-    return out
-
-
 @pytest.mark.parametrize("entry", CASES)
 def test_live_heap_matches_memstats(entry):
     case, gp = _gp(entry)
@@ -90,7 +82,7 @@ def _count_params():
 @pytest.mark.parametrize("entry,type_name", _count_params())
 def test_histogram_counts_each_manifest_type(entry, type_name):
     case, gp = _gp(entry)
-    assert _counts(gp)[type_name] == case.manifest["counts"][type_name]
+    assert type_counts(gp)[type_name] == case.manifest["counts"][type_name]
 
 
 @pytest.mark.parametrize("entry", DWARF)
@@ -109,7 +101,7 @@ def test_type_names_are_go_spellings(entry):
     """No DWARF-internal names (``hash<K,V>``, ``noalg.``) reach the histogram; map
     internals carry the runtime's names."""
     _, gp = _gp(entry)
-    names = set(_counts(gp))
+    names = set(type_counts(gp))
     assert not [n for n in names if "<" in n or "noalg." in n]
     internals = {"map.group[int]*main.Item", "map.bucket[int]*main.Item"}
     assert any(n.split("]", 1)[-1] in internals or n in internals for n in names), sorted(names)
@@ -141,7 +133,7 @@ UNTYPED_FACTS = {
 @pytest.mark.parametrize("entry", STRIPPED)
 def test_stripped_names_what_the_runtime_recorded(entry):
     case, gp = _gp(entry)
-    got = _counts(gp)
+    got = type_counts(gp)
     for t, n in UNTYPED_FACTS.items():
         assert got[t] == n == case.manifest["counts"][t], t
     want = dict(HEADER_TYPED) if gp.facts.malloc_headers else {t: 0 for t in HEADER_TYPED}

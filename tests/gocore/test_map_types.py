@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from ..conftest import dump_cases, go_case
+from tests.coreedit import type_counts
 from ..gobuild import sigquit_dump
 from .test_chan_types import _same_but_spelling   # DWARF's import paths vs descriptors' names
 
@@ -42,14 +43,6 @@ PROGRAM = HERE / "mapkeeper"
 CRASH = dump_cases(kinds=("crash",))
 CRASH_DWARF = dump_cases(kinds=("crash",), stripped=False)
 CRASH_STRIPPED = dump_cases(kinds=("crash",), stripped=True)
-
-
-def _counts(hi) -> Counter:
-    names, _, counts, _ = hi.histogram()
-    out: Counter = Counter()
-    for n, c in zip(names, counts):
-        out[n] += int(c)
-    return out
 
 
 # ---- header consistency: propagation vs the runtime's records ----
@@ -127,7 +120,7 @@ def test_propagation_agrees_with_malloc_headers(entry):
 def test_items_through_both_maps_with_dwarf(entry):
     case, gp = go_case(entry)
     hi = gp.heap_index()
-    assert _counts(hi)["main.Item"] == case.manifest["counts"]["main.Item"] == 10008
+    assert type_counts(hi)["main.Item"] == case.manifest["counts"]["main.Item"] == 10008
     want = "internal/runtime/maps.Map" if gp.facts.swiss_maps else "runtime.hmap"
     for key in ("small_map", "big_map"):
         assert hi.name_of(hi.find(case.manifest["objects"][key])) == want
@@ -138,7 +131,7 @@ def test_items_through_maps_stripped(entry):
     """Stripped: only the big map's items (see the module docstring for the small map)."""
     case, gp = go_case(entry)
     hi = gp.heap_index()
-    got = _counts(hi)["main.Item"]
+    got = type_counts(hi)["main.Item"]
     if gp.facts.malloc_headers:
         assert got == case.manifest["counts"]["main.Item"] - 8 == 10000
         assert hi.name_of(hi.find(case.manifest["objects"]["small_map"])) == "unknown"
@@ -203,7 +196,7 @@ def test_mapkeeper_values_through_maps(version, stripped, tmp_path_factory):
     gp, manifest = _mapkeeper(version, stripped, tmp_path_factory)
     assert (gp.dwarf is None) == stripped
     hi = gp.heap_index()
-    got = _counts(hi)
+    got = type_counts(hi)
     for t, n in manifest["counts"].items():
         assert got[t] == n, (t, got[t], n)
     objs = manifest["objects"]

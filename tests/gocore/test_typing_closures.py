@@ -22,12 +22,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from ..conftest import ROOT
+from tests.coreedit import type_counts
 from ..gobuild import sigquit_dump
 
 sys.path.insert(0, str(ROOT / "fixtures"))
@@ -56,14 +56,6 @@ def _closurekeeper(version: str, stripped: bool, tmp_path_factory):
     return _LOADED[key]
 
 
-def _counts(hi) -> Counter:
-    names, _, counts, _ = hi.histogram()
-    out: Counter = Counter()
-    for n, c in zip(names, counts):
-        out[n] += int(c)
-    return out
-
-
 PARAMS = [pytest.param(v, s, id=f"go{v}-{'stripped' if s else 'dwarf'}")
           for v in VERSIONS for s in (True, False)]
 
@@ -76,7 +68,7 @@ def test_func_value_contexts_counted_exactly(version, stripped, tmp_path_factory
     assert (gp.dwarf is None) == stripped
     assert gp.go_version == manifest["go_version"]
     hi = gp.heap_index()
-    got = _counts(hi)
+    got = type_counts(hi)
     for t, n in manifest["counts"].items():
         if t == "main.Leaf" and stripped and not gp.facts.malloc_headers:
             continue                      # behind the Holder, which only DWARF names then
@@ -97,7 +89,7 @@ def test_stripped_names_what_dwarf_names(version, tmp_path_factory):
     per kind and count)."""
     gs, _ = _closurekeeper(version, True, tmp_path_factory)
     gd, _ = _closurekeeper(version, False, tmp_path_factory)
-    cs, cd = _counts(gs.heap_index()), _counts(gd.heap_index())
+    cs, cd = type_counts(gs.heap_index()), type_counts(gd.heap_index())
     mine = {n for n in cs if n.startswith("closure for main.") or n.startswith("main.")}
     theirs = {n for n in cd if n.startswith("closure for main.") or n.startswith("main.")}
     # what DWARF alone types: the closures' captured variables, and the Holder before Go

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import core
 from core import DumpError
 
-from .buildinfo import parse_go_version
+from .binary.buildinfo import parse_go_version
 from .errors import GoCoreError, UnsupportedGoVersion
 from .process import GoProcess, Summary
 

@@ -70,7 +70,7 @@ class GoProcess:
     def build_info(self):
         """Return the executable's BuildInfo, or None without an executable or build info
         (stripped of it, or unreadable: that is a warning)."""
-        from .buildinfo import BuildInfoError, find_build_info, read_build_info
+        from .binary.buildinfo import BuildInfoError, find_build_info, read_build_info
         exe = self.process.exe
         if exe is None or find_build_info(exe) is None:
             return None
@@ -101,7 +101,7 @@ class GoProcess:
 
     @cached_property
     def _version(self) -> tuple[str | None, str | None]:
-        from .buildinfo import parse_go_version, read_version_string, version_from_pclntab
+        from .binary.buildinfo import parse_go_version, read_version_string, version_from_pclntab
         exe = self.process.exe
         if exe is None:
             return None, None
@@ -149,8 +149,8 @@ class GoProcess:
         exe = self.process.exe
         if exe is None or not exe.has_dwarf:
             return None
-        from .dwarf import load_dwarf
-        from .layout import Layout
+        from .binary.dwarf import load_dwarf
+        from .binary.layout import Layout
         try:
             dw = load_dwarf(exe)
             Layout.from_dwarf(dw)  # the runtime structures must all be there
@@ -173,18 +173,18 @@ class GoProcess:
     @cached_property
     def layout(self):
         """Return the runtime's Layout: from DWARF, else the table for this Go version."""
-        from .layout import load_layout
+        from .binary.layout import load_layout
         return load_layout(self._exe(), self.dwarf, self.go_version, read_dwarf=False)
 
     @cached_property
     def facts(self):
         """Return the named version Facts (facts.py) of this runtime."""
-        from .facts import detect
+        from .binary.facts import detect
         return detect(self.layout, self.go_version)
 
     @cached_property
     def _module(self):
-        from .moduledata import load_module
+        from .binary.moduledata import load_module
         return load_module(self._exe(), warn=self.process.warn)
 
     @property
@@ -200,7 +200,7 @@ class GoProcess:
     @cached_property
     def runtime_globals(self) -> dict[str, int]:
         """Return run-time addresses of the runtime globals gocore reads (allgs, mheap_, ...)."""
-        from .moduledata import find_runtime_globals
+        from .binary.moduledata import find_runtime_globals
         found = find_runtime_globals(self._exe(), self.pclntab, self.moduledata)
         return {name: addr + self.process.exe_bias for name, addr in found.items()}
 
@@ -220,8 +220,8 @@ class GoProcess:
 
     @cached_property
     def goroutines(self) -> list:
-        """Return the goroutines (gocore.goroutines.Goroutine) that are not dead."""
-        from .goroutines import read_goroutines
+        """Return the goroutines (gocore.goroutines.goroutines.Goroutine) that are not dead."""
+        from .goroutines.goroutines import read_goroutines
         return read_goroutines(self)
 
     def _exe(self):
@@ -248,7 +248,7 @@ class GoProcess:
         """
         got = self.__dict__.get("_heap_index")
         if got is None:
-            from .heapindex import HeapIndex
+            from .heap.heapindex import HeapIndex
             try:
                 got = HeapIndex(self, progress)
             except BadRuntimeData as e:
@@ -269,8 +269,8 @@ class GoProcess:
         return self.heap_index(progress).histogram()
 
     def breakdown(self):
-        """Return the memory breakdown (gocore.stats.Breakdown)."""
-        from .stats import breakdown
+        """Return the memory breakdown (gocore.heap.stats.Breakdown)."""
+        from .heap.stats import breakdown
         return breakdown(self)
 
     def read_memory(self, addr: int, n: int) -> bytes:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Write gocore/layout_tables.py: the runtime layout of each Go release, for stripped binaries.
+"""Write gocore/generated/layout_tables.py: the runtime layout of each Go release, for stripped binaries.
 
 For every Go release it takes one non-stripped executable, resolves exactly what
-``gocore/layout.py`` declares (``SPEC_STRUCTS``, ``SPEC_CONSTANTS``) from its DWARF, and
+``gocore/binary/layout.py`` declares (``SPEC_STRUCTS``, ``SPEC_CONSTANTS``) from its DWARF, and
 writes the results keyed by minor version ("1.19" ... "1.27"). Those are linux/amd64's;
 Windows differs (4 MiB heap arenas, a 64-entry arena L1 index, so ``runtime.mheap`` and
 ``runtime.heapArena`` change shape): from the Windows fixtures' executables
@@ -32,8 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from core import exe as core_exe  # noqa: E402
-from gocore.dwarf import load_dwarf  # noqa: E402
-from gocore.layout import Layout, _minor, _version_key  # noqa: E402
+from gocore.binary.dwarf import load_dwarf  # noqa: E402
+from gocore.binary.layout import Layout, _minor, _version_key  # noqa: E402
 
 TINY = """package main
 
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--build", action="store_true", help="build a tiny program with each toolchain")
     ap.add_argument("--toolchains", default=os.path.expanduser("~/.cache/viewcore/toolchains"))
     ap.add_argument("--exe", action="append", default=[], help="another non-stripped Go executable")
-    ap.add_argument("--out", default=os.path.join(ROOT, "gocore", "layout_tables.py"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "gocore", "generated", "layout_tables.py"))
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:

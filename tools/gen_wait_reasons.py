@@ -1,4 +1,4 @@
-"""Write gocore/waitreasons.py: each Go version's waitReason strings, from its GOROOT.
+"""Write gocore/generated/waitreasons.py: each Go version's waitReason strings, from its GOROOT.
 
 The runtime keeps them in ``runtime.waitReasonStrings`` (src/runtime/runtime2.go),
 indexed by the ``waitReason`` constants declared with iota just above it. Stripped
@@ -33,7 +33,7 @@ def main(args: list[str]) -> None:
         out.extend(f"        {s!r}," for s in wait_reasons(Path(goroot)))
         out.append("    ),")
     out.append("}")
-    Path(__file__).resolve().parent.parent.joinpath("gocore/waitreasons.py").write_text("\n".join(out) + "\n")
+    Path(__file__).resolve().parent.parent.joinpath("gocore/generated/waitreasons.py").write_text("\n".join(out) + "\n")
 
 
 if __name__ == "__main__":

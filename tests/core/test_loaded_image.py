@@ -124,7 +124,7 @@ def test_elf_nobits_reads_as_zeros(elf):
 
 def test_moduledata_is_sought_in_stored_bytes_only(pe):
     """The linker fills moduledata statically: the zero tail is not searched."""
-    from gocore.moduledata import _writable_ranges
+    from gocore.binary.moduledata import _writable_ranges
     assert set(_writable_ranges(pe)) == {(IMAGE_BASE + DATA_RVA, DATA_RAW)}
 
 

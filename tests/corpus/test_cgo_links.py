@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from core.exe import open_executable
-from gocore.moduledata import RUNTIME_GLOBALS, _problems, find_runtime_globals, load_module
-from gocore.pclntab import parse_header
+from gocore.binary.moduledata import RUNTIME_GLOBALS, _problems, find_runtime_globals, load_module
+from gocore.binary.pclntab import parse_header
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "fixtures"))

@@ -131,7 +131,7 @@ def pe_section_virtual_size_past_file() -> Recipe:
     return Recipe("peexe", "pe-exe-stripped", [Op(field="sec[1].VirtualSize", value=0x19DA0A52)])
 
 
-# ---- gocore/pclntab.py ----
+# ---- gocore/binary/pclntab.py ----
 
 def pclntab_funcoff_past_table() -> Recipe:
     """A functab entry whose funcoff is 0x80000000: numpy IndexError from

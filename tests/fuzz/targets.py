@@ -95,7 +95,7 @@ def _use_exe(exe) -> None:
     if exe.format == "pe":
         _ = exe.base_relocations
         _each(exe.segments, lambda s: exe.relocated(s, 0x10000))
-    from gocore.buildinfo import read_build_info
+    from gocore.binary.buildinfo import read_build_info
     read_build_info(exe)
 
 
@@ -122,8 +122,8 @@ run_peexe = run_elfexe
 def run_pclntab(recipe: Recipe, buf) -> None:
     """Open the pclntab and moduledata of the mutated executable; look up functions,
     lines and inlined frames as a traceback does."""
-    from gocore.moduledata import load_module
-    from gocore.pclntab import open_pclntab
+    from gocore.binary.moduledata import load_module
+    from gocore.binary.pclntab import open_pclntab
     exe = _open_exe("fuzz.exe", buf)
     tab = open_pclntab(exe)
     names = tab.names
@@ -144,7 +144,7 @@ def run_pclntab(recipe: Recipe, buf) -> None:
 def run_dwarf(recipe: Recipe, buf) -> None:
     """Read the mutated executable's DWARF: types, globals, constants, and the variables
     of a few functions by pc, as the typing of frames does."""
-    from gocore.dwarf import load_dwarf
+    from gocore.binary.dwarf import load_dwarf
     exe = _open_exe("fuzz.exe", buf)
     d = load_dwarf(exe)
     _ = len(d.types.types), d.go_version, len(d.globals), len(d.constants)
@@ -166,7 +166,7 @@ def _function_pcs(seed: str) -> list[int]:
     """Return a few function entry pcs of the unmutated seed (from its pclntab)."""
     got = _PCS.get(seed)
     if got is None:
-        from gocore.pclntab import open_pclntab
+        from gocore.binary.pclntab import open_pclntab
         tab = open_pclntab(_open_exe("seed", load_seed(seed).original))
         n = tab.nfunc
         got = _PCS[seed] = [int(tab.entries[i]) + 4 for i in range(0, n, max(n // 24, 1))]

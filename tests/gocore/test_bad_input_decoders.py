@@ -17,7 +17,7 @@ import pytest
 
 import core
 from core.source import materialize
-from gocore.pclntab import parse_header
+from gocore.binary.pclntab import parse_header
 from tests.conftest import Case, fixture_index, run_cli
 from tests.gotraceback import parse
 
@@ -170,8 +170,8 @@ def test_gc_program_repeat_overrun_is_bounded(tmp_path):
     2^40 times: with the section's size as the bound it is rejected before anything is
     expanded; with only a bits-wanted limit, the expansion stops at the limit. Before, the
     repeat was expanded by ``np.tile`` first (a 2^31 repeat took 4.2 GB and 10 s)."""
-    from gocore.gcprog import GCProgramError, gc_program_mask
-    from gocore.moduledata import find_moduledata
+    from gocore.heap.gcprog import GCProgramError, gc_program_mask
+    from gocore.binary.moduledata import find_moduledata
     case = _case("go1.19.8")
     path, data = _exe_copy(case, tmp_path)
     exe = core.open_executable(path)
@@ -209,7 +209,7 @@ def _file_offset(exe, addr: int) -> int:
 def test_build_info_version_length_of_2_60(capsys, tmp_path):
     """The build info's version-length varint set to 2^60: the build info is refused with a
     warning naming the length, and the version comes from runtime.buildVersion."""
-    from gocore.buildinfo import find_build_info
+    from gocore.binary.buildinfo import find_build_info
     case = _case("go1.22.10")
     path, data = _exe_copy(case, tmp_path)
     off = _file_offset(core.open_executable(path), find_build_info(core.open_executable(path)))
@@ -233,7 +233,7 @@ def test_moduledata_typelinks_length_of_2_31(capsys, tmp_path):
     """moduledata.typelinks len and cap set to 2^31 (within the old 2^32 cap check): the
     moduledata no longer validates, one error line names the slice; before, the typelinks
     array of 8 GiB was asked of the dump."""
-    from gocore.moduledata import OFFSETS, find_moduledata
+    from gocore.binary.moduledata import OFFSETS, find_moduledata
     case = _case("go1.22.10")
     path, data = _exe_copy(case, tmp_path)
     exe = core.open_executable(path)
@@ -304,7 +304,7 @@ def _array_type(case: Case):
     """Return (GoProcess, RuntimeTypes, the [256]string descriptor) of the unmutated case:
     an array whose GC mask Go 1.27 builds on demand from its element."""
     import gocore
-    from gocore.rtype import runtime_types
+    from gocore.binary.rtype import runtime_types
     gp = gocore.open(case.core, exe=case.exe)
     rts = runtime_types(gp)
     t = next((t for t in rts.all_types() if t.name == "[256]string"), None)
@@ -317,7 +317,7 @@ def _mutated_types(case: Case, tmp_path, patches: list[tuple[int, bytes]]):
     """Return the RuntimeTypes of the case opened with a copy of its executable in which
     each (link-time address, bytes) patch is written."""
     import gocore
-    from gocore.rtype import runtime_types
+    from gocore.binary.rtype import runtime_types
     path, data = _exe_copy(case, tmp_path)
     exe = core.open_executable(path)
     for addr, raw in patches:
@@ -333,7 +333,7 @@ def test_garbage_type_descriptor_is_a_bad_type(tmp_path, what):
     element that is the array itself, or a name length past the type section is refused
     with a RuntimeTypeError naming it; before, the mask build asked numpy for 2^62 words,
     recursed without end, or read past the section."""
-    from gocore.rtype import RuntimeTypeError
+    from gocore.binary.rtype import RuntimeTypeError
     case = _case("go1.27.3")
     gp, rts, t = _array_type(case)
     bias = gp.process.exe_bias
@@ -360,8 +360,8 @@ def test_garbage_type_descriptor_is_a_bad_type(tmp_path, what):
 def test_inline_tree_name_outside_funcnametab_is_a_warning(tmp_path):
     """An inlinedCall whose nameOff is past funcnametab names that frame "?" and warns;
     before, the PclntabError ("unterminated name") ended the whole goroutine listing."""
-    from gocore.moduledata import load_module
-    from gocore.pclntab import FUNCDATA_INL_TREE
+    from gocore.binary.moduledata import load_module
+    from gocore.binary.pclntab import FUNCDATA_INL_TREE
     case = _case("go1.22.10")
     path, data = _exe_copy(case, tmp_path)
     exe = core.open_executable(path)
@@ -429,7 +429,7 @@ def test_build_info_version_that_is_no_version(capsys, tmp_path):
     """The build info's version bytes zeroed after its "g" (stripped go1.22): the version is
     read from runtime.buildVersion with a warning. Before: "missing debug info: a runtime
     layout for Go version 'g\\x00...'" ended every command."""
-    from gocore.buildinfo import find_build_info
+    from gocore.binary.buildinfo import find_build_info
     case = _case("go1.22.10", stripped=True)
     path, data = _exe_copy(case, tmp_path)
     exe = core.open_executable(path)

@@ -157,8 +157,8 @@ def test_windows_built_in_layout_equals_dwarf(entry):
     """What stripped Windows binaries use (the Linux table plus Windows' differences) is
     what the DWARF of a Windows build says."""
     import core
-    from gocore.dwarf import load_dwarf
-    from gocore.layout import Layout, _minor
+    from gocore.binary.dwarf import load_dwarf
+    from gocore.binary.layout import Layout, _minor
     exe = core.exe.open_executable(WINDOWS / entry["exe"])
     dwarf = load_dwarf(exe)
     from_dwarf = Layout.from_dwarf(dwarf, _minor(dwarf.go_version)).to_table()
@@ -173,7 +173,7 @@ def test_windows_built_in_layout_equals_dwarf(entry):
 @pytest.mark.parametrize("entry", WINDOWS_DWARF)
 def test_windows_runtime_globals_from_code_equal_the_symbols(entry):
     import core
-    from gocore.moduledata import RUNTIME_GLOBALS, find_runtime_globals, load_module
+    from gocore.binary.moduledata import RUNTIME_GLOBALS, find_runtime_globals, load_module
     exe = core.exe.open_executable(WINDOWS / entry["exe"])
     pclntab, md = load_module(exe)
     found = find_runtime_globals(exe, pclntab, md, use_symbols=False, go_version=entry["go_version"])

@@ -117,8 +117,8 @@ def _same_but_spelling(dwarf_name: str, name: str) -> bool:
 
 @pytest.mark.parametrize("entry", dump_cases(kinds=("crash",), stripped=False))
 def test_untyped_sources_agree_with_dwarf(entry):
-    from gocore.edges import edges_of
-    from gocore.heapindex import _infer
+    from gocore.heap.edges import edges_of
+    from gocore.heap.heapindex import _infer
     _, gp = go_case(entry)
     hi = gp.heap_index()
     heap, pmaps, edges = edges_of(gp)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from core.source import materialize
-from gocore.heap import heap_of
+from gocore.heap.heap import heap_of
 from tests.conftest import DUMPS, ROOT, WINDOWS_DUMPS, Case, fixture_index, go_case, run_cli
 from tests.coreedit import file_offset, patch
 

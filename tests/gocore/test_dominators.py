@@ -13,9 +13,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from gocore.dominators import compute, dominators_of
-from gocore.edges import Edges
-from gocore.reach import GLOBAL, OTHER, Roots
+from gocore.heap.dominators import compute, dominators_of
+from gocore.heap.edges import Edges
+from gocore.heap.reach import GLOBAL, OTHER, Roots
 
 from ..conftest import dump_cases, go_case
 

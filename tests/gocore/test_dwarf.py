@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from core.exe import open_executable
-from gocore.dwarf import DwarfData, load_dwarf
+from gocore.binary.dwarf import DwarfData, load_dwarf
 from gocore.errors import GoCoreError, MissingDebugInfo, RuntimeLayoutError, UnsupportedGoVersion
-from gocore.facts import detect
-from gocore.gotypes import Field, Kind, TypeTable
-from gocore.layout import Layout, buildinfo_version, load_layout
+from gocore.binary.facts import detect
+from gocore.binary.gotypes import Field, Kind, TypeTable
+from gocore.binary.layout import Layout, buildinfo_version, load_layout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DUMPS = os.path.join(ROOT, "fixtures", "dumps")
@@ -320,9 +320,9 @@ def test_layout_from_dwarf(version):
 @per_version
 def test_table_layout_equals_dwarf_layout(version):
     _, d, _ = loaded(version)
-    from gocore.layout_tables import TABLES
+    from gocore.generated.layout_tables import TABLES
     key = "%d.%d" % minor(version)
-    assert key in TABLES, f"regenerate gocore/layout_tables.py (tools/gen_layout_tables.py) for {version}"
+    assert key in TABLES, f"regenerate gocore/generated/layout_tables.py (tools/gen_layout_tables.py) for {version}"
     from_dwarf = Layout.from_dwarf(d).to_table()
     from_table = Layout.from_table(version).to_table()
     assert from_table == from_dwarf

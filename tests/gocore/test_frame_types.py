@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from gocore.dwarf import Piece, location_pieces
-from gocore.stackroots import stack_root_table
+from gocore.binary.dwarf import Piece, location_pieces
+from gocore.goroutines.stackroots import stack_root_table
 
 from ..conftest import dump_cases, go_case
 

@@ -131,7 +131,7 @@ def test_garbage_stack_pointer_marks_one_goroutine_partial(tmp_path):
 def test_thread_g_from_tls(entry):
     """Each thread's g (fs_base - 8) belongs to the M whose procid is that thread; the
     crashing thread was running goroutine 1 (main), the one that crashed."""
-    from gocore.goroutines import current_g
+    from gocore.goroutines.goroutines import current_g
 
     _case, proc = open_case(entry)
     gp = gocore.load(proc)
@@ -146,7 +146,7 @@ def test_thread_g_from_tls(entry):
 
 
 def test_print_names_follow_the_runtime():
-    from gocore.goroutines import print_name
+    from gocore.goroutines.goroutines import print_name
     assert print_name("runtime.gopanic") == "panic"
     assert print_name("main.Map[go.shape.int,go.shape.string]") == "main.Map[...]"
     assert print_name("main.(*List[go.shape.int]).Push") == "main.(*List[...]).Push"

@@ -47,7 +47,7 @@ def test_thread_g_from_tls(entry):
     """Each thread's g, read through the TEB, belongs to one of the runtime's Ms (allm),
     and to the M whose procid is that thread where the runtime records it (Go 1.20+; 1.19
     on windows leaves m.procid unset)."""
-    from gocore.goroutines import current_g
+    from gocore.goroutines.goroutines import current_g
 
     case, proc = open_case(entry, WINDOWS_DUMPS)
     gp = gocore.load(proc)

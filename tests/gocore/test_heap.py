@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gocore.edges import edges_of
-from gocore.heap import heap_of
-from gocore.gcprog import run_gc_program
-from gocore.reach import collect_roots, mark
+from gocore.heap.edges import edges_of
+from gocore.heap.heap import heap_of
+from gocore.heap.gcprog import run_gc_program
+from gocore.heap.reach import collect_roots, mark
 
 from ..conftest import dump_cases, go_case
 

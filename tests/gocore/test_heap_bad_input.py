@@ -17,7 +17,7 @@ import pytest
 
 import gocore
 from core.source import materialize
-from gocore.heap import heap_of
+from gocore.heap.heap import heap_of
 from tests.conftest import Case, fixture_index
 from tests.coreedit import file_offset, patch
 from viewcore.cli import main

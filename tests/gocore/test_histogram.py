@@ -122,7 +122,7 @@ HEADER_TYPED = {
                              # one bucket/group (~200 B) has a malloc header (test_map_types.py)
 }
 # In every release, untyped memory still states some types in the runtime's words
-# (gocore/typeseeds.py): interfaces and finalizer records.
+# (gocore/heap/typeseeds.py): interfaces and finalizer records.
 UNTYPED_FACTS = {
     "main.Thing": 1,         # `var iface any` in bss: the eface type word *main.Thing
     "main.Thing2": 64,       # the eface type words of the [64]interface {} array

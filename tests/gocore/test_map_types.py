@@ -58,9 +58,9 @@ FIRST_FIELD = {("runtime.m", "runtime.mPadded")}
 def _propagate_withheld(gp, parity: int):
     """Run type inference as the heap index does, with every other header (``parity``)
     withheld; return (registry, result, header addresses, withheld mask)."""
-    from gocore.heapindex import U64, _typed_roots
-    from gocore.rtype import runtime_types
-    from gocore.typeinfer import (MAX_SMALL_SIZE, ClosureTypes, TypeRegistry,
+    from gocore.heap.heapindex import U64, _typed_roots
+    from gocore.binary.rtype import runtime_types
+    from gocore.heap.typeinfer import (MAX_SMALL_SIZE, ClosureTypes, TypeRegistry,
                                   header_type_addresses, infer_types)
     hi = gp.heap_index()
     heap = hi.heap
@@ -85,7 +85,7 @@ def _propagate_withheld(gp, parity: int):
 
 def _header_mismatches(gp) -> tuple[int, Counter]:
     """Return (objects compared, Counter of (propagated, recorded) name pairs that differ)."""
-    from gocore.typeinfer import UNKNOWN, _sized_types
+    from gocore.heap.typeinfer import UNKNOWN, _sized_types
     bad: Counter = Counter()
     compared = 0
     for parity in (0, 1):

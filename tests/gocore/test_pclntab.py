@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 import core
-from gocore.buildinfo import (BuildInfoError, MAGIC, parse_go_version, read_build_info)
-from gocore.moduledata import (LAYOUTS, RUNTIME_GLOBALS, ModuleDataError, _build_version_by_content,
+from gocore.binary.buildinfo import (BuildInfoError, MAGIC, parse_go_version, read_build_info)
+from gocore.binary.moduledata import (LAYOUTS, RUNTIME_GLOBALS, ModuleDataError, _build_version_by_content,
                                find_moduledata, find_runtime_globals, load_module)
-from gocore.pclntab import (FUNCDATA_INL_TREE, Pclntab, PclntabError, _decode_pcvalue,
+from gocore.binary.pclntab import (FUNCDATA_INL_TREE, Pclntab, PclntabError, _decode_pcvalue,
                             find_pclntab, parse_header)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +161,7 @@ def test_pcvalue_decoding_by_hand():
 
 def test_moduledata_layout_families():
     """Field offsets come from the per-family field lists (runtime/symtab.go)."""
-    from gocore.moduledata import OFFSETS
+    from gocore.binary.moduledata import OFFSETS
     assert OFFSETS["go1.18"]["text"] == 176 and OFFSETS["go1.18"]["gofunc"] == 304
     assert OFFSETS["go1.20"]["gofunc"] == 320 and OFFSETS["go1.20"]["typelinks"] == 352
     assert OFFSETS["go1.26"]["textsectmap"] == 336

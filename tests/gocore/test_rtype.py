@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import gocore
-from gocore import rtype as R
-from gocore.typeinfer import (UNKNOWN, TypeRegistry, header_type_addresses, infer_types,
+from gocore.binary import rtype as R
+from gocore.heap.typeinfer import (UNKNOWN, TypeRegistry, header_type_addresses, infer_types,
                               read_words, type_section_check)
 from tests.conftest import dump_cases, fixture_index, open_case
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gocore.sizeclasses import CLASS_TO_SIZE, alloc_slots, check_against_spans
+from gocore.heap.sizeclasses import CLASS_TO_SIZE, alloc_slots, check_against_spans
 
 from ..conftest import dump_cases, go_case
 

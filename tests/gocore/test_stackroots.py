@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gocore.heap import heap_of
-from gocore.reach import reach_of
-from gocore.stackroots import (AREAS, StackRoot, _Ctx, _Frames, extra_roots, stack_root_table,
+from gocore.heap.heap import heap_of
+from gocore.heap.reach import reach_of
+from gocore.goroutines.stackroots import (AREAS, StackRoot, _Ctx, _Frames, extra_roots, stack_root_table,
                                stack_roots)
 
 from ..conftest import dump_cases, go_case

@@ -111,7 +111,7 @@ def test_stripped_names_what_dwarf_names(version, tmp_path_factory):
     ("main.makeClosure.func1", None),
 ])
 def test_method_value_receiver_names(name, want):
-    from gocore.typeinfer import method_value_receiver
+    from gocore.heap.typeinfer import method_value_receiver
     assert method_value_receiver(name) == want
 
 
@@ -122,5 +122,5 @@ def test_method_value_receiver_names(name, want):
     ("main.func1", False), ("github.com/a/b.func2", False),
 ])
 def test_closure_function_names(name, want):
-    from gocore.typeseeds import closure_function
+    from gocore.heap.typeseeds import closure_function
     assert closure_function(name) is want

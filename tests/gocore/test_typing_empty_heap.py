@@ -14,9 +14,9 @@ CASES = [p for p in dump_cases(kinds=("crash",), stripped=False)
 
 @pytest.mark.parametrize("entry", CASES)
 def test_infer_types_on_empty_heap(entry):
-    from gocore.heapindex import _typed_roots
-    from gocore.typeinfer import TypeRegistry, infer_types
-    from gocore.rtype import runtime_types
+    from gocore.heap.heapindex import _typed_roots
+    from gocore.heap.typeinfer import TypeRegistry, infer_types
+    from gocore.binary.rtype import runtime_types
     _, gp = go_case(entry)
     reg = TypeRegistry(runtime_types(gp), gp.dwarf.types)
     roots = _typed_roots(gp, reg, {})          # DWARF globals: pointers that hit no object

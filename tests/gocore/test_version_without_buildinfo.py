@@ -27,7 +27,7 @@ import pytest
 
 import gocore
 from core.source import cache_dir, materialize
-from gocore.buildinfo import MAGIC
+from gocore.binary.buildinfo import MAGIC
 from tests.conftest import Case, fixture_index, run_cli
 from tests.gotraceback import parse
 
@@ -134,8 +134,8 @@ def _esbuild(platform: str = "linux-x64") -> str:
 def test_esbuild_executables_name_their_go(platform):
     """ELF and PE, stripped, no build info: runtime.buildVersion found in schedinit's code."""
     from core.exe import open_executable
-    from gocore.buildinfo import find_build_info, read_version_string
-    from gocore.moduledata import find_runtime_globals, load_module
+    from gocore.binary.buildinfo import find_build_info, read_version_string
+    from gocore.binary.moduledata import find_runtime_globals, load_module
     exe = open_executable(_esbuild(platform))
     assert find_build_info(exe) is None and not exe.symbols
     pclntab, md = load_module(exe)

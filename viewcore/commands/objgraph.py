@@ -86,7 +86,7 @@ def _under_root(hi, name: str, depth: int, dot) -> int:
 
 
 def _chains(gp, hi, dot) -> int:
-    from gocore.refchains import reference_chains
+    from gocore.heap.refchains import reference_chains
     tree = reference_chains(hi)
     # cumulative bytes per node, then keep the heaviest nodes and their ancestors
     cum = tree.bytes.astype(np.int64).copy()

@@ -21,7 +21,7 @@ def add_arguments(parser) -> None:
 
 def run(gp, args) -> TopRetained:
     """Return the top objects and roots of the dominator tree of the live heap."""
-    from gocore.dominators import dominators_of
+    from gocore.heap.dominators import dominators_of
     hi = heap_index(gp)
     dom = dominators_of(hi)
     names: dict[int, str] = {}

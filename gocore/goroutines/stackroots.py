@@ -58,12 +58,12 @@ import numpy as np
 
 from core import UnmappedAddress
 
-from .heap import heap_of
-from .memo import once_per
-from .pclntab import (FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS,
+from ..heap.heap import heap_of
+from ..memo import once_per
+from ..binary.pclntab import (FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS,
                       FUNCDATA_STACK_OBJECTS, PCDATA_STACK_MAP_INDEX)
-from .gcprog import gc_program_mask
-from .spans import U64, ragged_arange
+from ..heap.gcprog import gc_program_mask
+from ..heap.spans import U64, ragged_arange
 
 log = logging.getLogger(__name__)
 

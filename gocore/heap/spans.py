@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import BadRuntimeData
+from ..errors import BadRuntimeData
 
 
 U64 = np.uint64

@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 from core import UnmappedAddress
 
-from .errors import BadRuntimeData
-from .waitreasons import WAIT_REASONS
+from ..errors import BadRuntimeData
+from ..generated.waitreasons import WAIT_REASONS
 
 # runtime/runtime2.go: goroutine status values; _Gscan is or-ed in while the GC scans.
 STATUS_NAMES = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting",
@@ -309,7 +309,7 @@ def _threads_by_m(gp) -> dict[int, object]:
 
 def _wait_reasons(gp) -> tuple[str, ...]:
     """Return this runtime's waitReason strings (from the source table of its version)."""
-    from .layout import _minor
+    from ..binary.layout import _minor
     minor = _minor(gp.go_version) or ""
     if minor in WAIT_REASONS:
         return WAIT_REASONS[minor]

@@ -21,7 +21,7 @@ import bisect
 import logging
 from dataclasses import dataclass, field
 
-from .errors import MissingDebugInfo, RuntimeLayoutError, UnsupportedGoVersion
+from ..errors import MissingDebugInfo, RuntimeLayoutError, UnsupportedGoVersion
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ class Layout:
 
     @classmethod
     def from_dwarf(cls, dwarf, go_version: str | None = None) -> "Layout":
-        """Resolve ``SPEC`` against a ``gocore.dwarf.DwarfData``; raise on missing required items."""
+        """Resolve ``SPEC`` against a ``gocore.binary.dwarf.DwarfData``; raise on missing required items."""
         types = dwarf.types
         structs: dict[str, StructInfo] = {}
         missing: list[str] = []
@@ -340,7 +340,7 @@ class Layout:
         tables are linux/amd64's; for another ``goos`` its recorded differences replace
         whole structs and constants (Windows: 4 MiB arenas and a 64-entry arena index).
         """
-        from .layout_tables import GOOS_DELTAS, TABLES
+        from ..generated.layout_tables import GOOS_DELTAS, TABLES
 
         minor = _minor(go_version)
         if minor is None:

@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from .heap import Heap, heap_of
-from .memo import once_per
+from ..memo import once_per
 from .ptrmaps import PTR, PointerMaps
 from .spans import U64
 

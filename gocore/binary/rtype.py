@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import GoCoreError
-from .gcprog import GCProgramError, gc_program_mask
+from ..errors import GoCoreError
+from ..heap.gcprog import GCProgramError, gc_program_mask
 from .gotypes import Kind
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ then ``elemsize = elem.Size_``, ``elemtype = elem``, ``dataqsiz = size``. An obj
 for an hchan only when all of that holds: ``elemtype`` is a readable type descriptor in the
 module's type section whose size is ``elemsize``, ``qcount <= dataqsiz``, ``sendx`` and
 ``recvx`` index the queue, ``closed`` is 0 or 1, and ``buf`` and the slot sizes are exactly
-those of one of the three shapes (sizes from ``gocore.sizeclasses``, span kinds from the
+those of one of the three shapes (sizes from ``gocore.heap.sizeclasses``, span kinds from the
 span class). Such a record is what the runtime wrote, not a resemblance.
 
 The buffer of the third shape is then ``[N]T`` with T from ``elemtype`` (N from the slot, as

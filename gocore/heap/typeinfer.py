@@ -14,14 +14,14 @@ none reaches stays ``UNKNOWN`` (-1): we never guess.
     step is a vectorised gather. Pointers give their element type, slices their backing
     array (``[N]T``, N = slot payload / elem size), strings ``[N]uint8``, interfaces the
     dynamic type named by their type word (eface) or itab (iface), channels their hchan
-    (only when it is one of ``makechan``'s shapes, ``gocore.chans``) and the hchan its
+    (only when it is one of ``makechan``'s shapes, ``gocore.heap.chans``) and the hchan its
     buffer ``[N]T`` from ``elemtype``, func values their closure context (``ClosureTypes``:
     DWARF's layout, a method value's receiver, or the function's name alone) and
     ``sync/atomic.Pointer[T]`` its ``*T``. Only pointers to an object's start are followed
     (interior pointers say nothing certain about the object), except string bytes inside a
     16-byte tiny block.
 (c) What untyped memory states in the runtime's words, once (a) and (b) have spread
-    (``seeds``, ``gocore.typeseeds``): interfaces in data/bss, frames and untyped objects,
+    (``seeds``, ``gocore.heap.typeseeds``): interfaces in data/bss, frames and untyped objects,
     hchans, finalizer records; what they type spreads as in (b).
 """
 
@@ -34,11 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chans import Channels, is_hchan_name
-from .errors import GoCoreError
-from .gotypes import Field, Kind, TypeTable
-from .rtype import INTERFACE as INTERFACE_KIND
-from .rtype import MAP as MAP_KIND
-from .rtype import POINTER, TFLAG_EXTRA_STAR, RuntimeType, RuntimeTypes, runtime_types
+from ..errors import GoCoreError
+from ..binary.gotypes import Field, Kind, TypeTable
+from ..binary.rtype import INTERFACE as INTERFACE_KIND
+from ..binary.rtype import MAP as MAP_KIND
+from ..binary.rtype import POINTER, TFLAG_EXTRA_STAR, RuntimeType, RuntimeTypes, runtime_types
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class TypeRegistry:
             k = self.of_rtype(rt.key)
             t.key = None if k == UNKNOWN else k
         if rt.fields:
-            from .gotypes import Field
+            from ..binary.gotypes import Field
             fs = []
             for f in rt.fields:
                 ft = self.of_rtype(f.type)
@@ -343,7 +343,7 @@ def _split_top(s: str) -> list[str]:
 # HMAP_EXTRA is DWARF's ``hash<K,V>.extra``: the overflow buckets kept by ``mapextra``
 # (target: the bucket type).
 # CHAN is a pointer to an hchan (a ``chan T`` value, ``*hchan``): the object is typed only when
-# it is an hchan as makechan made it (gocore/chans.py); CHAN_BUF is ``hchan.buf``: the buffer
+# it is an hchan as makechan made it (gocore/heap/chans.py); CHAN_BUF is ``hchan.buf``: the buffer
 # object, ``[N]T`` with T from the hchan's ``elemtype`` (target: the hchan type).
 PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF = range(11)
 
@@ -527,7 +527,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     ``large`` (per object: a size class 0 span) tells large objects, which have no header
     in their slot (default: slots over 32 KiB).
     ``seeds`` runs once the typed roots and headers have spread: it may type still untyped
-    objects from what untyped memory states (``gocore.typeseeds``) through the view's
+    objects from what untyped memory states (``gocore.heap.typeseeds``) through the view's
     ``assign``; what it types spreads in turn.
     """
     rts = runtime_types(gp)

@@ -229,7 +229,7 @@ def read_version_string(exe: Executable, addr: int) -> str | None:
 _FIRST_IN = (("go1.25", "runtime.(*gcWork).putObj"), ("go1.24", "runtime.mallocgcLarge"),
              ("go1.23", "runtime.(*timer).maybeAdd"), ("go1.22", "runtime.(*mspan).typePointersOf"))
 
-# moduledata layout family (gocore/moduledata.py LAYOUTS) -> the release it implies when no
+# moduledata layout family (gocore/binary/moduledata.py LAYOUTS) -> the release it implies when no
 # probe decides: go1.18's family also holds go1.18, go1.20's also go1.20 (no table for
 # either: the newest release of the family is named), go1.27's may hold later releases.
 _FAMILY_RELEASE = {"go1.18": "go1.19", "go1.20": "go1.21", "go1.26": "go1.26", "go1.27": "go1.27+"}

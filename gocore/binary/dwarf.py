@@ -30,7 +30,7 @@ import bisect
 import logging
 from dataclasses import dataclass, field
 
-from .errors import GoCoreError, MissingDebugInfo
+from ..errors import GoCoreError, MissingDebugInfo
 from .gotypes import Field, Kind, Type, TypeTable
 from .varint import uvarint
 

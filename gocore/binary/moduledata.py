@@ -20,7 +20,7 @@ import numpy as np
 
 from core.exe import Executable
 
-from .errors import GoCoreError
+from ..errors import GoCoreError
 from .pclntab import Pclntab, PclntabError, find_pclntab, open_pclntab, parse_header
 
 log = logging.getLogger(__name__)

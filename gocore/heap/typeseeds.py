@@ -14,10 +14,10 @@ header) holds. Some words there still name a type, because the runtime wrote the
   copies it). The data word must be the start of a heap object that is exactly what the
   runtime allocates for the dynamic type: for a boxed T ``mallocgc(T.size, T)`` (convT,
   src/runtime/iface.go), for a direct ``*T`` ``new(T)``: the slot is the size class of
-  the size (``gocore.sizeclasses``) and the span is pointer-free exactly when T is.
+  the size (``gocore.heap.sizeclasses``) and the span is pointer-free exactly when T is.
   Pointer-free values under 16 bytes share tiny blocks and are never typed. A map value
-  goes through ``MapInternals``; a channel through ``gocore.chans``.
-* an hchan: checked against makechan's three shapes (``gocore.chans``) among the untyped
+  goes through ``MapInternals``; a channel through ``gocore.heap.chans``.
+* an hchan: checked against makechan's three shapes (``gocore.heap.chans``) among the untyped
   objects, and its buffer typed from its ``elemtype``;
 * ``runtime.allgs``: the runtime's ``[]*g``, each g made by ``new(g)``;
 * a closure context: a pointerful object whose first word is the entry pc of a function
@@ -41,7 +41,7 @@ import numpy as np
 
 from .chans import Channels
 from .reach import finalizer_records, section_pointer_mask
-from .rtype import CHAN, INTERFACE, MAP, POINTER
+from ..binary.rtype import CHAN, INTERFACE, MAP, POINTER
 from .sizeclasses import alloc_slots, check_against_spans
 from .spans import U64, ragged_arange
 

@@ -2,7 +2,7 @@
 
 Stages (each reported to a ``progress(stage, fraction)`` callback): spans and objects
 (heap.py), pointer edges (edges.py), roots and marking (reach.py: data/bss, finalizers and,
-when ``gocore.stackroots`` is available, goroutine stacks), types (typeinfer.py: malloc
+when ``gocore.goroutines.stackroots`` is available, goroutine stacks), types (typeinfer.py: malloc
 headers, then spread from the typed globals along typed pointers, then what untyped memory
 states: typeseeds.py).
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .edges import Edges, edges_of
-from .gotypes import Kind
+from ..binary.gotypes import Kind
 from .heap import Heap
 from .reach import Reach, Roots, collect_roots, mark
 from .spans import U64, ragged_arange
@@ -391,13 +391,13 @@ class HeapIndex:
 
 def _stack_roots(gp) -> tuple[list, dict[str, dict]]:
     """Return (extra roots for collect_roots, root facts by description) from the goroutine
-    stacks (gocore.stackroots); on failure warn and return none (the live set then misses
+    stacks (gocore.goroutines.stackroots); on failure warn and return none (the live set then misses
     objects that only stacks hold). Precise frame words that a DWARF variable of their
     frame holds carry its type: ``type_id`` of the memory at ``typed_address``."""
-    from .errors import GoCoreError
+    from ..errors import GoCoreError
     from .typeinfer import go_spelling
     try:
-        from .stackroots import stack_root_table, stack_roots
+        from ..goroutines.stackroots import stack_root_table, stack_roots
         rows = stack_roots(gp)
         table = stack_root_table(gp)
     except Exception as e:  # noqa: BLE001 - stacks are one root source: warn, keep the rest
@@ -427,7 +427,7 @@ def _frame_slot_types(gp, t) -> dict[int, tuple[int, int]]:
     """Return {root row: (DWARF type id, delta)} for the precise frame words of stack root
     table ``t`` that a DWARF variable of their frame holds at the frame's pc (typeinfer
     ``FrameSlotTypes``). Work is per distinct (pc, CFA offset), not per goroutine."""
-    from .stackroots import ARGS, LOCALS, OBJECT
+    from ..goroutines.stackroots import ARGS, LOCALS, OBJECT
     from .typeinfer import FrameSlotTypes
     if gp.dwarf is None or t.frame_fp is None or not len(t):
         return {}
@@ -496,7 +496,7 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict], edges: Edges, pmaps,
     (``typeseeds``: interfaces, channels, finalizers). ``use_dwarf`` False types as if
     the executable had no DWARF (to compare both on one dump). ``live`` (bool per object)
     limits the scans of untyped memory to live objects."""
-    from .rtype import runtime_types
+    from ..binary.rtype import runtime_types
     from .typeinfer import ClosureTypes
     from .typeseeds import UntypedFacts
     sp = heap.spans

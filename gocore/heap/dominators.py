@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .memo import once_per
+from ..memo import once_per
 from .reach import GLOBAL
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from .heapcheck import check_heap
-from .memo import once_per
+from ..memo import once_per
 from .spans import U64, Arenas, MemGather, Spans, ragged_arange, read_spans
 
 

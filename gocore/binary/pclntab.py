@@ -34,7 +34,7 @@ import numpy as np
 
 from core.exe import Executable
 
-from .errors import GoCoreError
+from ..errors import GoCoreError
 from .varint import uvarint
 
 MAGIC_GO118 = 0xFFFFFFF0  # Go 1.18 and 1.19

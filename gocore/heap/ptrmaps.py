@@ -19,7 +19,7 @@ Four encodings (src/runtime/mbitmap.go of each release):
 Type masks come from ``abi.Type.GCData`` (go1.24+: with ``TFlagGCMaskOnDemand`` it holds a
 pointer to the mask, built on first use; an unbuilt mask is taken as "every word up to
 PtrBytes", and counted in ``conservative_types``). A type whose GC data is a GC program
-(``kindGCProg``, before go1.24) is expanded with ``gocore.gcprog``.
+(``kindGCProg``, before go1.24) is expanded with ``gocore.heap.gcprog``.
 
 ``PointerMaps.slots(ids)`` returns the (object id, word index) pairs of the pointer words of
 a batch of objects; everything is vectorised over objects and words.

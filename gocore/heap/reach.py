@@ -220,7 +220,7 @@ def finalizer_roots(gp, heap: Heap) -> list[tuple[int, str]]:
 
 def _stack_part(stack, index: dict[str, int]):
     """Return a roots part (obj, name, addr, ptr, kind, goid) from a StackRootTable."""
-    from .stackroots import AREAS, FRAME as S_FRAME, LOCALS, ARGS, OBJECT, RUNNING
+    from ..goroutines.stackroots import AREAS, FRAME as S_FRAME, LOCALS, ARGS, OBJECT, RUNNING
     frame_areas = np.array([a in (LOCALS, ARGS, S_FRAME, OBJECT, RUNNING) for a in range(len(AREAS))])
     goid = stack.goids[stack.goro].astype(np.int64)
     labels = {}

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import GoCoreError
-from .varint import uvarint
+from ..errors import GoCoreError
+from ..binary.varint import uvarint
 
 # A program is read whole from the dump; the compiler's programs are a few hundred bytes.
 MAX_PROGRAM_BYTES = 1 << 20

@@ -1,0 +1,1 @@
+"""The Go heap: spans and objects, pointer maps and edges, roots and marking, types, dominators."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from .errors import (CorruptDump, DumpError, ExecutableError, TruncatedDump, UnknownFormat,
+from .errors import (CorruptDump, DumpError, Error, ExecutableError, TruncatedDump, UnknownFormat,
                      UnmappedAddress)
 from .exe import Executable, open_executable
 from .memory import Memory, Segment
@@ -18,7 +18,7 @@ from .process import Mapping, Process, Thread
 from .source import map_readonly, materialize
 
 __all__ = ["open_dump", "open_executable", "Process", "Thread", "Mapping", "Memory", "Segment",
-           "Executable", "DumpError", "UnknownFormat", "TruncatedDump", "CorruptDump",
+           "Executable", "Error", "DumpError", "UnknownFormat", "TruncatedDump", "CorruptDump",
            "ExecutableError", "UnmappedAddress"]
 
 

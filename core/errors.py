@@ -5,7 +5,12 @@ Every error renders as one line naming the thing and the fact; the CLI prints it
 """
 
 
-class DumpError(Exception):
+class Error(Exception):
+    """Base of every error core and gocore raise for a property of their input (re-exported
+    as ``gocore.Error``): a caller catches this one class, and anything else is a bug."""
+
+
+class DumpError(Error):
     """Base of every error about an unusable dump or executable."""
 
 

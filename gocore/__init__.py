@@ -13,13 +13,13 @@ import os
 from collections.abc import Callable
 
 import core
-from core import DumpError
+from core import DumpError, Error
 
 from .binary.buildinfo import parse_go_version
 from .errors import GoCoreError, UnsupportedGoVersion
 from .process import GoProcess, Summary
 
-__all__ = ["open", "load", "GoProcess", "Summary", "GoCoreError", "UnsupportedGoVersion",
+__all__ = ["open", "load", "GoProcess", "Summary", "Error", "GoCoreError", "UnsupportedGoVersion",
            "DumpError", "require_full_memory", "OLDEST_SUPPORTED", "NEWEST_TESTED"]
 
 OLDEST_SUPPORTED = (1, 19)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from core.errors import Error
 
-class GoCoreError(Exception):
-    """Base of every error raised by ``gocore``."""
+
+class GoCoreError(Error):
+    """Base of every error about the Go runtime's data (``gocore.Error`` is the base of
+    these and of core's dump errors)."""
 
 
 class UnsupportedGoVersion(GoCoreError):

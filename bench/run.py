@@ -11,12 +11,20 @@ output discarded), so the peak RSS is that command's alone.
 builds the heap index in a child process and prints each stage's wall time and peak RSS
 (the kernel's high-water mark, reset at every stage through /proc/self/clear_refs), then
 the histogram's.
+
+    python bench/run.py --go-viewcore /path/to/go-viewcore DIR overview histogram
+
+also runs Go's own viewcore (golang.org/x/debug/cmd/viewcore, built outside this
+repository) on the same dump, after ours, for the commands it has, and prints how many
+heap objects each tool found (``objects`` counts), since a tool that finds fewer objects
+is faster for that reason alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -89,9 +97,23 @@ def stages(d: Path) -> int:
     return 0
 
 
+GO_VIEWCORE_COMMANDS = {"overview", "histogram", "goroutines", "breakdown", "objects", "mappings"}
+
+
+def go_viewcore_objects(go_viewcore: str, d: Path) -> int | None:
+    """Return the number of live objects Go's viewcore lists for the dump (its ``objects``
+    command prints one line per object), or None when it fails."""
+    p = subprocess.run([go_viewcore, str(d / "core"), "--exe", str(d / "exe"), "objects"],
+                       capture_output=True, text=True)
+    return p.stdout.count("\n") if p.returncode == 0 else None
+
+
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--stages":
         return stages(Path(argv[1]))
+    go_viewcore = None
+    if argv and argv[0] == "--go-viewcore":
+        go_viewcore, argv = argv[1], argv[2:]
     d = Path(argv[0])
     manifest = json.loads((d / "manifest.json").read_text())
     print(f"{d.name}: HeapObjects={manifest['memstats']['HeapObjects']} "
@@ -100,6 +122,16 @@ def main(argv: list[str]) -> int:
         wall, rss, status = measure(VIEWCORE + [str(d / "core"), "--exe", str(d / "exe"), "--json",
                                                 *command.split()])
         print(f"  {command:<24} {wall:7.2f} s  peak RSS {rss / 2**20:7.0f} MiB  exit {status}")
+        if go_viewcore and command.split()[0] in GO_VIEWCORE_COMMANDS:
+            wall, rss, status = measure([go_viewcore, str(d / "core"), "--exe", str(d / "exe"),
+                                         *command.split()])
+            print(f"  {'  Go viewcore ' + command:<24} {wall:7.2f} s  peak RSS {rss / 2**20:7.0f} MiB  exit {status}")
+    if go_viewcore:
+        ours = subprocess.run(VIEWCORE + [str(d / "core"), "--exe", str(d / "exe"), "--json", "overview"],
+                              capture_output=True, text=True)
+        found = json.loads(ours.stdout)["heap"]["objects"] if ours.returncode == 0 else None
+        print(f"  live objects found: manifest HeapObjects {manifest['memstats']['HeapObjects']}, "
+              f"viewcore {found}, Go viewcore {go_viewcore_objects(go_viewcore, d)}")
     return 0
 
 

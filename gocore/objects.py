@@ -152,6 +152,8 @@ class Root:
 def object_at(gp: GoProcess, addr: int) -> Object | None:
     """Return the live Object whose slot contains ``addr``, or None (free or unallocated
     memory, an object the GC would free, an address outside the heap)."""
+    if not 0 <= addr < 1 << 64:
+        return None
     hi = gp.heap_index()
     i = hi.find(addr)
     if not 0 <= i < len(hi.live) or not hi.live[i]:   # -1 must not index the last object

@@ -182,7 +182,7 @@ def test_globals_and_value_at(kept):
     g = dict(gp.globals())
     assert g["main.counter"].get() == manifest["counter"]
     assert g["main.greet"].get() == manifest["greet"]
-    assert g["main.nilPtr"].get() is None and g["main.nilPtr"].deref() is None
+    assert manifest["nil_ptr"] and g["main.nilPtr"].get() is None and g["main.nilPtr"].deref() is None
     assert len(g["main.orders"]) == len(_orders(manifest))
     first = _orders(manifest)[0]
     v = gp.value_at(_addr(first["Addr"]), "main.Order")

@@ -166,6 +166,7 @@ func main() {
 		"direct":     fmt.Sprintf("%p", direct),
 		"counter":    counter,
 		"greet":      greet,
+		"nil_ptr":    nilPtr == nil,
 		"parked":     parked,
 		"goroutines": headers(),
 	}

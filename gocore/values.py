@@ -112,6 +112,21 @@ class Value:
         return self._t.kind.value
 
     @property
+    def key_type(self) -> str | None:
+        """Return a map's key type (Go spelling), or None for other kinds or when unknown."""
+        t = self._t
+        return self._types.registry.display_name(t.key) if t.kind is Kind.MAP and t.key is not None else None
+
+    @property
+    def elem_type(self) -> str | None:
+        """Return the element type (Go spelling) of a pointer, slice, array, chan or map
+        (its value type), or None for other kinds or when unknown."""
+        t = self._t
+        if t.elem is None or t.kind not in (Kind.PTR, Kind.SLICE, Kind.ARRAY, Kind.CHAN, Kind.MAP):
+            return None
+        return self._types.registry.display_name(t.elem)
+
+    @property
     def size(self) -> int:
         """Return the size in bytes of a value of this type."""
         return self._t.size

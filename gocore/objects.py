@@ -34,7 +34,11 @@ def _root_info(hi: HeapIndex, r: int) -> RootInfo:
 
 
 class Object:
-    """A live heap object: its allocation slot, its type, its value and its pointer graph."""
+    """A live heap object: its allocation slot, its type, its value and its pointer graph.
+
+    ``id`` is the object's row in the heap index's numpy arrays (``hi.heap.addr[id]``).
+    Two Objects are equal when they are the same object of the same process.
+    """
 
     __slots__ = ("_gp", "id")
 
@@ -115,7 +119,14 @@ class Object:
 
 
 class Root:
-    """One root word the GC starts marking from: a global, a frame slot, a finalizer."""
+    """One root word the GC starts marking from: a global, a frame slot, a finalizer.
+
+    ``kind`` is ``"global"``, ``"frame"``, ``"finalizer"`` or ``"other"``; ``name`` the
+    variable (``main.orders``) or a description of the word; ``goroutine`` and ``function``
+    say whose frame a frame root is in (None otherwise); ``address`` is where the root's
+    memory starts (None when it is in no memory, e.g. a register); ``type_name`` its Go
+    type or ``"unknown"``; ``row`` its row in the heap index's roots table.
+    """
 
     __slots__ = ("_gp", "row", "kind", "name", "goroutine", "function", "address", "type_name")
 

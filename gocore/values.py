@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 # A string or []byte longer than this is refused rather than read whole: a damaged header's
 # length must not become a gigabyte allocation.
 MAX_BYTES = 1 << 26
-# Go stores a map key or element over 128 bytes through a pointer (runtime maxKeySize /
-# abi.MapMaxKeyBytes); the descriptor's flags say so, this bounds a loop over a damaged one.
+# More map entries than this means a damaged map (a loop of overflow buckets, say).
 MAX_MAP_ENTRIES = 1 << 28
 
 _POINTERS = (Kind.PTR, Kind.UNSAFE_PTR, Kind.MAP, Kind.CHAN, Kind.FUNC)
@@ -305,9 +304,10 @@ class Value:
         word = proc.read_ptr(self.address)
         if not word:
             return None
-        rtype = word if t.kind is Kind.EFACE else proc.read_ptr(word + ptr)  # itab.Type
-        tid = types.registry.of_rtype(rtype)
-        rt = types.registry.rts.try_get(rtype)
+        if t.kind is Kind.IFACE:   # the itab names the concrete type
+            word = proc.read_ptr(word + types.gp.layout.offset("runtime.itab", "_type"))
+        tid = types.registry.of_rtype(word)
+        rt = types.registry.rts.try_get(word)
         if tid < 0 or rt is None:
             return None
         if rt.direct_iface:
@@ -347,7 +347,6 @@ class _MapShape:
             raise BadValue(f"{v.type_name}: no runtime type descriptor, map layout unknown")
         self.extra = rt.extra
         self.layout = types.registry.rts.abi.map_layout   # bucket | swiss | split
-        self.bucket = rt.group
         flags = rt.extra.get("flags", 0)
         ik, ie = _BUCKET_INDIRECT if self.layout == "bucket" else _SWISS_INDIRECT
         self.indirect_key = bool(flags & ik)

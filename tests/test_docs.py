@@ -7,7 +7,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
+import subprocess
+
+import pytest
 
 from tests.conftest import DUMPS, ROOT
 
@@ -40,3 +44,14 @@ def test_api_guide_runs(monkeypatch):
     biggest = next(ln for ln in lines if "held by" in ln)
     assert biggest.split() == ["10000", "map[int]*main.Item", "held", "by", "main.bigMap"]
     assert "True main.Item" in lines
+
+
+@pytest.mark.skipif(os.environ.get("VIEWCORE_DOCS") != "1",
+                    reason="builds the HTML reference with MkDocs (VIEWCORE_DOCS=1)")
+def test_reference_builds_from_docstrings(tmp_path):
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "docs.sh"), "--site-dir", str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    page = (tmp_path / "reference" / "index.html").read_text()
+    for name in ("object_at", "referrers", "dynamic", "locals", "value_at"):
+        assert name in page

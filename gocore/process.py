@@ -358,3 +358,10 @@ class GoProcess:
             raise UnknownType(f"no Go type named {type_name!r} in this program's types")
         return types.value(tid, addr)
 
+    def dominators(self):
+        """Return the dominator tree of the live heap (``gocore.heap.dominators.Dominators``:
+        numpy arrays per object id, ``retained``, ``retained_count``, ``idom``, and per root
+        group), computed once per process; ``Object.retained`` reads it."""
+        from .objects import dominators
+        return dominators(self)
+

@@ -84,7 +84,13 @@ class Types:
 
 
 class Value:
-    """A Go value of a known type at an address of the dump, read on access."""
+    """A Go value of a known type at an address of the dump, read on access.
+
+    Reads of memory the dump lacks raise ``core.UnmappedAddress``; a header that cannot be
+    what its type says (a negative length, an unknown map layout) raises ``BadValue``; both
+    are ``gocore.Error``. Asking a kind for what it has not (``get()`` of a struct, ``v[0]``
+    of an int) raises TypeError; an index out of range IndexError; a missing field KeyError.
+    """
 
     __slots__ = ("_types", "type_id", "address")
 
@@ -234,7 +240,10 @@ class Value:
         if t.kind is Kind.ARRAY:
             return t.len or 0
         if t.kind in (Kind.SLICE, Kind.STRING):
-            return self._types.proc.read_ptr(self.address + self._types.ptr)
+            n = self._types.proc.read_ptr(self.address + self._types.ptr)
+            if n >= 1 << 62:   # a negative Go int: the header is damaged
+                raise BadValue(f"{self.type_name} at {self.address:#x}: length {n:#x}")
+            return n
         if t.kind is Kind.MAP:
             return _map_len(self)
         raise TypeError(f"{self.type_name} ({t.kind.value}) has no length")

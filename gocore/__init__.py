@@ -1,4 +1,8 @@
-"""The Go runtime decoded from a dump: version, functions, goroutines, heap.
+"""The Go runtime decoded from a dump: version, goroutines, heap objects, typed values.
+
+``gocore.open(dump, exe)`` returns a ``Process``; from it ``objects()``, ``object_at()``,
+``roots()``, ``goroutines()``, ``globals()`` and ``value_at()`` give ``Object``, ``Root``,
+``Goroutine`` (with ``Frame``) and ``Value`` handles that read the dump on access.
 
 >>> import gocore
 >>> gp = gocore.open("fixtures/dumps/go1.22.10/crash.core.zst",
@@ -17,10 +21,17 @@ from core import DumpError, Error
 
 from .binary.buildinfo import parse_go_version
 from .errors import GoCoreError, UnsupportedGoVersion
-from .process import GoProcess, Summary
+from .goroutines.goroutines import Frame, Goroutine
+from .objects import Object, Root
+from .process import GoProcess, MissingExecutable, Summary, UnknownType
+from .values import BadValue, Value
+
+Process = GoProcess
 
 __all__ = ["open", "load", "GoProcess", "Summary", "Error", "GoCoreError", "UnsupportedGoVersion",
-           "DumpError", "require_full_memory", "OLDEST_SUPPORTED", "NEWEST_TESTED"]
+           "DumpError", "require_full_memory", "OLDEST_SUPPORTED", "NEWEST_TESTED",
+           "Process", "Object", "Root", "Value", "Goroutine", "Frame", "BadValue", "UnknownType",
+           "MissingExecutable"]
 
 OLDEST_SUPPORTED = (1, 19)
 NEWEST_TESTED = (1, 27)

@@ -9,14 +9,26 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import core
 
 from .errors import BadRuntimeData, GoCoreError, RuntimeLayoutError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from .goroutines.goroutines import Goroutine
+    from .objects import Object, Root
+    from .values import Value
+
 
 class MissingExecutable(GoCoreError):
     """The dump's executable is needed but was neither given nor found."""
+
+
+class UnknownType(GoCoreError):
+    """``value_at`` was asked for a Go type the program's types do not name."""
 
 
 @dataclass(frozen=True)
@@ -218,11 +230,14 @@ class GoProcess:
             return exe.symbols[name][0] + bias
         return self.runtime_globals.get(name)
 
-    @cached_property
-    def goroutines(self) -> list:
-        """Return the goroutines (gocore.goroutines.goroutines.Goroutine) that are not dead."""
-        from .goroutines.goroutines import read_goroutines
-        return read_goroutines(self)
+    def goroutines(self) -> list[Goroutine]:
+        """Return the goroutines of ``runtime.allgs`` that are not dead, in allgs order (read
+        once per process; the same list each call)."""
+        got = self.__dict__.get("_goroutines")
+        if got is None:
+            from .goroutines.goroutines import read_goroutines
+            got = self.__dict__["_goroutines"] = read_goroutines(self)
+        return got
 
     def _exe(self):
         exe = self.process.exe
@@ -287,7 +302,7 @@ class GoProcess:
             except (GoCoreError, core.UnmappedAddress) as e:
                 p.warn(f"heap: {e}")
         try:
-            goroutines = len(self.goroutines)
+            goroutines = len(self.goroutines())
         except (BadRuntimeData, core.UnmappedAddress) as e:  # e.g. allgs past the end of a cut-short core
             goroutines = None
             p.warn(f"goroutines: {e}")
@@ -296,3 +311,57 @@ class GoProcess:
             go_version_source=self.go_version_source, pid=p.pid, threads=len(p.threads), goroutines=goroutines, heap_objects=objs,
             heap_bytes=nbytes, executable=p.exe.path if p.exe is not None else None, signal=p.signal,
             partial=self.partial)
+
+    # ---- the public object model (gocore.objects, gocore.values) ----
+
+    def objects(self, type: str | None = None) -> Iterator[Object]:  # noqa: A002 - the contract's name
+        """Iterate the live heap Objects in address order: all, or those of Go type ``type``
+        exactly (``"main.Order"``, ``"[]uint8"``). One small Object per item; builds the
+        heap index on first use."""
+        from .objects import objects
+        return objects(self, type)
+
+    def object_at(self, addr: int) -> Object | None:
+        """Return the live heap Object whose slot contains ``addr`` (interior pointers too),
+        or None: free or unallocated memory, garbage, or outside the heap."""
+        from .objects import object_at
+        return object_at(self, addr)
+
+    def roots(self) -> Iterator[Root]:
+        """Iterate the Roots the heap is marked from (globals, goroutine frame words,
+        finalizers, runtime-internal roots); builds the heap index on first use."""
+        from .objects import roots
+        return roots(self)
+
+    def globals(self) -> Iterator[tuple[str, Value]]:
+        """Iterate (name, Value) of the package-level variables DWARF describes, by name
+        (none without DWARF). Does not read the heap."""
+        dw = self.dwarf
+        if dw is None:
+            return
+        from .frames import value_types
+        types = value_types(self)
+        bias = self.process.exe_bias
+        for name in sorted(dw.globals):
+            g = dw.globals[name]
+            if g.type is not None and g.type >= 0:
+                yield name, types.value(g.type, g.addr + bias)
+
+    def value_at(self, addr: int, type_name: str) -> Value:
+        """Return the memory at ``addr`` viewed as Go type ``type_name`` (Go spelling, as
+        DWARF or the runtime's type descriptors name it). Raises ``UnknownType`` when no
+        type of that name is known. Does not read the heap."""
+        from .frames import value_types
+        types = value_types(self)
+        tid = types.lookup(type_name)
+        if tid is None:
+            raise UnknownType(f"no Go type named {type_name!r} in this program's types")
+        return types.value(tid, addr)
+
+    def dominators(self):
+        """Return the dominator tree of the live heap (``gocore.heap.dominators.Dominators``:
+        numpy arrays per object id, ``retained``, ``retained_count``, ``idom``, and per root
+        group), computed once per process; ``Object.retained`` reads it."""
+        from .objects import dominators
+        return dominators(self)
+

@@ -19,16 +19,18 @@ sys.path.insert(0, str(ROOT / "fixtures"))
 import make_dumps  # noqa: E402
 
 
-def sigquit_dump(go: str, program: Path, stripped: bool, work: Path) -> tuple[Path, Path, dict]:
+def sigquit_dump(go: str, program: Path, stripped: bool, work: Path,
+                 build_flags: tuple[str, ...] = ()) -> tuple[Path, Path, dict]:
     """Return (kernel core, executable, manifest) of ``program`` built by ``go`` (with
-    ``-s -w`` when ``stripped``) and killed by SIGQUIT with GOTRACEBACK=crash; skips the
-    test when this machine writes no core into the process's directory."""
+    ``-s -w`` when ``stripped``, and ``build_flags``) and killed by SIGQUIT with
+    GOTRACEBACK=crash; skips the test when this machine writes no core into the process's
+    directory."""
     try:
         make_dumps.check_core_pattern()
     except make_dumps.FixtureError as e:
         pytest.skip(str(e))
     exe = work / program.name
-    flags = ["-ldflags=-s -w"] if stripped else []
+    flags = (["-ldflags=-s -w"] if stripped else []) + list(build_flags)
     r = subprocess.run([go, "build", *flags, "-o", str(exe), "."], cwd=program,
                        env=make_dumps.build_env(), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr

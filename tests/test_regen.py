@@ -50,7 +50,7 @@ def test_fresh_dumps_read_right(regenerated):
         gp = gocore.load(proc)
         assert gp.go_version == case.manifest["go_version"]
         tb = parse(case.traceback)
-        ours = {g.id: g for g in gp.goroutines}
+        ours = {g.id: g for g in gp.goroutines()}
         assert set(ours) == set(tb), entry
         for name, info in case.manifest["goroutines"].items():
             g, t = ours[info["goid"]], tb[info["goid"]]

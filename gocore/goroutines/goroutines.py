@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from core import UnmappedAddress
 
 from ..errors import BadRuntimeData
 from ..generated.waitreasons import WAIT_REASONS
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
+    from ..values import Value
 
 # runtime/runtime2.go: goroutine status values; _Gscan is or-ed in while the GC scans.
 STATUS_NAMES = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting",
@@ -36,8 +40,14 @@ _USER_RUNTIME_STARTS = {"runtime.main", "runtime.handleAsyncEvent", "runtime.cor
 _INJECTED = {"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"}
 
 
-class Frame(NamedTuple):
-    """One frame as the runtime's traceback prints it (inlined calls are frames too)."""
+@dataclass
+class Frame:
+    """One frame as the runtime's traceback prints it (inlined calls are frames too).
+
+    ``func`` (also ``function``) is the printed name, ``pc`` and ``sp`` run-time addresses;
+    ``fp`` is the machine frame's CFA (the caller's SP, amd64) and ``trap`` says the frame
+    was stopped by a trap (its pc is not a return address).
+    """
 
     func: str
     file: str
@@ -45,6 +55,25 @@ class Frame(NamedTuple):
     pc: int
     sp: int
     inlined: bool = False
+    fp: int = 0
+    trap: bool = False
+    _gp: GoProcess | None = field(default=None, repr=False, compare=False)
+    _locals: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def function(self) -> str:
+        """Return the function's name as the traceback prints it (``main.handle``)."""
+        return self.func
+
+    @property
+    def locals(self) -> dict[str, Value]:
+        """Return the frame's arguments and locals live at ``pc``, by name, as Values (DWARF
+        locations; empty without DWARF, and for an inlined call's frame: its variables are
+        the enclosing machine frame's). Read on first access."""
+        if self._locals is None:
+            from ..frames import frame_locals
+            self._locals = frame_locals(self._gp, self) if self._gp is not None else {}
+        return self._locals
 
 
 class PhysicalFrame(NamedTuple):
@@ -323,7 +352,8 @@ def _wait_reasons(gp) -> tuple[str, ...]:
 class Unwinder:
     """Walks goroutine stacks with the pclntab; caches per-pc lookups across goroutines."""
 
-    def __init__(self, gp):
+    def __init__(self, gp: GoProcess):
+        self.gp = gp
         self.proc = gp.process
         self.tab = gp.pclntab
         self.bias = gp.process.exe_bias
@@ -408,11 +438,12 @@ class Unwinder:
             f, spd, logical = self._lookup(pc, trap)
             if f is None:
                 return frames, physical, f"pc {pc:#x} is not in any Go function"
+            caller_sp = sp + spd + 8 if spd >= 0 else sp
             for i, lf in enumerate(logical):
                 frames.append(Frame(print_name(lf.name), lf.file, lf.line, pc, sp,
-                                    inlined=i < len(logical) - 1))
+                                    inlined=i < len(logical) - 1, fp=caller_sp, trap=trap,
+                                    _gp=self.gp))
             top = f.is_topframe or f.func_id_name in ("goexit", "mstart", "rt0_go")
-            caller_sp = sp + spd + 8 if spd >= 0 else sp
             physical.append(PhysicalFrame(pc, sp, caller_sp, f.name, trap))
             if top:
                 return frames, physical, None

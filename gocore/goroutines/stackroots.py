@@ -612,7 +612,7 @@ def stack_root_table(gp) -> StackRootTable:
     gather = heap.gather
     ctx = _Ctx(gp)
     warn = gp.process.warn
-    gs = [g for g in gp.goroutines if g.status != "dead"]
+    gs = [g for g in gp.goroutines() if g.status != "dead"]
     lo = np.array([g.stack_lo for g in gs], U64)
     hi = np.array([g.stack_hi for g in gs], U64)
     g_addr = np.array([g.address for g in gs], U64)

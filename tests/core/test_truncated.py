@@ -364,9 +364,9 @@ def test_goroutines_and_heap_through_the_api(tmp_path, entry, cut):
     assert gp.partial and gp.warnings[0].startswith(_truncation_warning(ex))
     if ex.goroutines is None:
         with pytest.raises(gocore.GoCoreError, match="runtime.allgs"):
-            gp.goroutines
+            gp.goroutines()
     else:
-        ours = {g.id: g for g in gp.goroutines}
+        ours = {g.id: g for g in gp.goroutines()}
         assert set(ours) == set(ex.goroutines)
         for gid, stack_whole in ex.goroutines.items():
             t, g = s.tb[gid], ours[gid]

@@ -224,5 +224,5 @@ def test_shipped_fixtures_are_consistent(entry, root):
     version, stripped, kind = entry
     _case, gp = go_case(_entry(version, stripped=stripped, kind=kind, root=root), root)
     gp.heap_figures()
-    assert gp.goroutines
+    assert gp.goroutines()
     assert gp.warnings == []

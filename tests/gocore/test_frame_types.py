@@ -109,9 +109,9 @@ def test_typed_frame_roots_agree_with_the_dump(entry):
     ``gp := getg()``); a chanrecv parked by main.parkChanRecv holds main.chRecv's channel."""
     case, proc, gp = _gp(entry)
     hi = gp.heap_index()
-    g_of = {g.id: g.address for g in gp.goroutines}
+    g_of = {g.id: g.address for g in gp.goroutines()}
     recv = proc.read_ptr(case.manifest["globals"]["main.chRecv"])
-    parked = {g.id for g in gp.goroutines if any(f.func == "main.parkChanRecv" for f in g.frames)}
+    parked = {g.id for g in gp.goroutines() if any(f.func == "main.parkChanRecv" for f in g.frames)}
     typed = [(d, f) for d, f in hi._frame_roots.items() if f.get("type_id") is not None]
     for desc, f in typed:
         assert f["kind"] == "frame" and ", conservative" not in desc

@@ -48,13 +48,13 @@ def _printed_status(g) -> str:
 def test_goroutine_ids(entry):
     case, gp, tb = _load(entry)
     assert tb, "the traceback lists goroutines"
-    assert {g.id for g in gp.goroutines} == set(tb)
+    assert {g.id for g in gp.goroutines()} == set(tb)
 
 
 @pytest.mark.parametrize("entry", dump_cases())
 def test_status_and_wait_reason(entry):
     case, gp, tb = _load(entry)
-    ours = {g.id: g for g in gp.goroutines}
+    ours = {g.id: g for g in gp.goroutines()}
     for t, g in _compared(entry, tb, ours):
         assert _printed_status(g) == t.status.removesuffix(" (scan)"), t.id
     for name, info in case.manifest["goroutines"].items():
@@ -64,7 +64,7 @@ def test_status_and_wait_reason(entry):
 @pytest.mark.parametrize("entry", dump_cases())
 def test_frames_match_traceback(entry):
     case, gp, tb = _load(entry)
-    ours = {g.id: g for g in gp.goroutines}
+    ours = {g.id: g for g in gp.goroutines()}
     for t, g in _compared(entry, tb, ours):
         gid = t.id
         if t.stack_unavailable:
@@ -83,7 +83,7 @@ def test_frames_match_traceback(entry):
 @pytest.mark.parametrize("entry", dump_cases())
 def test_created_by(entry):
     case, gp, tb = _load(entry)
-    ours = {g.id: g for g in gp.goroutines}
+    ours = {g.id: g for g in gp.goroutines()}
     for gid, t in tb.items():
         g = ours[gid]
         assert g.created_by == t.created_by, gid
@@ -94,7 +94,7 @@ def test_created_by(entry):
 @pytest.mark.parametrize("entry", dump_cases())
 def test_user_goroutines_match_num_goroutine(entry):
     case, gp, _tb = _load(entry)
-    user = [g for g in gp.goroutines if not g.system]
+    user = [g for g in gp.goroutines() if not g.system]
     assert len(user) == case.manifest["num_goroutine"]
 
 
@@ -110,7 +110,7 @@ def test_garbage_stack_pointer_marks_one_goroutine_partial(tmp_path):
     case, proc = open_case(entry)
     gp = gocore.load(proc)
     victim = case.manifest["goroutines"]["main.parkChanRecv"]["goid"]
-    g = next(g for g in gp.goroutines if g.id == victim)
+    g = next(g for g in gp.goroutines() if g.id == victim)
     field = g.address + gp.layout.offset("runtime.g", "sched.sp")
     seg = proc.memory.find(field)
     assert seg.source == "core"
@@ -120,11 +120,11 @@ def test_garbage_stack_pointer_marks_one_goroutine_partial(tmp_path):
         f.seek(seg.offset + (field - seg.start))
         f.write((0xdead0000beef).to_bytes(8, "little"))
     bad = gocore.load(core.open_dump(copy, exe=case.exe))
-    by_id = {x.id: x for x in bad.goroutines}
+    by_id = {x.id: x for x in bad.goroutines()}
     assert by_id[victim].partial and by_id[victim].problem
     assert any(f"goroutine {victim}" in w for w in bad.warnings)
-    good = {x.id for x in bad.goroutines if not x.partial}
-    assert good == {x.id for x in gp.goroutines} - {victim}
+    good = {x.id for x in bad.goroutines() if not x.partial}
+    assert good == {x.id for x in gp.goroutines()} - {victim}
 
 
 @pytest.mark.parametrize("entry", dump_cases(kinds=("crash", "gcore")))
@@ -141,7 +141,7 @@ def test_thread_g_from_tls(entry):
         m = proc.read_ptr(g + L.offset("runtime.g", "m"))
         assert proc.read_uint(m + L.offset("runtime.m", "procid"), 8) == t.tid
     if gp.crash_thread() is not None:
-        by_addr = {g.address: g.id for g in gp.goroutines}
+        by_addr = {g.address: g.id for g in gp.goroutines()}
         assert by_addr.get(current_g(gp, gp.crash_thread())) == 1
 
 

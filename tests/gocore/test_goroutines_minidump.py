@@ -20,7 +20,7 @@ def test_parked_goroutines(entry):
     case, proc = open_case(entry, WINDOWS_DUMPS)
     gp = gocore.load(proc)
     assert gp.process.dump_format == "minidump" and gp.process.goos == "windows"
-    ours = {g.id: g for g in gp.goroutines}
+    ours = {g.id: g for g in gp.goroutines()}
     for func, info in case.manifest["goroutines"].items():
         g = ours[info["goid"]]
         assert g.wait_reason == info["state"], func
@@ -37,8 +37,8 @@ def test_parked_goroutines(entry):
 def test_user_goroutines_match_num_goroutine(entry):
     case, proc = open_case(entry, WINDOWS_DUMPS)
     gp = gocore.load(proc)
-    assert len([g for g in gp.goroutines if not g.system]) == case.manifest["num_goroutine"]
-    main = next(g for g in gp.goroutines if g.id == 1)
+    assert len([g for g in gp.goroutines() if not g.system]) == case.manifest["num_goroutine"]
+    main = next(g for g in gp.goroutines() if g.id == 1)
     assert [f.func for f in main.frames][-3:] == ["main.main", "runtime.main", "runtime.goexit"]
 
 

@@ -63,7 +63,7 @@ def test_root_slots_lie_in_their_stacks_and_point_into_the_heap(entry):
     t = stack_root_table(gp)
     assert len(t) > 0
     assert (heap.find(t.ptr) == t.obj).all() and (t.obj >= 0).all()
-    bounds = {g.id: (g.stack_lo, g.stack_hi) for g in gp.goroutines}
+    bounds = {g.id: (g.stack_lo, g.stack_hi) for g in gp.goroutines()}
     roots = stack_roots(gp)
     assert len(roots) == len(t)
     for s in roots:
@@ -100,7 +100,7 @@ def test_panic_record_is_reached_through_g_panic(entry):
     """gopanic's ``_panic`` record is a stack object, scanned because ``g._panic`` (and
     its callees' arguments) point at it; its ``arg`` holds the runtime error."""
     _, gp = _gp(entry)
-    crashing = [g.id for g in gp.goroutines if any(f.func == "runtime.gopanic" for f in g.physical)]
+    crashing = [g.id for g in gp.goroutines() if any(f.func == "runtime.gopanic" for f in g.physical)]
     assert crashing
     held = [s for s in stack_roots(gp) if s.goid in crashing and s.area == "stack object"
             and s.func == "runtime.gopanic"]
@@ -112,7 +112,7 @@ def test_running_goroutine_is_scanned_conservatively_only_at_its_top(entry):
     """The crashing goroutine stopped at a trap: only its innermost frame and registers
     may give conservative roots; the frames above are precise."""
     _, gp = _gp(entry)
-    running = [g for g in gp.goroutines if g.status == "running" and g.physical]
+    running = [g for g in gp.goroutines() if g.status == "running" and g.physical]
     assert running
     for g in running:
         top = g.physical[0]
@@ -126,7 +126,7 @@ def test_frame_plans_of_the_crashing_goroutine(entry):
     """Top frame (stopped by a signal): conservative; the frame below sigpanic uses its
     deferreturn site or is dead (no maps); the other frames are precise."""
     _, gp = _gp(entry)
-    gs = [g for g in gp.goroutines if g.status != "dead"]
+    gs = [g for g in gp.goroutines() if g.status != "dead"]
     frames = _Frames(_Ctx(gp), gs)
     gi = next(i for i, g in enumerate(gs) if g.status == "running" and g.physical)
     rows = np.flatnonzero(frames.g == gi)

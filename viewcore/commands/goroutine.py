@@ -16,7 +16,7 @@ def add_arguments(parser) -> None:
 
 def run(gp, args):
     """Return the GoroutineRow of goroutine ``args.id``."""
-    for g in gp.goroutines:
+    for g in gp.goroutines():
         if g.id == args.id:
             return goroutine_row(g, detail=True)
     raise DumpError(f"no goroutine {args.id} in the dump")

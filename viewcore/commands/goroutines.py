@@ -35,7 +35,7 @@ def select(goroutines, args) -> list:
 
 def run(gp, args) -> Rows | GoroutineGroups:
     """Return one row per goroutine (or per group of identical stacks)."""
-    rows: list[GoroutineRow] = [goroutine_row(g) for g in select(gp.goroutines, args)]
+    rows: list[GoroutineRow] = [goroutine_row(g) for g in select(gp.goroutines(), args)]
     if args.group:
         return GoroutineGroups.of(rows, list(gp.warnings))
     return Rows("goroutines", rows, list(gp.warnings))

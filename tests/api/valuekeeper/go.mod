@@ -1,0 +1,3 @@
+module valuekeeper
+
+go 1.19

@@ -33,7 +33,8 @@ sys.path.insert(0, ROOT)
 
 from core import exe as core_exe  # noqa: E402
 from gocore.binary.dwarf import load_dwarf  # noqa: E402
-from gocore.binary.layout import Layout, _minor, _version_key  # noqa: E402
+from gocore.binary.goversion import parse_go_version  # noqa: E402
+from gocore.binary.layout import Layout  # noqa: E402
 
 TINY = """package main
 
@@ -106,10 +107,14 @@ def delta(base: dict, other: dict) -> dict:
 def layout_of(path: str) -> tuple[str, dict]:
     exe = core_exe.open_executable(path)
     dwarf = load_dwarf(exe)
-    minor = _minor(dwarf.go_version)
-    if minor is None:
+    version = parse_go_version(dwarf.go_version)
+    if version is None:
         raise SystemExit(f"{path}: cannot tell the Go version from DWARF producer {dwarf.producer!r}")
-    return minor, Layout.from_dwarf(dwarf, minor).to_table()
+    return version.release, Layout.from_dwarf(dwarf, version).to_table()
+
+
+def _version_key(release: str):
+    return parse_go_version(release)
 
 
 def render(tables: dict[str, dict], sources: dict[str, str],

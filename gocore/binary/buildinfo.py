@@ -10,13 +10,13 @@ module text is wrapped in 16-byte sentinels. See ``src/debug/buildinfo/buildinfo
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass, field
 
 from core.errors import ExecutableError
 from core.exe import Executable
 
+from .goversion import GoVersion, parse_go_version
 from .varint import uvarint
 
 MAGIC = b"\xff Go buildinf:"
@@ -54,25 +54,9 @@ class BuildInfo:
     addr: int = 0
 
     @property
-    def version_tuple(self) -> tuple[int, int, int] | None:
+    def version_tuple(self) -> GoVersion | None:
         """Return ``(major, minor, patch)`` of ``go_version``, or None if it is not a release."""
         return parse_go_version(self.go_version) if self.go_version else None
-
-
-_VERSION_RE = re.compile(r"go(\d+)(?:\.(\d+))?(?:\.(\d+))?")
-
-
-def parse_go_version(text: str) -> tuple[int, int, int] | None:
-    """Return ``(1, 22, 10)`` for ``"go1.22.10"``; None when no ``goN.M`` is found.
-
-    Tolerates pre-releases (``go1.23rc1`` -> (1, 23, 0)), experiment suffixes
-    (``go1.25.5 X:nodwarf5``) and devel strings that name a base version
-    (``devel go1.26-abcdef ...`` -> (1, 26, 0)); a bare ``devel +abc`` gives None.
-    """
-    m = _VERSION_RE.search(text or "")
-    if m is None:
-        return None
-    return int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0)
 
 
 def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -199,6 +183,17 @@ def read_build_info(exe: Executable) -> BuildInfo:
     path, main, deps, settings = _parse_modinfo(mod)
     return BuildInfo(go_version=version or None, path=path, main=main, deps=deps,
                      settings=settings, addr=addr)
+
+
+def buildinfo_version(exe: Executable) -> str | None:
+    """Return the Go version ("go1.22.10") the executable's build info records, or None when
+    it has no build info or an unreadable one."""
+    if find_build_info(exe) is None:
+        return None
+    try:
+        return read_build_info(exe).go_version
+    except (BuildInfoError, struct.error, ValueError, IndexError):  # bytes no linker wrote
+        return None
 
 
 # ---- the version without build information ---------------------------------------------

@@ -192,19 +192,16 @@ def _map_layout(gp) -> tuple[str, int]:
     facts (the split-group layout has no runtime field of its own in the layout tables).
     """
     p = gp.process.ptr_size
-    facts = gp.facts
-    if not facts.swiss_maps:
-        return "bucket", 3 * p + p + 8
+    family = gp.facts.map_layout
+    if family == "bucket":
+        return family, 3 * p + p + 8
     dw = gp.dwarf
     if dw is not None:
         for name in ("internal/abi.MapType", "internal/abi.SwissMapType"):
             t = dw.types.lookup(name)
             if t is not None and t.fields:
-                hdr = gp.layout.size("runtime._type")
-                return ("split" if t.field("KeysOff") is not None else "swiss"), t.size - hdr
-    # go1.27: src/internal/abi/map.go MapType has KeysOff/KeyStride/ElemsOff/ElemStride
-    split = facts.version is not None and facts.version >= (1, 27)
-    return ("split", 5 * p + 5 * p + 8) if split else ("swiss", 5 * p + 3 * p + 8)
+                return family, t.size - gp.layout.size("runtime._type")
+    return family, (5 * p + 5 * p + 8) if family == "split" else (5 * p + 3 * p + 8)
 
 
 def _abi(gp) -> _Abi:

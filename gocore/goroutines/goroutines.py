@@ -309,14 +309,15 @@ def _threads_by_m(gp) -> dict[int, object]:
 
 def _wait_reasons(gp) -> tuple[str, ...]:
     """Return this runtime's waitReason strings (from the source table of its version)."""
-    from ..binary.layout import _minor
-    minor = _minor(gp.go_version) or ""
-    if minor in WAIT_REASONS:
-        return WAIT_REASONS[minor]
-    known = sorted(WAIT_REASONS, key=lambda v: tuple(int(x) for x in v.split(".")))
-    newer = [v for v in known if tuple(int(x) for x in v.split(".")) <= tuple(int(x) for x in (minor or "0.0").split("."))]
-    chosen = newer[-1] if newer else known[-1]
-    gp.process.warn(f"no wait reason table for Go {minor or '?'}; using Go {chosen}'s")
+    from ..binary.facts import nearest_release
+    from ..binary.goversion import parse_go_version
+    version = parse_go_version(gp.go_version)
+    release = version.release if version is not None else None
+    if release in WAIT_REASONS:
+        return WAIT_REASONS[release]
+    chosen = (nearest_release(version, WAIT_REASONS) if version is not None else None) \
+        or max(WAIT_REASONS, key=lambda r: parse_go_version(r))
+    gp.process.warn(f"no wait reason table for Go {release or '?'}; using Go {chosen}'s")
     return WAIT_REASONS[chosen]
 
 

@@ -351,7 +351,7 @@ class Layout:
         if minor_used is None:
             raise UnsupportedGoVersion(str(go_version))
         warnings = []
-        if minor_used != version.release:
+        if version.release not in TABLES:
             msg = (f"no built-in runtime layout for go{version.release}; using go{minor_used}'s "
                    "(fields that moved will be misread)")
             log.warning(msg)

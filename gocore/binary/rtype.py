@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.errors import DumpError
+
 from ..errors import GoCoreError
 from ..heap.gcprog import GCProgramError, gc_program_mask
 from .gotypes import Kind
@@ -255,7 +257,7 @@ class RuntimeTypes:
     def _read(self, addr: int, n: int) -> bytes:
         try:
             return self.proc.read(addr, n)
-        except Exception as e:  # noqa: BLE001 - the dump layer's errors become ours
+        except DumpError as e:  # unmapped, or a damaged dump segment: the descriptor's fault
             raise RuntimeTypeError(addr, f"unreadable ({e})") from e
 
     def _ptr(self, addr: int) -> int:

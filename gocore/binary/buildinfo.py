@@ -218,6 +218,35 @@ def read_version_string(exe: Executable, addr: int) -> str | None:
     return text if parse_go_version(text) is not None or text.startswith("devel") else None
 
 
+# A [N]string the linker initialised (runtime.waitReasonStrings: a few dozen short strings).
+MAX_STATIC_STRINGS = 4096
+MAX_STATIC_STRING_LEN = 4096
+
+
+def read_string_array(exe: Executable, addr: int, count: int, ptr_size: int) -> list[str] | None:
+    """Return the ``count`` Go strings of the ``[count]string`` at link-time ``addr`` whose
+    headers and bytes the linker wrote into the executable, or None when any of them is not
+    in the file or is no plausible string (then the caller falls back to a built-in table)."""
+    if not 0 < count <= MAX_STATIC_STRINGS or ptr_size not in (4, 8):
+        return None
+    raw = exe.read_static(addr, 2 * ptr_size * count)
+    if raw is None:
+        return None
+    fmt = "<" + ("Q" if ptr_size == 8 else "I") * 2
+    out = []
+    for ptr, n in struct.iter_unpack(fmt, raw):
+        if n > MAX_STATIC_STRING_LEN:
+            return None
+        data = exe.read_static(ptr, n) if n else b""
+        if data is None:
+            return None
+        try:
+            out.append(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+    return out
+
+
 # Runtime functions that first appear in a release and that every program links (measured
 # on the heapkeeper fixtures of go1.19-go1.27 and on esbuild): within the go1.20 pclntab and
 # moduledata family (go1.20-go1.25), the newest one present names the release.

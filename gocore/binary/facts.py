@@ -172,6 +172,11 @@ def nearest_release(version: GoVersion, releases: Iterable[str]) -> str | None:
     return max(older, key=_release_key, default=None)
 
 
+def newest_release(releases: Iterable[str]) -> str:
+    """Return the newest of ``releases`` (``"1.22"`` keys of a generated table)."""
+    return max(releases, key=_release_key)
+
+
 def _release_key(release: str) -> tuple[int, int]:
     major, minor = release.split(".")
     return int(major), int(minor)

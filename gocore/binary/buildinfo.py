@@ -253,19 +253,20 @@ def read_string_array(exe: Executable, addr: int, count: int, ptr_size: int) -> 
 _FIRST_IN = (("go1.25", "runtime.(*gcWork).putObj"), ("go1.24", "runtime.mallocgcLarge"),
              ("go1.23", "runtime.(*timer).maybeAdd"), ("go1.22", "runtime.(*mspan).typePointersOf"))
 
-# moduledata layout family (gocore/binary/moduledata.py LAYOUTS) -> the release it implies when no
-# probe decides: go1.18's family also holds go1.18, go1.20's also go1.20 (no table for
-# either: the newest release of the family is named), go1.27's may hold later releases.
-_FAMILY_RELEASE = {"go1.18": "go1.19", "go1.20": "go1.21", "go1.26": "go1.26", "go1.27": "go1.27+"}
-
-
 def version_from_pclntab(function_names, family: str) -> str | None:
     """Return the Go release (``go1.24``, ``go1.27+``: minor release only) that the
     moduledata layout family (picked by the pclntab magic and layout probing) and the
     runtime's function names imply, or None for an unknown family."""
+    from ..generated.layout_tables import MODULEDATA_LAYOUTS
     if family == "go1.20":
         names = set(function_names)
         for release, func in _FIRST_IN:
             if func in names:
                 return release
-    return _FAMILY_RELEASE.get(family)
+    # Else the oldest release of the family with a table (go1.18's family also holds go1.18,
+    # go1.20's also go1.20: neither has one); the newest family may hold later releases.
+    entry = MODULEDATA_LAYOUTS.get(family)
+    if entry is None:
+        return None
+    newest = family == list(MODULEDATA_LAYOUTS)[-1]
+    return f"go{entry['releases'][0]}" + ("+" if newest else "")

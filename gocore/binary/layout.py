@@ -69,6 +69,19 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
         "fieldAlign|FieldAlign_", "kind|Kind_", "equal|Equal", "gcdata|GCData", "str|Str",
         "ptrToThis|PtrToThis",
     ),
+    # The map type descriptor's tail after the common header: maptype / MapType (buckets, to
+    # go1.23), SwissMapType (go1.24-1.25; MapType again in go1.26), MapType with split key
+    # and elem arrays (go1.27). src/internal/abi/map*.go, src/runtime/type.go before 1.21.
+    "internal/abi.MapType|internal/abi.SwissMapType|internal/abi.OldMapType|runtime.maptype": (
+        "Key|key", "Elem|elem", "?Bucket|bucket", "?Group", "Hasher|hasher", "?KeySize|keysize",
+        "?ValueSize|elemsize", "?BucketSize|bucketsize", "?GroupSize", "?SlotSize", "?KeysOff",
+        "?KeyStride", "?ElemsOff", "?ElemStride", "?ElemOff", "Flags|flags",
+    ),
+    # A named type's uncommon part and its methods (src/internal/abi/type.go).
+    "runtime.uncommontype|internal/abi.UncommonType": (
+        "pkgpath|PkgPath", "mcount|Mcount", "xcount|Xcount", "moff|Moff",
+    ),
+    "runtime.method|internal/abi.Method": ("name|Name", "mtyp|Mtyp", "ifn|Ifn", "tfn|Tfn"),
     # Go 1.22 still names it runtime.itab (with internal/abi.Type fields); 1.23+ internal/abi.ITab.
     "runtime.itab|internal/abi.ITab": ("inter|Inter", "_type|Type", "hash|Hash", "fun|Fun"),
     "runtime.itabTableType": ("size", "count", "entries"),
@@ -96,10 +109,11 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
     "runtime.moduledata": (
         "pcHeader", "funcnametab", "cutab", "filetab", "pctab", "pclntable", "ftab",
         "findfunctab", "minpc", "maxpc", "text", "etext", "noptrdata", "enoptrdata", "data",
-        "edata", "bss", "ebss", "noptrbss", "enoptrbss", "end", "gcdata", "gcbss", "types",
-        "?typedesclen", "etypes", "?itaboffset", "?itabsize", "rodata", "gofunc", "?epclntab",
-        "textsectmap", "?typelinks", "?itablinks", "modulename", "gcdatamask.n",
-        "gcdatamask.bytedata", "gcbssmask.n", "gcbssmask.bytedata", "next",
+        "edata", "bss", "ebss", "noptrbss", "enoptrbss", "?covctrs", "?ecovctrs", "end",
+        "gcdata", "gcbss", "types", "?typedesclen", "etypes", "?itaboffset", "?itabsize",
+        "rodata", "gofunc", "?epclntab", "textsectmap", "?typelinks", "?itablinks",
+        "modulename", "gcdatamask.n", "gcdatamask.bytedata", "gcbssmask.n",
+        "gcbssmask.bytedata", "next",
     ),
     "runtime.pcHeader": (
         "magic", "minLC", "ptrSize", "nfunc", "nfiles", "?textStart", "funcnameOffset",
@@ -116,6 +130,17 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
     "runtime.bitvector": ("n", "bytedata"),
     "runtime.mSpanList": ("first", "last"),
 }
+
+# The runtime.moduledata fields moduledata.py reads to find and validate the moduledata:
+# that happens before DWARF or the Go version is known, so their offsets come from the
+# generated tables, one layout family per distinct set of offsets (MODULEDATA_LAYOUTS).
+MODULEDATA_FIELDS: tuple[str, ...] = (
+    "pcHeader", "funcnametab", "cutab", "filetab", "pctab", "pclntable", "ftab", "findfunctab",
+    "minpc", "maxpc", "text", "etext", "noptrdata", "enoptrdata", "data", "edata", "bss",
+    "ebss", "noptrbss", "enoptrbss", "covctrs", "ecovctrs", "end", "gcdata", "gcbss", "types",
+    "typedesclen", "etypes", "itaboffset", "itabsize", "rodata", "gofunc", "epclntab",
+    "textsectmap", "typelinks", "itablinks",
+)
 
 SPEC_CONSTANTS: tuple[str, ...] = (
     "runtime._PageSize",

@@ -44,7 +44,14 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
     "runtime.mcache": ("tiny", "tinyoffset", "alloc"),
     "runtime.mheap": (
         "pages", "sweepgen", "allspans", "arenas", "?allArenas|heapArenas", "curArena.base",
-        "curArena.end", "central",
+        "curArena.end", "central", "?pagesInUse",
+    ),
+    # The runtime's own heap accounting that gocore/heap/heapcheck.py checks the spans
+    # found against: mheap_.pagesInUse, and memstats.heapStats.stats ([3]heapStatsDelta,
+    # generations summed as readmemstats_m does). src/runtime/mstats.go, mheap.go.
+    "?runtime.mstats": ("heapStats.stats",),
+    "?runtime.heapStatsDelta": (
+        "smallAllocCount", "smallFreeCount", "largeAllocCount", "largeFreeCount",
     ),
     "runtime.mspan": (
         "next", "prev", "startAddr", "npages", "manualFreeList", "freeindex", "nelems",

@@ -19,7 +19,6 @@ from collections.abc import Callable
 import core
 from core import DumpError, Error
 
-from .binary.buildinfo import parse_go_version
 from .errors import GoCoreError, UnsupportedGoVersion
 from .goroutines.goroutines import Frame, Goroutine
 from .objects import Object, Root
@@ -45,14 +44,15 @@ def check_version(gp: GoProcess, any_version: bool = False) -> None:
     """
     if gp.process.exe is None or gp.go_version is None:
         return
-    v = parse_go_version(gp.go_version)
-    if v is None:
+    from .binary.facts import release_support
+    support = release_support(gp._version[2], OLDEST_SUPPORTED, NEWEST_TESTED)
+    if support == "unknown":
         gp.process.warn(f"cannot tell the Go release from {gp.go_version!r}; reading it as the newest known")
-    elif v[:2] < OLDEST_SUPPORTED:
+    elif support == "older":
         if not any_version:
             raise UnsupportedGoVersion(gp.go_version)
         gp.process.warn(f"{gp.go_version} is older than go1.19: reading it anyway, answers may be wrong")
-    elif v[:2] > NEWEST_TESTED:
+    elif support == "newer":
         gp.process.warn(f"{gp.go_version} is newer than any release viewcore was tested with "
                         f"(go{NEWEST_TESTED[0]}.{NEWEST_TESTED[1]}); answers may be wrong where the runtime changed")
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import core
 
+from .binary.goversion import GoVersion
 from .errors import BadRuntimeData, GoCoreError, RuntimeLayoutError
 
 if TYPE_CHECKING:
@@ -112,31 +113,35 @@ class GoProcess:
         return self._version[1]
 
     @cached_property
-    def _version(self) -> tuple[str | None, str | None]:
-        from .binary.buildinfo import parse_go_version, read_version_string, version_from_pclntab
+    def _version(self) -> tuple[str | None, str | None, GoVersion | None]:
+        """Return ``(go_version, go_version_source, its parsed release)``: the one reading and
+        the one parse of the Go version for this process."""
+        from .binary.buildinfo import read_version_string, version_from_pclntab
+        from .binary.goversion import parse_go_version
         exe = self.process.exe
         if exe is None:
-            return None, None
+            return None, None, None
         bi = self.build_info
         if bi is not None and bi.go_version:
-            if parse_go_version(bi.go_version) is not None or bi.go_version.startswith("devel"):
-                return bi.go_version, "buildinfo"
+            parsed = parse_go_version(bi.go_version)
+            if parsed is not None or bi.go_version.startswith("devel"):
+                return bi.go_version, "buildinfo", parsed
             self.process.warn(f"{exe.path}: build info names Go version {bi.go_version[:40]!r}, "
                               "which is none; the Go version is read from the runtime instead")
         try:
             addr = self._build_version_address()
         except GoCoreError:  # no pclntab or moduledata: nothing else to read a version from
-            return None, None
+            return None, None, None
         version = read_version_string(exe, addr) if addr is not None else None
         if version is not None:
-            return version, "runtime.buildVersion"
+            return version, "runtime.buildVersion", parse_go_version(version)
         release = version_from_pclntab(self.pclntab.names, self.moduledata.family)
         if release is None:
-            return None, None
+            return None, None, None
         self.process.warn(f"{exe.path}: neither Go build information nor runtime.buildVersion; "
                           f"reading it as {release}, the release its pclntab and moduledata "
                           "layout imply")
-        return release, "pclntab"
+        return release, "pclntab", parse_go_version(release)
 
     def _build_version_address(self) -> int | None:
         """Return the link-time address of ``runtime.buildVersion``: DWARF, symbols, or found
@@ -186,13 +191,14 @@ class GoProcess:
     def layout(self):
         """Return the runtime's Layout: from DWARF, else the table for this Go version."""
         from .binary.layout import load_layout
-        return load_layout(self._exe(), self.dwarf, self.go_version, read_dwarf=False)
+        return load_layout(self._exe(), self.dwarf, self._version[2] or self.go_version,
+                           read_dwarf=False)
 
     @cached_property
     def facts(self):
         """Return the named version Facts (facts.py) of this runtime."""
         from .binary.facts import detect
-        return detect(self.layout, self.go_version)
+        return detect(self.layout, self._version[2])
 
     @cached_property
     def _module(self):

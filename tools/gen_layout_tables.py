@@ -33,7 +33,8 @@ sys.path.insert(0, ROOT)
 
 from core import exe as core_exe  # noqa: E402
 from gocore.binary.dwarf import load_dwarf  # noqa: E402
-from gocore.binary.layout import Layout, _minor, _version_key  # noqa: E402
+from gocore.binary.goversion import parse_go_version  # noqa: E402
+from gocore.binary.layout import MODULEDATA_FIELDS, Layout  # noqa: E402
 
 TINY = """package main
 
@@ -106,10 +107,36 @@ def delta(base: dict, other: dict) -> dict:
 def layout_of(path: str) -> tuple[str, dict]:
     exe = core_exe.open_executable(path)
     dwarf = load_dwarf(exe)
-    minor = _minor(dwarf.go_version)
-    if minor is None:
+    version = parse_go_version(dwarf.go_version)
+    if version is None:
         raise SystemExit(f"{path}: cannot tell the Go version from DWARF producer {dwarf.producer!r}")
-    return minor, Layout.from_dwarf(dwarf, minor).to_table()
+    return version.release, Layout.from_dwarf(dwarf, version).to_table()
+
+
+def _version_key(release: str):
+    return parse_go_version(release)
+
+
+# A moduledata layout family is named by the oldest release that has it; where no fixture of
+# that release exists, src/runtime/symtab.go says: go1.18 added gofunc (1.18 and 1.19 share
+# the layout), go1.20 inserted covctrs/ecovctrs (1.20 and 1.21-1.25 share it).
+FAMILY_NAMES = {"1.19": "go1.18", "1.21": "go1.20"}
+
+
+def moduledata_layouts(tables: dict[str, dict]) -> dict[str, dict]:
+    """Return ``{family: {'releases': [...], 'fields': {field: (offset, size)}}}``: the
+    offsets of ``MODULEDATA_FIELDS`` in each release's table, releases sharing them grouped."""
+    out: dict[str, dict] = {}
+    for v in sorted(tables, key=_version_key):
+        have = tables[v]["structs"]["runtime.moduledata"]["fields"]
+        fields = dict(sorted(((f, have[f]) for f in MODULEDATA_FIELDS if f in have),
+                             key=lambda kv: kv[1][0]))
+        same = next((fam for fam in out.values() if fam["fields"] == fields), None)
+        if same is not None:
+            same["releases"].append(v)
+        else:
+            out[FAMILY_NAMES.get(v, f"go{v}")] = {"releases": [v], "fields": fields}
+    return out
 
 
 def render(tables: dict[str, dict], sources: dict[str, str],
@@ -129,6 +156,8 @@ def render(tables: dict[str, dict], sources: dict[str, str],
         "TABLES[minor] = {'ptr_size', 'structs': {canonical struct: {'name': spelling, 'size',",
         "'fields': {canonical path: (offset, size)}}}, 'constants': {name: value}} (linux/amd64)",
         "GOOS_DELTAS[goos][minor] = {'structs': {...}, 'constants': {...}}: what differs there",
+        "MODULEDATA_LAYOUTS[family] = {'releases': [minor, ...], 'fields': {field: (offset, size)}}:",
+        "the runtime.moduledata fields of gocore.binary.layout.MODULEDATA_FIELDS per layout family",
         '"""',
         "",
         "TABLES = " + pprint.pformat({v: tables[v] for v in sorted(tables, key=_version_key)},
@@ -137,6 +166,9 @@ def render(tables: dict[str, dict], sources: dict[str, str],
         "GOOS_DELTAS = " + pprint.pformat(
             {g: {v: deltas[g][v] for v in sorted(deltas[g], key=_version_key)} for g in sorted(deltas)},
             width=100, sort_dicts=False),
+        "",
+        "MODULEDATA_LAYOUTS = " + pprint.pformat(moduledata_layouts(tables), width=100,
+                                                 sort_dicts=False),
         "",
     ]
     return "\n".join(lines)

@@ -10,13 +10,13 @@ module text is wrapped in 16-byte sentinels. See ``src/debug/buildinfo/buildinfo
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass, field
 
 from core.errors import ExecutableError
 from core.exe import Executable
 
+from .goversion import GoVersion, parse_go_version
 from .varint import uvarint
 
 MAGIC = b"\xff Go buildinf:"
@@ -54,25 +54,9 @@ class BuildInfo:
     addr: int = 0
 
     @property
-    def version_tuple(self) -> tuple[int, int, int] | None:
+    def version_tuple(self) -> GoVersion | None:
         """Return ``(major, minor, patch)`` of ``go_version``, or None if it is not a release."""
         return parse_go_version(self.go_version) if self.go_version else None
-
-
-_VERSION_RE = re.compile(r"go(\d+)(?:\.(\d+))?(?:\.(\d+))?")
-
-
-def parse_go_version(text: str) -> tuple[int, int, int] | None:
-    """Return ``(1, 22, 10)`` for ``"go1.22.10"``; None when no ``goN.M`` is found.
-
-    Tolerates pre-releases (``go1.23rc1`` -> (1, 23, 0)), experiment suffixes
-    (``go1.25.5 X:nodwarf5``) and devel strings that name a base version
-    (``devel go1.26-abcdef ...`` -> (1, 26, 0)); a bare ``devel +abc`` gives None.
-    """
-    m = _VERSION_RE.search(text or "")
-    if m is None:
-        return None
-    return int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0)
 
 
 def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -201,6 +185,17 @@ def read_build_info(exe: Executable) -> BuildInfo:
                      settings=settings, addr=addr)
 
 
+def buildinfo_version(exe: Executable) -> str | None:
+    """Return the Go version ("go1.22.10") the executable's build info records, or None when
+    it has no build info or an unreadable one."""
+    if find_build_info(exe) is None:
+        return None
+    try:
+        return read_build_info(exe).go_version
+    except (BuildInfoError, struct.error, ValueError, IndexError):  # bytes no linker wrote
+        return None
+
+
 # ---- the version without build information ---------------------------------------------
 
 def read_version_string(exe: Executable, addr: int) -> str | None:
@@ -223,25 +218,55 @@ def read_version_string(exe: Executable, addr: int) -> str | None:
     return text if parse_go_version(text) is not None or text.startswith("devel") else None
 
 
+# A [N]string the linker initialised (runtime.waitReasonStrings: a few dozen short strings).
+MAX_STATIC_STRINGS = 4096
+MAX_STATIC_STRING_LEN = 4096
+
+
+def read_string_array(exe: Executable, addr: int, count: int, ptr_size: int) -> list[str] | None:
+    """Return the ``count`` Go strings of the ``[count]string`` at link-time ``addr`` whose
+    headers and bytes the linker wrote into the executable, or None when any of them is not
+    in the file or is no plausible string (then the caller falls back to a built-in table)."""
+    if not 0 < count <= MAX_STATIC_STRINGS or ptr_size not in (4, 8):
+        return None
+    raw = exe.read_static(addr, 2 * ptr_size * count)
+    if raw is None:
+        return None
+    fmt = "<" + ("Q" if ptr_size == 8 else "I") * 2
+    out = []
+    for ptr, n in struct.iter_unpack(fmt, raw):
+        if n > MAX_STATIC_STRING_LEN:
+            return None
+        data = exe.read_static(ptr, n) if n else b""
+        if data is None:
+            return None
+        try:
+            out.append(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+    return out
+
+
 # Runtime functions that first appear in a release and that every program links (measured
 # on the heapkeeper fixtures of go1.19-go1.27 and on esbuild): within the go1.20 pclntab and
 # moduledata family (go1.20-go1.25), the newest one present names the release.
 _FIRST_IN = (("go1.25", "runtime.(*gcWork).putObj"), ("go1.24", "runtime.mallocgcLarge"),
              ("go1.23", "runtime.(*timer).maybeAdd"), ("go1.22", "runtime.(*mspan).typePointersOf"))
 
-# moduledata layout family (gocore/binary/moduledata.py LAYOUTS) -> the release it implies when no
-# probe decides: go1.18's family also holds go1.18, go1.20's also go1.20 (no table for
-# either: the newest release of the family is named), go1.27's may hold later releases.
-_FAMILY_RELEASE = {"go1.18": "go1.19", "go1.20": "go1.21", "go1.26": "go1.26", "go1.27": "go1.27+"}
-
-
 def version_from_pclntab(function_names, family: str) -> str | None:
     """Return the Go release (``go1.24``, ``go1.27+``: minor release only) that the
     moduledata layout family (picked by the pclntab magic and layout probing) and the
     runtime's function names imply, or None for an unknown family."""
+    from ..generated.layout_tables import MODULEDATA_LAYOUTS
     if family == "go1.20":
         names = set(function_names)
         for release, func in _FIRST_IN:
             if func in names:
                 return release
-    return _FAMILY_RELEASE.get(family)
+    # Else the oldest release of the family with a table (go1.18's family also holds go1.18,
+    # go1.20's also go1.20: neither has one); the newest family may hold later releases.
+    entry = MODULEDATA_LAYOUTS.get(family)
+    if entry is None:
+        return None
+    newest = family == list(MODULEDATA_LAYOUTS)[-1]
+    return f"go{entry['releases'][0]}" + ("+" if newest else "")

@@ -8,9 +8,14 @@ builds keep working). Each detector names the GOROOT file that shows the change.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
-from .layout import Layout, _minor, _version_key
+from .goversion import GoVersion, as_go_version
+
+if TYPE_CHECKING:
+    from .layout import Layout
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class Facts:
     itab_type: str
     # the per-module itab list is moduledata.itablinks (to go1.26) rather than itaboffset/itabsize
     itablinks: bool
+    # the map type descriptor: "bucket" (maptype/OldMapType), "swiss" (SwissMapType, go1.24),
+    # "split" (MapType with separate key and elem arrays per group, go1.27)
+    map_layout: str
 
     def as_dict(self) -> dict:
         """Return the facts as a plain dict (for ``--debug`` output and JSON)."""
@@ -53,10 +61,10 @@ def _since(version: tuple[int, int] | None, minor: int, default: bool = False) -
     return default if version is None else version >= (1, minor)
 
 
-def detect(layout: Layout, go_version: str | None = None) -> Facts:
+def detect(layout: Layout, go_version: GoVersion | str | None = None) -> Facts:
     """Decide every fact for the program whose runtime layout is ``layout``."""
-    m = _minor(go_version) or layout.go_version
-    v = _version_key(m) if m else None
+    parsed = as_go_version(go_version) or layout.go_version
+    v = (parsed.major, parsed.minor) if parsed is not None else None
     L = layout
 
     # src/runtime/mbitmap.go (go1.22: "minSizeForMallocHeader"), src/runtime/mheap.go heapArena
@@ -117,7 +125,7 @@ def detect(layout: Layout, go_version: str | None = None) -> Facts:
     # src/internal/abi/type.go: KindGCProg (removed in go1.24)
     if L.has_const("internal/abi.KindGCProg"):
         gc_programs = True
-    elif L.source == "DWARF" and v is not None and v >= (1, 24):
+    elif L.source == "DWARF" and _since(v, 24, False):
         gc_programs = False
     else:
         gc_programs = not _since(v, 24, True)
@@ -135,10 +143,54 @@ def detect(layout: Layout, go_version: str | None = None) -> Facts:
     else:
         itablinks = not _since(v, 27, False)
 
+    # src/internal/abi/map.go: MapType.KeysOff (go1.27); map_swiss.go SwissMapType.SlotSize (go1.24)
+    if not swiss_maps:
+        map_layout = "bucket"
+    elif L.has("internal/abi.MapType", "KeysOff"):
+        map_layout = "split"
+    elif L.has("internal/abi.MapType", "SlotSize"):
+        map_layout = "swiss"
+    else:
+        map_layout = "split" if _since(v, 27, False) else "swiss"
+
     return Facts(
         version=v, malloc_headers=malloc_headers, span_counts_u16=span_counts_u16,
         special_offset_uintptr=special_offset_uintptr, swiss_maps=swiss_maps,
         inline_mark_bits=inline_mark_bits, direct_iface_in_tflag=direct_iface_in_tflag,
         arena_heap_bitmap=arena_heap_bitmap, gc_mask_on_demand=gc_mask_on_demand,
         gc_programs=gc_programs, rtype_type=rtype_type, itab_type=itab_type, itablinks=itablinks,
+        map_layout=map_layout,
     )
+
+
+# ---- which table or release a version is read as ----
+
+def nearest_release(version: GoVersion, releases: Iterable[str]) -> str | None:
+    """Return the newest of ``releases`` (``"1.22"`` keys of a generated table) that is not
+    newer than ``version``'s release, or None when every one is newer."""
+    older = [r for r in releases if _release_key(r) <= (version.major, version.minor)]
+    return max(older, key=_release_key, default=None)
+
+
+def newest_release(releases: Iterable[str]) -> str:
+    """Return the newest of ``releases`` (``"1.22"`` keys of a generated table)."""
+    return max(releases, key=_release_key)
+
+
+def _release_key(release: str) -> tuple[int, int]:
+    major, minor = release.split(".")
+    return int(major), int(minor)
+
+
+def release_support(version: GoVersion | None, oldest: tuple[int, int],
+                    newest: tuple[int, int]) -> str:
+    """Return how ``version`` stands against the supported range ``oldest``..``newest``:
+    ``"unknown"`` (no release number), ``"older"``, ``"newer"`` or ``"supported"``."""
+    if version is None:
+        return "unknown"
+    release = (version.major, version.minor)
+    if release < oldest:
+        return "older"
+    if release > newest:
+        return "newer"
+    return "supported"

@@ -17,11 +17,13 @@ Lookups accept any listed spelling. Constants ending in ``*`` declare a whole fa
 
 from __future__ import annotations
 
-import bisect
 import logging
 from dataclasses import dataclass, field
 
 from ..errors import MissingDebugInfo, RuntimeLayoutError, UnsupportedGoVersion
+from .buildinfo import buildinfo_version
+from .facts import nearest_release
+from .goversion import GoVersion, as_go_version
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,14 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
     "runtime.mcache": ("tiny", "tinyoffset", "alloc"),
     "runtime.mheap": (
         "pages", "sweepgen", "allspans", "arenas", "?allArenas|heapArenas", "curArena.base",
-        "curArena.end", "central",
+        "curArena.end", "central", "?pagesInUse",
+    ),
+    # The runtime's own heap accounting that gocore/heap/heapcheck.py checks the spans
+    # found against: mheap_.pagesInUse, and memstats.heapStats.stats ([3]heapStatsDelta,
+    # generations summed as readmemstats_m does). src/runtime/mstats.go, mheap.go.
+    "?runtime.mstats": ("heapStats.stats",),
+    "?runtime.heapStatsDelta": (
+        "smallAllocCount", "smallFreeCount", "largeAllocCount", "largeFreeCount",
     ),
     "runtime.mspan": (
         "next", "prev", "startAddr", "npages", "manualFreeList", "freeindex", "nelems",
@@ -67,6 +76,19 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
         "fieldAlign|FieldAlign_", "kind|Kind_", "equal|Equal", "gcdata|GCData", "str|Str",
         "ptrToThis|PtrToThis",
     ),
+    # The map type descriptor's tail after the common header: maptype / MapType (buckets, to
+    # go1.23), SwissMapType (go1.24-1.25; MapType again in go1.26), MapType with split key
+    # and elem arrays (go1.27). src/internal/abi/map*.go, src/runtime/type.go before 1.21.
+    "internal/abi.MapType|internal/abi.SwissMapType|internal/abi.OldMapType|runtime.maptype": (
+        "Key|key", "Elem|elem", "?Bucket|bucket", "?Group", "Hasher|hasher", "?KeySize|keysize",
+        "?ValueSize|elemsize", "?BucketSize|bucketsize", "?GroupSize", "?SlotSize", "?KeysOff",
+        "?KeyStride", "?ElemsOff", "?ElemStride", "?ElemOff", "Flags|flags",
+    ),
+    # A named type's uncommon part and its methods (src/internal/abi/type.go).
+    "runtime.uncommontype|internal/abi.UncommonType": (
+        "pkgpath|PkgPath", "mcount|Mcount", "xcount|Xcount", "moff|Moff",
+    ),
+    "runtime.method|internal/abi.Method": ("name|Name", "mtyp|Mtyp", "ifn|Ifn", "tfn|Tfn"),
     # Go 1.22 still names it runtime.itab (with internal/abi.Type fields); 1.23+ internal/abi.ITab.
     "runtime.itab|internal/abi.ITab": ("inter|Inter", "_type|Type", "hash|Hash", "fun|Fun"),
     "runtime.itabTableType": ("size", "count", "entries"),
@@ -94,10 +116,11 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
     "runtime.moduledata": (
         "pcHeader", "funcnametab", "cutab", "filetab", "pctab", "pclntable", "ftab",
         "findfunctab", "minpc", "maxpc", "text", "etext", "noptrdata", "enoptrdata", "data",
-        "edata", "bss", "ebss", "noptrbss", "enoptrbss", "end", "gcdata", "gcbss", "types",
-        "?typedesclen", "etypes", "?itaboffset", "?itabsize", "rodata", "gofunc", "?epclntab",
-        "textsectmap", "?typelinks", "?itablinks", "modulename", "gcdatamask.n",
-        "gcdatamask.bytedata", "gcbssmask.n", "gcbssmask.bytedata", "next",
+        "edata", "bss", "ebss", "noptrbss", "enoptrbss", "?covctrs", "?ecovctrs", "end",
+        "gcdata", "gcbss", "types", "?typedesclen", "etypes", "?itaboffset", "?itabsize",
+        "rodata", "gofunc", "?epclntab", "textsectmap", "?typelinks", "?itablinks",
+        "modulename", "gcdatamask.n", "gcdatamask.bytedata", "gcbssmask.n",
+        "gcbssmask.bytedata", "next",
     ),
     "runtime.pcHeader": (
         "magic", "minLC", "ptrSize", "nfunc", "nfiles", "?textStart", "funcnameOffset",
@@ -114,6 +137,17 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
     "runtime.bitvector": ("n", "bytedata"),
     "runtime.mSpanList": ("first", "last"),
 }
+
+# The runtime.moduledata fields moduledata.py reads to find and validate the moduledata:
+# that happens before DWARF or the Go version is known, so their offsets come from the
+# generated tables, one layout family per distinct set of offsets (MODULEDATA_LAYOUTS).
+MODULEDATA_FIELDS: tuple[str, ...] = (
+    "pcHeader", "funcnametab", "cutab", "filetab", "pctab", "pclntable", "ftab", "findfunctab",
+    "minpc", "maxpc", "text", "etext", "noptrdata", "enoptrdata", "data", "edata", "bss",
+    "ebss", "noptrbss", "enoptrbss", "covctrs", "ecovctrs", "end", "gcdata", "gcbss", "types",
+    "typedesclen", "etypes", "itaboffset", "itabsize", "rodata", "gofunc", "epclntab",
+    "textsectmap", "typelinks", "itablinks",
+)
 
 SPEC_CONSTANTS: tuple[str, ...] = (
     "runtime._PageSize",
@@ -192,13 +226,13 @@ class Layout:
     """Resolved runtime layout (from DWARF or from the built-in tables)."""
 
     def __init__(self, structs: dict[str, StructInfo], constants: dict[str, int], *,
-                 ptr_size: int = 8, source: str = "DWARF", go_version: str | None = None,
+                 ptr_size: int = 8, source: str = "DWARF", go_version: GoVersion | None = None,
                  warnings: list[str] | None = None):
         self.structs = structs
         self.constants = constants
         self.ptr_size = ptr_size
         self.source = source
-        self.go_version = go_version      # "1.22" style, when known
+        self.go_version = go_version      # the release it was resolved for, when known
         self.warnings = warnings or []
         self._struct_alias: dict[str, str] = {}
         self._field_alias: dict[str, dict[str, str]] = {}
@@ -282,7 +316,7 @@ class Layout:
     # -- construction --
 
     @classmethod
-    def from_dwarf(cls, dwarf, go_version: str | None = None) -> "Layout":
+    def from_dwarf(cls, dwarf, go_version: GoVersion | str | None = None) -> "Layout":
         """Resolve ``SPEC`` against a ``gocore.binary.dwarf.DwarfData``; raise on missing required items."""
         types = dwarf.types
         structs: dict[str, StructInfo] = {}
@@ -329,11 +363,11 @@ class Layout:
                     missing.append(names[0])
         if missing:
             raise RuntimeLayoutError(missing, "DWARF")
-        version = go_version or _minor(dwarf.go_version)
+        version = as_go_version(go_version) or as_go_version(dwarf.go_version)
         return cls(structs, constants, ptr_size=dwarf.ptr_size, source="DWARF", go_version=version)
 
     @classmethod
-    def from_table(cls, go_version: str, goos: str = "linux") -> "Layout":
+    def from_table(cls, go_version: GoVersion | str, goos: str = "linux") -> "Layout":
         """Return the built-in layout for Go ``go_version`` ("go1.22.10", "1.22") on ``goos``.
 
         An unknown newer release uses the nearest older table and records a warning. The
@@ -342,26 +376,18 @@ class Layout:
         """
         from ..generated.layout_tables import GOOS_DELTAS, TABLES
 
-        minor = _minor(go_version)
-        if minor is None:
+        version = as_go_version(go_version)
+        if version is None:
             raise MissingDebugInfo(f"a runtime layout for Go version {go_version!r}")
-        key = _version_key(minor)
-        if key < (1, 19):
-            raise UnsupportedGoVersion(go_version)
-        known = sorted(TABLES, key=_version_key)
+        minor_used = nearest_release(version, TABLES)
+        if minor_used is None:
+            raise UnsupportedGoVersion(str(go_version))
         warnings = []
-        if minor not in TABLES:
-            i = bisect.bisect_right([_version_key(k) for k in known], key) - 1
-            if i < 0:
-                raise UnsupportedGoVersion(go_version, known[0])
-            chosen = known[i]
-            msg = (f"no built-in runtime layout for go{minor}; using go{chosen}'s "
+        if version.release not in TABLES:
+            msg = (f"no built-in runtime layout for go{version.release}; using go{minor_used}'s "
                    "(fields that moved will be misread)")
             log.warning(msg)
             warnings.append(msg)
-            minor_used = chosen
-        else:
-            minor_used = minor
         tab = TABLES[minor_used]
         delta = {"structs": {}, "constants": {}}
         if goos != "linux":
@@ -374,7 +400,8 @@ class Layout:
         constants = {**tab["constants"], **delta["constants"]}
         where = "" if goos == "linux" else f" ({goos})"
         return cls(structs, constants, ptr_size=tab["ptr_size"],
-                   source=f"built-in table go{minor_used}{where}", go_version=minor, warnings=warnings)
+                   source=f"built-in table go{minor_used}{where}", go_version=version,
+                   warnings=warnings)
 
     def to_table(self) -> dict:
         """Return this layout as a plain dict (the format of ``layout_tables.TABLES`` entries)."""
@@ -410,72 +437,10 @@ def _resolve_path(types, t, path: str) -> tuple[int, int] | None:
     return off, cur.size
 
 
-def _minor(version: str | None) -> str | None:
-    """Return "1.22" for "go1.22.10", "1.22", "go1.22rc1"; None if not a release version."""
-    if not version:
-        return None
-    v = version.strip()
-    if v.startswith("go"):
-        v = v[2:]
-    parts = v.split(".")
-    if len(parts) < 2 or not parts[0].isdigit():
-        return None
-    digits = ""
-    for ch in parts[1]:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return f"{int(parts[0])}.{int(digits)}" if digits else None
-
-
-def _version_key(minor: str) -> tuple[int, int]:
-    a, b = minor.split(".")
-    return int(a), int(b)
-
-
 # ---- entry point ----
 
-BUILDINFO_MAGIC = b"\xff Go buildinf:"
-
-
-def buildinfo_version(exe) -> str | None:
-    """Return the Go version ("go1.22.10") recorded in the executable's build info, or None.
-
-    Reads the inline format of Go 1.18+ (flags bit 2): magic, pointer size, flags, padding to
-    32 bytes, then the varint-prefixed version string (src/debug/buildinfo/buildinfo.go).
-    """
-    data = exe.section_data(".go.buildinfo")
-    candidates = [data] if data else []
-    if not candidates:
-        for name in (".data", ".rdata"):
-            d = exe.section_data(name)
-            if d:
-                candidates.append(d)
-    for d in candidates:
-        i = d.find(BUILDINFO_MAGIC)
-        if i < 0 or i + 32 > len(d):
-            continue
-        flags = d[i + 15]
-        if not flags & 2:
-            continue
-        p = i + 32
-        n = 0
-        shift = 0
-        while p < len(d):
-            b = d[p]
-            p += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
-        if p + n > len(d) or n > 1024:  # a corrupt length: no version here
-            return None
-        s = d[p:p + n].decode("utf-8", "replace")
-        return s or None
-    return None
-
-
-def load_layout(exe, dwarf=None, go_version: str | None = None, *, read_dwarf: bool = True) -> Layout:
+def load_layout(exe, dwarf=None, go_version: GoVersion | str | None = None, *,
+                read_dwarf: bool = True) -> Layout:
     """Return the runtime layout of executable ``exe``: from DWARF when it has some, else
     from the built-in table for its Go version (``go_version`` or its build info).
 
@@ -488,7 +453,7 @@ def load_layout(exe, dwarf=None, go_version: str | None = None, *, read_dwarf: b
         from .dwarf import load_dwarf
         dwarf = load_dwarf(exe)
     if dwarf is not None:
-        return Layout.from_dwarf(dwarf, _minor(version))
+        return Layout.from_dwarf(dwarf, version)
     if not version:
         raise MissingDebugInfo("both DWARF and the Go build info (cannot choose a runtime layout)",
                                getattr(exe, "path", None))

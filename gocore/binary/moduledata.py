@@ -5,8 +5,9 @@ section from Go 1.26), so the executable alone is enough; a dump holds the same 
 first word is the ``pcHeader`` address, so we scan writable data for that word and validate
 the slices and ranges that follow against the pclntab header and the segments.
 
-The struct's layout is the one table below per family (``type moduledata struct`` in each
-GOROOT's ``src/runtime/symtab.go``); the family is picked by which layout validates.
+The struct's layout is one generated table per family (``MODULEDATA_LAYOUTS``, from the DWARF
+of each release's ``runtime.moduledata``, see tools/gen_layout_tables.py); the family is
+picked by which layout validates.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from core.exe import Executable
 
 from ..errors import GoCoreError
+from ..generated.layout_tables import MODULEDATA_LAYOUTS
 from .pclntab import Pclntab, PclntabError, find_pclntab, open_pclntab, parse_header
 
 log = logging.getLogger(__name__)
@@ -32,51 +34,20 @@ class ModuleDataError(GoCoreError):
     """``runtime.firstmoduledata`` cannot be found or does not validate."""
 
 
-# Field order of runtime.moduledata up to the fields we read; "p" = uintptr/pointer,
-# "s" = slice (ptr, len, cap). Offsets are computed from this (amd64: 8-byte words).
-_HEAD = [("pcHeader", "p"), ("funcnametab", "s"), ("cutab", "s"), ("filetab", "s"),
-         ("pctab", "s"), ("pclntable", "s"), ("ftab", "s"), ("findfunctab", "p"),
-         ("minpc", "p"), ("maxpc", "p"), ("text", "p"), ("etext", "p"),
-         ("noptrdata", "p"), ("enoptrdata", "p"), ("data", "p"), ("edata", "p"),
-         ("bss", "p"), ("ebss", "p"), ("noptrbss", "p"), ("enoptrbss", "p")]
-_COV = [("covctrs", "p"), ("ecovctrs", "p")]
-_GC = [("end", "p"), ("gcdata", "p"), ("gcbss", "p")]
-_LINKS = [("textsectmap", "s"), ("typelinks", "s"), ("itablinks", "s")]
-
-LAYOUTS: dict[str, list[tuple[str, str]]] = {
-    # go1.18 (1.18, 1.19): pcHeader .. noptrbss, end/gcdata/gcbss, types, etypes, rodata,
-    # gofunc (new in 1.18), textsectmap, typelinks, itablinks.
-    "go1.18": _HEAD + _GC + [("types", "p"), ("etypes", "p"), ("rodata", "p"), ("gofunc", "p")]
-    + _LINKS,
-    # go1.20 (1.20-1.25): covctrs/ecovctrs inserted after enoptrbss (coverage redesign);
-    # 1.21 adds inittasks and 1.23 moves `bad`, both after the fields read here.
-    "go1.20": _HEAD + _COV + _GC + [("types", "p"), ("etypes", "p"), ("rodata", "p"),
-                                    ("gofunc", "p")] + _LINKS,
-    # go1.26: epclntab after gofunc.
-    "go1.26": _HEAD + _COV + _GC + [("types", "p"), ("etypes", "p"), ("rodata", "p"),
-                                    ("gofunc", "p"), ("epclntab", "p")] + _LINKS,
-    # go1.27: types, typedesclen, etypes, itaboffset, itabsize; typelinks/itablinks gone.
-    "go1.27": _HEAD + _COV + _GC + [("types", "p"), ("typedesclen", "p"), ("etypes", "p"),
-                                    ("itaboffset", "p"), ("itabsize", "p"), ("rodata", "p"),
-                                    ("gofunc", "p"), ("epclntab", "p"), ("textsectmap", "s")],
-}
-
-
-def _offsets(layout: list[tuple[str, str]], ptr: int = 8) -> dict[str, int]:
-    """Return ``{field: byte offset}`` for a layout (slices take three words)."""
-    out, off = {}, 0
-    for name, kind in layout:
-        out[name] = off
-        off += ptr * (3 if kind == "s" else 1)
-    return out
-
+# family -> {field: (offset, size)} of the runtime.moduledata fields read here
+# (layout.MODULEDATA_FIELDS), one family per layout, generated from each release's DWARF.
+# A field of three words is a slice (ptr, len, cap); amd64: 8-byte words.
+LAYOUTS: dict[str, dict[str, tuple[int, int]]] = {
+    family: entry["fields"] for family, entry in MODULEDATA_LAYOUTS.items()}
+_WORD = 8
+OFFSETS = {family: {name: off for name, (off, _) in fields.items()}
+           for family, fields in LAYOUTS.items()}
 
 # Element sizes of the slices (amd64), to check that each slice's bytes are mapped.
 _ELEM_SIZE = {"funcnametab": 1, "cutab": 4, "filetab": 1, "pctab": 1, "pclntable": 1,
               "ftab": 8, "textsectmap": 24, "typelinks": 4, "itablinks": 8}
 
-OFFSETS = {family: _offsets(layout) for family, layout in LAYOUTS.items()}
-_SIZES = {family: sum(24 if k == "s" else 8 for _, k in layout) for family, layout in LAYOUTS.items()}
+_SIZES = {family: max(off + size for off, size in fields.values()) for family, fields in LAYOUTS.items()}
 
 
 @dataclass(frozen=True)
@@ -133,9 +104,8 @@ class ModuleData:
 def _decode(buf: bytes, family: str, addr: int) -> ModuleData:
     """Return the ModuleData for raw struct bytes ``buf`` read as layout ``family``."""
     vals: dict[str, object] = {}
-    for name, kind in LAYOUTS[family]:
-        off = OFFSETS[family][name]
-        if kind == "s":
+    for name, (off, size) in LAYOUTS[family].items():
+        if size == 3 * _WORD:
             p, n, c = struct.unpack_from("<3Q", buf, off)
             vals[name] = (p, n, c)
         else:

@@ -14,7 +14,7 @@ Sources read: ``src/internal/abi/type.go`` (1.21+), ``src/runtime/type.go`` (1.1
 Offsets (``nameOff``, ``typeOff``) are relative to the module's type section
 (``moduledata.types``, a link-time address; add ``Process.exe_bias``).
 
-The Go version differences live in ``_Abi`` (built once from ``Facts`` and DWARF):
+The Go version differences live in ``_Abi`` (built once from ``Facts`` and the ``Layout``):
   * the kind byte carries ``kindDirectIface`` (0x20) and ``kindGCProg`` (0x40) flag bits up to
     go1.25 (mask 0x1f); go1.26 moved "direct iface" to ``TFlagDirectIface`` and the kind byte
     is the bare kind;
@@ -34,6 +34,8 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from core.errors import DumpError
 
 from ..errors import GoCoreError
 from ..heap.gcprog import GCProgramError, gc_program_mask
@@ -170,6 +172,21 @@ class Itab:
 
 # ---- what differs between releases, decided once ----
 
+# The map descriptor's tail fields each family reads, by RuntimeType.extra name.
+_MAP_EXTRA = {
+    "bucket": {"key_size": "KeySize", "value_size": "ValueSize", "bucket_size": "BucketSize",
+               "flags": "Flags"},
+    "swiss": {"group_size": "GroupSize", "slot_size": "SlotSize", "elem_off": "ElemOff",
+              "flags": "Flags"},
+    "split": {"group_size": "GroupSize", "keys_off": "KeysOff", "key_stride": "KeyStride",
+              "elems_off": "ElemsOff", "elem_stride": "ElemStride", "elem_off": "ElemOff",
+              "flags": "Flags"},
+}
+_MAP = "internal/abi.MapType"
+_UNCOMMON = "runtime.uncommontype"
+_METHOD = "runtime.method"
+
+
 @dataclass(frozen=True)
 class _Abi:
     ptr: int
@@ -179,44 +196,48 @@ class _Abi:
     gc_programs: bool            # KindGCProg exists (to go1.23)
     map_tail: int                # sizeof(MapType) - sizeof(Type)
     map_layout: str              # "bucket" (hmap), "swiss" (1.24-1.26), "split" (1.27)
+    map_fields: dict             # (offset after the header, size) of key, elem, group and extras
+    uncommon: dict               # (offset, size) of UncommonType's pkgpath, mcount, moff; "size"
+    method: dict                 # (offset, size) of Method's name and mtyp; "size"
     itab_fun: int                # offset of itab.fun
 
 
-def _map_layout(gp) -> tuple[str, int]:
-    """Return the map descriptor family and tail size (bytes after the common Type header).
-
-    ``OldMapType``/``maptype``: key, elem, bucket, hasher, 3 small ints, flags (40 bytes).
-    ``SwissMapType`` (go1.24-1.26): key, elem, group, hasher, GroupSize, SlotSize, ElemOff,
-    flags (64). ``MapType`` (go1.27): key, elem, group, hasher, GroupSize, KeysOff, KeyStride,
-    ElemsOff, ElemStride, ElemOff, flags (88). DWARF decides when present; otherwise the
-    facts (the split-group layout has no runtime field of its own in the layout tables).
-    """
-    p = gp.process.ptr_size
-    facts = gp.facts
-    if not facts.swiss_maps:
-        return "bucket", 3 * p + p + 8
-    dw = gp.dwarf
-    if dw is not None:
-        for name in ("internal/abi.MapType", "internal/abi.SwissMapType"):
-            t = dw.types.lookup(name)
-            if t is not None and t.fields:
-                hdr = gp.layout.size("runtime._type")
-                return ("split" if t.field("KeysOff") is not None else "swiss"), t.size - hdr
-    # go1.27: src/internal/abi/map.go MapType has KeysOff/KeyStride/ElemsOff/ElemStride
-    split = facts.version is not None and facts.version >= (1, 27)
-    return ("split", 5 * p + 5 * p + 8) if split else ("swiss", 5 * p + 3 * p + 8)
+def _fields(L, struct_name: str, names: dict[str, str], base: int = 0) -> dict:
+    """Return ``{key: (offset - base, size)}`` of ``struct_name``'s fields named in ``names``."""
+    return {key: (L.offset(struct_name, f) - base, L.field_size(struct_name, f))
+            for key, f in names.items()}
 
 
 def _abi(gp) -> _Abi:
+    """Return what this runtime's type descriptors look like, from its Layout and Facts.
+
+    The map descriptor tail (``maptype``/``MapType`` with buckets, ``SwissMapType``,
+    ``MapType`` with split key and elem arrays in go1.27), the uncommon part and its methods
+    are the layout spec's (``layout.SPEC_STRUCTS``), from DWARF or the generated tables.
+    """
     L = gp.layout
     f = gp.facts
     T = "runtime._type"
     off = {k: L.offset(T, k) for k in ("size", "ptrdata", "hash", "tflag", "align", "fieldAlign",
                                        "kind", "gcdata", "str", "ptrToThis")}
-    layout, tail = _map_layout(gp)
-    return _Abi(ptr=gp.process.ptr_size, hdr=L.size(T), off=off,
+    hdr = L.size(T)
+    family = f.map_layout
+    group = "Bucket" if family == "bucket" else "Group"
+    map_fields = _fields(L, _MAP, {"key": "Key", "elem": "Elem", "group": group,
+                                   **_MAP_EXTRA[family]}, base=hdr)
+    uncommon = {**_fields(L, _UNCOMMON, {"pkgpath": "pkgpath", "mcount": "mcount",
+                                         "moff": "moff"}), "size": L.size(_UNCOMMON)}
+    method = {**_fields(L, _METHOD, {"name": "name", "mtyp": "mtyp"}), "size": L.size(_METHOD)}
+    return _Abi(ptr=gp.process.ptr_size, hdr=hdr, off=off,
                 kind_flags=not f.direct_iface_in_tflag, gc_programs=f.gc_programs,
-                map_tail=tail, map_layout=layout, itab_fun=L.offset("runtime.itab", "fun"))
+                map_tail=L.size(_MAP) - hdr, map_layout=family, map_fields=map_fields,
+                uncommon=uncommon, method=method, itab_fun=L.offset("runtime.itab", "fun"))
+
+
+def _int(raw: bytes, where: tuple[int, int], signed: bool = False) -> int:
+    """Return the little-endian integer of ``raw`` at ``where`` = (offset, size)."""
+    o, n = where
+    return int.from_bytes(raw[o:o + n], "little", signed=signed)
 
 
 # ---- the decoder ----
@@ -258,7 +279,7 @@ class RuntimeTypes:
     def _read(self, addr: int, n: int) -> bytes:
         try:
             return self.proc.read(addr, n)
-        except Exception as e:  # noqa: BLE001 - the dump layer's errors become ours
+        except DumpError as e:  # unmapped, or a damaged dump segment: the descriptor's fault
             raise RuntimeTypeError(addr, f"unreadable ({e})") from e
 
     def _ptr(self, addr: int) -> int:
@@ -372,15 +393,22 @@ class RuntimeTypes:
         ucount = 0
         if tflag & TFLAG_UNCOMMON:
             u = addr + a.hdr + tail
-            pkg_off, mcount, _xcount, moff = struct.unpack("<iHHI", self._read(u, 12))
+            uc = a.uncommon
+            raw_u = self._read(u, uc["size"])
+            pkg_off = _int(raw_u, uc["pkgpath"], signed=True)
+            mcount, moff = _int(raw_u, uc["mcount"]), _int(raw_u, uc["moff"])
             rt.pkg_path = self.name_off(pkg_off) if pkg_off else ""
-            ucount = 16
+            ucount = uc["size"]
             if mcount:
-                raw_m = self._read(u + moff, 16 * mcount)
-                rt.methods = tuple(
-                    Method(self.name_off(no) if no else "", self.type_off(mt))
-                    for no, mt, _ifn, _tfn in struct.iter_unpack("<iiii", raw_m))
-        rt.descriptor_size = a.hdr + tail + ucount + n_extra + 16 * len(rt.methods)
+                ms = a.method["size"]
+                raw_m = self._read(u + moff, ms * mcount)
+                out = []
+                for i in range(0, ms * mcount, ms):
+                    no = _int(raw_m[i:i + ms], a.method["name"], signed=True)
+                    mt = _int(raw_m[i:i + ms], a.method["mtyp"], signed=True)
+                    out.append(Method(self.name_off(no) if no else "", self.type_off(mt)))
+                rt.methods = tuple(out)
+        rt.descriptor_size = a.hdr + tail + ucount + n_extra + a.method["size"] * len(rt.methods)
         if kind == FUNC:
             self._func_params(rt, addr + a.hdr + tail + ucount)
         return rt
@@ -402,17 +430,9 @@ class RuntimeTypes:
             return 2 * p
         if k == MAP:
             raw = self._read(base, a.map_tail)
-            rt.key, rt.elem, rt.group = struct.unpack_from("<QQQ", raw)
-            if a.map_layout == "bucket":
-                ks, es, bs, flags = struct.unpack_from("<BBHI", raw, 4 * p)
-                rt.extra.update(key_size=ks, value_size=es, bucket_size=bs, flags=flags)
-            elif a.map_layout == "swiss":
-                gs, ss, eo, flags = struct.unpack_from("<QQQI", raw, 4 * p)
-                rt.extra.update(group_size=gs, slot_size=ss, elem_off=eo, flags=flags)
-            else:
-                gs, ko, kst, eso, est, eo, flags = struct.unpack_from("<QQQQQQI", raw, 4 * p)
-                rt.extra.update(group_size=gs, keys_off=ko, key_stride=kst, elems_off=eso,
-                                elem_stride=est, elem_off=eo, flags=flags)
+            values = {k: _int(raw, where) for k, where in a.map_fields.items()}
+            rt.key, rt.elem, rt.group = values.pop("key"), values.pop("elem"), values.pop("group")
+            rt.extra.update(values)
             return a.map_tail
         if k == FUNC:
             inc, outc = struct.unpack("<HH", self._read(base, 4))

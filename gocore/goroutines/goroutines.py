@@ -337,15 +337,33 @@ def _threads_by_m(gp) -> dict[int, object]:
 
 
 def _wait_reasons(gp) -> tuple[str, ...]:
-    """Return this runtime's waitReason strings (from the source table of its version)."""
-    from ..binary.layout import _minor
-    minor = _minor(gp.go_version) or ""
-    if minor in WAIT_REASONS:
-        return WAIT_REASONS[minor]
-    known = sorted(WAIT_REASONS, key=lambda v: tuple(int(x) for x in v.split(".")))
-    newer = [v for v in known if tuple(int(x) for x in v.split(".")) <= tuple(int(x) for x in (minor or "0.0").split("."))]
-    chosen = newer[-1] if newer else known[-1]
-    gp.process.warn(f"no wait reason table for Go {minor or '?'}; using Go {chosen}'s")
+    """Return this runtime's waitReason strings: its own ``runtime.waitReasonStrings`` when
+    DWARF or the symbol table locates it, else the table generated from the GOROOT of its
+    release (the nearest older one, with a warning, for a release without a table)."""
+    from ..binary.buildinfo import read_string_array
+    from ..binary.facts import nearest_release, newest_release
+    from ..binary.goversion import parse_go_version
+    name = "runtime.waitReasonStrings"
+    exe = gp.process.exe
+    where = None
+    if gp.dwarf is not None and name in gp.dwarf.globals:
+        g = gp.dwarf.globals[name]
+        where = (g.addr, g.size)
+    elif exe is not None and name in exe.symbols:
+        where = exe.symbols[name]
+    if where is not None:
+        ptr = gp.process.ptr_size
+        got = read_string_array(exe, where[0], where[1] // (2 * ptr), ptr)
+        if got is not None:
+            return tuple(got)
+    version = parse_go_version(gp.go_version)
+    release = version.release if version is not None else None
+    if release in WAIT_REASONS:
+        return WAIT_REASONS[release]
+    # a release older than every table, or none at all, is read as the newest known one
+    chosen = (nearest_release(version, WAIT_REASONS) if version is not None else None) \
+        or newest_release(WAIT_REASONS)
+    gp.process.warn(f"no wait reason table for Go {release or '?'}; using Go {chosen}'s")
     return WAIT_REASONS[chosen]
 
 

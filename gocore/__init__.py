@@ -45,7 +45,7 @@ def check_version(gp: GoProcess, any_version: bool = False) -> None:
     if gp.process.exe is None or gp.go_version is None:
         return
     from .binary.facts import release_support
-    support = release_support(gp._version[2], OLDEST_SUPPORTED, NEWEST_TESTED)
+    support = release_support(gp.go_release, OLDEST_SUPPORTED, NEWEST_TESTED)
     if support == "unknown":
         gp.process.warn(f"cannot tell the Go release from {gp.go_version!r}; reading it as the newest known")
     elif support == "older":

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import core
 
-from .binary.goversion import GoVersion
+from .binary.goversion import GoVersion, parse_go_version
 from .errors import BadRuntimeData, GoCoreError, RuntimeLayoutError
 
 if TYPE_CHECKING:
@@ -107,6 +107,12 @@ class GoProcess:
         return self._version[0]
 
     @property
+    def go_release(self) -> GoVersion | None:
+        """Return ``go_version`` parsed (``GoVersion``: major, minor, patch), or None when
+        it is unknown or names no release (``devel +abc``)."""
+        return self._version[2]
+
+    @property
     def go_version_source(self) -> str | None:
         """Return where ``go_version`` came from: ``"buildinfo"``, ``"runtime.buildVersion"``,
         ``"pclntab"``, or None without an executable."""
@@ -182,8 +188,8 @@ class GoProcess:
     def _dwarf_unusable(self, why: str) -> None:
         """Warn that DWARF is not used (``why``) and return None."""
         bi = self.build_info
-        version = bi.go_version if bi is not None and bi.go_version else None
-        release = ".".join(version.split(".")[:2]) if version else "its Go version"
+        parsed = parse_go_version(bi.go_version) if bi is not None and bi.go_version else None
+        release = f"go{parsed.release}" if parsed is not None else "its Go version"
         self.process.warn(f"DWARF unreadable ({why}): using the built-in layouts for {release}")
         return None
 
@@ -191,14 +197,14 @@ class GoProcess:
     def layout(self):
         """Return the runtime's Layout: from DWARF, else the table for this Go version."""
         from .binary.layout import load_layout
-        return load_layout(self._exe(), self.dwarf, self._version[2] or self.go_version,
+        return load_layout(self._exe(), self.dwarf, self.go_release or self.go_version,
                            read_dwarf=False)
 
     @cached_property
     def facts(self):
         """Return the named version Facts (facts.py) of this runtime."""
         from .binary.facts import detect
-        return detect(self.layout, self._version[2])
+        return detect(self.layout, self.go_release)
 
     @cached_property
     def _module(self):

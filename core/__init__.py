@@ -13,7 +13,7 @@ from collections.abc import Callable
 from .errors import (CorruptDump, DumpError, Error, ExecutableError, TruncatedDump, UnknownFormat,
                      UnmappedAddress)
 from .exe import Executable, open_executable
-from .memory import Memory, Segment
+from .memory import Gather, Memory, Segment, overlay
 from .process import Mapping, Process, Thread
 from .source import map_readonly, materialize
 

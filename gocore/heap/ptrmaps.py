@@ -135,6 +135,7 @@ class PointerMaps:
         on_demand = L.const("internal/abi.TFlagGCMaskOnDemand", 0) if self.facts.gc_mask_on_demand else 0
         gcprog = L.const("internal/abi.KindGCProg", 0) if self.facts.gc_programs else 0
         masks: list[np.ndarray] = []
+        proc = self.gp.process
         for i in range(len(typs)):  # one per distinct type (hundreds), not per object
             n = int(pw[i])
             m = None
@@ -142,12 +143,12 @@ class PointerMaps:
                 src = int(gcdata[i])
                 try:
                     if gcprog and int(kind[i]) & gcprog:
-                        m = gc_program_mask(self.gp.process.read, src, n, int(size[i]) // self.word)
+                        m = gc_program_mask(proc.read, src, n, int(size[i]) // self.word, proc.byte_order)
                     else:
                         if on_demand and int(tflag[i]) & on_demand:
-                            src = self.gp.process.read_ptr(src)
+                            src = proc.read_ptr(src)
                         if src:
-                            raw = np.frombuffer(self.gp.process.read(src, (n + 7) // 8), np.uint8)
+                            raw = np.frombuffer(proc.read(src, (n + 7) // 8), np.uint8)
                             m = np.unpackbits(raw, bitorder="little")[:n].astype(bool)
                         else:  # on-demand mask never built: every word may be a pointer
                             self.conservative_types += 1

@@ -287,6 +287,12 @@ class GoProcess:
         from .heap.refchains import reference_chains
         return reference_chains(self.heap_index(progress), max_depth=max_depth)
 
+    @property
+    def executable_path(self) -> str | None:
+        """Return the path of the executable the dump is read with, or None without one."""
+        exe = self.process.exe
+        return exe.path if exe is not None else None
+
     def read_memory(self, addr: int, n: int) -> bytes:
         """Return ``n`` bytes of the dump at ``addr`` (raises core.UnmappedAddress)."""
         return self.process.read(addr, n)

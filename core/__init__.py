@@ -13,13 +13,15 @@ from collections.abc import Callable
 from .errors import (CorruptDump, DumpError, Error, ExecutableError, TruncatedDump, UnknownFormat,
                      UnmappedAddress)
 from .exe import Executable, open_executable
-from .memory import Memory, Segment
+from .memory import Gather, Memory, Segment, overlay
 from .process import Mapping, Process, Thread
-from .source import map_readonly, materialize
+from .cachedir import CacheDirError
+from .source import DecompressionLimit, map_readonly, materialize, set_max_decompressed
 
 __all__ = ["open_dump", "open_executable", "Process", "Thread", "Mapping", "Memory", "Segment",
-           "Executable", "Error", "DumpError", "UnknownFormat", "TruncatedDump", "CorruptDump",
-           "ExecutableError", "UnmappedAddress"]
+           "Gather", "overlay", "Executable", "Error", "DumpError", "UnknownFormat", "TruncatedDump",
+           "CorruptDump", "ExecutableError", "UnmappedAddress", "CacheDirError", "DecompressionLimit",
+           "set_max_decompressed"]
 
 
 def open_dump(path: str | os.PathLike, exe: str | os.PathLike | None = None, *,

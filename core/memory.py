@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,11 +56,21 @@ class Segment:
 
 
 class Memory:
-    """Sorted, disjoint segments with overlay insertion and bounded reads."""
+    """Sorted, disjoint segments with overlay insertion and bounded reads.
 
-    def __init__(self) -> None:
-        self._segs: list[Segment] = []
-        self._starts: list[int] = []
+    ``explain_miss``, when set, turns the ``UnmappedAddress`` of a failed ``read``/``view``
+    into the error the dump's format has to say about it (a minidump without full memory
+    says how to get one).
+    """
+
+    def __init__(self, segments: list[Segment] | None = None,
+                 explain_miss: Callable[[int, int, UnmappedAddress], UnmappedAddress] | None = None
+                 ) -> None:
+        """Hold ``segments``, which must be sorted and disjoint (``overlay`` makes them so)."""
+        self._segs: list[Segment] = list(segments or ())
+        self._starts: list[int] = [s.start for s in self._segs]
+        self.explain_miss = explain_miss
+        self.generation = 0  # bumped by every change, so a Gather knows when it is stale
 
     def add(self, seg: Segment) -> None:
         """Overlay ``seg`` on what is there: it wins wherever it overlaps."""
@@ -79,6 +90,7 @@ class Memory:
         out.sort(key=lambda s: s.start)
         self._segs = out
         self._starts = [s.start for s in out]
+        self.generation += 1
 
     def fill(self, seg: Segment) -> None:
         """Add ``seg`` only where no present segment already is (absent ones are replaced)."""
@@ -124,6 +136,23 @@ class Memory:
 
     def view(self, addr: int, n: int) -> memoryview:
         """Return ``n`` bytes at ``addr``: zero-copy within one segment, copied across several."""
+        try:
+            return self._view(addr, n)
+        except UnmappedAddress as e:
+            if self.explain_miss is None:
+                raise
+            raise self.explain_miss(addr, n, e) from e
+
+    def read(self, addr: int, n: int) -> bytes:
+        """Return ``n`` bytes at ``addr``; raises UnmappedAddress if any byte is missing."""
+        try:
+            return self._read(addr, n)
+        except UnmappedAddress as e:
+            if self.explain_miss is None:
+                raise
+            raise self.explain_miss(addr, n, e) from e
+
+    def _view(self, addr: int, n: int) -> memoryview:
         seg = self.find(addr)
         if seg is None:
             raise UnmappedAddress(addr, n, "not mapped in the process")
@@ -131,10 +160,9 @@ class Memory:
             if seg.buf is None:
                 raise UnmappedAddress(addr, n, seg.absent_reason)
             return seg.view(addr, addr + n)
-        return memoryview(self.read(addr, n))
+        return memoryview(self._read(addr, n))
 
-    def read(self, addr: int, n: int) -> bytes:
-        """Return ``n`` bytes at ``addr``; raises UnmappedAddress if any byte is missing."""
+    def _read(self, addr: int, n: int) -> bytes:
         parts = []
         pos, end = addr, addr + n
         for s in self.segments_in(addr, end):
@@ -198,8 +226,123 @@ def overlay(layers: list[Segment]) -> Memory:
             out[-1] = Segment(prev.start, hi, prev.buf, prev.offset, prev.perms, prev.source)
         else:
             out.append(piece)
-    memory = Memory()
-    # Bulk load of sorted, disjoint segments: the invariant Memory.add keeps.
-    memory._segs = out
-    memory._starts = [s.start for s in out]
-    return memory
+    return Memory(out)
+
+
+class Gather:
+    """Vectorised reads of many small integers at many addresses of a Memory.
+
+    The dump's present segments are few (tens); a batch of addresses is split by segment
+    and each part is one numpy fancy-index into a zero-copy view of that segment. Integers
+    are ``byte_order`` ("little" or "big"); a word is ``word_size`` bytes (the process's
+    pointer size). Made by ``Process.gather``, which rebuilds it when the memory changes.
+    """
+
+    def __init__(self, memory: Memory, word_size: int = 8, byte_order: str = "little"):
+        segs = [s for s in memory.segments if s.present]
+        self._segs = segs
+        self.memory = memory
+        self.generation = memory.generation
+        self.word_size = word_size
+        self.byte_order = byte_order
+        self.starts = np.array([s.start for s in segs], dtype=np.uint64)
+        self.ends = np.array([s.end for s in segs], dtype=np.uint64)
+        self._u8: dict[int, np.ndarray] = {}
+
+    def _bytes(self, i: int) -> np.ndarray:
+        a = self._u8.get(i)
+        if a is None:
+            a = np.frombuffer(self._segs[i].view(), dtype=np.uint8)
+            self._u8[i] = a
+        return a
+
+    def segment_of(self, addrs: np.ndarray, width: int = 1) -> np.ndarray:
+        """Return the index (into ``starts``/``ends``) of the present segment holding
+        ``[a, a+width)`` per address, or -1."""
+        addrs = np.asarray(addrs, dtype=np.uint64)
+        if len(self.starts) == 0:
+            return np.full(len(addrs), -1, dtype=np.int64)
+        i = np.searchsorted(self.starts, addrs, side="right").astype(np.int64) - 1
+        ok = i >= 0
+        j = np.where(ok, i, 0)
+        end = addrs + np.uint64(width)
+        ok &= end <= self.ends[j]
+        ok &= end > addrs  # no wrap-around
+        return np.where(ok, i, -1)
+
+    def run_length(self, addr: int) -> int:
+        """Return how many bytes from ``addr`` on are present without a gap (0 if none):
+        the most a runtime array starting there can hold."""
+        i = int(np.searchsorted(self.starts, np.uint64(addr), side="right")) - 1
+        if i < 0 or addr >= int(self.ends[i]):
+            return 0
+        j = i
+        while j + 1 < len(self.starts) and self.starts[j + 1] == self.ends[j]:
+            j += 1
+        return int(self.ends[j]) - addr
+
+    def readable(self, addrs: np.ndarray, width: int = 1) -> np.ndarray:
+        """Return whether ``[a, a+width)`` lies inside one present segment, per address."""
+        return self.segment_of(addrs, width) >= 0
+
+    def uint(self, addrs: np.ndarray, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (values uint64, ok bool): the unsigned ``width``-byte integer (default: a
+        word) at each address, in the process's byte order; 0 where ``ok`` is false."""
+        width = self.word_size if width is None else width
+        addrs = np.asarray(addrs, dtype=np.uint64)
+        seg = self.segment_of(addrs, width)
+        out = np.zeros(len(addrs), dtype=np.uint64)
+        ok = seg >= 0
+        if not ok.any():
+            return out, ok
+        lo_seg, hi_seg = int(seg.min()), int(seg.max())
+        if lo_seg == hi_seg:                  # one segment (the usual case): no grouping
+            groups = [(lo_seg, None)]
+        elif lo_seg >= 0 and hi_seg - lo_seg < 64 and not (seg[1:] < seg[:-1]).any():
+            # ascending addresses: each segment's addresses are one run, no sort needed
+            cuts = np.searchsorted(seg, np.arange(lo_seg, hi_seg + 2))
+            groups = [(si, slice(int(cuts[si - lo_seg]), int(cuts[si - lo_seg + 1])))
+                      for si in range(lo_seg, hi_seg + 1) if cuts[si - lo_seg + 1] > cuts[si - lo_seg]]
+        else:
+            order = np.argsort(seg, kind="stable")
+            sseg = seg[order]
+            bounds = np.flatnonzero(np.diff(sseg)) + 1
+            groups = [(int(sseg[lo]), order[lo:hi])
+                      for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(sseg)])]
+        dtype = np.dtype(f"{'<' if self.byte_order == 'little' else '>'}u{width}") \
+            if width in (2, 4, 8) else None
+        for si, idx in groups:
+            if si < 0:
+                continue
+            a = addrs if idx is None else addrs[idx]
+            off = (a - self.starts[si]).astype(np.int64)
+            del a
+            if idx is None:
+                idx = slice(None)
+            buf = self._bytes(si)
+            if dtype is not None and self._segs[si].start % width == 0 and len(buf) % width == 0 \
+                    and not (off & (width - 1)).any():
+                out[idx] = buf.view(dtype)[off // width]
+            elif width == 1:
+                out[idx] = buf[off]
+            else:
+                v = np.zeros(len(off), dtype=np.uint64)
+                for b in range(width):
+                    shift = 8 * b if self.byte_order == "little" else 8 * (width - 1 - b)
+                    v |= buf[off + b].astype(np.uint64) << np.uint64(shift)
+                out[idx] = v
+        return out, ok
+
+    def words(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (words, ok) for the pointer-sized words at ``addrs``."""
+        return self.uint(addrs, self.word_size)
+
+    def u64(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (values, ok) for the 8-byte integers at ``addrs`` (``words`` is what a
+        pointer-sized read calls; this one is kept for callers not yet moved to it)."""
+        return self.uint(addrs, 8)
+
+    def u8(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (bytes as uint8, ok) at ``addrs``."""
+        v, ok = self.uint(addrs, 1)
+        return v.astype(np.uint8), ok

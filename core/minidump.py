@@ -60,31 +60,6 @@ class NotInPartialDump(UnmappedAddress):
                                      f"{NO_FULL_MEMORY_HINT}")
 
 
-class _PartialMemory(Memory):
-    """Memory of a dump without full memory: failed reads say so, in one line."""
-
-    def __init__(self, memory: Memory, path: str):
-        super().__init__()
-        self._segs, self._starts = memory._segs, memory._starts
-        self._path = path
-
-    def read(self, addr: int, n: int) -> bytes:
-        try:
-            return super().read(addr, n)
-        except NotInPartialDump:
-            raise
-        except UnmappedAddress as e:
-            raise NotInPartialDump(addr, n, self._path) from e
-
-    def view(self, addr: int, n: int) -> memoryview:
-        try:
-            return super().view(addr, n)
-        except NotInPartialDump:
-            raise
-        except UnmappedAddress as e:
-            raise NotInPartialDump(addr, n, self._path) from e
-
-
 def require_full_memory(proc: Process) -> None:
     """Raise ``NoFullMemory`` unless ``proc`` holds the process's whole memory."""
     if not proc.full_memory:
@@ -520,7 +495,8 @@ def read_minidump(path: str, data, exe_path: str | None, *, use_cache: bool = Tr
     proc.mappings = _mappings(ranges, infos, modules, memory, exe, bias, main)
     if not md.full_memory:
         proc.full_memory = False
-        proc.memory = _PartialMemory(memory, path)
+        # failed reads say how to get a dump with the heap, in one line
+        memory.explain_miss = lambda addr, n, _e: NotInPartialDump(addr, n, path)
         proc.warn(str(NoFullMemory(path, len(ranges))))
     for w in md.warnings:
         proc.warn(w)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import ExecutableError
 from .exe import Executable
-from .memory import Memory, Segment
+from .memory import Gather, Memory, Segment
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,7 @@ class Process:
     full_memory: bool = True  # False: a minidump without MiniDumpWithFullMemory (no heap)
     modules: list[Module] = field(default_factory=list)
     _warned: set[str] = field(default_factory=set, repr=False, compare=False)
+    _gather: Gather | None = field(default=None, repr=False, compare=False)
 
     def read(self, addr: int, n: int) -> bytes:
         """Return ``n`` bytes at ``addr`` (raises ``UnmappedAddress``)."""
@@ -104,25 +104,45 @@ class Process:
         """Return ``n`` bytes at ``addr`` without copying when they lie in one segment."""
         return self.memory.view(addr, n)
 
-    def array(self, addr: int, count: int, dtype: str = "<u8") -> np.ndarray:
-        """Return ``count`` items of ``dtype`` at ``addr`` as a read-only numpy array."""
-        return self.memory.array(addr, count, dtype)
+    @property
+    def word_dtype(self) -> np.dtype:
+        """Return the numpy dtype of a pointer-sized word in the process's byte order."""
+        return np.dtype(f"{'<' if self.byte_order == 'little' else '>'}u{self.ptr_size}")
+
+    @property
+    def gather(self) -> Gather:
+        """Return the vectorised reader of many integers at many addresses (word size and
+        byte order the process's), rebuilt when the memory has changed since."""
+        g = self._gather
+        if g is None or g.memory is not self.memory or g.generation != self.memory.generation:
+            g = Gather(self.memory, self.ptr_size, self.byte_order)
+            self._gather = g
+        return g
+
+    def array(self, addr: int, count: int, dtype: str | np.dtype | None = None) -> np.ndarray:
+        """Return ``count`` items of ``dtype`` (default: words) at ``addr`` as a read-only
+        numpy array."""
+        return self.memory.array(addr, count, self.word_dtype if dtype is None else dtype)
 
     def readable(self, addr: int, n: int = 1) -> bool:
         """Return whether the dump holds every byte of ``[addr, addr + n)``."""
         return self.memory.readable(addr, n)
 
     def read_uint(self, addr: int, size: int) -> int:
-        """Return the unsigned little-endian integer of ``size`` bytes at ``addr``."""
-        return int.from_bytes(self.memory.read(addr, size), "little")
+        """Return the unsigned integer of ``size`` bytes at ``addr`` (the process's byte order)."""
+        return int.from_bytes(self.memory.read(addr, size), self.byte_order)
+
+    def read_int(self, addr: int, size: int) -> int:
+        """Return the signed integer of ``size`` bytes at ``addr`` (the process's byte order)."""
+        return int.from_bytes(self.memory.read(addr, size), self.byte_order, signed=True)
 
     def read_ptr(self, addr: int) -> int:
         """Return the pointer-sized word at ``addr``."""
-        return struct.unpack("<Q", self.memory.read(addr, 8))[0]
+        return int.from_bytes(self.memory.read(addr, self.ptr_size), self.byte_order)
 
     def read_u32(self, addr: int) -> int:
         """Return the uint32 at ``addr``."""
-        return struct.unpack("<I", self.memory.read(addr, 4))[0]
+        return int.from_bytes(self.memory.read(addr, 4), self.byte_order)
 
     def segments(self) -> list[Segment]:
         """Return the memory segments (present and absent) in address order."""

@@ -300,6 +300,26 @@ class GoProcess:
         from .heap.stats import breakdown
         return breakdown(self)
 
+    def dominators(self, progress=None):
+        """Return the dominator tree of the live heap (``gocore.heap.dominators.Dominators``:
+        retained bytes and objects per object and per root group, ``top``,
+        ``top_groups``, ``holder_of``), built once per process."""
+        from .heap.dominators import dominators_of
+        return dominators_of(self.heap_index(progress))
+
+    def reference_chains(self, max_depth: int = 32, progress=None):
+        """Return the live heap summarised by reference chain (``gocore.heap.refchains.ChainTree``:
+        one node per type along each path from a root, with its objects and bytes), chains
+        cut at ``max_depth``."""
+        from .heap.refchains import reference_chains
+        return reference_chains(self.heap_index(progress), max_depth=max_depth)
+
+    @property
+    def executable_path(self) -> str | None:
+        """Return the path of the executable the dump is read with, or None without one."""
+        exe = self.process.exe
+        return exe.path if exe is not None else None
+
     def read_memory(self, addr: int, n: int) -> bytes:
         """Return ``n`` bytes of the dump at ``addr`` (raises core.UnmappedAddress)."""
         return self.process.read(addr, n)

@@ -14,8 +14,7 @@ import sys
 from rich.console import Console
 
 import gocore
-from core.cachedir import CacheDirError
-from core.source import DecompressionLimit, set_max_decompressed
+from core import CacheDirError, DecompressionLimit, set_max_decompressed
 from gocore import DumpError
 
 from .commands import COMMANDS
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as e:  # the one boundary for bugs: never a bare traceback
+    except Exception as e:  # the one boundary for bugs: an unexpected one becomes the one-line "internal error"
         if args.debug:
             raise
         print(f"{PROG}: error: internal error: {type(e).__name__}: {e} (run with --debug for details)",

@@ -69,6 +69,6 @@ def run_shell(gp, parser: argparse.ArgumentParser, err) -> int:
             cli.run_command(gp, args)
         except (DumpError, gocore.GoCoreError) as e:
             print(f"{cli.PROG}: error: {e}", file=sys.stderr)
-        except Exception as e:  # keep the shell alive on a bug, say what it was
+        except Exception as e:  # a bug: one "internal error" line, and the shell goes on
             print(f"{cli.PROG}: error: internal error: {type(e).__name__}: {e}", file=sys.stderr)
     return 0

@@ -57,12 +57,17 @@ class Channels:
         self.size = L.size("runtime.hchan")               # hchanSize: a multiple of 8
         self.off = {f: L.offset("runtime.hchan", f) for f in _FIELDS}
         self.headers = bool(gp.facts.malloc_headers)
+        self.little = gp.process.byte_order == "little"
         self._elem: dict[int, tuple[int, int, bool]] = {}
 
     def _field(self, h, base: np.ndarray, name: str, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Read field ``name`` (``width`` bytes, naturally aligned) of hchans at ``base``."""
+        """Read field ``name`` (``width`` bytes, naturally aligned) of hchans at ``base``
+        out of the 8-byte word holding it (``h.read`` reads 8-byte words)."""
         a = base + np.uint64(self.off[name])
-        shift = (a % np.uint64(8)) * np.uint64(8)
+        at = a % np.uint64(8)                       # the field's first byte in the word
+        if not self.little:
+            at = np.uint64(8 - width) - at
+        shift = at * np.uint64(8)
         w, ok = h.read(a - a % np.uint64(8))
         if width < 8:
             w = (w >> shift) & np.uint64((1 << (8 * width)) - 1)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .heap import Heap, heap_of
 from ..memo import once_per
-from .ptrmaps import PTR, PointerMaps
+from .ptrmaps import PointerMaps
 from .spans import U64
 
 
@@ -67,7 +67,7 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edg
         o, k = pmaps.slots(ids)
         if len(o) == 0:
             continue
-        vals, ok = heap.gather.u64(heap.addr[o] + k.astype(U64) * U64(PTR))
+        vals, ok = heap.gather.words(heap.addr[o] + k.astype(U64) * U64(heap.word_size))
         vals[~ok] = 0
         del ok
         d = heap.find(vals)
@@ -81,7 +81,7 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edg
         lo = int(ids[0])
         start[lo + 1:lo + 1 + len(ids)] += np.bincount(o - lo, minlength=len(ids))[:len(ids)]
         dsts.append(d.astype(np.int32, copy=False))
-        k *= np.uint32(PTR)
+        k *= np.uint32(heap.word_size)
         offs.append(k.astype(np.uint32, copy=False))
         del o, d, k
     dst = np.concatenate(dsts) if dsts else np.zeros(0, np.int32)

@@ -1,4 +1,5 @@
-"""Typed leaves of one heap object, for the ``object`` command: field paths and values."""
+"""Typed leaves of one heap object, for the ``object`` command: field paths and values
+(as data; viewcore makes the text)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,43 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..binary.gotypes import Kind
+from core import Error
+
+from ..binary.gotypes import POINTER_KINDS, Kind
 from .spans import U64
 from .typeinfer import UNKNOWN
 
 MAX_FIELDS = 256        # leaves shown by ``fields`` before "..."
+STRING_PREFIX = 64      # bytes of a string's contents read for ``FieldValue.value``
+RAW_PREFIX = 16         # bytes of a value of another kind read for ``FieldValue.value``
 
 
 @dataclass(frozen=True)
 class FieldValue:
-    """One leaf of a typed view of an object."""
+    """One leaf of a typed view of an object (or one word of an untyped one), as data.
+
+    ``kind`` is the leaf's ``Kind`` value (``"int"``, ``"string"``, ``"slice"``, ``"ptr"``,
+    ...) or ``"word"`` for a word of an untyped object. ``value`` is the Python value:
+    ``int`` for integers, pointers (also map, chan, func, unsafe.Pointer), a slice's array
+    pointer and untyped words; ``bool``; ``float``; ``str`` for a string (its first
+    ``STRING_PREFIX`` bytes, decoded as UTF-8 with replacement); ``bytes`` for any other
+    kind (its first ``RAW_PREFIX`` bytes); None for an interface (see ``words``) or when the
+    field is unreadable (``readable`` is then False). ``truncated`` says ``value`` is only
+    a prefix.
+    """
 
     path: str
     offset: int               # from the object's address (slot start)
     type: str
-    value: str
-    pointer: int | None = None
-    target_type: str | None = None
+    kind: str
+    value: int | float | bool | str | bytes | None
+    readable: bool = True
+    truncated: bool = False
+    length: int | None = None          # strings and slices
+    capacity: int | None = None        # slices
+    words: tuple[int, int] | None = None  # interfaces: (itab or type word, data word)
+    pointer: int | None = None         # the pointer the leaf holds (nil: None)
+    target_type: str | None = None     # the type of the heap object it points into
 
 
 def field_path(table, tid: int, off: int) -> str | None:
@@ -62,57 +83,59 @@ def object_fields(hi, i: int, limit: int = MAX_FIELDS) -> tuple[list[FieldValue]
     base = int(hi.heap.addr[i])
     size = int(hi.heap.size[i])
     proc = hi.gp.process
+    w = proc.ptr_size
     out: list[FieldValue] = []
     if tid == UNKNOWN:
-        n = min(size // 8, limit)
-        words, ok = hi.heap.gather.u64(base + np.arange(n, dtype=U64) * U64(8))
+        n = min(size // w, limit)
+        words, ok = hi.heap.gather.words(base + np.arange(n, dtype=U64) * U64(w))
         dst = hi.heap.find(np.where(ok, words, 0))
         for k in range(n):
             p = int(words[k]) if ok[k] else None
             tgt = None
             if p is not None and dst[k] >= 0 and dst[k] != i:
                 tgt = hi.name_of(int(dst[k]))
-            out.append(FieldValue(f"+{8 * k:#x}", 8 * k, "word",
-                                  f"{p:#x}" if p is not None else "?", p if tgt else None, tgt))
-        return out, size // 8 > n
+            out.append(FieldValue(f"+{w * k:#x}", w * k, "word", "word", p, readable=p is not None,
+                                  pointer=p if tgt else None, target_type=tgt))
+        return out, size // w > n
     table = hi.registry.table
+    float_dtype = {4: np.dtype(proc.word_dtype.byteorder + "f4"), 8: np.dtype(proc.word_dtype.byteorder + "f8")}
     cut = False
 
     def leaf(path: str, off: int, t) -> None:
         a = base + off
-        name = hi.registry.display_name(t.id)
-        val, ptr = "?", None
+        got: dict = {}
+        ptr = None
         try:
-            if t.kind in (Kind.PTR, Kind.UNSAFE_PTR, Kind.MAP, Kind.CHAN, Kind.FUNC):
+            if t.kind in POINTER_KINDS:
                 ptr = proc.read_ptr(a)
-                val = f"{ptr:#x}" if ptr else "nil"
+                got = {"value": ptr}
             elif t.kind is Kind.STRING:
                 ptr = proc.read_ptr(a)
-                n = proc.read_ptr(a + 8)
-                s = proc.read(ptr, min(n, 64)).decode("utf-8", "replace") if ptr and n < 1 << 40 else ""
-                val = repr(s + ("..." if n > 64 else "")) + f" (len {n})"
+                n = proc.read_ptr(a + w)
+                s = proc.read(ptr, min(n, STRING_PREFIX)).decode("utf-8", "replace") \
+                    if ptr and n < 1 << 40 else ""
+                got = {"value": s, "length": n, "truncated": n > STRING_PREFIX}
             elif t.kind is Kind.SLICE:
                 ptr = proc.read_ptr(a)
-                val = f"{ptr:#x} len {proc.read_ptr(a + 8)} cap {proc.read_ptr(a + 16)}"
+                got = {"value": ptr, "length": proc.read_ptr(a + w), "capacity": proc.read_ptr(a + 2 * w)}
             elif t.kind in (Kind.IFACE, Kind.EFACE):
-                w0, ptr = proc.read_ptr(a), proc.read_ptr(a + 8)
-                val = f"({w0:#x}, {ptr:#x})"
+                w0, ptr = proc.read_ptr(a), proc.read_ptr(a + w)
+                got = {"value": None, "words": (w0, ptr)}
             elif t.kind in (Kind.INT, Kind.UINT, Kind.UINTPTR, Kind.BOOL) and t.size in (1, 2, 4, 8):
-                v = int.from_bytes(proc.read(a, t.size), "little", signed=t.kind is Kind.INT)
-                val = ("true" if v else "false") if t.kind is Kind.BOOL else (
-                    f"{v:#x}" if t.kind is Kind.UINTPTR else str(v))
+                v = proc.read_int(a, t.size) if t.kind is Kind.INT else proc.read_uint(a, t.size)
+                got = {"value": bool(v) if t.kind is Kind.BOOL else v}
             elif t.kind is Kind.FLOAT and t.size in (4, 8):
-                val = repr(float(np.frombuffer(proc.read(a, t.size), "<f8" if t.size == 8 else "<f4")[0]))
+                got = {"value": float(np.frombuffer(proc.read(a, t.size), float_dtype[t.size])[0])}
             else:
-                val = proc.read(a, min(t.size, 16)).hex() + ("..." if t.size > 16 else "")
-        except Exception:  # noqa: BLE001 - an unreadable field costs only that field
-            val = "?"
+                got = {"value": proc.read(a, min(t.size, RAW_PREFIX)), "truncated": t.size > RAW_PREFIX}
+        except Error:  # an unreadable field costs only that field
+            got = {"value": None, "readable": False}
         tgt = None
         if ptr:
             j = hi.heap.find_one(ptr)
             tgt = hi.name_of(j) if j >= 0 else None
-        out.append(FieldValue(path, off, name, val, ptr or None, tgt))
-
+        out.append(FieldValue(path, off, hi.registry.display_name(t.id), t.kind.value, pointer=ptr or None,
+                              target_type=tgt, **got))
     def walk(path: str, off: int, tid: int, depth: int) -> None:
         nonlocal cut
         if len(out) >= limit:

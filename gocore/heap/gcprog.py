@@ -82,12 +82,13 @@ def run_gc_program(prog: bytes, limit_bits: int | None = None,
 
 
 def gc_program_mask(read: Callable[[int, int], bytes], addr: int, nbits: int,
-                    max_bits: int | None = None) -> np.ndarray:
+                    max_bits: int | None = None, byte_order: str = "little") -> np.ndarray:
     """Return exactly ``nbits`` mask bits from the length-prefixed program at ``addr``.
 
-    ``max_bits`` is the type's size in words when known (see ``run_gc_program``).
+    ``max_bits`` is the type's size in words when known (see ``run_gc_program``); the
+    uint32 length prefix is in ``byte_order`` (the process's).
     """
-    plen = int.from_bytes(read(addr, 4), "little")
+    plen = int.from_bytes(read(addr, 4), byte_order)
     if plen > MAX_PROGRAM_BYTES:
         raise GCProgramError(f"GC program at {addr:#x} claims {plen} bytes")
     bits = run_gc_program(read(addr + 4, plen), nbits, max_bits)

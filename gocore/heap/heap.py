@@ -16,9 +16,11 @@ from functools import cached_property
 
 import numpy as np
 
+from core import Gather
+
 from .heapcheck import check_heap
 from ..memo import once_per
-from .spans import U64, Arenas, MemGather, Spans, ragged_arange, read_spans
+from .spans import U64, Arenas, Spans, ragged_arange, read_spans
 
 
 @dataclass
@@ -27,13 +29,18 @@ class Heap:
 
     spans: Spans
     arenas: Arenas
-    gather: MemGather
+    gather: Gather
     addr: np.ndarray   # uint64, sorted
     size: np.ndarray   # uint32 slot size
     span: np.ndarray   # int32 row in spans
 
     def __len__(self) -> int:
         return len(self.addr)
+
+    @property
+    def word_size(self) -> int:
+        """Return the bytes of a heap word (the process's pointer size)."""
+        return self.gather.word_size
 
     @property
     def count(self) -> int:
@@ -153,7 +160,7 @@ class _SlotIndex:
 _LOW = np.array([(1 << c) - 1 for c in range(9)], dtype=np.uint8)   # c low bits set, c = 0..8
 
 
-def _allocated(spans: Spans, gather: MemGather, max_bytes: int = 1 << 15
+def _allocated(spans: Spans, gather: Gather, max_bytes: int = 1 << 15
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (addr, size, span) of every allocated slot of the in-use spans.
 
@@ -201,7 +208,7 @@ def _allocated(spans: Spans, gather: MemGather, max_bytes: int = 1 << 15
 
 def read_heap(gp) -> Heap:
     """Read spans and allocated objects of ``gp`` (a GoProcess)."""
-    gather = MemGather(gp.process)
+    gather = gp.process.gather
     spans, arenas = read_spans(gp, gather)
     addr, size, span = _allocated(spans, gather)
     _warn_absent(gp, spans, gather, span)
@@ -209,7 +216,7 @@ def read_heap(gp) -> Heap:
     return Heap(spans=spans, arenas=arenas, gather=gather, addr=addr, size=size, span=span)
 
 
-def _warn_absent(gp, spans: Spans, gather: MemGather, span: np.ndarray) -> None:
+def _warn_absent(gp, spans: Spans, gather: Gather, span: np.ndarray) -> None:
     """Warn (the answer is then partial) when in-use spans' memory is not all in the dump:
     their objects are counted from the alloc bits, but their pointers cannot be read."""
     rows = np.flatnonzero(spans.in_use)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spans import Arenas, MemGather, Spans, spans_in_use_by_arenas
+from core import Gather
+
+from .spans import Arenas, Spans, spans_in_use_by_arenas
 from .stats import runtime_figure, runtime_object_counts
 
 
@@ -28,7 +30,7 @@ def _mib(nbytes: int) -> str:
     return f"{nbytes / (1 << 20):.1f} MiB"
 
 
-def check_heap(gp, spans: Spans, arenas: Arenas, gather: MemGather, span_of: np.ndarray) -> None:
+def check_heap(gp, spans: Spans, arenas: Arenas, gather: Gather, span_of: np.ndarray) -> None:
     """Warn on ``gp``'s process when the in-use spans found, or the allocated objects found
     in them (``span_of``: each object's row in ``spans``, ascending), disagree with the
     runtime's own counts: at most one warning, about the spans if they disagree."""
@@ -36,7 +38,7 @@ def check_heap(gp, spans: Spans, arenas: Arenas, gather: MemGather, span_of: np.
         _check_objects(gp, spans, span_of)
 
 
-def _check_spans(gp, spans: Spans, arenas: Arenas, gather: MemGather, objects: int) -> bool:
+def _check_spans(gp, spans: Spans, arenas: Arenas, gather: Gather, objects: int) -> bool:
     """Return True when the in-use spans found agree with the runtime's counts; else warn, False."""
     inuse = spans.in_use
     found_spans = int(inuse.sum())

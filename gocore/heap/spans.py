@@ -3,7 +3,7 @@
 Spans come from ``mheap_.allspans`` (every mspan ever made, in any state); arenas from
 ``mheap_.allArenas`` and the arena index ``mheap_.arenas[l1][l2] -> *heapArena``
 (src/runtime/mheap.go). Every mspan field is read with one vectorised gather per field
-(``MemGather``), never one Python read per span and field. Each span is validated (state,
+(``core.Gather``, the process's), never one Python read per span and field. Each span is validated (state,
 page alignment, inside known arenas, ``nelems * elemsize <= npages * pageSize``, readable
 alloc bits, no overlap); a bad span is dropped with one warning, never an exception for the
 whole heap.
@@ -15,111 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import Gather
+
 from ..errors import BadRuntimeData
 
 
 U64 = np.uint64
-
-
-class MemGather:
-    """Vectorised reads of many small values at many addresses of a dump.
-
-    The dump's present segments are few (tens); a batch of addresses is split by segment
-    and each part is one numpy fancy-index into a zero-copy view of that segment.
-    """
-
-    def __init__(self, process):
-        segs = [s for s in process.segments() if s.present]
-        self._segs = segs
-        self.starts = np.array([s.start for s in segs], dtype=U64)
-        self.ends = np.array([s.end for s in segs], dtype=U64)
-        self._u8: dict[int, np.ndarray] = {}
-
-    def _bytes(self, i: int) -> np.ndarray:
-        a = self._u8.get(i)
-        if a is None:
-            a = np.frombuffer(self._segs[i].view(), dtype=np.uint8)
-            self._u8[i] = a
-        return a
-
-    def segment_of(self, addrs: np.ndarray, width: int = 1) -> np.ndarray:
-        """Return the index of the present segment holding ``[a, a+width)`` per address, or -1."""
-        addrs = np.asarray(addrs, dtype=U64)
-        if len(self.starts) == 0:
-            return np.full(len(addrs), -1, dtype=np.int64)
-        i = np.searchsorted(self.starts, addrs, side="right").astype(np.int64) - 1
-        ok = i >= 0
-        j = np.where(ok, i, 0)
-        ok &= addrs + U64(width) <= self.ends[j]
-        ok &= addrs + U64(width) > addrs  # no wrap-around
-        return np.where(ok, i, -1)
-
-    def run_length(self, addr: int) -> int:
-        """Return how many bytes from ``addr`` on are present without a gap (0 if none):
-        the most a runtime array starting there can hold."""
-        i = int(np.searchsorted(self.starts, U64(addr), side="right")) - 1
-        if i < 0 or addr >= int(self.ends[i]):
-            return 0
-        j = i
-        while j + 1 < len(self.starts) and self.starts[j + 1] == self.ends[j]:
-            j += 1
-        return int(self.ends[j]) - addr
-
-    def readable(self, addrs: np.ndarray, width: int = 1) -> np.ndarray:
-        """Return whether ``[a, a+width)`` lies inside one present segment, per address."""
-        return self.segment_of(addrs, width) >= 0
-
-    def uint(self, addrs: np.ndarray, width: int = 8) -> tuple[np.ndarray, np.ndarray]:
-        """Return (values uint64, ok bool): the little-endian ``width``-byte integer at each address."""
-        addrs = np.asarray(addrs, dtype=U64)
-        seg = self.segment_of(addrs, width)
-        out = np.zeros(len(addrs), dtype=U64)
-        ok = seg >= 0
-        if not ok.any():
-            return out, ok
-        lo_seg, hi_seg = int(seg.min()), int(seg.max())
-        if lo_seg == hi_seg:                  # one segment (the usual case): no grouping
-            groups = [(lo_seg, None)]
-        elif lo_seg >= 0 and hi_seg - lo_seg < 64 and not (seg[1:] < seg[:-1]).any():
-            # ascending addresses: each segment's addresses are one run, no sort needed
-            cuts = np.searchsorted(seg, np.arange(lo_seg, hi_seg + 2))
-            groups = [(si, slice(int(cuts[si - lo_seg]), int(cuts[si - lo_seg + 1])))
-                      for si in range(lo_seg, hi_seg + 1) if cuts[si - lo_seg + 1] > cuts[si - lo_seg]]
-        else:
-            order = np.argsort(seg, kind="stable")
-            sseg = seg[order]
-            bounds = np.flatnonzero(np.diff(sseg)) + 1
-            groups = [(int(sseg[lo]), order[lo:hi])
-                      for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(sseg)])]
-        for si, idx in groups:
-            if si < 0:
-                continue
-            a = addrs if idx is None else addrs[idx]
-            off = (a - self.starts[si]).astype(np.int64)
-            del a
-            if idx is None:
-                idx = slice(None)
-            buf = self._bytes(si)
-            if width == 8 and (self._segs[si].start % 8 == 0) and len(buf) % 8 == 0 \
-                    and not (off & 7).any():
-                out[idx] = buf.view("<u8")[off >> 3]
-            elif width == 1:
-                out[idx] = buf[off]
-            else:
-                v = np.zeros(len(off), dtype=U64)
-                for b in range(width):
-                    v |= buf[off + b].astype(U64) << U64(8 * b)
-                out[idx] = v
-        return out, ok
-
-    def u64(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (words, ok) for the 8-byte words at ``addrs``."""
-        return self.uint(addrs, 8)
-
-    def u8(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (bytes as uint8, ok) at ``addrs``."""
-        v, ok = self.uint(addrs, 1)
-        return v.astype(np.uint8), ok
 
 
 def ragged_arange(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,14 +110,15 @@ class Arenas:
 _BASE_OFFSETS = (0, 0xFFFF800000000000)
 
 
-def _slice_header(gather: MemGather, addr: int, what: str) -> tuple[int, int, int]:
-    v, ok = gather.u64(np.array([addr, addr + 8, addr + 16], dtype=U64))
+def _slice_header(gather: Gather, addr: int, what: str) -> tuple[int, int, int]:
+    w = gather.word_size
+    v, ok = gather.words(np.array([addr, addr + w, addr + 2 * w], dtype=U64))
     if not ok.all():
         raise BadRuntimeData(f"{what} is unreadable", addr)
     return int(v[0]), int(v[1]), int(v[2])
 
 
-def runtime_slice(gp, gather: MemGather, addr: int, what: str) -> tuple[int, int]:
+def runtime_slice(gp, gather: Gather, addr: int, what: str) -> tuple[int, int]:
     """Return (array address, entries to read) of the runtime slice whose header is at
     ``addr``.
 
@@ -227,7 +129,7 @@ def runtime_slice(gp, gather: MemGather, addr: int, what: str) -> tuple[int, int
     p, n, cap = _slice_header(gather, addr, f"the slice header of {what}")
     if n == 0:
         return p, 0
-    have = gather.run_length(p) // 8
+    have = gather.run_length(p) // gather.word_size
     if have == 0:
         raise BadRuntimeData(f"the {n} entries of {what} are unreadable", p)
     if n > have or n > cap:
@@ -245,10 +147,11 @@ def mheap_address(gp) -> int:
     return addr
 
 
-def read_arenas(gp, gather: MemGather | None = None) -> Arenas:
+def read_arenas(gp, gather: Gather | None = None) -> Arenas:
     """Return the heap arenas listed in ``mheap_.allArenas`` with their heapArena pointers."""
     L = gp.layout
-    gather = gather or MemGather(gp.process)
+    gather = gather or gp.process.gather
+    w = gather.word_size
     mheap = mheap_address(gp)
     l1_bits = L.const("runtime.arenaL1Bits")
     l2_bits = L.const("runtime.arenaL2Bits")
@@ -257,10 +160,10 @@ def read_arenas(gp, gather: MemGather | None = None) -> Arenas:
     if L.has("runtime.mheap", "allArenas"):
         hdr = mheap + L.offset("runtime.mheap", "allArenas")
         p, n, _cap = _slice_header(gather, hdr, "the slice header of mheap_.allArenas")
-        have = gather.run_length(p) // 8
+        have = gather.run_length(p) // w
         idx = np.zeros(0, dtype=U64)
         if n <= min(have, 1 << (l1_bits + l2_bits)):
-            idx, _ = gather.u64(np.uint64(p) + np.arange(n, dtype=U64) * U64(8))
+            idx, _ = gather.words(np.uint64(p) + np.arange(n, dtype=U64) * U64(w))
             idx = idx[idx < U64(1 << (l1_bits + l2_bits))]
         if len(idx) < n:
             # A dump cut short may have lost the list but kept mheap_.arenas: scan that.
@@ -272,8 +175,8 @@ def read_arenas(gp, gather: MemGather | None = None) -> Arenas:
     idx = np.unique(idx.astype(U64))
     l1 = (idx >> U64(l2_bits)).astype(U64)
     l2 = idx & U64((1 << l2_bits) - 1)
-    l2arr, ok1 = gather.u64(U64(arenas_field) + l1 * U64(8))
-    ha, ok2 = gather.u64(l2arr + l2 * U64(8))
+    l2arr, ok1 = gather.words(U64(arenas_field) + l1 * U64(w))
+    ha, ok2 = gather.words(l2arr + l2 * U64(w))
     good = ok1 & ok2 & (l2arr != 0) & (ha != 0)
     if not good.all():
         gp.process.warn(f"heap: {int((~good).sum())} of {len(idx)} heap arenas have no readable heapArena")
@@ -282,26 +185,27 @@ def read_arenas(gp, gather: MemGather | None = None) -> Arenas:
                   arena_bytes=arena_bytes, base_offset=0)
 
 
-def _arenas_in_l2(gp, gather: MemGather, arenas_field: int, l1_bits: int, l2_bits: int) -> np.ndarray:
+def _arenas_in_l2(gp, gather: Gather, arenas_field: int, l1_bits: int, l2_bits: int) -> np.ndarray:
     """Return the arena indexes whose ``mheap_.arenas`` entry is non-nil, in the readable
     parts of the L2 arrays."""
     parts = []
+    w = gather.word_size
     for l1 in range(1 << l1_bits):
-        (l2p,), ok = gather.u64(np.array([arenas_field + 8 * l1], dtype=U64))
+        (l2p,), ok = gather.words(np.array([arenas_field + w * l1], dtype=U64))
         if not ok[0] or not l2p:
             continue
         l2p = int(l2p)
-        end = l2p + (8 << l2_bits)
+        end = l2p + (w << l2_bits)
         for seg in gp.process.memory.segments_in(l2p, end):
             if not seg.present:
                 continue
             lo = max(seg.start, l2p)
-            lo += -(lo - l2p) % 8
+            lo += -(lo - l2p) % w
             hi = min(seg.end, end)
-            hi -= (hi - l2p) % 8
+            hi -= (hi - l2p) % w
             if hi > lo:
-                arr = np.frombuffer(seg.view(lo, hi), dtype="<u8")
-                first = (l1 << l2_bits) + (lo - l2p) // 8
+                arr = np.frombuffer(seg.view(lo, hi), dtype=gp.process.word_dtype)
+                first = (l1 << l2_bits) + (lo - l2p) // w
                 parts.append(np.flatnonzero(arr).astype(U64) + U64(first))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=U64)
 
@@ -321,7 +225,7 @@ def _fix_arena_bases(arenas: Arenas, span_bases: np.ndarray) -> Arenas:
     return best
 
 
-def _in_span_map(gather: MemGather, L, arenas: Arenas, mspans: np.ndarray, first: np.ndarray,
+def _in_span_map(gather: Gather, L, arenas: Arenas, mspans: np.ndarray, first: np.ndarray,
                  last: np.ndarray, page: int) -> np.ndarray:
     """Return whether ``heapArena.spans`` names each mspan at its first and last page."""
     if len(arenas.base) == 0:
@@ -331,13 +235,13 @@ def _in_span_map(gather: MemGather, L, arenas: Arenas, mspans: np.ndarray, first
     for addr in (first, last):
         row = arenas.find(addr)
         r = np.where(row >= 0, row, 0)
-        slot = arenas.heap_arena[r] + off + (addr - arenas.base[r]) // U64(page) * U64(8)
-        v, ok = gather.u64(slot)
+        slot = arenas.heap_arena[r] + off + (addr - arenas.base[r]) // U64(page) * U64(gather.word_size)
+        v, ok = gather.words(slot)
         out &= (row >= 0) & ok & (v == mspans)
     return out
 
 
-def spans_in_use_by_arenas(gather: MemGather, L, arenas: Arenas) -> int | None:
+def spans_in_use_by_arenas(gather: Gather, L, arenas: Arenas) -> int | None:
     """Return the runtime's own count of in-use spans: the bits set in every arena's
     ``heapArena.pageInUse`` (one per mSpanInUse span, at its first page), or None when
     some arena's bitmap is not in the dump."""
@@ -355,14 +259,14 @@ _FIELDS = ("startAddr", "npages", "nelems", "elemsize", "limit", "freeindex", "s
            "state", "allocBits", "gcmarkBits", "specials")
 
 
-def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
+def read_spans(gp, gather: Gather | None = None) -> tuple[Spans, Arenas]:
     """Return (in-use and manual spans sorted by base, arenas) of the dump's heap.
 
     Bad spans are dropped with a warning on the process.
     """
     L = gp.layout
     proc = gp.process
-    gather = gather or MemGather(proc)
+    gather = gather or proc.gather
     mheap = mheap_address(gp)
     page = L.const("runtime._PageSize")
     st_inuse = L.const("runtime.mSpanInUse")
@@ -371,7 +275,7 @@ def read_spans(gp, gather: MemGather | None = None) -> tuple[Spans, Arenas]:
 
     p, n = runtime_slice(gp, gather, mheap + L.offset("runtime.mheap", "allspans"),
                          "mheap_.allspans")
-    ptrs, _ = gather.u64(U64(p) + np.arange(n, dtype=U64) * U64(8))   # all present
+    ptrs, _ = gather.words(U64(p) + np.arange(n, dtype=U64) * U64(gather.word_size))   # all present
     ptrs = ptrs[ptrs != 0]
 
     vals: dict[str, np.ndarray] = {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import UnmappedAddress
+from core import Error, UnmappedAddress
 
 from .spans import U64
 
@@ -114,7 +114,8 @@ def runtime_object_counts(gp) -> tuple[np.ndarray, int] | None:
                 raise KeyError(f"{delta.name}.{name}")
             size = types[f.type].size
             # int64 deltas: one generation may hold a negative part of the total
-            words = raw[:, f.offset:f.offset + size].copy().view("<i8")
+            order = "<" if gp.process.byte_order == "little" else ">"
+            words = raw[:, f.offset:f.offset + size].copy().view(f"{order}i8")
             return words.sum(axis=0)
 
         small = total("smallAllocCount") - total("smallFreeCount")
@@ -145,6 +146,8 @@ def _runtime_stats(gp) -> dict[str, int] | None:
             out[k] = u(ms, k)
         soff, stid = _field(types, ms.type, "heapStats.stats")
         arr = types[stid]
+        if arr.elem is None:
+            raise KeyError("memstats.heapStats.stats has no element type")
         delta = types[arr.elem]
         esize = delta.size
         for k in ("inStacks", "inWorkBufs", "inPtrScalarBits"):
@@ -155,12 +158,10 @@ def _runtime_stats(gp) -> dict[str, int] | None:
             fs = types[f.type].size
             total = 0
             for g in range(arr.len or 0):
-                v = proc.read_uint(ms.addr + bias + soff + g * esize + f.offset, fs)
-                if v >= 1 << (8 * fs - 1):   # int64 deltas may be negative in one generation
-                    v -= 1 << (8 * fs)
-                total += v
+                # int64 deltas may be negative in one generation
+                total += proc.read_int(ms.addr + bias + soff + g * esize + f.offset, fs)
             out[k] = total
-    except Exception as e:  # noqa: BLE001 - fall back to the spans
+    except (KeyError, Error) as e:  # a field DWARF lacks, or memory the dump lacks: use the spans
         proc.warn(f"breakdown: runtime statistics unreadable ({e}); using the spans")
         return None
     return out

@@ -229,7 +229,7 @@ def test_last_note_past_its_segment_is_partial(tmp_path, originals):
 
 
 def test_load_past_the_address_space_is_cut_with_a_warning(tmp_path, originals, capsys):
-    """A PT_LOAD ending past 2**64 overflowed MemGather's uint64 bounds (gocore/heap/spans.py)."""
+    """A PT_LOAD ending past 2**64 overflowed the gather's uint64 bounds (core/memory.py Gather)."""
     def edit(d):
         at, ph = next((at, ph) for at, ph in _phdrs(d) if ph[0] == PT_LOAD and ph[5] == 0)
         struct.pack_into("<QQ", d, at + 16, 0xFFFFFFFFFFFFF000, 0)  # p_vaddr, p_paddr

@@ -173,6 +173,6 @@ def test_fields_and_paths_of_a_list_node(entry):
     fields, cut = hi.fields(i)
     by = {f.path: f for f in fields}
     assert not cut and set(by) == {"Value", "Next"}
-    assert by["Value"].value == "3"                           # node 0: i*7+3
+    assert by["Value"].value == 3                             # node 0: i*7+3
     assert by["Next"].target_type == "main.Node"
     assert hi.field_path(hi.type_id[i], case.manifest["list"]["next_offset"]) == "Next"

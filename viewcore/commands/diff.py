@@ -35,7 +35,7 @@ def _by_type(gp) -> dict[str, tuple[int, int]]:
 
 def run(gp, args) -> HeapDiff:
     """Return one row per type present in either dump, largest byte change first."""
-    base_exe = args.base_exe or args.exe or (gp.process.exe.path if gp.process.exe else None)
+    base_exe = args.base_exe or args.exe or gp.executable_path
     base = gocore.open(args.base, exe=base_exe, use_cache=not args.no_cache,
                        any_version=args.any_version)
     gocore.require_full_memory(base)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gocore import DumpError
 
+from ..render.values import field_value_text
 from ..results import FieldRow, ObjectDetail
 from ._heap import address, heap_index, positive
 
@@ -26,5 +27,6 @@ def run(gp, args) -> ObjectDetail:
     return ObjectDetail(
         address=int(hi.heap.addr[i]), size=int(hi.heap.size[i]), type=hi.name_of(i),
         live=bool(hi.live[i]), query=args.address, data_offset=int(hi.data_off[i]),
-        fields=[FieldRow(f.path, f.offset, f.type, f.value, f.pointer, f.target_type) for f in fields],
+        fields=[FieldRow(f.path, f.offset, f.type, field_value_text(f), f.pointer, f.target_type)
+                for f in fields],
         truncated=cut, warnings=list(gp.warnings))

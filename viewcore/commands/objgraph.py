@@ -86,8 +86,7 @@ def _under_root(hi, name: str, depth: int, dot) -> int:
 
 
 def _chains(gp, hi, dot) -> int:
-    from gocore.heap.refchains import reference_chains
-    tree = reference_chains(hi)
+    tree = gp.reference_chains()
     # cumulative bytes per node, then keep the heaviest nodes and their ancestors
     cum = tree.bytes.astype(np.int64).copy()
     for k in sorted(range(len(cum)), key=lambda k: -_depth(tree, k)):

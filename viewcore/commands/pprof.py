@@ -16,8 +16,7 @@ def add_arguments(parser) -> None:
 
 def run(gp, args) -> WrittenFile:
     """Write the profile; return what was written."""
-    from gocore.heap.refchains import reference_chains
-    tree = reference_chains(gp.heap_index(), max_depth=args.depth)
+    tree = gp.reference_chains(max_depth=args.depth)
     nodes = [k for k in range(len(tree.label)) if tree.count[k]]
     data = encode_profile([tree.chain(k) for k in nodes],
                           [(int(tree.count[k]), int(tree.bytes[k])) for k in nodes])

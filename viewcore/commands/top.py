@@ -21,9 +21,8 @@ def add_arguments(parser) -> None:
 
 def run(gp, args) -> TopRetained:
     """Return the top objects and roots of the dominator tree of the live heap."""
-    from gocore.heap.dominators import dominators_of
     hi = heap_index(gp)
-    dom = dominators_of(hi)
+    dom = gp.dominators()
     names: dict[int, str] = {}
     objects = []
     for i in dom.top(args.n, by=args.by, nested=args.nested).tolist():

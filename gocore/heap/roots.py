@@ -277,9 +277,11 @@ def global_roots(gp: GoProcess, heap: Heap, names: _Names) -> list[_Part]:
     md = gp.moduledata
     bias = gp.process.exe_bias
     gl = sorted(gp.dwarf.globals.values(), key=lambda g: g.addr) if gp.dwarf is not None else []
-    ga = np.array([g.addr for g in gl], dtype=U64)
-    gs = np.array([max(g.size, 1) for g in gl], dtype=U64)
-    gtype = np.array([g.type if g.type is not None and g.type >= 0 else -1 for g in gl], np.int32)
+    # one empty sentinel when there is no DWARF, so that every lookup below has a row
+    ga = np.array([g.addr for g in gl] or [0], dtype=U64)
+    gs = np.array([max(g.size, 1) for g in gl] or [0], dtype=U64)
+    gtype = np.array([g.type if g.type is not None and g.type >= 0 else -1 for g in gl] or [-1],
+                     np.int32)
     out = []
     for which in ("data", "bss"):
         mask = section_pointer_mask(gp, which)
@@ -294,13 +296,13 @@ def global_roots(gp: GoProcess, heap: Heap, names: _Names) -> list[_Part]:
         link = waddr - U64(bias)
         gi = np.searchsorted(ga, link, side="right").astype(np.int64) - 1
         gc = np.maximum(gi, 0)
-        inside = (gi >= 0) & (link < ga[gc] + gs[gc]) if len(gl) else np.zeros(len(d), bool)
+        inside = (gi >= 0) & (link < ga[gc] + gs[gc])
         name = np.full(len(d), names.add(which, True), np.int32)
         held = np.unique(gi[inside])            # the globals holding root words (not objects)
         ids = np.array([names.add(gl[g].name, False) for g in held.tolist()], np.int32)
         name[inside] = ids[np.searchsorted(held, gi[inside])]
         base = np.where(inside, ga[gc] + U64(bias), U64(lo + bias))
-        typ = np.where(inside, gtype[gc], -1) if len(gl) else np.full(len(d), -1, np.int32)
+        typ = np.where(inside, gtype[gc], -1)
         out.append(_part(vals, d, waddr, GLOBAL, name=name, base=base, type=typ,
                          type_address=np.where(typ >= 0, base, 0)))
     return out

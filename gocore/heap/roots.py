@@ -20,6 +20,7 @@ The table is struct-of-arrays, filled in bulk; a row becomes text only when show
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -161,7 +162,7 @@ class RootTable:
             return f"goroutine {int(self.goroutine[r])} {self.function_of(r)}"
         return self.describe(r)
 
-    def info(self, r: int, type_name) -> RootInfo:
+    def info(self, r: int, type_name: Callable[[int], str]) -> RootInfo:
         """Return RootInfo of row ``r``; ``type_name(tid)`` spells a DWARF type id."""
         k = int(self.kind[r])
         kind = ROOT_KINDS[k]

@@ -58,7 +58,8 @@ FIRST_FIELD = {("runtime.m", "runtime.mPadded")}
 def _propagate_withheld(gp, parity: int):
     """Run type inference as the heap index does, with every other header (``parity``)
     withheld; return (registry, result, header addresses, withheld mask)."""
-    from gocore.heap.heapindex import U64, _typed_roots
+    from gocore.heap.heapindex import _typed_roots
+    from gocore.heap.spans import U64
     from gocore.binary.rtype import runtime_types
     from gocore.heap.typeinfer import (MAX_SMALL_SIZE, ClosureTypes, TypeRegistry,
                                   header_type_addresses, infer_types)

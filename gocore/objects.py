@@ -14,7 +14,7 @@ import numpy as np
 from .values import Types, Value
 
 if TYPE_CHECKING:
-    from .heap.heapindex import HeapIndex, RootInfo
+    from .heap.heapindex import HeapIndex
     from .process import GoProcess
 
 UNKNOWN_TYPE = "unknown"
@@ -26,11 +26,6 @@ def heap_types(gp: GoProcess) -> Types:
     if got is None:
         got = gp.__dict__["_api_heap_types"] = Types(gp, gp.heap_index().registry)
     return got
-
-
-def _root_info(hi: HeapIndex, r: int) -> RootInfo:
-    """Return what root row ``r`` is (the one place the API reads the roots table's facts)."""
-    return hi._root_info(r)
 
 
 class Object:
@@ -131,15 +126,13 @@ class Root:
     __slots__ = ("_gp", "row", "kind", "name", "goroutine", "function", "address", "type_name")
 
     def __init__(self, gp: GoProcess, row: int):
-        info = _root_info(gp.heap_index(), row)
+        info = gp.heap_index().root_info(row)
         self._gp = gp
         self.row = row
         self.kind: str = info.kind
         self.name: str = info.name
         self.goroutine: int | None = info.goroutine
-        # the roots table names a frame root's function (RootInfo.function) from the roots
-        # rewrite on; until then frame roots answer None
-        self.function: str | None = getattr(info, "function", None)
+        self.function: str | None = info.function
         self.address: int | None = info.address
         self.type_name: str = info.type or UNKNOWN_TYPE
 

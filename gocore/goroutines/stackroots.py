@@ -99,15 +99,6 @@ class StackRoot:
     area: str
     precise: bool
 
-    def __str__(self) -> str:
-        where = f"goroutine {self.goid}"
-        if self.func is not None:
-            where += f" {self.func}"
-        tail = "" if self.precise else ", conservative"
-        if self.area == "register":
-            return f"{where}: register{tail}"
-        return f"{where}: {self.area} at {self.slot:#x}{tail}"
-
 
 class StackRootTable(NamedTuple):
     """The stack roots as parallel arrays (one row per root word hitting the heap)."""
@@ -126,6 +117,7 @@ class StackRootTable(NamedTuple):
     frame_fp: np.ndarray | None = None   # uint64 per frame row: the caller's SP (the CFA)
     frame_pc: np.ndarray | None = None   # uint64 per frame row: the pc its variables are
                                          # located at (pc at a trap, else the call: pc - 1)
+    frame_goro: np.ndarray | None = None  # int32 per frame row: its row in goids
 
     def __len__(self) -> int:
         return len(self.ptr)
@@ -647,15 +639,11 @@ def stack_root_table(gp) -> StackRootTable:
     return StackRootTable(s_val[keep], s_slot[keep], obj[keep], s_frame[keep], s_goro[keep],
                        s_area[keep], s_prec[keep], frames.sp, frames.plan_func[frames.plan],
                        frames.func_names, np.array([g.id for g in gs], np.int64),
-                       frames.fp, frames.pc)
+                       frames.fp, frames.pc, frames.g)
 
 
 def stack_roots(gp) -> list[StackRoot]:
-    """Return the stack roots of every goroutine, one StackRoot per word hitting the heap."""
+    """Return the stack roots of every goroutine, one StackRoot per word hitting the heap
+    (for inspection; the heap's roots table reads ``stack_root_table`` directly)."""
     t = stack_root_table(gp)
     return [t.row(i) for i in range(len(t))]
-
-
-def extra_roots(gp) -> list[tuple[int, str]]:
-    """Return the stack roots as ``(pointer, description)`` for ``collect_roots``/``reach_of``."""
-    return [(r.ptr, str(r)) for r in stack_roots(gp)]

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..memo import once_per
-from .reach import GLOBAL
+from .roots import GLOBAL, FRAME
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +363,7 @@ class Dominators:
 
     def root_info(self, row: int):
         """Return the RootInfo (name, kind, goroutine, ...) of root row ``row``."""
-        return self.hi._root_info(int(row))  # noqa: SLF001 - same package
+        return self.hi.root_info(int(row))
 
     def group_info(self, k: int):
         """Return the RootInfo (name, kind, goroutine, ...) of root group ``k``: its first
@@ -380,39 +380,52 @@ class Dominators:
         return order[:n]
 
 
-def _group_key(name: str, kind: str) -> str:
-    """Return the root group of a root word: a DWARF global's words (``main.g+0x8``) are
-    its variable; a goroutine frame's words (``goroutine 7 main.f: locals at 0x...``) are
-    the frame (``goroutine 7 main.f``); unnamed section words (``data+0x1f0``) and other
-    roots (finalizers, registers, defer records) stay apart."""
-    if kind == "global" and not name.startswith(("data+", "bss+")):
-        return name.split("+", 1)[0]
-    if kind == "frame" and name.startswith("goroutine ") and ": " in name:
-        return name.split(": ", 1)[0]
-    return name
+def _dense(*cols: np.ndarray) -> np.ndarray:
+    """Return one int64 id per row, equal for rows equal in every column of ``cols``."""
+    ids = np.zeros(len(cols[0]), np.int64)
+    for c in cols:
+        u, inv = np.unique(c, return_inverse=True)
+        ids = ids * len(u) + np.asarray(inv).ravel()
+        ids = np.asarray(np.unique(ids, return_inverse=True)[1]).ravel().astype(np.int64)
+    return ids
 
 
 def _groups(hi) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Return (group per root row, first row per group, group names)."""
+    """Return (group per root row, first row per group, group names).
+
+    A root group is what one root stands for: a DWARF global's words are its variable, a
+    goroutine frame's words the frame (``goroutine 7 main.f``, recursion included), a
+    goroutine's registers one group; other words (section words without a global,
+    finalizer words, ``sched.ctxt``, defer records) stand alone. Groups are numbered in
+    the order of their first row.
+    """
     roots = hi.roots
-    nrows = len(roots.obj)
+    nrows = len(roots)
     if nrows == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int32), []
-    # one key per distinct (name, is-global) pair: names are few next to the objects
-    is_global = (roots.kind == GLOBAL) if roots.kind is not None else np.zeros(nrows, bool)
-    pair = roots.name.astype(np.int64) * 2 + is_global
-    upair, inv = np.unique(pair, return_inverse=True)
-    facts = getattr(hi, "_frame_roots", None) or {}     # stack and finalizer roots' kinds
-    keys: dict[str, int] = {}
-    pair_group = np.empty(len(upair), dtype=np.int32)
-    for j, p in enumerate(upair.tolist()):
-        name = roots.names[p // 2]
-        kind = "global" if p & 1 else facts.get(name, {}).get("kind", "other")
-        pair_group[j] = keys.setdefault(_group_key(name, kind), len(keys))
-    group = pair_group[np.asarray(inv).ravel()]
-    first = np.full(len(keys), nrows, dtype=np.int64)
-    np.minimum.at(first, group, np.arange(nrows))
-    return group, first.astype(np.int32), list(keys)
+    named_global = np.zeros(nrows, bool)
+    if roots.names:
+        var = ~np.array(roots.always_offset, bool)        # names of DWARF globals
+        named_global = (roots.kind == GLOBAL) & (roots.name >= 0) & var[np.maximum(roots.name, 0)]
+    in_frame = (roots.kind == FRAME) & (roots.frame >= 0)
+    cls = np.where(named_global, 0, np.where(in_frame, 1, 2)).astype(np.int64)
+    # per class, the columns that tell its groups apart (unused ones zeroed)
+    name = np.where(cls != 1, roots.name, -1)
+    goro = np.where(cls != 0, roots.goroutine, -1)
+    func = np.where(in_frame, roots.frames.func[np.maximum(roots.frame, 0)] if len(roots.frames)
+                    else -1, -1)
+    alone = cls == 2
+    slot = np.where(alone, roots.slot, 0)
+    area = np.where(alone, roots.area, 0)
+    precise = np.where(alone, roots.precise, False)
+    key = _dense(cls, name, goro, func, slot, area, precise)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int32)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int32)
+    group = rank[np.asarray(inv).ravel()]
+    group_row = np.sort(first).astype(np.int32)
+    names = [roots.group_name(int(r)) for r in group_row]   # one per group, not per word
+    return group, group_row, names
 
 
 def compute(hi) -> Dominators:

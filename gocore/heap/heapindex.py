@@ -1,10 +1,10 @@
 """The heap index: live objects with their types, built once per GoProcess.
 
-Stages (each reported to a ``progress(stage, fraction)`` callback): spans and objects
-(heap.py), pointer edges (edges.py), roots and marking (reach.py: data/bss, finalizers and,
-when ``gocore.goroutines.stackroots`` is available, goroutine stacks), types (typeinfer.py: malloc
-headers, then spread from the typed globals along typed pointers, then what untyped memory
-states: typeseeds.py).
+A short pipeline, each stage reported to a ``progress(stage, fraction)`` callback: heap
+(spans and objects, heap.py) -> pointer edges (edges.py) -> roots (roots.py: globals,
+goroutine stacks, finalizers, one RootTable) -> marking (reach.py) -> types (typeinfer.py:
+malloc headers, then spread from the typed roots along typed pointers, then what untyped
+memory states: typeseeds.py).
 
 Everything is per object id (the index into ``Heap.addr``): ``live`` (bool), ``type_id``
 (int32, -1 unknown) and ``data_off`` (8 where a malloc header precedes the data). Python
@@ -22,7 +22,8 @@ import numpy as np
 from .edges import Edges, edges_of
 from .fields import MAX_FIELDS, FieldValue, field_path, object_fields
 from .heap import Heap
-from .reach import Reach, Roots, collect_roots, mark
+from .reach import Reach, mark
+from .roots import RootInfo, RootTable, collect_roots
 from .spans import ragged_arange
 from .typeinfer import (UNKNOWN, TypeInference, TypeRegistry, header_type_addresses,
                         infer_types)
@@ -32,18 +33,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 
 UNKNOWN_NAME = "unknown"
-
-
-@dataclass(frozen=True)
-class RootInfo:
-    """What a root row is: its kind, the memory holding it, its goroutine and type."""
-
-    name: str
-    kind: str                 # global | frame | finalizer | other
-    address: int | None       # start of the root's memory (global variable, stack slot)
-    offset: int               # byte offset of the pointer word from ``address``
-    goroutine: int | None
-    type: str | None
 
 
 @dataclass(frozen=True)
@@ -69,15 +58,11 @@ class HeapIndex:
         self.heap: Heap = heap
         self.edges: Edges = edges
         say("collecting roots", 0.35)
-        extra, self._frame_roots = _stack_roots(gp)
-        fin, fin_facts = _finalizer_roots(gp, heap, edges)
-        self._frame_roots.update(fin_facts)
-        roots = collect_roots(gp, heap, extra_roots=extra + fin, finalizers=False)
+        self.roots: RootTable = collect_roots(gp, heap, edges)
         say("marking live objects", 0.45)
-        self.reach: Reach = mark(heap, edges, roots)
-        self.roots: Roots = roots
+        self.reach: Reach = mark(heap, edges, self.roots)
         say("typing objects", 0.6)
-        self.types: TypeInference = _infer(gp, heap, self._frame_roots, edges, pmaps,
+        self.types: TypeInference = _infer(gp, heap, self.roots, edges, pmaps,
                                            live=self.reach.reached)
         say("indexing", 0.95)
         self.live: np.ndarray = self.reach.reached
@@ -170,7 +155,7 @@ class HeapIndex:
             return None
         desc, chain = self.reach.path(i)
         r = int(self.reach.root[chain[0][0]])
-        root = self._root_info(r)
+        root = self.root_info(r)
         return root, [self._step(obj, off) for obj, off in chain]
 
     def all_paths(self, i: int, limit: int = 16) -> list[tuple[RootInfo, list[PathStep]]]:
@@ -195,7 +180,7 @@ class HeapIndex:
         out = [first]
         seen = {first[0].name}
         for r in rows:
-            info = self._root_info(int(r))
+            info = self.root_info(int(r))
             if info.name in seen:
                 continue
             seen.add(info.name)
@@ -246,24 +231,10 @@ class HeapIndex:
         return PathStep(obj, int(self.heap.addr[obj]), int(self.heap.size[obj]),
                         self.type_name(tid), off if off >= 0 else None, fld)
 
-    def _root_info(self, r: int) -> RootInfo:
-        roots = self.roots
-        name = roots.describe(r)
-        slot = int(roots.addr[r])
-        fr = self._frame_roots.get(name)
-        if fr is not None:
-            return RootInfo(name, fr["kind"], fr.get("address"), fr.get("offset", 0),
-                            fr.get("goroutine"), fr.get("type"))
-        if slot:
-            gname = name.split("+", 1)[0]
-            dw = self.gp.dwarf
-            if dw is not None and gname in dw.globals:
-                g = dw.globals[gname]
-                start = g.addr + self.gp.process.exe_bias
-                tname = self.registry.display_name(g.type) if g.type >= 0 else None
-                return RootInfo(gname, "global", start, slot - start, None, tname)
-            return RootInfo(name, "global", slot, 0, None, None)
-        return RootInfo(name, "other", None, 0, None, None)
+    def root_info(self, r: int) -> RootInfo:
+        """Return what root row ``r`` of ``roots`` is (name, kind, memory, goroutine, type,
+        function)."""
+        return self.roots.info(r, self.registry.display_name)
 
     def field_path(self, tid: int, off: int) -> str | None:
         """Return the field path (``Next``, ``[12].A``, ``elems[3]``) of byte ``off`` in a
@@ -276,90 +247,9 @@ class HeapIndex:
         return object_fields(self, i, limit)
 
 
-def _stack_roots(gp) -> tuple[list, dict[str, dict]]:
-    """Return (extra roots for collect_roots, root facts by description) from the goroutine
-    stacks (gocore.goroutines.stackroots); on failure warn and return none (the live set then misses
-    objects that only stacks hold). Precise frame words that a DWARF variable of their
-    frame holds carry its type: ``type_id`` of the memory at ``typed_address``."""
-    from ..errors import GoCoreError
-    from .typeinfer import go_spelling
-    try:
-        from ..goroutines.stackroots import stack_root_table, stack_roots
-        rows = stack_roots(gp)
-        table = stack_root_table(gp)
-    except Exception as e:  # noqa: BLE001 - stacks are one root source: warn, keep the rest
-        gp.process.warn(f"heap: stack roots unavailable ({e})")
-        return [], {}
-    extra, facts = [], {}
-    for r in rows:                     # one per root word (hundreds), not per object
-        desc = str(r)
-        extra.append((r.ptr, desc))
-        facts[desc] = {"kind": "frame" if r.kind == "frame" else "other",
-                       "address": r.slot or None, "goroutine": r.goid}
-    try:
-        typed = _frame_slot_types(gp, table)
-    except GoCoreError as e:           # DWARF bodies unreadable: roots stay untyped
-        gp.process.warn(f"heap: frame variables' types unavailable ({e})")
-        typed = {}
-    names = gp.dwarf.types if gp.dwarf is not None else None
-    for i, (tid, delta) in typed.items():
-        f = facts[str(rows[i])]
-        f["type_id"] = tid
-        f["typed_address"] = rows[i].slot - delta
-        f["type"] = go_spelling(names[tid].name)
-    return extra, facts
-
-
-def _frame_slot_types(gp, t) -> dict[int, tuple[int, int]]:
-    """Return {root row: (DWARF type id, delta)} for the precise frame words of stack root
-    table ``t`` that a DWARF variable of their frame holds at the frame's pc (typeinfer
-    ``FrameSlotTypes``). Work is per distinct (pc, CFA offset), not per goroutine."""
-    from ..goroutines.stackroots import ARGS, LOCALS, OBJECT
-    from .typeinfer import FrameSlotTypes
-    if gp.dwarf is None or t.frame_fp is None or not len(t):
-        return {}
-    rows = np.flatnonzero(t.precise & (t.frame >= 0) & np.isin(t.area, (LOCALS, ARGS, OBJECT)))
-    if not len(rows):
-        return {}
-    fr = t.frame[rows]
-    pc = t.frame_pc[fr].astype(np.int64) - gp.process.exe_bias
-    off = t.slot[rows].astype(np.int64) - t.frame_fp[fr].astype(np.int64)
-    keys, inv = np.unique(np.stack([pc, off], axis=1), axis=0, return_inverse=True)
-    slots = FrameSlotTypes(gp.dwarf, gp.dwarf.types)
-    got = [slots.at(int(p), int(o)) for p, o in keys]    # per distinct frame slot
-    out = {}
-    for r, k in zip(rows.tolist(), np.asarray(inv).ravel().tolist()):
-        if got[k] is not None:
-            out[r] = got[k]
-    return out
-
-
-def _finalizer_roots(gp, heap: Heap, edges: Edges) -> tuple[list, dict[str, dict]]:
-    """Return the finalizer roots as the GC sees them: what an object with a finalizer
-    points to, and the finalizer's closure; not the object itself, which a finalizer does
-    not keep alive (src/runtime/mgcmark.go markrootSpans scans the object, never marks it)."""
-    from .reach import finalizer_roots
-    extra, facts = [], {}
-    for ptr, desc in finalizer_roots(gp, heap):
-        if not desc.startswith("finalizer of"):
-            extra.append((ptr, desc))
-            facts[desc] = {"kind": "finalizer", "address": None}
-            continue
-        i = heap.find_one(ptr)
-        if i < 0:
-            continue
-        dst, off = edges.out(i)
-        facts[desc] = {"kind": "finalizer", "address": int(heap.addr[i])}
-        for d, o in zip(dst.tolist(), off.tolist()):
-            name = f"{desc}+{o:#x}"
-            extra.append((int(heap.addr[d]), name))
-            facts[name] = {"kind": "finalizer", "address": int(heap.addr[i]), "offset": o}
-    return extra, facts
-
-
-def _typed_roots(gp, reg: TypeRegistry, frame_roots: dict[str, dict]) -> list[tuple[int, int]]:
+def _typed_roots(gp, reg: TypeRegistry, roots: RootTable | None) -> list[tuple[int, int]]:
     """Return (address, type id) of the typed memory that holds roots: DWARF globals with
-    pointers, and stack slots whose frame variable DWARF locates there (``_stack_roots``)."""
+    pointers, and stack slots whose frame variable DWARF locates there (``roots``)."""
     out = []
     dw = gp.dwarf
     if dw is not None:
@@ -370,13 +260,12 @@ def _typed_roots(gp, reg: TypeRegistry, frame_roots: dict[str, dict]) -> list[tu
                 continue
             if len(table.pointer_offsets(g.type)):
                 out.append((g.addr + bias, g.type))
-    for info in frame_roots.values():
-        if info.get("address") and info.get("type_id") is not None:
-            out.append((int(info.get("typed_address", info["address"])), int(info["type_id"])))
+    if roots is not None:
+        out.extend(roots.typed_memory())
     return out
 
 
-def _infer(gp, heap: Heap, frame_roots: dict[str, dict], edges: Edges, pmaps,
+def _infer(gp, heap: Heap, roots: RootTable, edges: Edges, pmaps,
            use_dwarf: bool = True, live: np.ndarray | None = None) -> TypeInference:
     """Type every allocated object: malloc headers and largeType first, then typed roots
     (func values typed by their closure's DWARF), then what untyped memory states
@@ -404,8 +293,8 @@ def _infer(gp, heap: Heap, frame_roots: dict[str, dict], edges: Edges, pmaps,
     def read(addrs):
         return heap.gather.u64(addrs)
 
-    roots = _typed_roots(gp, reg, frame_roots) if dwarf is not None else []
-    return infer_types(gp, heap.addr, heap.size, roots,
+    typed = _typed_roots(gp, reg, roots) if dwarf is not None else []
+    return infer_types(gp, heap.addr, heap.size, typed,
                        header_types=hdr, read=read, registry=reg, closures=closures,
                        noscan=noscan, large=large,
-                       seeds=UntypedFacts(gp, heap, edges, pmaps, frame_roots, live))
+                       seeds=UntypedFacts(gp, heap, edges, pmaps, roots, live))

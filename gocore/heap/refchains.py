@@ -53,8 +53,15 @@ def reference_chains(hi, max_depth: int = 32) -> ChainTree:
     name_of = np.array([by_name.setdefault(hi.type_name(t - 1), len(by_name))
                         for t in range(ntypes)], dtype=np.int64)      # per type, not per object
     type_label = name_of[hi.type_id.astype(np.int64) + 1]
-    labels = list(by_name) + list(roots.names)
-    root_label = len(by_name) + roots.name.astype(np.int64)
+    # root names: only the rows that start a path are described, each text once, in row
+    # order (one per root row used, not per object)
+    used = np.unique(reach.root[live & (parent < 0)])
+    texts: dict[str, int] = {}
+    used_label = np.array([texts.setdefault(roots.describe(int(r)), len(texts))
+                           for r in used.tolist()], dtype=np.int64)
+    labels = list(by_name) + list(texts)
+    root_label = np.zeros(len(roots), dtype=np.int64)
+    root_label[used] = len(by_name) + used_label
 
     node_label: list[int] = []
     node_parent: list[int] = []

@@ -40,7 +40,7 @@ import re
 import numpy as np
 
 from .chans import Channels
-from .reach import finalizer_records, section_pointer_mask
+from .roots import FRAME, RootTable, finalizer_records, section_pointer_mask
 from ..binary.rtype import CHAN, INTERFACE, MAP, POINTER
 from .sizeclasses import alloc_slots, check_against_spans
 from .spans import U64, ragged_arange
@@ -53,7 +53,7 @@ UNKNOWN = -1
 class UntypedFacts:
     """The sources above for one heap; called by ``infer_types`` as its ``seeds``."""
 
-    def __init__(self, gp, heap, edges, pmaps, frame_roots: dict[str, dict],
+    def __init__(self, gp, heap, edges, pmaps, roots: RootTable | None,
                  live: np.ndarray | None = None):
         """``live`` (bool per object, when marking is done) limits the scans of untyped
         objects to the live ones: unreachable objects are shown nowhere."""
@@ -62,7 +62,7 @@ class UntypedFacts:
         self.heap = heap
         self.edges = edges
         self.pmaps = pmaps
-        self.frame_roots = frame_roots
+        self.roots = roots
         sp = heap.spans
         use = sp.in_use
         self.sizes_ok = check_against_spans(sp.sizeclass[use], sp.elemsize[use])
@@ -179,8 +179,9 @@ class UntypedFacts:
             w1s.append(w1)
             a = b
         # goroutine frames: the root word and the word before it
-        slots = np.array([int(f["address"]) for f in self.frame_roots.values()
-                          if f.get("kind") == "frame" and f.get("address")], dtype=U64)
+        r = self.roots
+        slots = (r.slot[(r.kind == FRAME) & (r.slot != 0)] if r is not None
+                 else np.zeros(0, U64))
         if len(slots):
             w0, ok0 = h.read(slots - U64(8))
             w1, ok1 = h.read(slots)

@@ -122,7 +122,7 @@ def test_untyped_sources_agree_with_dwarf(entry):
     _, gp = go_case(entry)
     hi = gp.heap_index()
     heap, pmaps, edges = edges_of(gp)
-    res = _infer(gp, heap, hi._frame_roots, edges, pmaps, use_dwarf=False)
+    res = _infer(gp, heap, hi.roots, edges, pmaps, use_dwarf=False)
     live = hi.live_ids
     a, b = hi.type_id[live], res.type_id[live]
     both = np.flatnonzero((a >= 0) & (b >= 0))

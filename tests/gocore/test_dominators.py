@@ -15,7 +15,8 @@ import pytest
 
 from gocore.heap.dominators import compute, dominators_of
 from gocore.heap.edges import Edges
-from gocore.heap.reach import GLOBAL, OTHER, Roots
+from gocore.goroutines.stackroots import ARGS, LOCALS, REGISTER
+from gocore.heap.roots import FRAME, GLOBAL, NO_AREA, OTHER, FrameTable, RootTable
 
 from ..conftest import dump_cases, go_case
 
@@ -57,15 +58,41 @@ def _csr(n, pairs) -> Edges:
     return Edges(start, dst, np.zeros(len(dst), dtype=np.uint32))
 
 
-def _fake_index(n, pairs, root_rows, sizes=None):
-    """A stand-in HeapIndex: ``root_rows`` are (object, root name) pairs, all globals."""
+def _table(rows, names=(), always_offset=(), frames=None) -> RootTable:
+    """A RootTable of ``rows``: dicts of the columns that differ from a plain global word."""
+    def col(key, default, dt):
+        return np.array([r.get(key, default) for r in rows], dtype=dt)
+    return RootTable(ptr=col("ptr", 0, np.uint64), obj=col("obj", 0, np.int32),
+                     slot=col("slot", 0, np.uint64), kind=col("kind", GLOBAL, np.uint8),
+                     goroutine=col("goroutine", -1, np.int64), frame=col("frame", -1, np.int32),
+                     name=col("name", -1, np.int32), base=col("base", 0, np.uint64),
+                     type=col("type", -1, np.int32), type_address=col("type_address", 0, np.uint64),
+                     area=col("area", NO_AREA, np.uint8), precise=col("precise", True, bool),
+                     names=list(names), always_offset=list(always_offset),
+                     frames=frames or FrameTable(np.zeros(0, np.int64), np.zeros(0, np.int32),
+                                                 np.zeros(0, np.uint64), np.zeros(0, np.uint64), []))
+
+
+def _global_rows(root_rows) -> RootTable:
+    """Global root words ``(object, "main.g+0x8" | "bss+0x10")``: a variable, or a section
+    word, at a made-up address."""
+    names, always, rows = [], [], []
+    for obj, text in root_rows:
+        var, _, off = text.partition("+")
+        if var not in names:
+            names.append(var)
+            always.append(var in ("data", "bss"))
+        k = names.index(var)
+        base = 0x500000 + 0x1000 * k
+        rows.append({"obj": obj, "name": k, "base": base, "slot": base + int(off or "0", 16)})
+    return _table(rows, names, always)
+
+
+def _fake_index(n, pairs, roots, sizes=None):
+    """A stand-in HeapIndex over ``roots`` (a RootTable, or (object, global name) pairs)."""
     edges = _csr(n, pairs)
-    names = sorted({nm for _, nm in root_rows})
-    roots = Roots(obj=np.array([o for o, _ in root_rows], dtype=np.int32),
-                  name=np.array([names.index(nm) for _, nm in root_rows], dtype=np.int32),
-                  addr=np.zeros(len(root_rows), np.uint64), ptr=np.zeros(len(root_rows), np.uint64),
-                  names=names, kind=np.full(len(root_rows), GLOBAL, np.uint8),
-                  goid=np.full(len(root_rows), -1, np.int64))
+    if not isinstance(roots, RootTable):
+        roots = _global_rows(roots)
     live = _reach(edges.start, edges.dst, roots.obj, n)
     size = np.asarray(sizes if sizes is not None else 16 * (1 + np.arange(n) % 5), dtype=np.uint32)
     heap = SimpleNamespace(addr=np.arange(n, dtype=np.uint64) * 4096 + 0xc000000000, size=size)
@@ -126,14 +153,15 @@ def test_words_of_one_global_are_one_root():
 
 def test_words_of_one_frame_are_one_root():
     """Two words of goroutine 7's frame of main.f are one root; its register is another."""
-    rows = [(0, "goroutine 7 main.f: locals at 0x10"), (1, "goroutine 7 main.f: args at 0x40"),
-            (1, "goroutine 7 main.f: register")]
-    hi = _fake_index(3, [(0, 2), (1, 2)], rows)
-    hi.roots.kind[:] = OTHER
-    hi._frame_roots = {rows[0][1]: {"kind": "frame"}, rows[1][1]: {"kind": "frame"},
-                       rows[2][1]: {"kind": "other"}}
+    frames = FrameTable(np.array([7], np.int64), np.array([0], np.int32), np.array([0x401000], np.uint64),
+                        np.array([0x50], np.uint64), ["main.f"])
+    g7 = {"goroutine": 7, "name": -1}
+    rows = [dict(g7, obj=0, slot=0x10, kind=FRAME, frame=0, area=LOCALS),
+            dict(g7, obj=1, slot=0x40, kind=FRAME, frame=0, area=ARGS),
+            dict(g7, obj=1, kind=OTHER, area=REGISTER, precise=False)]
+    hi = _fake_index(3, [(0, 2), (1, 2)], _table(rows, frames=frames))
     d = compute(hi)
-    assert sorted(d.group_name) == ["goroutine 7 main.f", "goroutine 7 main.f: register"]
+    assert sorted(d.group_name) == ["goroutine 7 main.f", "goroutine 7: register, conservative"]
     f = d.group_name.index("goroutine 7 main.f")
     assert d.holder.tolist() == [f, -1, -1]         # 1 is also held by the register, 2 through 1
     assert int(d.group_retained[f]) == int(hi.heap.size[0])
@@ -244,7 +272,7 @@ def test_top_level_retained_is_the_live_heap(entry):
 
 def _group_at(hi, d, addr: int) -> int:
     """Return the root group of the root word(s) at ``addr`` (a global's address)."""
-    rows = np.flatnonzero(hi.roots.addr == np.uint64(addr))
+    rows = np.flatnonzero(hi.roots.slot == np.uint64(addr))
     groups = np.unique(d.group_of_row[rows])
     assert len(groups) == 1, (hex(addr), groups)
     return int(groups[0])

@@ -7,6 +7,7 @@ manifest (the funcval's address, ``unsafe.Sizeof(Captured{})``, the magic it sto
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from gocore.binary.dwarf import Piece, location_pieces
@@ -112,14 +113,16 @@ def test_typed_frame_roots_agree_with_the_dump(entry):
     g_of = {g.id: g.address for g in gp.goroutines()}
     recv = proc.read_ptr(case.manifest["globals"]["main.chRecv"])
     parked = {g.id for g in gp.goroutines() if any(f.func == "main.parkChanRecv" for f in g.frames)}
-    typed = [(d, f) for d, f in hi._frame_roots.items() if f.get("type_id") is not None]
+    roots = hi.roots
+    typed = [(roots.describe(r), hi.root_info(r))
+             for r in np.flatnonzero((roots.type >= 0) & (roots.name < 0)).tolist()]
     for desc, f in typed:
-        assert f["kind"] == "frame" and ", conservative" not in desc
-        ptr = proc.read_ptr(f["address"])
-        if f["type"] == "*runtime.g":
-            assert ptr == g_of[f["goroutine"]], desc
-        if f["type"] == "*runtime.hchan" and "runtime.chanrecv: args" in desc \
-                and f["goroutine"] in parked:
+        assert f.kind == "frame" and ", conservative" not in desc
+        ptr = proc.read_ptr(f.address)
+        if f.type == "*runtime.g":
+            assert ptr == g_of[f.goroutine], desc
+        if f.type == "*runtime.hchan" and "runtime.chanrecv: args" in desc \
+                and f.goroutine in parked:
             assert ptr == recv, desc
     if _minor(case.manifest["go_version"]) >= 21:
-        assert any(f["type"] == "*runtime.g" for _, f in typed)
+        assert any(f.type == "*runtime.g" for _, f in typed)

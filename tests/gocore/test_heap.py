@@ -12,7 +12,8 @@ import pytest
 from gocore.heap.edges import edges_of
 from gocore.heap.heap import heap_of
 from gocore.heap.gcprog import run_gc_program
-from gocore.heap.reach import collect_roots, mark
+from gocore.heap.reach import mark
+from gocore.heap.roots import collect_roots, finalizer_records
 
 from ..conftest import dump_cases, go_case
 
@@ -25,8 +26,10 @@ def _gp(entry):
 
 
 def _reach(gp):
+    """Mark from the product's roots less the goroutine stacks (globals and finalizers)."""
     heap, _, edges = edges_of(gp)
-    return heap, edges, mark(heap, edges, collect_roots(gp, heap))
+    roots = collect_roots(gp, heap, edges)
+    return heap, edges, mark(heap, edges, roots.take(roots.name >= 0))
 
 
 @pytest.mark.parametrize("entry", CASES)
@@ -116,17 +119,6 @@ def test_live_gap_without_stack_roots_is_small(entry):
     assert r.live_bytes <= heap.bytes
 
 
-@pytest.mark.parametrize("entry", dump_cases(kinds=("crash",), stripped=False)[:1])
-def test_extra_roots_reach_stack_only_object(entry):
-    case, gp = _gp(entry)
-    heap, edges, _ = _reach(gp)
-    local = case.manifest["objects"]["local_only"]
-    roots = collect_roots(gp, heap, extra_roots=[(local, "goroutine parkLocalOnly")])
-    r = mark(heap, edges, roots)
-    root, path = r.path(heap.find_one(local))
-    assert root == "goroutine parkLocalOnly" and len(path) == 1
-
-
 def test_gc_program_literal_and_repeat():
     # 3 literal bits 101, then repeat the last 3 bits twice, then 1 literal bit 1, end
     prog = bytes([0x03, 0b101, 0x83, 0x02, 0x01, 0x01, 0x00])
@@ -137,11 +129,11 @@ def test_gc_program_literal_and_repeat():
 
 
 @pytest.mark.parametrize("entry", dump_cases(kinds=("crash",)))
-def test_finalizer_specials_are_roots(entry):
+def test_finalizer_specials_are_found(entry):
+    """Every object the program gave a finalizer has its record (main.finalized's objects)."""
     case, gp = _gp(entry)
     heap = heap_of(gp)
-    roots = collect_roots(gp, heap)
-    fin = {int(p) for p, r in zip(roots.ptr, range(len(roots))) if roots.describe(r).startswith("finalizer of")}
+    fin = {rec.obj for rec in finalizer_records(gp, heap)}
     first = case.manifest["objects"]["finalized_first"]
     assert first in fin
     assert len(fin) >= case.manifest["finalizers"]

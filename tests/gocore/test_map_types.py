@@ -58,7 +58,8 @@ FIRST_FIELD = {("runtime.m", "runtime.mPadded")}
 def _propagate_withheld(gp, parity: int):
     """Run type inference as the heap index does, with every other header (``parity``)
     withheld; return (registry, result, header addresses, withheld mask)."""
-    from gocore.heap.heapindex import U64, _typed_roots
+    from gocore.heap.heapindex import _typed_roots
+    from gocore.heap.spans import U64
     from gocore.binary.rtype import runtime_types
     from gocore.heap.typeinfer import (MAX_SMALL_SIZE, ClosureTypes, TypeRegistry,
                                   header_type_addresses, infer_types)
@@ -77,7 +78,7 @@ def _propagate_withheld(gp, parity: int):
         closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types
     withhold = np.zeros(len(heap.addr), dtype=bool)
     withhold[np.flatnonzero(hdr != 0)[parity::2]] = True
-    res = infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, hi._frame_roots),
+    res = infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, hi.roots),
                       header_types=hdr, read=heap.gather.u64, registry=reg, closures=closures,
                       withhold=withhold)
     return reg, res, hdr, withhold

@@ -19,7 +19,7 @@ def test_infer_types_on_empty_heap(entry):
     from gocore.binary.rtype import runtime_types
     _, gp = go_case(entry)
     reg = TypeRegistry(runtime_types(gp), gp.dwarf.types)
-    roots = _typed_roots(gp, reg, {})          # DWARF globals: pointers that hit no object
+    roots = _typed_roots(gp, reg, None)          # DWARF globals: pointers that hit no object
     assert roots
     empty = np.zeros(0, np.uint64)
     got = infer_types(gp, empty, np.zeros(0, np.uint32), roots, registry=reg,

@@ -146,6 +146,15 @@ def test_roots_hold_the_programs_global(kept):
     assert head.address == dict(gp.globals())["main.head"].address
 
 
+def test_frame_roots_name_goroutine_and_function(kept):
+    """A goroutine the program's own stack dump shows parked holds a root in main.park's frame."""
+    gp, manifest = kept
+    parked = {int(m.group(1)) for line in manifest["goroutines"]
+              if (m := re.match(r"goroutine (\d+) \[([^,\]]+)", line)) and m.group(2) != "running"}
+    frames = [r for r in gp.roots() if r.kind == "frame"]
+    assert any(r.function == "main.park" and r.goroutine in parked for r in frames)
+
+
 def test_goroutines_match_runtime_stack(kept):
     gp, manifest = kept
     ours = {g.id: g for g in gp.goroutines()}

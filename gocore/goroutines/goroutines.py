@@ -40,7 +40,7 @@ _USER_RUNTIME_STARTS = {"runtime.main", "runtime.handleAsyncEvent", "runtime.cor
 _INJECTED = {"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One frame as the runtime's traceback prints it (inlined calls are frames too).
 

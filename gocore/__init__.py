@@ -66,12 +66,16 @@ def require_full_memory(gp: GoProcess) -> None:
         check(gp.process)
 
 
-def load(process: core.Process, *, any_version: bool = False) -> GoProcess:
+def load(process: core.Process, *, any_version: bool = False, keep_index: bool = True,
+         notify: Callable[[str], None] | None = None) -> GoProcess:
     """Return the GoProcess view of an opened ``core.Process``.
 
+    ``keep_index``: the heap index is read from and written to viewcore's cache
+    (``$XDG_CACHE_HOME/viewcore/index``), so that later processes open it instead of
+    computing it. ``notify`` receives sentences about that which do not change answers.
     Raises UnsupportedGoVersion for a Go older than 1.19 unless ``any_version``.
     """
-    gp = GoProcess(process)
+    gp = GoProcess(process, keep_index=keep_index, notify=notify)
     check_version(gp, any_version)
     return gp
 
@@ -79,5 +83,9 @@ def load(process: core.Process, *, any_version: bool = False) -> GoProcess:
 def open(dump: str | os.PathLike, exe: str | os.PathLike | None = None, *, use_cache: bool = True,
          notify: Callable[[str], None] | None = None,
          any_version: bool = False) -> GoProcess:  # noqa: A001 - mirrors io.open
-    """Open ``dump`` (with executable ``exe``) and return its GoProcess."""
-    return load(core.open_dump(dump, exe=exe, use_cache=use_cache, notify=notify), any_version=any_version)
+    """Open ``dump`` (with executable ``exe``) and return its GoProcess.
+
+    ``use_cache`` False neither reads nor writes viewcore's cache (decompressed dumps,
+    the kept heap index); ``notify`` receives sentences about the cache."""
+    return load(core.open_dump(dump, exe=exe, use_cache=use_cache, notify=notify),
+                any_version=any_version, keep_index=use_cache, notify=notify)

@@ -6,7 +6,9 @@ Each part (build info, pclntab, types, goroutines, heap) is read on first use, s
 
 from __future__ import annotations
 
+import logging
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -15,6 +17,8 @@ import core
 
 from .binary.goversion import GoVersion, parse_go_version
 from .errors import BadRuntimeData, GoCoreError, RuntimeLayoutError
+
+log = logging.getLogger("gocore")
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,8 +58,20 @@ class Summary:
 class GoProcess:
     """A Go program's state in a dump."""
 
-    def __init__(self, process: core.Process):
+    def __init__(self, process: core.Process, keep_index: bool = True,
+                 notify: Callable[[str], None] | None = None):
         self.process = process
+        # the heap index is kept on disk for the next process (``heap.indexstore``)
+        self.keep_index = keep_index
+        self._notify = notify
+
+    def note(self, message: str) -> None:
+        """Tell the user something that does not change the answer (``notify``, else the
+        ``gocore`` logger): a kept index that was damaged and rebuilt, a cache unused."""
+        if self._notify is not None:
+            self._notify(message)
+        else:
+            log.warning("%s", message)
 
     @property
     def warnings(self) -> list[str]:
@@ -269,15 +285,16 @@ class GoProcess:
     # ---- the heap ----
 
     def heap_index(self, progress=None):
-        """Return the HeapIndex (live objects, types, paths), built once per process.
+        """Return the HeapIndex (live objects, types, paths), built once per process, or
+        read back from the index kept for this dump by an earlier process (``keep_index``).
 
-        ``progress(stage, fraction)`` is called while it is built (not when cached).
+        ``progress(stage, fraction)`` is called while it is built or opened (not when cached).
         """
         got = self.__dict__.get("_heap_index")
         if got is None:
-            from .heap.heapindex import HeapIndex
+            from .heap.storedindex import open_heap_index
             try:
-                got = HeapIndex(self, progress)
+                got = open_heap_index(self, progress, keep=self.keep_index)
             except BadRuntimeData as e:
                 seg = self.process.memory.find(e.addr) if e.addr is not None else None
                 if seg is None or seg.present or seg.source != "truncated":

@@ -16,19 +16,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from .edges import Edges, edges_of
 from .fields import MAX_FIELDS, FieldValue, field_path, object_fields
 from .heap import Heap
+from .indexstore import IndexDamaged, IndexStore, StoredPart
 from .reach import Reach, mark
 from .roots import RootInfo, RootTable, collect_roots
 from .spans import ragged_arange
 from .typeinfer import (UNKNOWN, TypeInference, TypeRegistry, header_type_addresses,
                         infer_types)
 
+if TYPE_CHECKING:
+    from ..process import GoProcess
+    from .dominators import Dominators
+
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 Progress = Callable[[str, float], None]
 
@@ -48,29 +55,71 @@ class PathStep:
 
 
 class HeapIndex:
-    """Live heap objects of one process, their types, and lookups over them."""
+    """Live heap objects of one process, their types, and lookups over them.
 
-    def __init__(self, gp, progress: Progress | None = None):
+    ``store`` (an ``IndexStore``, or None) keeps what is computed on demand (histogram,
+    dominators) for later processes; ``storedindex.open_heap_index`` makes one."""
+
+    def __init__(self, gp: GoProcess, heap: Heap, edges: Edges, roots: RootTable, reach: Reach,
+                 types: TypeInference, store: IndexStore | None = None):
         self.gp = gp
+        self.heap = heap
+        self.edges = edges
+        self.roots = roots
+        self.reach = reach
+        self.types = types
+        self.live: np.ndarray = reach.reached
+        self.type_id: np.ndarray = types.type_id
+        self.data_off: np.ndarray = types.data_off
+        self.live_ids: np.ndarray = np.flatnonzero(self.live).astype(np.int32)
+        self.store = store
+        self._names: dict[int, str] = {}
+
+    @classmethod
+    def build(cls, gp: GoProcess, progress: Progress | None = None,
+              store: IndexStore | None = None) -> HeapIndex:
+        """Return the index computed from the dump: heap, edges, roots, marks, types."""
         say = progress or (lambda stage, frac: None)
         say("reading spans and objects", 0.0)
         heap, pmaps, edges = edges_of(gp)
-        self.heap: Heap = heap
-        self.edges: Edges = edges
         say("collecting roots", 0.35)
-        self.roots: RootTable = collect_roots(gp, heap, edges)
+        roots = collect_roots(gp, heap, edges)
         say("marking live objects", 0.45)
-        self.reach: Reach = mark(heap, edges, self.roots)
+        reach = mark(heap, edges, roots)
         say("typing objects", 0.6)
-        self.types: TypeInference = _infer(gp, heap, self.roots, edges, pmaps,
-                                           live=self.reach.reached)
+        types = _infer(gp, heap, roots, edges, pmaps, live=reach.reached)
         say("indexing", 0.95)
-        self.live: np.ndarray = self.reach.reached
-        self.type_id: np.ndarray = self.types.type_id
-        self.data_off: np.ndarray = self.types.data_off
-        self.live_ids: np.ndarray = np.flatnonzero(self.live).astype(np.int32)
-        self._names: dict[int, str] = {}
+        hi = cls(gp, heap, edges, roots, reach, types, store)
         say("done", 1.0)
+        return hi
+
+    def remember(self, part: str, compute: Callable[[], R],
+                 stored: Callable[[StoredPart], R], storable: Callable[[R], tuple[dict, dict]]) -> R:
+        """Return a result computed once per index and kept in the store as ``part``:
+        ``stored(part)`` reads it back, ``storable(result)`` gives its (arrays, meta)."""
+        memo = self.__dict__.setdefault("_remembered", {})
+        if part in memo:
+            return memo[part]
+        got = None
+        if self.store is not None:
+            try:
+                kept = self.store.load(part)
+                if kept is not None:
+                    got = stored(kept)
+                    for w in kept.warnings:
+                        self.gp.process.warn(w)
+            except IndexDamaged as e:
+                self.store.drop(part)
+                self.gp.note(f"the kept heap index was damaged ({e}); computed afresh")
+                got = None
+        if got is None:
+            before = len(self.gp.process.warnings)
+            got = compute()
+            if self.store is not None:
+                arrays, meta = storable(got)
+                self.store.save(part, arrays, meta, self.gp.process.warnings[before:])
+        memo[part] = got
+        return got
 
     # ---- figures ----
 
@@ -107,6 +156,21 @@ class HeapIndex:
 
         Rows are sorted by bytes, then count, descending (then by name for stability).
         """
+        def stored(p: StoredPart):
+            return p.meta["names"], p.array("size"), p.array("count"), p.array("bytes")
+
+        def storable(h):
+            return {"size": h[1], "count": h[2], "bytes": h[3]}, {"names": h[0]}
+
+        return self.remember("histogram", self._histogram, stored, storable)
+
+    def dominators(self) -> Dominators:
+        """Return the dominator tree and retained sizes of the live objects."""
+        from .dominators import compute, stored_dominators, storable_dominators
+        return self.remember("dominators", lambda: compute(self),
+                             lambda p: stored_dominators(self, p), storable_dominators)
+
+    def _histogram(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         ids = self.live_ids
         heap = self.heap
         # an object's slot size is its span's: the distinct sizes come from the spans, and

@@ -147,19 +147,55 @@ class TypeRegistry:
     """
 
     def __init__(self, rts: RuntimeTypes, dwarf_types: TypeTable | None = None):
-        self.rts = rts
+        self._rts: RuntimeTypes | Callable[[], RuntimeTypes] = rts
         self.ptr_size = rts.abi.ptr
         if dwarf_types is not None:
             self.table = TypeTable(dwarf_types.ptr_size, list(dwarf_types.types))
         else:
             self.table = TypeTable(self.ptr_size)
+        self._init_state()
+
+    @classmethod
+    def restore(cls, table: TypeTable, prefix_types: set[int],
+                runtime_types: Callable[[], RuntimeTypes], layout: Callable[[], object]) -> TypeRegistry:
+        """Return a registry over a table read back from a kept index; the runtime types
+        and layout are read (``runtime_types()``, ``layout()``) only when a lookup needs them."""
+        reg = cls.__new__(cls)
+        reg._rts = runtime_types
+        reg.ptr_size = table.ptr_size
+        reg.table = table
+        reg._init_state()
+        reg._layout_of = layout
+        reg.prefix_types = set(prefix_types)
+        return reg
+
+    @property
+    def layout(self):
+        """Return the runtime Layout (runtime structs DWARF lacks), or None when not set."""
+        if self._layout is None and self._layout_of is not None:
+            self._layout = self._layout_of()
+        return self._layout
+
+    @layout.setter
+    def layout(self, value) -> None:
+        self._layout = value
+
+    @property
+    def rts(self) -> RuntimeTypes:
+        """Return the program's runtime type descriptors."""
+        if callable(self._rts):
+            self._rts = self._rts()
+        return self._rts
+
+    def _init_state(self) -> None:
         self.table.index()
         self._by_rt: dict[int, int] = {}
         self._arrays: dict[tuple[int, int], int] = {}
         self._uint8: int | None = None
         self._hchan: int | None = None
         self._building: dict[str, int] = {}   # runtime structs being built (self-references)
-        self.layout = None            # the runtime Layout: runtime structs DWARF lacks
+        self._layout = None            # the runtime Layout: runtime structs DWARF lacks
+        self._layout_of: Callable[[], object] | None = None
         # types that describe only the start of an object (a closure known by its function
         # alone): they type an object whatever its size
         self.prefix_types: set[int] = set()

@@ -4,7 +4,7 @@ The decompression cache (core/source.py) uses only directories of ours that no o
 can write, never follows a symlink, names entries by a hash of the whole compressed file
 and checks each against its JSON record; decompression stops at a size limit and at
 content that is neither ELF, minidump nor PE, leaving nothing behind. numba's cache
-(gocore/heap/dominators.py), which numba loads with pickle, is used only in such a directory.
+(gocore/heap/domkernels.py), which numba loads with pickle, is used only in such a directory.
 
 The truth each answer is compared with is the fixture's own: its manifest (the pid the
 runtime reported) or the bytes of the fixture decompressed here by zstandard itself.
@@ -363,7 +363,7 @@ def test_max_decompressed_rejects_nonsense(capsys, text):
 _NUMBA_RUN = """
 from numba.core import types
 from numba.core.typing import signature
-from gocore.heap import dominators
+from gocore.heap import domkernels as dominators
 print(dominators._numba.config.CACHE_DIR)
 sig = signature(types.int32[::1], types.int32[::1], types.int64)
 assert dominators._grow._cache.load_overload(sig, dominators._grow.targetctx) is None
@@ -372,7 +372,7 @@ assert dominators._grow._cache.load_overload(sig, dominators._grow.targetctx) is
 
 def _numba_index_path() -> str:
     """Where numba looks for ``_grow``'s cache index, relative to its cache directory."""
-    from gocore.heap import dominators
+    from gocore.heap import domkernels as dominators
     index = dominators._grow._cache._cache_file._index_path
     return os.path.relpath(index, dominators._numba.config.CACHE_DIR)
 
@@ -451,7 +451,7 @@ def test_planted_numba_index_runs_when_the_directory_is_trusted(tmp_path):
 
 
 def test_numba_cache_in_a_checked_directory(tmp_path, monkeypatch):
-    from gocore.heap.dominators import _numba_cache_dir
+    from gocore.heap.domkernels import _numba_cache_dir
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     d = tmp_path / "xdg" / "viewcore" / "numba"

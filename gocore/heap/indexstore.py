@@ -1,0 +1,269 @@
+"""The heap index kept on disk: computed by the first command on a dump, opened by the rest.
+
+Layout: ``$XDG_CACHE_HOME/viewcore/index/v<FORMAT>/<key>/<part>/`` where ``key`` hashes
+the dump's and the executable's identity (path, size, mtime, inode, and the bytes of their
+first and last MiB) together with the source of ``core`` and ``gocore`` (any change to the
+code that computes an index is a new key, so a stale index is never read). A part is a
+directory of ``.npy`` files plus ``record.json`` (what each array is: dtype, shape, file
+size, CRC-32; the part's small values; the warnings its computation raised, replayed when
+it is loaded). Parts: ``base`` (heap, edges, roots, marks, types: written at the end of the
+first build) and results computed later on demand (``histogram``, ``dominators``,
+``reverse``), each written when first computed.
+
+Safety: directories are ``core.cachedir.private_dir`` ones (0700, ours, checked). A part is
+written into a temporary directory beside it and renamed into place, so a crash or two
+writers at once leave either no part or a whole one (the loser of a rename race drops its
+copy). Nothing is unpickled: ``np.load(allow_pickle=False)``, JSON for the rest. Arrays are
+opened with ``mmap`` (read-only) after their file's size and CRC-32 match the record; the
+CRC is computed with plain reads, so checking costs time but no resident memory. A record
+or array that does not match raises ``IndexDamaged``: the caller discards the index, warns
+and computes afresh.
+
+Why our own format rather than Arrow/Parquet: the index is a handful of flat numpy arrays
+that are used in place through ``mmap``; ``.npy`` is exactly that, and numpy is already here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from core.cachedir import CacheDirError, private_dir
+from core.source import cache_dir
+
+FORMAT = 1
+_RECORD = "record.json"
+_SAMPLE = 1 << 20          # bytes of a file's head and tail that go into its identity
+_CRC_CHUNK = 8 << 20
+_DISK_MARGIN = 1 << 30     # never fill the disk: keep a GiB free after writing a part
+
+
+class IndexDamaged(Exception):
+    """A stored part does not match its record (truncated, overwritten, another format).
+
+    Internal to gocore: ``HeapIndex`` catches it, discards the index and rebuilds."""
+
+
+def _code_digest() -> str:
+    """Return a hash of the source of ``core`` and ``gocore`` (the code behind an index)."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parents[1]
+    for pkg in (here.parent / "core", here):
+        for p in sorted(pkg.rglob("*.py")):
+            h.update(str(p.relative_to(here.parent)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _file_identity(path: str) -> dict:
+    """Return what identifies a file's content cheaply: its stat and its first and last MiB."""
+    st = os.stat(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read(_SAMPLE))
+        if st.st_size > _SAMPLE:
+            f.seek(max(_SAMPLE, st.st_size - _SAMPLE))
+            h.update(f.read(_SAMPLE))
+    return {"path": os.path.realpath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "ino": st.st_ino, "dev": st.st_dev, "sample": h.hexdigest()}
+
+
+def index_key(dump_path: str, exe_path: str | None) -> str:
+    """Return the key naming the index of a dump read with an executable (hex digest)."""
+    ident = {"format": FORMAT, "code": _code_digest(), "dump": _file_identity(dump_path),
+             "exe": _file_identity(exe_path) if exe_path else None}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+def _crc32(path: Path) -> int:
+    """Return the CRC-32 of a file, read in chunks (no memory map, nothing kept resident)."""
+    crc = 0
+    buf = bytearray(_CRC_CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                return crc
+            crc = zlib.crc32(view[:n], crc)
+
+
+class StoredPart:
+    """One part read back: its small values (``meta``) and its arrays, each checked against
+    the record before it is first returned."""
+
+    def __init__(self, path: Path, record: dict):
+        self.path = path
+        self.meta: dict = record.get("meta", {})
+        self.warnings: list[str] = list(record.get("warnings", []))
+        self._arrays: dict = record.get("arrays", {})
+        self._docs: dict = record.get("docs", {})
+        self._open: dict[str, np.ndarray] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._arrays
+
+    def array(self, name: str) -> np.ndarray:
+        """Return array ``name`` (read-only, memory-mapped), checked on first use.
+
+        Raises IndexDamaged when its file is missing or differs from the record."""
+        got = self._open.get(name)
+        if got is not None:
+            return got
+        want = self._arrays.get(name)
+        if want is None:
+            raise IndexDamaged(f"{self.path.name} has no array {name}")
+        f = self.path / f"{name}.npy"
+        try:
+            size = f.stat().st_size
+            if size != want["bytes"]:
+                raise IndexDamaged(f"{f.name} is {size} bytes, its record says {want['bytes']}")
+            if _crc32(f) != want["crc32"]:
+                raise IndexDamaged(f"{f.name} does not match its checksum")
+            got = np.load(f, mmap_mode="r", allow_pickle=False) if want["shape"][0] else \
+                np.load(f, allow_pickle=False)
+        except OSError as e:
+            raise IndexDamaged(f"{f.name} cannot be read: {e.strerror}") from e
+        except ValueError as e:           # not an .npy file numpy accepts
+            raise IndexDamaged(f"{f.name}: {e}") from e
+        if got.dtype.str != want["dtype"] or list(got.shape) != want["shape"]:
+            raise IndexDamaged(f"{f.name} holds {got.dtype.str}{list(got.shape)}, its record "
+                               f"says {want['dtype']}{want['shape']}")
+        self._open[name] = got
+        return got
+
+    def doc(self, name: str):
+        """Return JSON document ``name`` of the part, checked against the record.
+
+        Raises IndexDamaged when it is missing or differs from the record."""
+        want = self._docs.get(name)
+        if want is None:
+            raise IndexDamaged(f"{self.path.name} has no document {name}")
+        f = self.path / f"{name}.json"
+        try:
+            data = f.read_bytes()
+        except OSError as e:
+            raise IndexDamaged(f"{f.name} cannot be read: {e.strerror}") from e
+        if len(data) != want["bytes"] or zlib.crc32(data) != want["crc32"]:
+            raise IndexDamaged(f"{f.name} does not match its record")
+        try:
+            return json.loads(data)
+        except ValueError as e:
+            raise IndexDamaged(f"{f.name} is not JSON ({e})") from e
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Return every array named ``prefix.x`` as {x: array} (each checked)."""
+        p = prefix + "."
+        return {n[len(p):]: self.array(n) for n in self._arrays if n.startswith(p)}
+
+
+class IndexStore:
+    """The on-disk index of one dump: named parts, each written once, atomically."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def for_dump(cls, dump_path: str, exe_path: str | None) -> "IndexStore":
+        """Return the store of a dump (its directory made 0700 and checked).
+
+        Raises CacheDirError when the cache directory cannot be used, OSError when the dump
+        or executable cannot be read for its identity."""
+        key = index_key(dump_path, exe_path)
+        root = private_dir(cache_dir(), "index", f"v{FORMAT}", key)
+        return cls(root)
+
+    def load(self, part: str) -> StoredPart | None:
+        """Return stored part ``part``, or None when it was never written.
+
+        Raises IndexDamaged when its record cannot be read or is of another format."""
+        d = self.path / part
+        try:
+            text = (d / _RECORD).read_text()
+        except FileNotFoundError:
+            if d.exists():
+                raise IndexDamaged(f"{part} has no {_RECORD}") from None
+            return None
+        except OSError as e:
+            raise IndexDamaged(f"{part}/{_RECORD} cannot be read: {e.strerror}") from e
+        try:
+            record = json.loads(text)
+        except ValueError as e:
+            raise IndexDamaged(f"{part}/{_RECORD} is not JSON ({e})") from e
+        if not isinstance(record, dict) or record.get("format") != FORMAT or \
+                record.get("part") != part or not isinstance(record.get("arrays"), dict):
+            raise IndexDamaged(f"{part}/{_RECORD} is not a format-{FORMAT} record of {part}")
+        return StoredPart(d, record)
+
+    def save(self, part: str, arrays: dict[str, np.ndarray], meta: dict,
+             warnings: list[str] = (), docs: dict | None = None) -> bool:
+        """Write part ``part`` atomically; return False when it was not written (another
+        process wrote it first, or the disk is too full: an index is only a speed-up).
+
+        ``meta`` goes into the record (read whenever the part is); ``docs`` are larger
+        JSON documents, each its own file, read only when asked for."""
+        final = self.path / part
+        if final.exists():
+            return False
+        need = sum(a.nbytes for a in arrays.values()) + _DISK_MARGIN
+        if shutil.disk_usage(self.path).free < need:
+            return False
+        tmp = self.path / f".{part}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        os.mkdir(tmp, 0o700)
+        try:
+            record = {"format": FORMAT, "part": part, "arrays": {}, "docs": {}, "meta": meta,
+                      "warnings": list(warnings)}
+            for name, doc in (docs or {}).items():
+                data = json.dumps(doc).encode()
+                (tmp / f"{name}.json").write_bytes(data)
+                record["docs"][name] = {"bytes": len(data), "crc32": zlib.crc32(data)}
+            for name, a in arrays.items():
+                a = np.ascontiguousarray(a)
+                f = tmp / f"{name}.npy"
+                np.save(f, a, allow_pickle=False)
+                record["arrays"][name] = {"dtype": a.dtype.str, "shape": list(a.shape),
+                                          "bytes": f.stat().st_size, "crc32": _crc32(f)}
+            (tmp / _RECORD).write_text(json.dumps(record))
+            try:
+                os.rename(tmp, final)
+            except OSError:        # another process renamed its copy first: keep theirs
+                return False
+            return True
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def drop(self, part: str) -> None:
+        """Remove stored part ``part`` (found damaged), if it is there."""
+        d = self.path / part
+        if d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+
+    def discard(self) -> None:
+        """Remove every part (a damaged index), leaving an empty directory."""
+        for p in self.path.iterdir():
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
+def open_store(dump_path: str, exe_path: str | None,
+               note: Callable[[str], None]) -> IndexStore | None:
+    """Return the dump's IndexStore, or None (after ``note``-ing why) when there can be
+    none: the cache directory is unsafe or unusable, or the files cannot be read."""
+    try:
+        return IndexStore.for_dump(dump_path, exe_path)
+    except CacheDirError as e:
+        note(f"no heap index kept: {e}")
+    except OSError as e:
+        note(f"no heap index kept: {e.filename}: {e.strerror}")
+    return None

@@ -14,6 +14,12 @@ the histogram's.
 
     python bench/run.py --go-viewcore /path/to/go-viewcore DIR overview histogram
 
+Commands run in order, each a new process, with viewcore's cache in ``DIR/cache``
+(compiled numba code stays in the user's cache): the index kept from earlier runs is
+removed first, so the first command builds the heap index and keeps it and the rest open
+it; the ``index`` column says which. ``ADDR`` in a command stands for the address of the
+first live ``main.Record`` (``reachable ADDR``). ``--keep-index`` keeps an index made earlier.
+
 also runs Go's own viewcore (golang.org/x/debug/cmd/viewcore, built outside this
 repository) on the same dump, after ours, for the commands it has, and prints how many
 heap objects each tool found (``objects`` counts), since a tool that finds fewer objects
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -108,24 +115,57 @@ def go_viewcore_objects(go_viewcore: str, d: Path) -> int | None:
     return p.stdout.count("\n") if p.returncode == 0 else None
 
 
+def _bench_env(d: Path, keep_index: bool) -> Path:
+    """Point this run's viewcore cache at ``d/cache`` (numba's compiled code stays in the
+    user's cache) and return the index directory, emptied unless ``keep_index``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from core.source import cache_dir
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
+    os.environ["XDG_CACHE_HOME"] = str(d / "cache")
+    index = d / "cache" / "viewcore" / "index"
+    if not keep_index:
+        shutil.rmtree(index, ignore_errors=True)
+    return index
+
+
+def _kept(index: Path) -> bool:
+    """Return whether an index is kept (a base part exists) under ``index``."""
+    return any(index.glob("v*/*/base/record.json"))
+
+
+def _first_record(d: Path) -> str:
+    p = subprocess.run(VIEWCORE + [str(d / "core"), "--exe", str(d / "exe"), "--json", "objects",
+                                   "--type", "main.Record", "--limit", "1"], capture_output=True, text=True)
+    return hex(json.loads(p.stdout)[0]["address"])
+
+
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--stages":
         return stages(Path(argv[1]))
     go_viewcore = None
     if argv and argv[0] == "--go-viewcore":
         go_viewcore, argv = argv[1], argv[2:]
+    keep_index = bool(argv) and argv[0] == "--keep-index"
+    if keep_index:
+        argv = argv[1:]
     d = Path(argv[0])
+    index = _bench_env(d, keep_index)
     manifest = json.loads((d / "manifest.json").read_text())
     print(f"{d.name}: HeapObjects={manifest['memstats']['HeapObjects']} "
           f"NumGoroutine={manifest['num_goroutine']} core={(d / 'core').stat().st_size / 1e6:.0f} MB")
+    addr = None
     for command in argv[1:] or ["overview"]:
+        if "ADDR" in command:
+            addr = addr or _first_record(d)
+            command = command.replace("ADDR", addr)
+        state = "kept" if _kept(index) else "new"
         wall, rss, status = measure(VIEWCORE + [str(d / "core"), "--exe", str(d / "exe"), "--json",
                                                 *command.split()])
-        print(f"  {command:<24} {wall:7.2f} s  peak RSS {rss / 2**20:7.0f} MiB  exit {status}")
+        print(f"  {command:<32} {wall:7.2f} s  peak RSS {rss / 2**20:7.0f} MiB  index {state:<4}  exit {status}")
         if go_viewcore and command.split()[0] in GO_VIEWCORE_COMMANDS:
             wall, rss, status = measure([go_viewcore, str(d / "core"), "--exe", str(d / "exe"),
                                          *command.split()])
-            print(f"  {'  Go viewcore ' + command:<24} {wall:7.2f} s  peak RSS {rss / 2**20:7.0f} MiB  exit {status}")
+            print(f"  {'  Go viewcore ' + command:<32} {wall:7.2f} s  peak RSS {rss / 2**20:7.0f} MiB  exit {status}")
     if go_viewcore:
         ours = subprocess.run(VIEWCORE + [str(d / "core"), "--exe", str(d / "exe"), "--json", "overview"],
                               capture_output=True, text=True)

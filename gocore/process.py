@@ -263,9 +263,19 @@ class GoProcess:
         once per process; the same list each call)."""
         got = self.__dict__.get("_goroutines")
         if got is None:
-            from .goroutines.goroutines import read_goroutines
-            got = self.__dict__["_goroutines"] = read_goroutines(self)
+            from .goroutines.stored import kept_goroutines
+            got = self.__dict__["_goroutines"] = kept_goroutines(self, self.index_store)
         return got
+
+    @cached_property
+    def index_store(self):
+        """Return the IndexStore where this dump's heap index and goroutines are kept
+        (``heap.indexstore``), or None: ``keep_index`` is off, or there can be none (noted)."""
+        if not self.keep_index:
+            return None
+        from .heap.indexstore import open_store
+        exe = self.process.exe
+        return open_store(self.process.path, exe.path if exe is not None else None, self.note)
 
     def _exe(self):
         exe = self.process.exe
@@ -294,7 +304,7 @@ class GoProcess:
         if got is None:
             from .heap.storedindex import open_heap_index
             try:
-                got = open_heap_index(self, progress, keep=self.keep_index)
+                got = open_heap_index(self, progress, self.index_store)
             except BadRuntimeData as e:
                 seg = self.process.memory.find(e.addr) if e.addr is not None else None
                 if seg is None or seg.present or seg.source != "truncated":

@@ -19,7 +19,7 @@ from ..binary.gotypes import Field, Kind, Type, TypeTable
 from .edges import Edges
 from .heap import Heap
 from .heapindex import HeapIndex, Progress
-from .indexstore import IndexDamaged, IndexStore, StoredPart, open_store
+from .indexstore import IndexDamaged, IndexStore, StoredPart
 from .reach import Reach
 from .roots import FrameTable, RootTable
 from .spans import Arenas, Spans
@@ -37,11 +37,10 @@ _ROOT_ARRAYS = ("ptr", "obj", "slot", "kind", "goroutine", "frame", "name", "bas
 _FRAME_ARRAYS = ("goroutine", "func", "pc", "fp")
 
 
-def open_heap_index(gp: GoProcess, progress: Progress | None = None,
-                    keep: bool = True) -> HeapIndex:
-    """Return the heap index of ``gp``: the one kept for this dump when there is one,
-    else computed (and, with ``keep``, kept for the next process)."""
-    store = open_store(gp.process.path, _exe_path(gp), gp.note) if keep else None
+def open_heap_index(gp: GoProcess, progress: Progress | None,
+                    store: IndexStore | None) -> HeapIndex:
+    """Return the heap index of ``gp``: the one kept in ``store`` when there is one, else
+    computed (and kept there for the next process)."""
     if store is not None:
         try:
             base = store.load(BASE)
@@ -63,11 +62,6 @@ def open_heap_index(gp: GoProcess, progress: Progress | None = None,
         arrays, meta, docs = _storable_base(hi)
         store.save(BASE, arrays, meta, gp.process.warnings[before:], docs)
     return hi
-
-
-def _exe_path(gp: GoProcess) -> str | None:
-    exe = gp.process.exe
-    return exe.path if exe is not None else None
 
 
 # ---- writing ----
@@ -136,7 +130,7 @@ class StoredHeapIndex(HeapIndex):
             except IndexDamaged as e:
                 self.store.drop(BASE)
                 self.gp.note(f"the kept heap index was damaged ({e}); computing it afresh")
-                self._fresh = open_heap_index(self.gp, None)
+                self._fresh = open_heap_index(self.gp, None, self.store)
         return getattr(self._fresh, name)
 
     @cached_property

@@ -71,6 +71,7 @@ def _answers(gp) -> dict:
         "fields": [hi.fields(int(i))[0] for i in some[:10]],
         "top": [(int(i), int(dom.retained[i]), dom.holder_of(int(i))) for i in top],
         "groups": [(dom.group_info(int(k)), int(dom.group_retained[k])) for k in dom.top_groups(5)],
+        "goroutines": gp.goroutines(),
         "warnings": list(gp.warnings),
     }
 

@@ -6,8 +6,12 @@ same record into tables for people.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from gocore import Summary
 
@@ -207,15 +211,55 @@ class ObjectRow:
 
 @dataclass
 class ObjectList:
-    """Live objects in address order (maybe cut at ``limit``)."""
+    """Live objects in address order (maybe cut at ``limit``), held as columns: a row is
+    made only while it is written (``chunks``), so a list of millions costs its arrays.
 
-    rows: list[ObjectRow]
+    ``type_row`` indexes ``type_names`` per object."""
+
+    address: np.ndarray
+    size: np.ndarray
+    type_row: np.ndarray
+    type_names: list[str]
     total: int
     warnings: list[str] = field(default_factory=list)
+
+    CHUNK = 1 << 16
+
+    def __len__(self) -> int:
+        return len(self.address)
+
+    def chunks(self) -> Iterator[tuple[list[int], list[int], list[str]]]:
+        """Yield (addresses, sizes, type names) of consecutive runs of rows."""
+        names = self.type_names
+        for a in range(0, len(self.address), self.CHUNK):
+            b = a + self.CHUNK
+            yield (self.address[a:b].tolist(), self.size[a:b].tolist(),
+                   [names[t] for t in self.type_row[a:b].tolist()])
+
+    @property
+    def rows(self) -> Iterator[ObjectRow]:
+        """Yield the rows as ObjectRow records."""
+        for addrs, sizes, types in self.chunks():
+            yield from map(ObjectRow, addrs, sizes, types)
 
     def to_json(self) -> list[Any]:
         """Return the rows as a JSON list."""
         return [r.to_json() for r in self.rows]
+
+    def json_chunks(self) -> Iterator[str]:
+        """Yield the text of ``to_json()`` as compact JSON, in pieces (streamed output)."""
+        quoted = [json.dumps(n) for n in self.type_names]
+        yield "["
+        sep = ""
+        for a in range(0, len(self.address), self.CHUNK):
+            b = a + self.CHUNK
+            rows = ",".join(f'{{"address":{x},"size":{s},"type":{quoted[t]}}}' for x, s, t in
+                            zip(self.address[a:b].tolist(), self.size[a:b].tolist(),
+                                self.type_row[a:b].tolist()))
+            if rows:
+                yield sep + rows
+                sep = ","
+        yield "]"
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..results import ObjectList, ObjectRow
+from ..results import ObjectList
 from ._heap import heap_index, positive
 
 HELP = "live heap objects in address order (--type T: of type T exactly)"
@@ -23,9 +23,7 @@ def run(gp, args) -> ObjectList:
     total = len(ids)
     if args.limit:
         ids = ids[:args.limit]
-    addr = hi.heap.addr[ids].tolist()
-    size = hi.heap.size[ids].tolist()
-    tids = hi.type_id[ids]
-    names = {int(t): hi.type_name(int(t)) for t in np.unique(tids)}
-    rows = [ObjectRow(a, s, names[t]) for a, s, t in zip(addr, size, tids.tolist())]
-    return ObjectList(rows, total, list(gp.warnings))
+    tids, row = np.unique(hi.type_id[ids], return_inverse=True)
+    names = [hi.type_name(int(t)) for t in tids]
+    return ObjectList(hi.heap.addr[ids], hi.heap.size[ids], row.ravel().astype(np.int32), names,
+                      total, list(gp.warnings))

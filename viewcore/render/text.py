@@ -155,14 +155,14 @@ def _(result: Histogram, console) -> None:
 
 @render.register
 def _(result: ObjectList, console) -> None:
-    t = Table(box=None, header_style="bold")
-    t.add_column("address")
-    t.add_column("size", justify="right")
-    t.add_column("type", overflow="fold")
-    for r in result.rows:
-        t.add_row(_hex(r.address), str(r.size), escape(r.type))
-    console.print(t)
-    console.print(f"{len(result.rows)} of {result.total} objects")
+    # plain lines written in runs, not a rich table: the list may hold millions of rows
+    aw = max(len("address"), len(f"{int(result.address.max()):#x}") if len(result) else 0)
+    sw = max(len("size"), len(str(int(result.size.max()))) if len(result) else 0)
+    out = console.file
+    out.write(f"{'address':<{aw}}  {'size':>{sw}}  type\n")
+    for addrs, sizes, types in result.chunks():
+        out.write("".join(f"{a:<#{aw}x}  {s:>{sw}}  {t}\n" for a, s, t in zip(addrs, sizes, types)))
+    out.write(f"{len(result)} of {result.total} objects\n")
 
 
 @render.register

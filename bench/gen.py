@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a benchmark dump: a real Go program with a heap and goroutines of a named size.
 
-    python bench/gen.py --objects 1000000 --goroutines 100000 [--go 1.24.11] [--out bench/work]
+    python bench/gen.py --objects 1000000 --goroutines 100000 [--list 10000000] [--go 1.24.11] [--out bench/work]
 
 Builds bench/programs/bigheap with the chosen toolchain (installed like the fixtures'),
 runs it, waits for its MANIFEST line (the runtime's own HeapObjects, HeapAlloc,
@@ -28,13 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--objects", type=int, default=1_000_000)
     ap.add_argument("--goroutines", type=int, default=0)
+    ap.add_argument("--list", type=int, default=0, help="nodes of one linked list (the deep case)")
     ap.add_argument("--go", default="1.24.11", help="Go version (as for fixtures/make_dumps.py)")
     ap.add_argument("--out", default=str(HERE / "work"))
     args = ap.parse_args(argv)
 
     make_dumps.check_core_pattern()
     go, gv = make_dumps.ensure_toolchain(args.go)
-    d = Path(args.out) / f"{gv}-o{args.objects}-g{args.goroutines}"
+    d = Path(args.out) / (f"{gv}-o{args.objects}-g{args.goroutines}" +
+                          (f"-l{args.list}" if args.list else ""))
     d.mkdir(parents=True, exist_ok=True)
     for old in d.glob("core*"):
         old.unlink()
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([go, "build", "-o", str(exe), "."], cwd=HERE / "programs" / "bigheap",
                    env=make_dumps.build_env(), check=True)
     t0 = time.monotonic()
-    proc = subprocess.Popen([str(exe), f"-objects={args.objects}", f"-goroutines={args.goroutines}"],
+    proc = subprocess.Popen([str(exe), f"-objects={args.objects}", f"-goroutines={args.goroutines}",
+                             f"-list={args.list}"],
                             cwd=d, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             env=make_dumps.run_env(gotraceback=True), preexec_fn=make_dumps._raise_core_limit)
     manifest, _ = make_dumps._read_manifest_line(proc, time.monotonic() + 1800)

@@ -18,7 +18,7 @@ Commands run in order, each a new process, with viewcore's cache in ``DIR/cache`
 (compiled numba code stays in the user's cache): the index kept from earlier runs is
 removed first, so the first command builds the heap index and keeps it and the rest open
 it; the ``index`` column says which. ``ADDR`` in a command stands for the address of the
-first live ``main.Record`` (``reachable ADDR``). ``--keep-index`` keeps an index made earlier.
+first live ``main.Record`` or ``main.Node`` (``reachable ADDR``). ``--keep-index`` keeps an index made earlier.
 
 also runs Go's own viewcore (golang.org/x/debug/cmd/viewcore, built outside this
 repository) on the same dump, after ours, for the commands it has, and prints how many
@@ -141,9 +141,14 @@ def _kept(index: Path) -> bool:
 
 
 def _first_record(d: Path) -> str:
-    p = subprocess.run(VIEWCORE + [str(d / "core"), "--exe", str(d / "exe"), "--json", "objects",
-                                   "--type", "main.Record", "--limit", "1"], capture_output=True, text=True)
-    return hex(json.loads(p.stdout)[0]["address"])
+    """Return the address of the first live main.Record (else main.Node: the deep case)."""
+    for t in ("main.Record", "main.Node"):
+        p = subprocess.run(VIEWCORE + [str(d / "core"), "--exe", str(d / "exe"), "--json", "objects",
+                                       "--type", t, "--limit", "1"], capture_output=True, text=True)
+        rows = json.loads(p.stdout)
+        if rows:
+            return hex(rows[0]["address"])
+    raise SystemExit(f"{d}: no main.Record or main.Node for ADDR")
 
 
 def main(argv: list[str]) -> int:

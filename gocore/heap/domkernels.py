@@ -258,3 +258,10 @@ def _under(order, idom, i):
         if d >= 0 and inside[d]:
             inside[x] = True
     return inside
+
+
+def compiled_code_kept() -> bool:
+    """Return whether numba's cache holds compiled kernels of this module (else the next
+    call compiles them: seconds, once per install or change of this file)."""
+    kernels = (_preorder, _predecessors, _semidominators, _idoms, _retained)
+    return all(os.path.exists(k._cache._cache_file._index_path) for k in kernels)

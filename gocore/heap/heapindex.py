@@ -167,8 +167,15 @@ class HeapIndex:
     def dominators(self) -> Dominators:
         """Return the dominator tree and retained sizes of the live objects."""
         from .dominators import compute, stored_dominators, storable_dominators
-        return self.remember("dominators", lambda: compute(self),
-                             lambda p: stored_dominators(self, p), storable_dominators)
+
+        def fresh() -> Dominators:
+            from .domkernels import compiled_code_kept
+            if not compiled_code_kept():
+                self.gp.note("compiling the dominator-tree code (once after install: about 10 s)")
+            return compute(self)
+
+        return self.remember("dominators", fresh, lambda p: stored_dominators(self, p),
+                             storable_dominators)
 
     def _histogram(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         ids = self.live_ids

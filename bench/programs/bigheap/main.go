@@ -19,6 +19,13 @@ type Record struct {
 	Next    *Record
 }
 
+// Node is one element of the deep case: a single linked list, the worst shape for
+// marking, root paths and dominators (every node is dominated by the one before it).
+type Node struct {
+	Value int64
+	Next  *Node
+}
+
 type Bucket struct {
 	Items []*Record
 	Index map[int64]*Record
@@ -26,6 +33,7 @@ type Bucket struct {
 
 var (
 	buckets []*Bucket
+	list    *Node
 	parked  = make(chan struct{})
 )
 
@@ -40,7 +48,12 @@ func park(depth int) {
 func main() {
 	goroutines := flag.Int("goroutines", 0, "goroutines to park")
 	objects := flag.Int("objects", 0, "approximate number of heap objects to keep")
+	listLen := flag.Int("list", 0, "nodes of one linked list held by a global (the deep case)")
 	flag.Parse()
+
+	for i := 0; i < *listLen; i++ {
+		list = &Node{Value: int64(i), Next: list}
+	}
 
 	// Each record costs about 3 objects (record, name, payload); buckets add a slice and a map.
 	records := *objects / 3

@@ -40,10 +40,6 @@ from .spans import U64, ragged_arange
 
 log = logging.getLogger(__name__)
 
-# The pointer size for reach.py, which imports it (roots' file; it should read
-# gp.process.ptr_size as this module now does): remove once it does.
-PTR = 8
-
 
 @dataclass
 class TypeMasks:

@@ -68,7 +68,7 @@ def test_pointer_arrays_in_every_size_band(entry):
         i = heap.find_one(case.manifest["objects"][obj])
         ids, words = pm.slots(np.array([i]))
         assert (ids == i).all()
-        vals, ok = heap.gather.u64(heap.addr[i] + words.astype(np.uint64) * np.uint64(8))
+        vals, ok = heap.gather.words(heap.addr[i] + words.astype(np.uint64) * np.uint64(heap.word_size))
         assert ok.all()
         dst = heap.find(vals[vals != 0])
         assert (dst >= 0).all(), obj

@@ -275,7 +275,7 @@ class PeExecutable(Executable):
             at = rva - rva0
             if at + width > len(buf):
                 continue
-            fmt = "<Q" if width == 8 else "<I"
+            fmt = "<Q" if width == 8 else "<I"   # PE is little-endian by definition
             (v,) = struct.unpack_from(fmt, buf, at)
             struct.pack_into(fmt, buf, at, (v + bias) & ((1 << (8 * width)) - 1))
         return bytes(buf), 0

@@ -18,6 +18,10 @@ is ``DW_OP_call_frame_cfa`` (the caller's SP on amd64), and a variable in the fr
 cmd/compile/internal/ssa/debug.go for location lists), in ``DW_OP_piece``s when parts of it
 live in different places.
 
+Integers are read little-endian (the generated decoders included): the DWARF of the amd64
+executables viewcore reads. A big-endian target would need ``Executable.byte_order``
+threaded through them.
+
 Go-specific attributes (cmd/internal/dwarf/dwarf.go): DW_AT_go_kind (0x2900),
 DW_AT_go_key (0x2901), DW_AT_go_elem (0x2902), DW_AT_go_embedded_field (0x2903),
 DW_AT_go_runtime_type (0x2904), DW_AT_go_package_name (0x2905), DW_AT_go_dict_index (0x2906),

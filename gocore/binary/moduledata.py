@@ -273,7 +273,7 @@ def load_module(exe: Executable, warn: Callable[[str], None] | None = None) -> t
 # --- runtime globals in stripped binaries -----------------------------------------------
 
 RUNTIME_GLOBALS = ("runtime.allgs", "runtime.allglen", "runtime.allglock", "runtime.allm",
-                   "runtime.mheap_", "runtime.sched", "runtime.buildVersion")
+                   "runtime.mheap_", "runtime.memstats", "runtime.sched", "runtime.buildVersion")
 
 
 class _Insn:
@@ -414,7 +414,8 @@ def find_runtime_globals(exe: Executable, pclntab: Pclntab, md: ModuleData, *,
     With symbols (and ``use_symbols``) they come from the symbol table. Otherwise from the
     code that touches them (amd64): ``allgadd`` (allgs, allglen, allglock), ``mcommoninit``
     (allm, stored with atomicstorep), ``mallocinit`` (``&mheap_`` passed to
-    ``(*mheap).init``), ``newproc1`` (``sched.goidgen``, offset 0, bumped with lock xadd) and
+    ``(*mheap).init``), ``(*mheap).allocSpan`` (``&memstats.heapStats`` passed to
+    ``(*consistentHeapStats).acquire``), ``newproc1`` (``sched.goidgen``, offset 0, bumped with lock xadd) and
     ``schedinit`` (``buildVersion.len = 7`` for "unknown"), or, for buildVersion, the data
     word pair pointing at ``go_version``. Each address must lie in data, bss or noptrbss.
     """
@@ -432,6 +433,11 @@ def find_runtime_globals(exe: Executable, pclntab: Pclntab, md: ModuleData, *,
         insns = _disassemble(exe, pclntab, "runtime.mallocinit")
         if insns and (t := _arg_before_call(insns, "runtime.(*mheap).init")) is not None:
             found["runtime.mheap_"] = t
+        insns = _disassemble(exe, pclntab, "runtime.(*mheap).allocSpan")
+        # stats := memstats.heapStats.acquire(); heapStats is mstats's first field in
+        # every release (the layout tables: offset 0), so its address is memstats's
+        if insns and (t := _arg_before_call(insns, "runtime.(*consistentHeapStats).acquire")) is not None:
+            found["runtime.memstats"] = t
         insns = _disassemble(exe, pclntab, "runtime.newproc1")
         # pp.goidcache = sched.goidgen.Add(_GoidCacheBatch = 16); goidgen is field 0
         if insns and (t := _xadd_target(insns, 16)) is not None:

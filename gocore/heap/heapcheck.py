@@ -6,8 +6,10 @@ its own counts, written by different code into different memory than the mspans:
 
 - ``heapArena.pageInUse``: one bit per mSpanInUse span, at its first page (every version,
   with or without DWARF: it is in the layout);
-- ``mheap_.pagesInUse``: pages of mSpanInUse spans (read through DWARF when present);
-- ``memstats.heapStats``: objects allocated and not freed, per size class (DWARF).
+- ``mheap_.pagesInUse``: pages of mSpanInUse spans;
+- ``memstats.heapStats``: objects allocated and not freed, per size class.
+
+The last two are read through the layout, so stripped builds are checked as well.
 
 The first two are updated in ``mheap.allocSpan`` / ``freeSpanLocked`` next to the span's
 state (src/runtime/mheap.go), so on a healthy dump they match the spans found exactly
@@ -46,7 +48,7 @@ def _check_spans(gp, spans: Spans, arenas: Arenas, gather: Gather, objects: int)
     found_pages = int(npages.sum(dtype=np.uint64))
     page = spans.page_size
     counted_spans = spans_in_use_by_arenas(gather, gp.layout, arenas)
-    counted_pages = runtime_figure(gp, "runtime.mheap_", "pagesInUse")
+    counted_pages = runtime_figure(gp, "runtime.mheap_", "runtime.mheap", "pagesInUse")
     # A thread stopped inside allocSpan or freeSpanLocked may have set the span's state but
     # not yet its pageInUse bit and pagesInUse (they are published after the span is set
     # up): at most one span per thread, of at most the largest size found.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,7 +108,7 @@ class Memory:
         """Return every segment, sorted by address."""
         return list(self._segs)
 
-    def segments_in(self, start: int, end: int):
+    def segments_in(self, start: int, end: int) -> Iterator[Segment]:
         """Yield the segments overlapping ``[start, end)`` in address order."""
         i = max(0, bisect.bisect_right(self._starts, start) - 1)
         while i < len(self._segs) and self._segs[i].start < end:

@@ -11,6 +11,7 @@ module text is wrapped in 16-byte sentinels. See ``src/debug/buildinfo/buildinfo
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.errors import ExecutableError
@@ -255,7 +256,7 @@ def read_string_array(exe: Executable, addr: int, count: int, ptr_size: int) -> 
 _FIRST_IN = (("go1.25", "runtime.(*gcWork).putObj"), ("go1.24", "runtime.mallocgcLarge"),
              ("go1.23", "runtime.(*timer).maybeAdd"), ("go1.22", "runtime.(*mspan).typePointersOf"))
 
-def version_from_pclntab(function_names, family: str) -> str | None:
+def version_from_pclntab(function_names: Iterable[str], family: str) -> str | None:
     """Return the Go release (``go1.24``, ``go1.27+``: minor release only) that the
     moduledata layout family (picked by the pclntab magic and layout probing) and the
     runtime's function names imply, or None for an unknown family."""

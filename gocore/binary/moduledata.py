@@ -22,7 +22,7 @@ from core.exe import Executable
 
 from ..errors import GoCoreError
 from ..generated.layout_tables import MODULEDATA_LAYOUTS
-from .pclntab import Pclntab, PclntabError, find_pclntab, open_pclntab, parse_header
+from .pclntab import PcHeader, Pclntab, PclntabError, find_pclntab, open_pclntab, parse_header
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def _pclntab_header(exe: Executable, pclntab_addr: int):
     return parse_header(raw, pclntab_addr)
 
 
-def read_moduledata(read: ReadFn, addr: int, pclntab_header, mapped: Callable[[int], bool],
+def read_moduledata(read: ReadFn, addr: int, pclntab_header: PcHeader, mapped: Callable[[int], bool],
                     families: list[str] | None = None, *, byte_order: str) -> ModuleData:
     """Return the moduledata at ``addr`` read through ``read`` (an executable or a dump),
     its words in ``byte_order`` ("little" or "big").

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,7 +39,10 @@ from core.errors import DumpError
 
 from ..errors import GoCoreError
 from ..heap.gcprog import GCProgramError, gc_program_mask
-from .gotypes import Kind
+from .gotypes import Kind, Type
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +211,7 @@ def _fields(L, struct_name: str, names: dict[str, str], base: int = 0) -> dict:
             for key, f in names.items()}
 
 
-def _abi(gp) -> _Abi:
+def _abi(gp: GoProcess) -> _Abi:
     """Return what this runtime's type descriptors look like, from its Layout and Facts.
 
     The map descriptor tail (``maptype``/``MapType`` with buckets, ``SwissMapType``,
@@ -258,7 +262,7 @@ def _number(v: int) -> str:
 class RuntimeTypes:
     """Runtime type descriptors of one process, decoded on demand and cached by address."""
 
-    def __init__(self, gp):
+    def __init__(self, gp: GoProcess):
         self.gp = gp
         self.proc = gp.process
         self.abi = _abi(gp)
@@ -351,7 +355,7 @@ class RuntimeTypes:
             log.debug("%s", e)
             return None
 
-    def by_dwarf(self, t) -> RuntimeType | None:
+    def by_dwarf(self, t: Type) -> RuntimeType | None:
         """Return the runtime type of a DWARF ``gotypes.Type`` (DW_AT_go_runtime_type), or None."""
         if not getattr(t, "rtype_off", 0):
             return None
@@ -724,7 +728,7 @@ def _pkg_dot(name: str) -> int:
     return -1
 
 
-def runtime_types(gp) -> RuntimeTypes:
+def runtime_types(gp: GoProcess) -> RuntimeTypes:
     """Return the (cached) RuntimeTypes of a GoProcess."""
     rts = getattr(gp, "_runtime_types", None)
     if rts is None:

@@ -18,6 +18,8 @@ from ..errors import BadRuntimeData
 from ..generated.waitreasons import WAIT_REASONS
 
 if TYPE_CHECKING:
+    from core import Thread
+
     from ..process import GoProcess
     from ..values import Value
 
@@ -155,7 +157,7 @@ def _g_fields(layout) -> dict[str, tuple[int, int]]:
             for p in G_FIELDS if layout.has("runtime.g", p)}
 
 
-def read_goroutines(gp) -> list[Goroutine]:
+def read_goroutines(gp: GoProcess) -> list[Goroutine]:
     """Return every goroutine in ``runtime.allgs`` that is not dead, in allgs order."""
     proc, layout = gp.process, gp.layout
     allgs = gp.global_address("runtime.allgs")
@@ -191,7 +193,7 @@ def read_goroutines(gp) -> list[Goroutine]:
     return out
 
 
-def _allgs_length(gp, ptr: int, length: int) -> int:
+def _allgs_length(gp: GoProcess, ptr: int, length: int) -> int:
     """Return how many entries of ``allgs`` to read: its length, checked against
     ``runtime.allglen`` (allgadd stores both together, under allglock) and bounded by the
     bytes the dump holds at ``ptr``, so a garbage length never drives an allocation."""
@@ -222,7 +224,7 @@ def _allgs_length(gp, ptr: int, length: int) -> int:
     return min(length, have)
 
 
-def _goroutine(gp, g: _G, gaddr: int, status: int, reasons, threads_by_m, unwinder) -> Goroutine:
+def _goroutine(gp: GoProcess, g: _G, gaddr: int, status: int, reasons, threads_by_m, unwinder) -> Goroutine:
     base = status & ~G_SCAN
     name = STATUS_NAMES.get(base, f"status {base}")
     reason_code = g.u("waitreason", 0)
@@ -276,7 +278,7 @@ def _start_registers(g: _G, status: int, thread, gor: Goroutine, unwinder) -> tu
 WINDOWS_G_SLOT = 0x28  # TEB.ArbitraryUserPointer: where Go before 1.20 kept g on windows/amd64
 
 
-def current_g(gp, thread) -> int | None:
+def current_g(gp: GoProcess, thread: Thread) -> int | None:
     """Return the g a thread was running (its TLS slot), or None if it cannot be read.
 
     linux/amd64: the word just below the thread pointer (fs_base - 8). windows/amd64: a TEB
@@ -305,7 +307,7 @@ def _is_system(start: str | None) -> bool:
     return start.startswith("runtime.") and start not in _USER_RUNTIME_STARTS
 
 
-def _threads_by_m(gp) -> dict[int, object]:
+def _threads_by_m(gp: GoProcess) -> dict[int, object]:
     """Return {m address: Thread}: from each thread's g in TLS (g.m), else m.procid == tid."""
     proc, layout = gp.process, gp.layout
     out = {}
@@ -337,7 +339,7 @@ def _threads_by_m(gp) -> dict[int, object]:
     return out
 
 
-def _wait_reasons(gp) -> tuple[str, ...]:
+def _wait_reasons(gp: GoProcess) -> tuple[str, ...]:
     """Return this runtime's waitReason strings: its own ``runtime.waitReasonStrings`` when
     DWARF or the symbol table locates it, else the table generated from the GOROOT of its
     release (the nearest older one, with a warning, for a release without a table)."""

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -64,6 +64,9 @@ from ..binary.pclntab import (FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTE
                       FUNCDATA_STACK_OBJECTS, PCDATA_STACK_MAP_INDEX)
 from ..heap.gcprog import gc_program_mask
 from ..heap.spans import U64, ragged_arange
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +153,7 @@ class _FuncMaps:
 class _Ctx:
     """What scanning needs from the process, resolved once."""
 
-    def __init__(self, gp):
+    def __init__(self, gp: GoProcess):
         self.gp = gp
         self.proc = gp.process
         self.tab = gp.pclntab
@@ -602,7 +605,7 @@ def _stack_objects(frames: _Frames, lo: np.ndarray, hi: np.ndarray, pending: lis
 # ---- public API ----
 
 @once_per
-def stack_root_table(gp) -> StackRootTable:
+def stack_root_table(gp: GoProcess) -> StackRootTable:
     """Return every goroutine's stack roots that hit heap objects, as arrays (cached per gp)."""
     heap = heap_of(gp)
     gather = heap.gather
@@ -646,7 +649,7 @@ def stack_root_table(gp) -> StackRootTable:
                        frames.fp, frames.pc, frames.g)
 
 
-def stack_roots(gp) -> list[StackRoot]:
+def stack_roots(gp: GoProcess) -> list[StackRoot]:
     """Return the stack roots of every goroutine, one StackRoot per word hitting the heap
     (for inspection; the heap's roots table reads ``stack_root_table`` directly)."""
     t = stack_root_table(gp)

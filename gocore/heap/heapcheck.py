@@ -20,6 +20,8 @@ on the fixtures). A disagreement is one warning naming both figures: the answer 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from core import Gather
@@ -27,12 +29,15 @@ from core import Gather
 from .spans import Arenas, Spans, spans_in_use_by_arenas
 from .stats import runtime_figure, runtime_object_counts
 
+if TYPE_CHECKING:
+    from ..process import GoProcess
+
 
 def _mib(nbytes: int) -> str:
     return f"{nbytes / (1 << 20):.1f} MiB"
 
 
-def check_heap(gp, spans: Spans, arenas: Arenas, gather: Gather, span_of: np.ndarray) -> None:
+def check_heap(gp: GoProcess, spans: Spans, arenas: Arenas, gather: Gather, span_of: np.ndarray) -> None:
     """Warn on ``gp``'s process when the in-use spans found, or the allocated objects found
     in them (``span_of``: each object's row in ``spans``, ascending), disagree with the
     runtime's own counts: at most one warning, about the spans if they disagree."""
@@ -40,7 +45,7 @@ def check_heap(gp, spans: Spans, arenas: Arenas, gather: Gather, span_of: np.nda
         _check_objects(gp, spans, span_of)
 
 
-def _check_spans(gp, spans: Spans, arenas: Arenas, gather: Gather, objects: int) -> bool:
+def _check_spans(gp: GoProcess, spans: Spans, arenas: Arenas, gather: Gather, objects: int) -> bool:
     """Return True when the in-use spans found agree with the runtime's counts; else warn, False."""
     inuse = spans.in_use
     found_spans = int(inuse.sum())
@@ -71,7 +76,7 @@ def _check_spans(gp, spans: Spans, arenas: Arenas, gather: Gather, objects: int)
     return False
 
 
-def _check_objects(gp, spans: Spans, span_of: np.ndarray) -> None:
+def _check_objects(gp: GoProcess, spans: Spans, span_of: np.ndarray) -> None:
     """Warn when fewer objects are found than the runtime counts, beyond what threads
     stopped mid-sweep explain: sweep installs the new alloc bits before it adds the freed
     objects to smallFreeCount, so each thread can hide at most one span's worth."""

@@ -28,7 +28,9 @@ a batch of objects; everything is vectorised over objects and words.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +39,9 @@ from core import Error
 from .gcprog import gc_program_mask
 from .heap import Heap
 from .spans import U64, ragged_arange
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +68,7 @@ class TypeMasks:
 class PointerMaps:
     """Pointer words of heap objects for one dump (see the module doc)."""
 
-    def __init__(self, gp, heap: Heap):
+    def __init__(self, gp: GoProcess, heap: Heap):
         self.gp = gp
         self.heap = heap
         L = gp.layout
@@ -288,7 +293,7 @@ class PointerMaps:
         sel = np.flatnonzero(ptr)
         return ids[owner[sel]], k[sel]
 
-    def batches(self, max_words: int = 1 << 23):
+    def batches(self, max_words: int = 1 << 23) -> Iterator[np.ndarray]:
         """Yield arrays of object ids (ascending) whose slots total at most ~``max_words`` words."""
         h = self.heap
         words = (h.size // self.word).astype(np.int64)

@@ -69,7 +69,7 @@ def _field(types, tid: int, path: str) -> tuple[int, int]:
     return off, tid
 
 
-def _read_field(gp, glob, path: str) -> int:
+def _read_field(gp: GoProcess, glob, path: str) -> int:
     """Return the unsigned integer at dotted field ``path`` of DWARF global ``glob``."""
     types = gp.dwarf.types
     off, tid = _field(types, glob.type, path)
@@ -128,7 +128,7 @@ def runtime_object_counts(gp: GoProcess) -> tuple[np.ndarray, int] | None:
     return small, large
 
 
-def _runtime_stats(gp) -> dict[str, int] | None:
+def _runtime_stats(gp: GoProcess) -> dict[str, int] | None:
     """Return MemStats-like figures read from the runtime's globals (needs DWARF)."""
     dw = gp.dwarf
     if dw is None or "runtime.memstats" not in dw.globals or "runtime.gcController" not in dw.globals:
@@ -169,13 +169,13 @@ def _runtime_stats(gp) -> dict[str, int] | None:
     return out
 
 
-def _data_bss(gp) -> int:
+def _data_bss(gp: GoProcess) -> int:
     md = gp.moduledata
     return sum(max(e - s, 0) for s, e in ((md.data, md.edata), (md.bss, md.ebss),
                                           (md.noptrdata, md.enoptrdata), (md.noptrbss, md.enoptrbss)))
 
 
-def breakdown(gp) -> Breakdown:
+def breakdown(gp: GoProcess) -> Breakdown:
     """Return the memory breakdown of ``gp``."""
     hi = gp.heap_index()
     heap = hi.heap

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,14 @@ from ..binary.gotypes import Field, Kind, TypeTable
 from ..binary.rtype import INTERFACE as INTERFACE_KIND
 from ..binary.rtype import MAP as MAP_KIND
 from ..binary.rtype import POINTER, TFLAG_EXTRA_STAR, RuntimeType, RuntimeTypes, runtime_types
+
+if TYPE_CHECKING:
+    from core import Process
+
+    from ..binary.dwarf import DwarfData
+    from ..binary.facts import Facts
+    from ..binary.pclntab import Pclntab
+    from ..process import GoProcess
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +60,7 @@ MAX_SLOTS = 1 << 16        # beyond this many pointer slots an array type is wal
 ReadWords = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def header_type_addresses(proc, addrs: np.ndarray, sizes: np.ndarray, facts, *,
+def header_type_addresses(proc: Process, addrs: np.ndarray, sizes: np.ndarray, facts: Facts, *,
                           noscan: np.ndarray | None = None,
                           large_type: np.ndarray | None = None,
                           valid: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -464,7 +473,7 @@ def _as_array_type(reg: TypeRegistry, elem: int, payload: int) -> int:
     return reg.array_of(elem, n) if n >= 2 else elem
 
 
-def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[int, int]], *,
+def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[int, int]], *,
                 header_types: np.ndarray | None = None,
                 read: ReadWords | None = None,
                 registry: TypeRegistry | None = None,
@@ -931,7 +940,7 @@ class MapInternals:
     Everything is done per distinct group/bucket type, one gather per step.
     """
 
-    def __init__(self, gp, reg: TypeRegistry):
+    def __init__(self, gp: GoProcess, reg: TypeRegistry):
         self.reg = reg
         self.ps = reg.ptr_size
         self.header = UNKNOWN
@@ -1089,7 +1098,7 @@ def _spread(starts: np.ndarray, counts: np.ndarray, stride: int) -> np.ndarray:
     return np.repeat(np.asarray(starts, dtype=np.uint64), counts) + (k * stride).astype(np.uint64)
 
 
-def _itab_types(gp, itabs: np.ndarray, read: ReadWords, cache: dict[int, int]) -> np.ndarray:
+def _itab_types(gp: GoProcess, itabs: np.ndarray, read: ReadWords, cache: dict[int, int]) -> np.ndarray:
     """Return the concrete type address of each itab (0 where none)."""
     off = gp.layout.offset("runtime.itab", "_type")
     w, ok = read(np.where(itabs != 0, itabs + np.uint64(off), 0))
@@ -1163,7 +1172,7 @@ class FrameSlotTypes:
 
     _POINTER_SHAPED = (Kind.PTR, Kind.MAP, Kind.CHAN, Kind.FUNC, Kind.SLICE, Kind.STRING)
 
-    def __init__(self, dwarf, table: TypeTable):
+    def __init__(self, dwarf: DwarfData, table: TypeTable):
         self.dwarf = dwarf
         self.table = table        # DWARF's table, or a registry's (same ids for DWARF types)
         self.ps = table.ptr_size
@@ -1241,7 +1250,7 @@ class ClosureTypes:
     ``dwarf`` may be None (a stripped executable): then the last two sources answer.
     """
 
-    def __init__(self, dwarf, reg: TypeRegistry, pclntab, bias: int):
+    def __init__(self, dwarf: DwarfData | None, reg: TypeRegistry, pclntab: Pclntab, bias: int):
         self.dwarf = dwarf
         self.reg = reg
         self.pclntab = pclntab

@@ -25,6 +25,8 @@ _USER_REGS = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8"
               "gs_base", "ds", "es", "fs", "gs")
 # si_signo si_code si_errno, pr_cursig (+2 pad), pr_sigpend pr_sighold, pr_pid pr_ppid
 # pr_pgrp pr_sid, four struct timevals, pr_reg.
+# Fixed widths and byte order: _read_header accepts only ELFCLASS64 little-endian x86-64
+# cores, so these are the format's layouts (linux/amd64 notes), not guesses about the process.
 PRSTATUS_AMD64 = struct.Struct("<iiih2xQQiiii64x%dQ" % len(_USER_REGS))
 PRPSINFO_PID = struct.Struct("<24xi")  # struct elf_prpsinfo: pr_pid after state, flag, uid, gid
 ELF64_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")

@@ -78,6 +78,22 @@ class Executable:
     sections: dict[str, Section]
     segments: list[LoadSegment]
     image_base: int
+    ptr_size: int = 8           # bytes of a pointer, from the file header
+    byte_order: str = "little"  # "little" or "big", from the file header
+
+    def read_words(self, vaddr: int, count: int) -> list[int] | None:
+        """Return the ``count`` pointer-sized words at link-time ``vaddr`` (the file's byte
+        order) as the loader maps them, or None when they are not inside one load segment."""
+        raw = self.read_static(vaddr, count * self.ptr_size)
+        if raw is None:
+            return None
+        w = self.ptr_size
+        return [int.from_bytes(raw[i:i + w], self.byte_order) for i in range(0, len(raw), w)]
+
+    @property
+    def word_dtype(self) -> np.dtype:
+        """Return the numpy dtype of a pointer-sized word in the file's byte order."""
+        return np.dtype(f"{'<' if self.byte_order == 'little' else '>'}u{self.ptr_size}")
 
     def section_data(self, name: str) -> bytes | None:
         """Return the (decompressed) bytes of section ``name``, or None if absent."""
@@ -204,6 +220,8 @@ class ElfExecutable(Executable):
             self.goarch = {"EM_X86_64": "amd64", "EM_AARCH64": "arm64", "EM_386": "386"}.get(machine, machine)
             self.goos = "linux"
             self.pie = header["e_type"] == "ET_DYN"
+            self.ptr_size = 8 if self.elf.elfclass == 64 else 4
+            self.byte_order = "little" if self.elf.little_endian else "big"
             self._check_tables()
         with reading_elf(path, "the ELF section headers"):
             self.sections = {}
@@ -273,10 +291,10 @@ class ElfExecutable(Executable):
             header, want = 12, int.from_bytes(raw[4:12], "big")
         elif self.elf.elfclass == 64:
             # Elf64_Chdr: ch_type u32, reserved u32, ch_size u64, ch_addralign u64.
-            header, want = 24, int.from_bytes(raw[8:16], "little" if self.elf.little_endian else "big")
+            header, want = 24, int.from_bytes(raw[8:16], self.byte_order)
         else:
             # Elf32_Chdr: ch_type, ch_size, ch_addralign, each u32.
-            header, want = 12, int.from_bytes(raw[4:8], "little" if self.elf.little_endian else "big")
+            header, want = 12, int.from_bytes(raw[4:8], self.byte_order)
         if len(raw) < header:
             raise ExecutableError(f"{self.path}: section {sec.name} is shorter than its "
                                   "compression header")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,7 +108,7 @@ class Memory:
         """Return every segment, sorted by address."""
         return list(self._segs)
 
-    def segments_in(self, start: int, end: int):
+    def segments_in(self, start: int, end: int) -> Iterator[Segment]:
         """Yield the segments overlapping ``[start, end)`` in address order."""
         i = max(0, bisect.bisect_right(self._starts, start) - 1)
         while i < len(self._segs) and self._segs[i].start < end:
@@ -338,8 +338,10 @@ class Gather:
         return self.uint(addrs, self.word_size)
 
     def u64(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (values, ok) for the 8-byte integers at ``addrs`` (``words`` is what a
-        pointer-sized read calls; this one is kept for callers not yet moved to it)."""
+        """Return (values, ok) for the 8-byte integers at ``addrs``.
+
+        Its last caller is gocore/heap/heapindex.py's ``read`` (the lead's file), which wants
+        ``words``; delete this once that line reads ``heap.gather.words(addrs)``."""
         return self.uint(addrs, 8)
 
     def u8(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

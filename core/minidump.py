@@ -21,6 +21,9 @@ modules, but ``Process.full_memory`` is False, ``require_full_memory`` raises
 
 from __future__ import annotations
 
+# The minidump format is little-endian with fixed-width fields by definition (minidumpapiset.h),
+# so its streams are parsed with fixed widths, not the process's word size.
+
 import bisect
 import logging
 import ntpath

@@ -80,6 +80,8 @@ class PeExecutable(Executable):
         self.goarch = _MACHINES.get(machine, f"machine-{machine:#x}")
         self.goos = "windows"
         self.image_base = oh.ImageBase
+        # PE is little-endian by definition; PE32+ (the optional header's magic) has 8-byte pointers
+        self.ptr_size = 8 if self.pe.PE_TYPE == pefile.OPTIONAL_HEADER_MAGIC_PE_PLUS else 4
         self.size_of_image = oh.SizeOfImage
         self.time_date_stamp = fh.TimeDateStamp
         self.checksum = oh.CheckSum
@@ -166,7 +168,7 @@ class PeExecutable(Executable):
                     args[key] = DebugSectionDescriptor(
                         stream=io.BytesIO(payload), name=".debug_" + name[len(prefix):],
                         global_offset=sec.offset, size=len(payload), address=0)
-        ptr_size = 8 if self.pe.PE_TYPE == pefile.OPTIONAL_HEADER_MAGIC_PE_PLUS else 4
+        ptr_size = self.ptr_size
         arch = {"amd64": "x64", "386": "x86"}.get(self.goarch, self.goarch)
         config = DwarfConfig(little_endian=True, machine_arch=arch, default_address_size=ptr_size)
         with reading_elf(self.path, "the DWARF sections"):
@@ -273,7 +275,7 @@ class PeExecutable(Executable):
             at = rva - rva0
             if at + width > len(buf):
                 continue
-            fmt = "<Q" if width == 8 else "<I"
+            fmt = "<Q" if width == 8 else "<I"   # PE is little-endian by definition
             (v,) = struct.unpack_from(fmt, buf, at)
             struct.pack_into(fmt, buf, at, (v + bias) & ((1 << (8 * width)) - 1))
         return bytes(buf), 0

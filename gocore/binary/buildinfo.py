@@ -11,6 +11,7 @@ module text is wrapped in 16-byte sentinels. See ``src/debug/buildinfo/buildinfo
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.errors import ExecutableError
@@ -170,6 +171,8 @@ def read_build_info(exe: Executable) -> BuildInfo:
     else:
         if ptr_size not in (4, 8):
             raise BuildInfoError(f"{exe.path}: build info has pointer size {ptr_size}")
+        # the blob states its own pointer size and byte order (debug/buildinfo reads them
+        # from the header, not the file): its widths are the format's, not the process's
         order = ">" if flags & _FLAG_BIG_ENDIAN else "<"
         fmt = order + ("Q" if ptr_size == 8 else "I")
         vptr, mptr = struct.unpack(fmt + fmt[-1], header[16: 16 + 2 * ptr_size])
@@ -205,10 +208,10 @@ def read_version_string(exe: Executable, addr: int) -> str | None:
     The linker initialises buildVersion statically (a string header in data pointing at
     rodata), so the executable alone holds it, stripped or not.
     """
-    hdr = exe.read_static(addr, 16)
+    hdr = exe.read_words(addr, 2)
     if hdr is None:
         return None
-    ptr, n = struct.unpack("<QQ", hdr)
+    ptr, n = hdr
     if not 0 < n < 256:
         return None
     raw = exe.read_static(ptr, n)
@@ -232,7 +235,7 @@ def read_string_array(exe: Executable, addr: int, count: int, ptr_size: int) -> 
     raw = exe.read_static(addr, 2 * ptr_size * count)
     if raw is None:
         return None
-    fmt = "<" + ("Q" if ptr_size == 8 else "I") * 2
+    fmt = ("<" if exe.byte_order == "little" else ">") + ("Q" if ptr_size == 8 else "I") * 2
     out = []
     for ptr, n in struct.iter_unpack(fmt, raw):
         if n > MAX_STATIC_STRING_LEN:
@@ -253,7 +256,7 @@ def read_string_array(exe: Executable, addr: int, count: int, ptr_size: int) -> 
 _FIRST_IN = (("go1.25", "runtime.(*gcWork).putObj"), ("go1.24", "runtime.mallocgcLarge"),
              ("go1.23", "runtime.(*timer).maybeAdd"), ("go1.22", "runtime.(*mspan).typePointersOf"))
 
-def version_from_pclntab(function_names, family: str) -> str | None:
+def version_from_pclntab(function_names: Iterable[str], family: str) -> str | None:
     """Return the Go release (``go1.24``, ``go1.27+``: minor release only) that the
     moduledata layout family (picked by the pclntab magic and layout probing) and the
     runtime's function names imply, or None for an unknown family."""

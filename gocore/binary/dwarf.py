@@ -18,6 +18,10 @@ is ``DW_OP_call_frame_cfa`` (the caller's SP on amd64), and a variable in the fr
 cmd/compile/internal/ssa/debug.go for location lists), in ``DW_OP_piece``s when parts of it
 live in different places.
 
+Integers are read little-endian (the generated decoders included): the DWARF of the amd64
+executables viewcore reads. A big-endian target would need ``Executable.byte_order``
+threaded through them.
+
 Go-specific attributes (cmd/internal/dwarf/dwarf.go): DW_AT_go_kind (0x2900),
 DW_AT_go_key (0x2901), DW_AT_go_elem (0x2902), DW_AT_go_embedded_field (0x2903),
 DW_AT_go_runtime_type (0x2904), DW_AT_go_package_name (0x2905), DW_AT_go_dict_index (0x2906),
@@ -28,11 +32,16 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import GoCoreError, MissingDebugInfo
 from .gotypes import Field, Kind, Type, TypeTable
 from .varint import uvarint
+
+if TYPE_CHECKING:
+    from core.exe import Executable
 
 log = logging.getLogger(__name__)
 
@@ -174,12 +183,12 @@ class DwarfData:
         return self._bodies.function(pc, name) if self._bodies is not None else None
 
     @property
-    def warn(self):
+    def warn(self) -> Callable[[str], None] | None:
         """Return the callable told about unreadable function entries (None: they raise)."""
         return self._bodies.warn if self._bodies is not None else None
 
     @warn.setter
-    def warn(self, fn) -> None:
+    def warn(self, fn: Callable[[str], None] | None) -> None:
         if self._bodies is not None:
             self._bodies.warn = fn
 
@@ -781,7 +790,7 @@ _SECTIONS = (".debug_info", ".debug_abbrev", ".debug_str", ".debug_line_str", ".
 _LOC_SECTIONS = (".debug_loc", ".debug_loclists")   # read on the first function lookup
 
 
-def read_sections(exe) -> dict[str, bytes]:
+def read_sections(exe: Executable) -> dict[str, bytes]:
     """Return the (decompressed) DWARF sections of ``exe`` that this module reads."""
     out = {}
     for name in _SECTIONS:
@@ -793,7 +802,7 @@ def read_sections(exe) -> dict[str, bytes]:
     return out
 
 
-def load_dwarf(exe) -> DwarfData:
+def load_dwarf(exe: Executable) -> DwarfData:
     """Read types, globals and constants from the DWARF of executable ``exe``.
 
     Raises ``MissingDebugInfo`` when the executable carries no DWARF (a stripped build),

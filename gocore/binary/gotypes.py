@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class TypeTable:
     _by_rtype: dict[int, int] = field(default_factory=dict, repr=False)
     _ptr_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
-    def add(self, name: str, kind: Kind, size: int, **kw) -> Type:
+    def add(self, name: str, kind: Kind, size: int, **kw: Any) -> Type:
         """Append a new type and return it (its id is its index)."""
         t = Type(len(self.types), name, kind, size, **kw)
         self.types.append(t)

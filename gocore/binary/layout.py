@@ -19,11 +19,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import MissingDebugInfo, RuntimeLayoutError, UnsupportedGoVersion
 from .buildinfo import buildinfo_version
 from .facts import nearest_release
 from .goversion import GoVersion, as_go_version
+
+if TYPE_CHECKING:
+    from core.exe import Executable
+
+    from .dwarf import DwarfData
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +322,7 @@ class Layout:
     # -- construction --
 
     @classmethod
-    def from_dwarf(cls, dwarf, go_version: GoVersion | str | None = None) -> "Layout":
+    def from_dwarf(cls, dwarf: DwarfData, go_version: GoVersion | str | None = None) -> "Layout":
         """Resolve ``SPEC`` against a ``gocore.binary.dwarf.DwarfData``; raise on missing required items."""
         types = dwarf.types
         structs: dict[str, StructInfo] = {}
@@ -439,7 +445,7 @@ def _resolve_path(types, t, path: str) -> tuple[int, int] | None:
 
 # ---- entry point ----
 
-def load_layout(exe, dwarf=None, go_version: GoVersion | str | None = None, *,
+def load_layout(exe: Executable, dwarf: DwarfData | None = None, go_version: GoVersion | str | None = None, *,
                 read_dwarf: bool = True) -> Layout:
     """Return the runtime layout of executable ``exe``: from DWARF when it has some, else
     from the built-in table for its Go version (``go_version`` or its build info).

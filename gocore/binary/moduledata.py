@@ -13,7 +13,6 @@ picked by which layout validates.
 from __future__ import annotations
 
 import logging
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from core.exe import Executable
 
 from ..errors import GoCoreError
 from ..generated.layout_tables import MODULEDATA_LAYOUTS
-from .pclntab import Pclntab, PclntabError, find_pclntab, open_pclntab, parse_header
+from .pclntab import PcHeader, Pclntab, PclntabError, find_pclntab, open_pclntab, parse_header
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +35,17 @@ class ModuleDataError(GoCoreError):
 
 # family -> {field: (offset, size)} of the runtime.moduledata fields read here
 # (layout.MODULEDATA_FIELDS), one family per layout, generated from each release's DWARF.
-# A field of three words is a slice (ptr, len, cap); amd64: 8-byte words.
+# The slice fields (ptr, len, cap) are those of _ELEM_SIZE; every other field is one word.
 LAYOUTS: dict[str, dict[str, tuple[int, int]]] = {
     family: entry["fields"] for family, entry in MODULEDATA_LAYOUTS.items()}
-_WORD = 8
 OFFSETS = {family: {name: off for name, (off, _) in fields.items()}
            for family, fields in LAYOUTS.items()}
 
-# Element sizes of the slices (amd64), to check that each slice's bytes are mapped.
-_ELEM_SIZE = {"funcnametab": 1, "cutab": 4, "filetab": 1, "pctab": 1, "pclntable": 1,
-              "ftab": 8, "textsectmap": 24, "typelinks": 4, "itablinks": 8}
+# Element sizes of the slices in words (w) and bytes (b), to check that each slice's bytes
+# are mapped: ftab is []functab{entryoff, funcoff uint32}, textsectmap []textsect{3 uintptr}.
+_ELEM_SIZE = {"funcnametab": (0, 1), "cutab": (0, 4), "filetab": (0, 1), "pctab": (0, 1),
+              "pclntable": (0, 1), "ftab": (0, 8), "textsectmap": (3, 0), "typelinks": (0, 4),
+              "itablinks": (1, 0)}
 
 _SIZES = {family: max(off + size for off, size in fields.values()) for family, fields in LAYOUTS.items()}
 
@@ -101,15 +101,16 @@ class ModuleData:
         return None
 
 
-def _decode(buf: bytes, family: str, addr: int) -> ModuleData:
+def _decode(buf: bytes, family: str, addr: int, byte_order: str) -> ModuleData:
     """Return the ModuleData for raw struct bytes ``buf`` read as layout ``family``."""
     vals: dict[str, object] = {}
     for name, (off, size) in LAYOUTS[family].items():
-        if size == 3 * _WORD:
-            p, n, c = struct.unpack_from("<3Q", buf, off)
-            vals[name] = (p, n, c)
+        if name in _ELEM_SIZE:  # a slice: three words
+            w = size // 3
+            vals[name] = tuple(int.from_bytes(buf[o:o + w], byte_order)
+                               for o in range(off, off + size, w))
         else:
-            (vals[name],) = struct.unpack_from("<Q", buf, off)
+            vals[name] = int.from_bytes(buf[off:off + size], byte_order)
     fields = {k: (v[0], v[1]) if isinstance(v, tuple) else v for k, v in vals.items()}
     fields["pc_header"] = fields.pop("pcHeader")
     md = ModuleData(addr=addr, family=family, **fields)
@@ -120,6 +121,7 @@ def _decode(buf: bytes, family: str, addr: int) -> ModuleData:
 def _problems(md: ModuleData, caps: dict[str, int], hdr, mapped: Callable[[int], bool]) -> list[str]:
     """Return what is wrong with ``md`` as the moduledata of pclntab ``hdr`` (empty if fine)."""
     bad: list[str] = []
+    word = hdr.ptr_size
     base = hdr.addr
     expect = {"funcnametab": base + hdr.funcname_offset, "cutab": base + hdr.cu_offset,
               "filetab": base + hdr.filetab_offset, "pctab": base + hdr.pctab_offset,
@@ -130,7 +132,7 @@ def _problems(md: ModuleData, caps: dict[str, int], hdr, mapped: Callable[[int],
     for name, (p, n) in [(k, getattr(md, k)) for k in caps]:
         if n > caps[name] or caps[name] > 1 << 32:
             bad.append(f"{name} len {n} cap {caps[name]}")
-        elif n and not (mapped(p) and mapped(p + n * _ELEM_SIZE[name] - 1)):
+        elif n and not (mapped(p) and mapped(p + n * (_ELEM_SIZE[name][0] * word + _ELEM_SIZE[name][1]) - 1)):
             bad.append(f"{name} of {n} elements at {p:#x} is not mapped")
     if md.ftab[1] != hdr.nfunc + 1:
         bad.append(f"ftab has {md.ftab[1]} entries, want {hdr.nfunc + 1}")
@@ -175,9 +177,10 @@ def _pclntab_header(exe: Executable, pclntab_addr: int):
     return parse_header(raw, pclntab_addr)
 
 
-def read_moduledata(read: ReadFn, addr: int, pclntab_header, mapped: Callable[[int], bool],
-                    families: list[str] | None = None) -> ModuleData:
-    """Return the moduledata at ``addr`` read through ``read`` (an executable or a dump).
+def read_moduledata(read: ReadFn, addr: int, pclntab_header: PcHeader, mapped: Callable[[int], bool],
+                    families: list[str] | None = None, *, byte_order: str) -> ModuleData:
+    """Return the moduledata at ``addr`` read through ``read`` (an executable or a dump),
+    its words in ``byte_order`` ("little" or "big").
 
     Tries each layout family (all unless ``families`` names some) and returns the first
     that validates; raises ``ModuleDataError`` naming the problems of the family that came
@@ -188,7 +191,7 @@ def read_moduledata(read: ReadFn, addr: int, pclntab_header, mapped: Callable[[i
         buf = read(addr, _SIZES[family])
         if buf is None or len(buf) < _SIZES[family]:
             raise ModuleDataError(f"moduledata at {addr:#x} is unreadable")
-        md = _decode(buf, family, addr)
+        md = _decode(buf, family, addr, byte_order)
         problems = _problems(md, md._caps, pclntab_header, mapped)  # type: ignore[attr-defined]
         if not problems:
             return md
@@ -232,18 +235,19 @@ def find_moduledata(exe: Executable, pclntab_addr: int | None = None) -> ModuleD
     tried: set[int] = set()
     errors: list[str] = []
     needle = np.uint64(pclntab_addr)
+    w = exe.ptr_size
     for vaddr, size in _writable_ranges(exe):
-        start = (-vaddr) % 8
-        words = exe.loaded(vaddr + start, max(0, size - start), "<u8")
+        start = (-vaddr) % w
+        words = exe.loaded(vaddr + start, max(0, size - start), exe.word_dtype)
         if words is None:
             continue
         for i in np.flatnonzero(words == needle):
-            cand = vaddr + start + 8 * int(i)
+            cand = vaddr + start + w * int(i)
             if cand in tried:
                 continue
             tried.add(cand)
             try:
-                md = read_moduledata(exe.read_static, cand, hdr, mapped)
+                md = read_moduledata(exe.read_static, cand, hdr, mapped, byte_order=exe.byte_order)
             except ModuleDataError as e:
                 errors.append(str(e))
                 continue
@@ -269,7 +273,7 @@ def load_module(exe: Executable, warn: Callable[[str], None] | None = None) -> t
 # --- runtime globals in stripped binaries -----------------------------------------------
 
 RUNTIME_GLOBALS = ("runtime.allgs", "runtime.allglen", "runtime.allglock", "runtime.allm",
-                   "runtime.mheap_", "runtime.sched", "runtime.buildVersion")
+                   "runtime.mheap_", "runtime.memstats", "runtime.sched", "runtime.buildVersion")
 
 
 class _Insn:
@@ -394,11 +398,12 @@ def _build_version_by_content(exe: Executable, md: ModuleData, version: str) -> 
         raw = exe.read_static(lo, hi - lo)
         if not raw:
             continue
-        words = np.frombuffer(raw, dtype="<u8", count=len(raw) // 8)
+        w = exe.ptr_size
+        words = np.frombuffer(raw, dtype=exe.word_dtype, count=len(raw) // w)
         for i in np.flatnonzero(words[1:] == len(want)):
             ptr = int(words[i])
             if exe.read_static(ptr, len(want)) == want:
-                return lo + 8 * int(i)
+                return lo + w * int(i)
     return None
 
 
@@ -409,7 +414,8 @@ def find_runtime_globals(exe: Executable, pclntab: Pclntab, md: ModuleData, *,
     With symbols (and ``use_symbols``) they come from the symbol table. Otherwise from the
     code that touches them (amd64): ``allgadd`` (allgs, allglen, allglock), ``mcommoninit``
     (allm, stored with atomicstorep), ``mallocinit`` (``&mheap_`` passed to
-    ``(*mheap).init``), ``newproc1`` (``sched.goidgen``, offset 0, bumped with lock xadd) and
+    ``(*mheap).init``), ``(*mheap).allocSpan`` (``&memstats.heapStats`` passed to
+    ``(*consistentHeapStats).acquire``), ``newproc1`` (``sched.goidgen``, offset 0, bumped with lock xadd) and
     ``schedinit`` (``buildVersion.len = 7`` for "unknown"), or, for buildVersion, the data
     word pair pointing at ``go_version``. Each address must lie in data, bss or noptrbss.
     """
@@ -427,6 +433,11 @@ def find_runtime_globals(exe: Executable, pclntab: Pclntab, md: ModuleData, *,
         insns = _disassemble(exe, pclntab, "runtime.mallocinit")
         if insns and (t := _arg_before_call(insns, "runtime.(*mheap).init")) is not None:
             found["runtime.mheap_"] = t
+        insns = _disassemble(exe, pclntab, "runtime.(*mheap).allocSpan")
+        # stats := memstats.heapStats.acquire(); heapStats is mstats's first field in
+        # every release (the layout tables: offset 0), so its address is memstats's
+        if insns and (t := _arg_before_call(insns, "runtime.(*consistentHeapStats).acquire")) is not None:
+            found["runtime.memstats"] = t
         insns = _disassemble(exe, pclntab, "runtime.newproc1")
         # pp.goidcache = sched.goidgen.Add(_GoidCacheBatch = 16); goidgen is field 0
         if insns and (t := _xadd_target(insns, 16)) is not None:
@@ -463,10 +474,10 @@ def _build_version_from_schedinit(exe: Executable, insns: list[_Insn]) -> int | 
         prev_cmp = any(p.mnemonic == "cmp" and p.target == ins.target for p in insns[max(0, i - 3): i])
         if not prev_cmp:
             continue
-        hdr = exe.read_static(ins.target - 8, 16)
+        hdr = exe.read_words(ins.target - 8, 2)
         if hdr is None:
             continue
-        ptr, n = struct.unpack("<QQ", hdr)
+        ptr, n = hdr
         if 0 < n < 256 and exe.read_static(ptr, n):
             return ins.target - 8
     return None

@@ -30,8 +30,8 @@ The Go version differences live in ``_Abi`` (built once from ``Facts`` and the `
 from __future__ import annotations
 
 import logging
-import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,7 +39,10 @@ from core.errors import DumpError
 
 from ..errors import GoCoreError
 from ..heap.gcprog import GCProgramError, gc_program_mask
-from .gotypes import Kind
+from .gotypes import Kind, Type
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +211,7 @@ def _fields(L, struct_name: str, names: dict[str, str], base: int = 0) -> dict:
             for key, f in names.items()}
 
 
-def _abi(gp) -> _Abi:
+def _abi(gp: GoProcess) -> _Abi:
     """Return what this runtime's type descriptors look like, from its Layout and Facts.
 
     The map descriptor tail (``maptype``/``MapType`` with buckets, ``SwissMapType``,
@@ -234,10 +237,10 @@ def _abi(gp) -> _Abi:
                 uncommon=uncommon, method=method, itab_fun=L.offset("runtime.itab", "fun"))
 
 
-def _int(raw: bytes, where: tuple[int, int], signed: bool = False) -> int:
-    """Return the little-endian integer of ``raw`` at ``where`` = (offset, size)."""
+def _int(raw: bytes, where: tuple[int, int], order: str, signed: bool = False) -> int:
+    """Return the integer of ``raw`` at ``where`` = (offset, size) in byte ``order``."""
     o, n = where
-    return int.from_bytes(raw[o:o + n], "little", signed=signed)
+    return int.from_bytes(raw[o:o + n], order, signed=signed)
 
 
 # ---- the decoder ----
@@ -259,10 +262,11 @@ def _number(v: int) -> str:
 class RuntimeTypes:
     """Runtime type descriptors of one process, decoded on demand and cached by address."""
 
-    def __init__(self, gp):
+    def __init__(self, gp: GoProcess):
         self.gp = gp
         self.proc = gp.process
         self.abi = _abi(gp)
+        self.order = self.proc.byte_order
         md = gp.moduledata
         self.md = md
         self.bias = self.proc.exe_bias
@@ -283,7 +287,13 @@ class RuntimeTypes:
             raise RuntimeTypeError(addr, f"unreadable ({e})") from e
 
     def _ptr(self, addr: int) -> int:
-        return struct.unpack("<Q", self._read(addr, 8))[0]
+        return int.from_bytes(self._read(addr, self.abi.ptr), self.order)
+
+    def _words(self, addr: int, n: int) -> list[int]:
+        """Return the ``n`` pointer-sized words at ``addr``."""
+        p = self.abi.ptr
+        raw = self._read(addr, n * p)
+        return [int.from_bytes(raw[i:i + p], self.order) for i in range(0, n * p, p)]
 
     def in_types(self, addr: int) -> bool:
         """Return whether run-time ``addr`` lies in the module's type section."""
@@ -345,7 +355,7 @@ class RuntimeTypes:
             log.debug("%s", e)
             return None
 
-    def by_dwarf(self, t) -> RuntimeType | None:
+    def by_dwarf(self, t: Type) -> RuntimeType | None:
         """Return the runtime type of a DWARF ``gotypes.Type`` (DW_AT_go_runtime_type), or None."""
         if not getattr(t, "rtype_off", 0):
             return None
@@ -358,16 +368,17 @@ class RuntimeTypes:
             raise RuntimeTypeError(addr, "misaligned")
         raw = self._read(addr, a.hdr)
         o = a.off
-        size = int.from_bytes(raw[o["size"]:o["size"] + p], "little")
-        ptrdata = int.from_bytes(raw[o["ptrdata"]:o["ptrdata"] + p], "little")
-        hsh = int.from_bytes(raw[o["hash"]:o["hash"] + 4], "little")
+        order = self.order
+        size = _int(raw, (o["size"], p), order)
+        ptrdata = _int(raw, (o["ptrdata"], p), order)
+        hsh = _int(raw, (o["hash"], 4), order)
         tflag = raw[o["tflag"]]
         align = raw[o["align"]]
         falign = raw[o["fieldAlign"]]
         kbyte = raw[o["kind"]]
-        gcdata = int.from_bytes(raw[o["gcdata"]:o["gcdata"] + p], "little")
-        (str_off,) = struct.unpack_from("<i", raw, o["str"])
-        (ptt_off,) = struct.unpack_from("<i", raw, o["ptrToThis"])
+        gcdata = _int(raw, (o["gcdata"], p), order)
+        str_off = _int(raw, (o["str"], 4), order, signed=True)        # abi.NameOff
+        ptt_off = _int(raw, (o["ptrToThis"], 4), order, signed=True)  # abi.TypeOff
         if a.kind_flags:
             kind = kbyte & KIND_MASK
             direct = bool(kbyte & KIND_DIRECT_IFACE)
@@ -395,8 +406,8 @@ class RuntimeTypes:
             u = addr + a.hdr + tail
             uc = a.uncommon
             raw_u = self._read(u, uc["size"])
-            pkg_off = _int(raw_u, uc["pkgpath"], signed=True)
-            mcount, moff = _int(raw_u, uc["mcount"]), _int(raw_u, uc["moff"])
+            pkg_off = _int(raw_u, uc["pkgpath"], self.order, signed=True)
+            mcount, moff = _int(raw_u, uc["mcount"], self.order), _int(raw_u, uc["moff"], self.order)
             rt.pkg_path = self.name_off(pkg_off) if pkg_off else ""
             ucount = uc["size"]
             if mcount:
@@ -404,8 +415,8 @@ class RuntimeTypes:
                 raw_m = self._read(u + moff, ms * mcount)
                 out = []
                 for i in range(0, ms * mcount, ms):
-                    no = _int(raw_m[i:i + ms], a.method["name"], signed=True)
-                    mt = _int(raw_m[i:i + ms], a.method["mtyp"], signed=True)
+                    no = _int(raw_m[i:i + ms], a.method["name"], self.order, signed=True)
+                    mt = _int(raw_m[i:i + ms], a.method["mtyp"], self.order, signed=True)
                     out.append(Method(self.name_off(no) if no else "", self.type_off(mt)))
                 rt.methods = tuple(out)
         rt.descriptor_size = a.hdr + tail + ucount + n_extra + a.method["size"] * len(rt.methods)
@@ -423,42 +434,46 @@ class RuntimeTypes:
             rt.elem = self._ptr(base)
             return p
         if k == ARRAY:
-            rt.elem, _slice, rt.len = struct.unpack("<QQQ", self._read(base, 3 * p))
+            rt.elem, _slice, rt.len = self._words(base, 3)
             return 3 * p
         if k == CHAN:
-            rt.elem, rt.dir = struct.unpack("<Qq", self._read(base, 2 * p))
+            raw = self._read(base, 2 * p)
+            rt.elem, rt.dir = _int(raw, (0, p), self.order), _int(raw, (p, p), self.order, signed=True)
             return 2 * p
         if k == MAP:
             raw = self._read(base, a.map_tail)
-            values = {k: _int(raw, where) for k, where in a.map_fields.items()}
+            values = {k: _int(raw, where, self.order) for k, where in a.map_fields.items()}
             rt.key, rt.elem, rt.group = values.pop("key"), values.pop("elem"), values.pop("group")
             rt.extra.update(values)
             return a.map_tail
         if k == FUNC:
-            inc, outc = struct.unpack("<HH", self._read(base, 4))
+            raw = self._read(base, 4)                  # inCount, outCount uint16
+            inc, outc = _int(raw, (0, 2), self.order), _int(raw, (2, 2), self.order)
             rt.extra.update(in_count=inc, out_count=outc & 0x7FFF)
             rt.variadic = bool(outc & 0x8000)
             return _align(4, p)
         if k == INTERFACE:
-            pkg, mptr, mlen = struct.unpack("<QQQ", self._read(base, 3 * p))
+            pkg, mptr, mlen = self._words(base, 3)
             rt.pkg_path = self.name_bytes_at(pkg)[0] if pkg else ""
             if mlen > 1 << 16:
                 raise RuntimeTypeError(rt.addr, f"interface with {mlen} methods")
             if mlen:
-                raw = self._read(mptr, 8 * mlen)
-                rt.imethods = tuple(Method(self.name_off(no), self.type_off(to))
-                                    for no, to in struct.iter_unpack("<ii", raw))
+                raw = self._read(mptr, 8 * mlen)     # abi.Imethod{Name NameOff, Typ TypeOff}
+                rt.imethods = tuple(
+                    Method(self.name_off(_int(raw, (i, 4), self.order, signed=True)),
+                           self.type_off(_int(raw, (i + 4, 4), self.order, signed=True)))
+                    for i in range(0, 8 * mlen, 8))
             rt.extra["imethods_addr"] = mptr
             return 4 * p  # PkgPath Name, Methods []Imethod
         if k == STRUCT:
-            pkg, fptr, flen = struct.unpack("<QQQ", self._read(base, 3 * p))
+            pkg, fptr, flen = self._words(base, 3)
             rt.pkg_path = self.name_bytes_at(pkg)[0] if pkg else ""
             if flen > 1 << 20:
                 raise RuntimeTypeError(rt.addr, f"struct with {flen} fields")
             if flen:
-                raw = self._read(fptr, 3 * p * flen)
+                words = self._words(fptr, 3 * flen)  # abi.StructField{Name, Typ, Offset}
                 out = []
-                for nptr, typ, off in struct.iter_unpack("<QQQ", raw):
+                for nptr, typ, off in zip(words[0::3], words[1::3], words[2::3]):
                     fname, flags = self.name_bytes_at(nptr) if nptr else ("", 0)
                     out.append(StructField(fname, typ, off, bool(flags & (1 << 3))))
                 rt.fields = tuple(out)
@@ -480,7 +495,7 @@ class RuntimeTypes:
     def _func_params(self, rt: RuntimeType, at: int) -> None:
         n_in, n_out = rt.extra["in_count"], rt.extra["out_count"]
         if n_in + n_out:
-            words = struct.unpack(f"<{n_in + n_out}Q", self._read(at, 8 * (n_in + n_out)))
+            words = self._words(at, n_in + n_out)
             rt.params, rt.results = tuple(words[:n_in]), tuple(words[n_in:])
 
     # -- names --
@@ -647,17 +662,17 @@ class RuntimeTypes:
         out = []
         if md.itablinks is not None:
             addr, n = md.itablinks
-            ptrs = self.proc.array(addr + self.bias, n, "<u8") if n else []
+            ptrs = self.proc.array(addr + self.bias, n) if n else []
             for ip in ptrs:
                 ip = int(ip)
-                inter, typ = struct.unpack("<QQ", self._read(ip, 2 * p))
+                inter, typ = self._words(ip, 2)
                 out.append(Itab(ip, inter, typ))
             return out
         if md.itaboffset is not None and md.itabsize:
             a = self.types_base + md.itaboffset
             end = a + md.itabsize
             while a < end:
-                inter, typ = struct.unpack("<QQ", self._read(a, 2 * p))
+                inter, typ = self._words(a, 2)
                 fun0 = self._ptr(a + fun)
                 out.append(Itab(a, inter, typ))
                 nm = len(self.get(inter).imethods) if fun0 else 1
@@ -713,7 +728,7 @@ def _pkg_dot(name: str) -> int:
     return -1
 
 
-def runtime_types(gp) -> RuntimeTypes:
+def runtime_types(gp: GoProcess) -> RuntimeTypes:
     """Return the (cached) RuntimeTypes of a GoProcess."""
     rts = getattr(gp, "_runtime_types", None)
     if rts is None:

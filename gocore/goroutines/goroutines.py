@@ -9,7 +9,6 @@ whose stack cannot be read is returned with what could be read and ``partial`` s
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -19,6 +18,8 @@ from ..errors import BadRuntimeData
 from ..generated.waitreasons import WAIT_REASONS
 
 if TYPE_CHECKING:
+    from core import Thread
+
     from ..process import GoProcess
     from ..values import Value
 
@@ -132,18 +133,19 @@ def print_name(name: str) -> str:
 class _G:
     """Field reader over one g's bytes; offsets resolved once per process (``fields``)."""
 
-    __slots__ = ("fields", "raw")
+    __slots__ = ("fields", "raw", "order")
 
-    def __init__(self, fields: dict[str, tuple[int, int]], raw: bytes):
+    def __init__(self, fields: dict[str, tuple[int, int]], raw: bytes, order: str):
         self.fields = fields
         self.raw = raw
+        self.order = order  # the process's byte order
 
     def u(self, path: str, default: int | None = None) -> int | None:
         loc = self.fields.get(path)
         if loc is None:
             return default
         off, size = loc
-        return int.from_bytes(self.raw[off:off + size], "little")
+        return int.from_bytes(self.raw[off:off + size], self.order)
 
 
 G_FIELDS = ("goid", "atomicstatus", "waitreason", "waitsince", "stack.lo", "stack.hi", "sched.sp",
@@ -155,7 +157,7 @@ def _g_fields(layout) -> dict[str, tuple[int, int]]:
             for p in G_FIELDS if layout.has("runtime.g", p)}
 
 
-def read_goroutines(gp) -> list[Goroutine]:
+def read_goroutines(gp: GoProcess) -> list[Goroutine]:
     """Return every goroutine in ``runtime.allgs`` that is not dead, in allgs order."""
     proc, layout = gp.process, gp.layout
     allgs = gp.global_address("runtime.allgs")
@@ -163,7 +165,7 @@ def read_goroutines(gp) -> list[Goroutine]:
         proc.warn("cannot find runtime.allgs: goroutines are not listed")
         return []
     try:
-        ptr, length = struct.unpack("<QQ", proc.read(allgs, 16))
+        ptr, length = proc.read_ptr(allgs), proc.read_ptr(allgs + proc.ptr_size)  # []*g
     except UnmappedAddress as e:
         raise BadRuntimeData(f"runtime.allgs is unreadable ({e.reason})", allgs) from e
     length = _allgs_length(gp, ptr, length)
@@ -183,7 +185,7 @@ def read_goroutines(gp) -> list[Goroutine]:
         except UnmappedAddress:
             proc.warn(f"goroutine at {gaddr:#x} is not in the dump")
             continue
-        g = _G(fields, raw)
+        g = _G(fields, raw, proc.byte_order)
         status = g.u("atomicstatus")
         if status & ~G_SCAN in (G_DEAD, G_DEADEXTRA):
             continue
@@ -191,14 +193,14 @@ def read_goroutines(gp) -> list[Goroutine]:
     return out
 
 
-def _allgs_length(gp, ptr: int, length: int) -> int:
+def _allgs_length(gp: GoProcess, ptr: int, length: int) -> int:
     """Return how many entries of ``allgs`` to read: its length, checked against
     ``runtime.allglen`` (allgadd stores both together, under allglock) and bounded by the
     bytes the dump holds at ``ptr``, so a garbage length never drives an allocation."""
     proc = gp.process
     glen_addr = gp.global_address("runtime.allglen")
     try:
-        allglen = proc.read_uint(glen_addr, 8) if glen_addr is not None else None
+        allglen = proc.read_ptr(glen_addr) if glen_addr is not None else None  # a uintptr
     except UnmappedAddress:
         allglen = None
     if allglen is not None and allglen != length:
@@ -209,11 +211,11 @@ def _allgs_length(gp, ptr: int, length: int) -> int:
     if not length:
         return 0
     have = 0
-    for seg in proc.memory.segments_in(ptr, ptr + 8 * length):
+    for seg in proc.memory.segments_in(ptr, ptr + proc.ptr_size * length):
         if not seg.present or seg.start > ptr + have:
             break
         have = seg.end - ptr
-    have //= 8
+    have //= proc.ptr_size
     if have == 0:
         return length          # nothing readable: the read names why, allocating nothing
     if have < length:
@@ -222,7 +224,7 @@ def _allgs_length(gp, ptr: int, length: int) -> int:
     return min(length, have)
 
 
-def _goroutine(gp, g: _G, gaddr: int, status: int, reasons, threads_by_m, unwinder) -> Goroutine:
+def _goroutine(gp: GoProcess, g: _G, gaddr: int, status: int, reasons, threads_by_m, unwinder) -> Goroutine:
     base = status & ~G_SCAN
     name = STATUS_NAMES.get(base, f"status {base}")
     reason_code = g.u("waitreason", 0)
@@ -276,7 +278,7 @@ def _start_registers(g: _G, status: int, thread, gor: Goroutine, unwinder) -> tu
 WINDOWS_G_SLOT = 0x28  # TEB.ArbitraryUserPointer: where Go before 1.20 kept g on windows/amd64
 
 
-def current_g(gp, thread) -> int | None:
+def current_g(gp: GoProcess, thread: Thread) -> int | None:
     """Return the g a thread was running (its TLS slot), or None if it cannot be read.
 
     linux/amd64: the word just below the thread pointer (fs_base - 8). windows/amd64: a TEB
@@ -294,7 +296,7 @@ def current_g(gp, thread) -> int | None:
             offset = proc.read_ptr(tls_g) if tls_g is not None else WINDOWS_G_SLOT
             m_tls = proc.read_ptr(base + offset)
             return proc.read_ptr(m_tls) if m_tls else None
-        return proc.read_ptr(base - 8)
+        return proc.read_ptr(base - proc.ptr_size)
     except UnmappedAddress:
         return None
 
@@ -305,7 +307,7 @@ def _is_system(start: str | None) -> bool:
     return start.startswith("runtime.") and start not in _USER_RUNTIME_STARTS
 
 
-def _threads_by_m(gp) -> dict[int, object]:
+def _threads_by_m(gp: GoProcess) -> dict[int, object]:
     """Return {m address: Thread}: from each thread's g in TLS (g.m), else m.procid == tid."""
     proc, layout = gp.process, gp.layout
     out = {}
@@ -327,7 +329,8 @@ def _threads_by_m(gp) -> dict[int, object]:
         seen = set()
         while m and m not in seen and len(seen) < 100_000:
             seen.add(m)
-            tid = proc.read_uint(m + layout.offset("runtime.m", "procid"), 8)
+            tid = proc.read_uint(m + layout.offset("runtime.m", "procid"),
+                                 layout.field_size("runtime.m", "procid"))
             if tid in missing and m not in out:
                 out[m] = missing[tid]
             m = proc.read_ptr(m + layout.offset("runtime.m", "alllink"))
@@ -336,7 +339,7 @@ def _threads_by_m(gp) -> dict[int, object]:
     return out
 
 
-def _wait_reasons(gp) -> tuple[str, ...]:
+def _wait_reasons(gp: GoProcess) -> tuple[str, ...]:
     """Return this runtime's waitReason strings: its own ``runtime.waitReasonStrings`` when
     DWARF or the symbol table locates it, else the table generated from the GOROOT of its
     release (the nearest older one, with a warning, for a release without a table)."""
@@ -375,6 +378,7 @@ class Unwinder:
         self.proc = gp.process
         self.tab = gp.pclntab
         self.bias = gp.process.exe_bias
+        self.word = gp.process.ptr_size  # the return address's size, pushed by CALL
         self._frames: dict[tuple[int, bool], tuple] = {}
         self._funcs: dict[int, str | None] = {}
         self._creators: dict[int, tuple] = {}
@@ -432,7 +436,8 @@ class Unwinder:
             if f.name == "runtime.sigtramp":
                 gregs = frame_top + 8 + 40
                 try:
-                    rsp, rip = struct.unpack("<QQ", self.proc.read(gregs + 15 * 8, 16))
+                    rsp = self.proc.read_ptr(gregs + 15 * 8)
+                    rip = self.proc.read_ptr(gregs + 16 * 8)
                 except UnmappedAddress:
                     return None
                 return rip, rsp
@@ -440,7 +445,7 @@ class Unwinder:
                 pc = self.proc.read_ptr(frame_top)
             except UnmappedAddress:
                 return None
-            sp = frame_top + 8
+            sp = frame_top + self.word
         return None
 
     def unwind(self, pc: int, sp: int, lo: int, hi: int, *,
@@ -456,7 +461,7 @@ class Unwinder:
             f, spd, logical = self._lookup(pc, trap)
             if f is None:
                 return frames, physical, f"pc {pc:#x} is not in any Go function"
-            caller_sp = sp + spd + 8 if spd >= 0 else sp
+            caller_sp = sp + spd + self.word if spd >= 0 else sp
             for i, lf in enumerate(logical):
                 frames.append(Frame(print_name(lf.name), lf.file, lf.line, pc, sp,
                                     inlined=i < len(logical) - 1, fp=caller_sp, trap=trap,
@@ -470,12 +475,13 @@ class Unwinder:
             if not lo <= caller_sp <= hi:
                 return frames, physical, f"stack pointer {caller_sp:#x} left the stack [{lo:#x}, {hi:#x})"
             try:
-                if stack is not None and caller_sp - 8 >= lo:
-                    ret = int.from_bytes(stack[caller_sp - 8 - lo: caller_sp - lo], "little")
+                ra = caller_sp - self.word
+                if stack is not None and ra >= lo:
+                    ret = int.from_bytes(stack[ra - lo: caller_sp - lo], self.proc.byte_order)
                 else:
-                    ret = self.proc.read_ptr(caller_sp - 8)
+                    ret = self.proc.read_ptr(ra)
             except UnmappedAddress:
-                return frames, physical, f"stack at {caller_sp - 8:#x} is not in the dump"
+                return frames, physical, f"stack at {caller_sp - self.word:#x} is not in the dump"
             if ret == 0:
                 return frames, physical, None
             trap = f.name in _INJECTED

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -65,9 +65,11 @@ from ..binary.pclntab import (FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTE
 from ..heap.gcprog import gc_program_mask
 from ..heap.spans import U64, ragged_arange
 
+if TYPE_CHECKING:
+    from ..process import GoProcess
+
 log = logging.getLogger(__name__)
 
-PTR = 8
 ARGS_SIZE_UNKNOWN = -0x80000000          # internal/abi.ArgsSizeUnknown
 _CONSERVATIVE_FUNCS = ("asyncPreempt", "debugCallV2")  # funcIDs scanframeworker checks
 _REFLECT_STUBS = ("reflect.makeFuncStub", "reflect.methodValueCall")
@@ -151,11 +153,12 @@ class _FuncMaps:
 class _Ctx:
     """What scanning needs from the process, resolved once."""
 
-    def __init__(self, gp):
+    def __init__(self, gp: GoProcess):
         self.gp = gp
         self.proc = gp.process
         self.tab = gp.pclntab
         self.bias = gp.process.exe_bias
+        self.ptr = gp.process.ptr_size     # a stack slot: the GC scans pointer-sized words
         L = gp.layout
         self.sm_n = L.offset("runtime.stackmap", "n")
         self.sm_nbit = L.offset("runtime.stackmap", "nbit")
@@ -195,8 +198,8 @@ class _Ctx:
         if addr is None:
             return None
         addr += self.bias
-        n = int.from_bytes(self.proc.read(addr + self.sm_n, 4), "little", signed=True)
-        nbit = int.from_bytes(self.proc.read(addr + self.sm_nbit, 4), "little", signed=True)
+        n = self.proc.read_int(addr + self.sm_n, 4)           # int32 fields
+        nbit = self.proc.read_int(addr + self.sm_nbit, 4)
         return n, nbit, addr + self.sm_data
 
     def bitmap(self, f, which: str, sm, index: int) -> np.ndarray | None:
@@ -213,7 +216,7 @@ class _Ctx:
             nbytes = (nbit + 7) >> 3
             raw = np.frombuffer(self.proc.read(data + index * nbytes, nbytes), np.uint8)
             bits = np.unpackbits(raw, bitorder="little")[:nbit]
-            hit = np.flatnonzero(bits).astype(np.int64) * PTR
+            hit = np.flatnonzero(bits).astype(np.int64) * self.ptr
             self.bits[key] = hit
         return hit
 
@@ -226,27 +229,29 @@ class _Ctx:
         if n > 1 << 16:
             raise ValueError(f"{n} stack object records")
         out = []
-        raw = self.proc.read(addr + PTR, n * self.so_size)
+        raw = self.proc.read(addr + self.ptr, n * self.so_size)
+        order = self.proc.byte_order
+
+        def i32(at: int, signed: bool = True) -> int:
+            return int.from_bytes(raw[at:at + 4], order, signed=signed)
         for k in range(n):  # records of one function (a handful)
             r = k * self.so_size
-            off = int.from_bytes(raw[r + self.so_off:r + self.so_off + 4], "little", signed=True)
-            size = int.from_bytes(raw[r + self.so_len:r + self.so_len + 4], "little", signed=True)
-            ptrdata = int.from_bytes(raw[r + self.so_ptr:r + self.so_ptr + 4], "little", signed=True)
-            gcoff = int.from_bytes(raw[r + self.so_gc:r + self.so_gc + 4], "little")
+            off, size, ptrdata = i32(r + self.so_off), i32(r + self.so_len), i32(r + self.so_ptr)
+            gcoff = i32(r + self.so_gc, signed=False)
             out.append((off, size, self._object_mask(ptrdata, self.rodata + gcoff, size)))
         return out
 
     def _object_mask(self, ptrdata: int, gcdata: int, size: int) -> np.ndarray:
         """Return byte offsets of the pointer words of a stack object's type."""
-        nwords = abs(ptrdata) // PTR
+        nwords = abs(ptrdata) // self.ptr
         if nwords == 0:
             return np.zeros(0, np.int64)
         if ptrdata < 0:  # a GC program (Go <= 1.23: stackObjectRecord.useGCProg)
-            bits = gc_program_mask(self.proc.read, gcdata, nwords, abs(size) // PTR)
+            bits = gc_program_mask(self.proc.read, gcdata, nwords, abs(size) // self.ptr)
         else:
             raw = np.frombuffer(self.proc.read(gcdata, (nwords + 7) // 8), np.uint8)
             bits = np.unpackbits(raw, bitorder="little")[:nwords].astype(bool)
-        return np.flatnonzero(bits).astype(np.int64) * PTR
+        return np.flatnonzero(bits).astype(np.int64) * self.ptr
 
 
 # ---- frame plans: what to scan in a frame, relative to its SP, cached per (pc, mode) ----
@@ -274,22 +279,23 @@ class _Plan:
         self.precise.append(np.full(len(offs), precise, bool))
 
 
-def _words(lo: int, hi: int) -> np.ndarray:
-    return np.arange(lo, max(lo, hi), PTR, dtype=np.int64)
+def _words(lo: int, hi: int, ptr: int) -> np.ndarray:
+    return np.arange(lo, max(lo, hi), ptr, dtype=np.int64)
 
 
 def _build_plan(ctx: _Ctx, f, fr, mode: int, after_sigpanic: bool) -> _Plan:
     """Return the plan of frame ``fr`` of function ``f`` (scanframeworker + getStackMap)."""
     plan = _Plan(f.name)
+    p = ctx.ptr
     size = fr.fp - fr.sp
-    varp = size - PTR                      # the return address is at fp-8
+    varp = size - p                        # the return address is at fp-8
     if varp > 0:
-        varp -= PTR                        # the saved frame pointer (framepointer_enabled)
+        varp -= p                          # the saved frame pointer (framepointer_enabled)
     argp = size                            # sys.MinFrameSize is 0 on amd64
     if mode != PRECISE_MODE:
         area = RUNNING if mode == RUNNING_MODE else FRAME
-        plan.add(_words(0, varp), area, False)
-        plan.add(argp + _words(0, _arg_bytes(ctx, f, fr)), area, False)
+        plan.add(_words(0, varp, p), area, False)
+        plan.add(argp + _words(0, _arg_bytes(ctx, f, fr), p), area, False)
         return plan
     if after_sigpanic:  # continpc: the deferreturn call site, or a dead frame
         if not f.deferreturn:
@@ -312,7 +318,7 @@ def _build_plan(ctx: _Ctx, f, fr, mode: int, after_sigpanic: bool) -> _Plan:
             if offs is None:
                 plan.problem = f"{f.name}: locals stack map index {index} out of range"
             else:
-                plan.add(varp - maps.locals[1] * PTR + offs, LOCALS, True)
+                plan.add(varp - maps.locals[1] * p + offs, LOCALS, True)
     objs = maps.objects or []
     if f.name in _REFLECT_STUBS and f.args == ARGS_SIZE_UNKNOWN:
         objs = _reflect_args(ctx, f, fr, plan, argp, varp)
@@ -329,7 +335,7 @@ def _build_plan(ctx: _Ctx, f, fr, mode: int, after_sigpanic: bool) -> _Plan:
         at = (varp if off < 0 else argp) + off
         if at >= 0:  # below SP: not allocated in the frame yet
             if mask is None:  # the reflect stubs' abi.RegArgs: whole, conservatively
-                plan.objs.append((at, osize, _words(0, osize), True))
+                plan.objs.append((at, osize, _words(0, osize, p), True))
             else:
                 plan.objs.append((at, osize, mask, False))
     return plan
@@ -340,22 +346,23 @@ def _arg_bytes(ctx: _Ctx, f, fr) -> int:
     if f.args != ARGS_SIZE_UNKNOWN:
         return max(f.args, 0)
     mv = _reflect_method_value(ctx, fr)
-    return 0 if mv is None else mv[1] * PTR
+    return 0 if mv is None else mv[1] * ctx.ptr
 
 
 def _reflect_method_value(ctx: _Ctx, fr):
     """Return (bitmap addr, n words) of a reflect stub's args map, or None before its frame exists."""
+    p = ctx.ptr
     arg0 = fr.sp
-    if arg0 >= fr.fp - PTR:
+    if arg0 >= fr.fp - p:
         return None
     mv = ctx.proc.read_ptr(arg0)
-    ret_valid = ctx.proc.read(arg0 + 4 * PTR, 1)[0]
-    stack = ctx.proc.read_ptr(mv + PTR)       # reflect.methodValue{fn, stack *bitvector, argLen}
-    arg_len = ctx.proc.read_ptr(mv + 2 * PTR)
-    n = int.from_bytes(ctx.proc.read(stack, 4), "little", signed=True)
-    data = ctx.proc.read_ptr(stack + PTR)
+    ret_valid = ctx.proc.read(arg0 + 4 * p, 1)[0]
+    stack = ctx.proc.read_ptr(mv + p)         # reflect.methodValue{fn, stack *bitvector, argLen}
+    arg_len = ctx.proc.read_ptr(mv + 2 * p)
+    n = ctx.proc.read_int(stack, 4)           # bitvector.n int32
+    data = ctx.proc.read_ptr(stack + p)
     if not ret_valid:
-        n = min(n, (arg_len & ~(PTR - 1)) // PTR)
+        n = min(n, (arg_len & ~(p - 1)) // p)
     return data, max(n, 0)
 
 
@@ -367,7 +374,7 @@ def _reflect_args(ctx: _Ctx, f, fr, plan: _Plan, argp: int, varp: int):
             return []
         data, n = mv
         raw = np.frombuffer(ctx.proc.read(data, (n + 7) // 8), np.uint8)
-        offs = np.flatnonzero(np.unpackbits(raw, bitorder="little")[:n]).astype(np.int64) * PTR
+        offs = np.flatnonzero(np.unpackbits(raw, bitorder="little")[:n]).astype(np.int64) * ctx.ptr
         plan.add(argp + offs, ARGS, True)
     except UnmappedAddress as e:
         plan.problem = f"{f.name}: reflect args map unreadable ({e})"
@@ -508,9 +515,9 @@ class _Out:
 def _g_words(ctx: _Ctx, gs: list, g_addr: np.ndarray, gather, out: _Out, warn) -> np.ndarray:
     """Add sched.ctxt and the defer records' words; return g._panic per goroutine."""
     proc = ctx.proc
-    ctxt, ok1 = gather.u64(g_addr + U64(ctx.g_ctxt))
-    defer, ok2 = gather.u64(g_addr + U64(ctx.g_defer))
-    panic, ok3 = gather.u64(g_addr + U64(ctx.g_panic))
+    ctxt, ok1 = gather.words(g_addr + U64(ctx.g_ctxt))
+    defer, ok2 = gather.words(g_addr + U64(ctx.g_defer))
+    panic, ok3 = gather.words(g_addr + U64(ctx.g_panic))
     bad = int((~(ok1 & ok2 & ok3)).sum())
     if bad:
         warn(f"stack roots: {bad} goroutines' sched.ctxt/_defer/_panic are unreadable")
@@ -586,7 +593,7 @@ def _stack_objects(frames: _Frames, lo: np.ndarray, hi: np.ndarray, pending: lis
         owner, k = ragged_arange(m_len[mask[take]])
         t = take[owner]
         slots = addr[t] + m_offs[m_start[mask[t]] + k].astype(U64)
-        vals, ok = gather.u64(slots)
+        vals, ok = gather.words(slots)
         prec = np.full(len(slots), precise) & ~cons[t]
         out.add(slots[ok], vals[ok], frame[t][ok], ogoro[t][ok], OBJECT, prec[ok])
         g = ogoro[t]
@@ -598,7 +605,7 @@ def _stack_objects(frames: _Frames, lo: np.ndarray, hi: np.ndarray, pending: lis
 # ---- public API ----
 
 @once_per
-def stack_root_table(gp) -> StackRootTable:
+def stack_root_table(gp: GoProcess) -> StackRootTable:
     """Return every goroutine's stack roots that hit heap objects, as arrays (cached per gp)."""
     heap = heap_of(gp)
     gather = heap.gather
@@ -619,7 +626,7 @@ def stack_root_table(gp) -> StackRootTable:
         warn(f"stack roots are partial: {problem} ({n} frames)")
     out = _Out()
     slot, frame, area, prec = frames.slots()
-    vals, ok = gather.u64(slot)
+    vals, ok = gather.words(slot)
     if not ok.all():
         warn(f"stack roots: {int((~ok).sum())} stack words are not in the dump")
     goro = frames.g[frame]
@@ -642,7 +649,7 @@ def stack_root_table(gp) -> StackRootTable:
                        frames.fp, frames.pc, frames.g)
 
 
-def stack_roots(gp) -> list[StackRoot]:
+def stack_roots(gp: GoProcess) -> list[StackRoot]:
     """Return the stack roots of every goroutine, one StackRoot per word hitting the heap
     (for inspection; the heap's roots table reads ``stack_root_table`` directly)."""
     t = stack_root_table(gp)

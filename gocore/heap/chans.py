@@ -24,10 +24,15 @@ for every array; the runtime's malloc header says the same from Go 1.22 when it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .sizeclasses import alloc_slots
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
+    from .typeinfer import TypeRegistry, _HeapView
 
 _FIELDS = ("qcount", "dataqsiz", "buf", "elemsize", "closed", "elemtype", "sendx", "recvx")
 HCHAN_NAMES = ("runtime.hchan", "hchan<")   # the runtime's struct; DWARF's hchan<T> copies
@@ -50,7 +55,7 @@ class ChanCheck:
 class Channels:
     """hchan offsets of one program and the checks above, vectorised over objects."""
 
-    def __init__(self, gp, reg, unknown: int = -1):
+    def __init__(self, gp: GoProcess, reg: TypeRegistry, unknown: int = -1):
         L = gp.layout
         self.reg = reg
         self.unknown = unknown
@@ -87,7 +92,7 @@ class Channels:
             self._elem[addr] = got
         return got
 
-    def check(self, h, objs: np.ndarray) -> ChanCheck:
+    def check(self, h: _HeapView, objs: np.ndarray) -> ChanCheck:
         """Check objects ``objs`` (ids, -1 for none) as hchans made by ``makechan``."""
         n = len(objs)
         ok = np.zeros(n, dtype=bool)

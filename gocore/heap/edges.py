@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from .heap import Heap, heap_of
 from ..memo import once_per
 from .ptrmaps import PointerMaps
 from .spans import U64
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
 
 
 @dataclass
@@ -93,7 +97,7 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edg
 
 
 @once_per
-def edges_of(gp) -> tuple[Heap, PointerMaps, Edges]:
+def edges_of(gp: GoProcess) -> tuple[Heap, PointerMaps, Edges]:
     """Return (heap, pointer maps, edges) of ``gp``, built once per GoProcess."""
     heap = heap_of(gp)
     pm = PointerMaps(gp, heap)

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core import Error
 
-from ..binary.gotypes import POINTER_KINDS, Kind
+from ..binary.gotypes import POINTER_KINDS, Kind, TypeTable
 from .spans import U64
 from .typeinfer import UNKNOWN
+
+if TYPE_CHECKING:
+    from .heapindex import HeapIndex
 
 MAX_FIELDS = 256        # leaves shown by ``fields`` before "..."
 STRING_PREFIX = 64      # bytes of a string's contents read for ``FieldValue.value``
@@ -46,7 +50,7 @@ class FieldValue:
     target_type: str | None = None     # the type of the heap object it points into
 
 
-def field_path(table, tid: int, off: int) -> str | None:
+def field_path(table: TypeTable, tid: int, off: int) -> str | None:
     """Return the field path (``Next``, ``[12].A``, ``elems[3]``) of byte ``off`` in a
     value of type ``tid``, or None when the type does not say."""
     parts: list[str] = []
@@ -76,7 +80,7 @@ def field_path(table, tid: int, off: int) -> str | None:
     return "".join(parts) or None
 
 
-def object_fields(hi, i: int, limit: int = MAX_FIELDS) -> tuple[list[FieldValue], bool]:
+def object_fields(hi: HeapIndex, i: int, limit: int = MAX_FIELDS) -> tuple[list[FieldValue], bool]:
     """Return the typed leaves of object ``i`` (or its raw words when untyped) and
     whether the list was cut at ``limit``."""
     tid = int(hi.type_id[i])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from core import Gather
 from .heapcheck import check_heap
 from ..memo import once_per
 from .spans import U64, Arenas, Spans, ragged_arange, read_spans
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
 
 
 @dataclass
@@ -206,7 +210,7 @@ def _allocated(spans: Spans, gather: Gather, max_bytes: int = 1 << 15
     return addr, size, span
 
 
-def read_heap(gp) -> Heap:
+def read_heap(gp: GoProcess) -> Heap:
     """Read spans and allocated objects of ``gp`` (a GoProcess)."""
     gather = gp.process.gather
     spans, arenas = read_spans(gp, gather)
@@ -216,7 +220,7 @@ def read_heap(gp) -> Heap:
     return Heap(spans=spans, arenas=arenas, gather=gather, addr=addr, size=size, span=span)
 
 
-def _warn_absent(gp, spans: Spans, gather: Gather, span: np.ndarray) -> None:
+def _warn_absent(gp: GoProcess, spans: Spans, gather: Gather, span: np.ndarray) -> None:
     """Warn (the answer is then partial) when in-use spans' memory is not all in the dump:
     their objects are counted from the alloc bits, but their pointers cannot be read."""
     rows = np.flatnonzero(spans.in_use)
@@ -238,6 +242,6 @@ def _warn_absent(gp, spans: Spans, gather: Gather, span: np.ndarray) -> None:
 
 
 @once_per
-def heap_of(gp) -> Heap:
+def heap_of(gp: GoProcess) -> Heap:
     """Return the Heap of ``gp``, read once per GoProcess."""
     return read_heap(gp)

@@ -6,8 +6,10 @@ its own counts, written by different code into different memory than the mspans:
 
 - ``heapArena.pageInUse``: one bit per mSpanInUse span, at its first page (every version,
   with or without DWARF: it is in the layout);
-- ``mheap_.pagesInUse``: pages of mSpanInUse spans (read through DWARF when present);
-- ``memstats.heapStats``: objects allocated and not freed, per size class (DWARF).
+- ``mheap_.pagesInUse``: pages of mSpanInUse spans;
+- ``memstats.heapStats``: objects allocated and not freed, per size class.
+
+The last two are read through the layout, so stripped builds are checked as well.
 
 The first two are updated in ``mheap.allocSpan`` / ``freeSpanLocked`` next to the span's
 state (src/runtime/mheap.go), so on a healthy dump they match the spans found exactly
@@ -18,6 +20,8 @@ on the fixtures). A disagreement is one warning naming both figures: the answer 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from core import Gather
@@ -25,12 +29,15 @@ from core import Gather
 from .spans import Arenas, Spans, spans_in_use_by_arenas
 from .stats import runtime_figure, runtime_object_counts
 
+if TYPE_CHECKING:
+    from ..process import GoProcess
+
 
 def _mib(nbytes: int) -> str:
     return f"{nbytes / (1 << 20):.1f} MiB"
 
 
-def check_heap(gp, spans: Spans, arenas: Arenas, gather: Gather, span_of: np.ndarray) -> None:
+def check_heap(gp: GoProcess, spans: Spans, arenas: Arenas, gather: Gather, span_of: np.ndarray) -> None:
     """Warn on ``gp``'s process when the in-use spans found, or the allocated objects found
     in them (``span_of``: each object's row in ``spans``, ascending), disagree with the
     runtime's own counts: at most one warning, about the spans if they disagree."""
@@ -38,7 +45,7 @@ def check_heap(gp, spans: Spans, arenas: Arenas, gather: Gather, span_of: np.nda
         _check_objects(gp, spans, span_of)
 
 
-def _check_spans(gp, spans: Spans, arenas: Arenas, gather: Gather, objects: int) -> bool:
+def _check_spans(gp: GoProcess, spans: Spans, arenas: Arenas, gather: Gather, objects: int) -> bool:
     """Return True when the in-use spans found agree with the runtime's counts; else warn, False."""
     inuse = spans.in_use
     found_spans = int(inuse.sum())
@@ -46,7 +53,7 @@ def _check_spans(gp, spans: Spans, arenas: Arenas, gather: Gather, objects: int)
     found_pages = int(npages.sum(dtype=np.uint64))
     page = spans.page_size
     counted_spans = spans_in_use_by_arenas(gather, gp.layout, arenas)
-    counted_pages = runtime_figure(gp, "runtime.mheap_", "pagesInUse")
+    counted_pages = runtime_figure(gp, "runtime.mheap_", "runtime.mheap", "pagesInUse")
     # A thread stopped inside allocSpan or freeSpanLocked may have set the span's state but
     # not yet its pageInUse bit and pagesInUse (they are published after the span is set
     # up): at most one span per thread, of at most the largest size found.
@@ -69,7 +76,7 @@ def _check_spans(gp, spans: Spans, arenas: Arenas, gather: Gather, objects: int)
     return False
 
 
-def _check_objects(gp, spans: Spans, span_of: np.ndarray) -> None:
+def _check_objects(gp: GoProcess, spans: Spans, span_of: np.ndarray) -> None:
     """Warn when fewer objects are found than the runtime counts, beyond what threads
     stopped mid-sweep explain: sweep installs the new alloc bits before it adds the freed
     objects to smallFreeCount, so each thread can hide at most one span's worth."""

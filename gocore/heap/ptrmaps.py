@@ -28,7 +28,9 @@ a batch of objects; everything is vectorised over objects and words.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,11 +40,10 @@ from .gcprog import gc_program_mask
 from .heap import Heap
 from .spans import U64, ragged_arange
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from ..process import GoProcess
 
-# The pointer size for reach.py, which imports it (roots' file; it should read
-# gp.process.ptr_size as this module now does): remove once it does.
-PTR = 8
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,7 +68,7 @@ class TypeMasks:
 class PointerMaps:
     """Pointer words of heap objects for one dump (see the module doc)."""
 
-    def __init__(self, gp, heap: Heap):
+    def __init__(self, gp: GoProcess, heap: Heap):
         self.gp = gp
         self.heap = heap
         L = gp.layout
@@ -292,7 +293,7 @@ class PointerMaps:
         sel = np.flatnonzero(ptr)
         return ids[owner[sel]], k[sel]
 
-    def batches(self, max_words: int = 1 << 23):
+    def batches(self, max_words: int = 1 << 23) -> Iterator[np.ndarray]:
         """Yield arrays of object ids (ascending) whose slots total at most ~``max_words`` words."""
         h = self.heap
         words = (h.size // self.word).astype(np.int64)

@@ -32,7 +32,6 @@ from core.errors import Error
 from ..goroutines.stackroots import (AREAS, ARGS, FRAME as STACK_FRAME, LOCALS, OBJECT,
                                      RUNNING, StackRootTable)
 from .gcprog import run_gc_program
-from .ptrmaps import PTR
 from .spans import U64
 
 if TYPE_CHECKING:
@@ -246,7 +245,7 @@ def section_pointer_mask(gp: GoProcess, which: str) -> np.ndarray | None:
     L = gp.layout
     bias = gp.process.exe_bias
     lo, hi = getattr(md, which), getattr(md, "e" + which)
-    nwords = (hi - lo) // PTR
+    nwords = (hi - lo) // gp.process.ptr_size
     mask_field = "gcdatamask" if which == "data" else "gcbssmask"
     try:  # the mask the runtime built at start-up (src/runtime/symtab.go moduledataverify1)
         base = md.addr + bias
@@ -289,8 +288,8 @@ def global_roots(gp: GoProcess, heap: Heap, names: _Names) -> list[_Part]:
         if mask is None:
             continue
         lo = getattr(md, which)
-        waddr = U64(lo + bias) + np.flatnonzero(mask).astype(U64) * U64(PTR)
-        vals, ok = heap.gather.u64(waddr)
+        waddr = U64(lo + bias) + np.flatnonzero(mask).astype(U64) * U64(heap.word_size)
+        vals, ok = heap.gather.words(waddr)
         d = heap.find(np.where(ok, vals, 0))
         hit = d >= 0
         waddr, vals, d = waddr[hit], vals[hit], d[hit]
@@ -447,7 +446,7 @@ def finalizer_roots(gp: GoProcess, heap: Heap, edges: Edges, names: _Names) -> _
             name.append(names.add(f"finalizer fn of {rec.obj:#x}", False))
             ptr.append((len(obj) - 1, rec.fn))
     slots = np.array(slot, U64)
-    vals, _ = heap.gather.u64(slots)
+    vals, _ = heap.gather.words(slots)
     for row, fn in ptr:                           # the closure is held by the record, not a word
         vals[row] = fn
     return _part(vals, obj, slots, FINALIZER, name=name, base=base)

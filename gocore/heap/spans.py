@@ -12,12 +12,17 @@ whole heap.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core import Gather
 
 from ..errors import BadRuntimeData
+
+if TYPE_CHECKING:
+    from ..binary.layout import Layout
+    from ..process import GoProcess
 
 
 U64 = np.uint64
@@ -118,7 +123,7 @@ def _slice_header(gather: Gather, addr: int, what: str) -> tuple[int, int, int]:
     return int(v[0]), int(v[1]), int(v[2])
 
 
-def runtime_slice(gp, gather: Gather, addr: int, what: str) -> tuple[int, int]:
+def runtime_slice(gp: GoProcess, gather: Gather, addr: int, what: str) -> tuple[int, int]:
     """Return (array address, entries to read) of the runtime slice whose header is at
     ``addr``.
 
@@ -138,7 +143,7 @@ def runtime_slice(gp, gather: Gather, addr: int, what: str) -> tuple[int, int]:
     return p, min(n, have)
 
 
-def mheap_address(gp) -> int:
+def mheap_address(gp: GoProcess) -> int:
     """Return the run-time address of ``runtime.mheap_`` (DWARF, symbols, then the
     runtime's code: ``GoProcess.global_address``); a failure there names its cause."""
     addr = gp.global_address("runtime.mheap_")
@@ -147,7 +152,7 @@ def mheap_address(gp) -> int:
     return addr
 
 
-def read_arenas(gp, gather: Gather | None = None) -> Arenas:
+def read_arenas(gp: GoProcess, gather: Gather | None = None) -> Arenas:
     """Return the heap arenas listed in ``mheap_.allArenas`` with their heapArena pointers."""
     L = gp.layout
     gather = gather or gp.process.gather
@@ -185,7 +190,7 @@ def read_arenas(gp, gather: Gather | None = None) -> Arenas:
                   arena_bytes=arena_bytes, base_offset=0)
 
 
-def _arenas_in_l2(gp, gather: Gather, arenas_field: int, l1_bits: int, l2_bits: int) -> np.ndarray:
+def _arenas_in_l2(gp: GoProcess, gather: Gather, arenas_field: int, l1_bits: int, l2_bits: int) -> np.ndarray:
     """Return the arena indexes whose ``mheap_.arenas`` entry is non-nil, in the readable
     parts of the L2 arrays."""
     parts = []
@@ -241,7 +246,7 @@ def _in_span_map(gather: Gather, L, arenas: Arenas, mspans: np.ndarray, first: n
     return out
 
 
-def spans_in_use_by_arenas(gather: Gather, L, arenas: Arenas) -> int | None:
+def spans_in_use_by_arenas(gather: Gather, L: Layout, arenas: Arenas) -> int | None:
     """Return the runtime's own count of in-use spans: the bits set in every arena's
     ``heapArena.pageInUse`` (one per mSpanInUse span, at its first page), or None when
     some arena's bitmap is not in the dump."""
@@ -259,7 +264,7 @@ _FIELDS = ("startAddr", "npages", "nelems", "elemsize", "limit", "freeindex", "s
            "state", "allocBits", "gcmarkBits", "specials")
 
 
-def read_spans(gp, gather: Gather | None = None) -> tuple[Spans, Arenas]:
+def read_spans(gp: GoProcess, gather: Gather | None = None) -> tuple[Spans, Arenas]:
     """Return (in-use and manual spans sorted by base, arenas) of the dump's heap.
 
     Bad spans are dropped with a warning on the process.

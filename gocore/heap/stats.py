@@ -14,12 +14,16 @@ cannot be told apart, so ``released`` is None).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core import Error, UnmappedAddress
 
 from .spans import U64
+
+if TYPE_CHECKING:
+    from ..process import GoProcess
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def _field(types, tid: int, path: str) -> tuple[int, int]:
     return off, tid
 
 
-def _read_field(gp, glob, path: str) -> int:
+def _read_field(gp: GoProcess, glob, path: str) -> int:
     """Return the unsigned integer at dotted field ``path`` of DWARF global ``glob``."""
     types = gp.dwarf.types
     off, tid = _field(types, glob.type, path)
@@ -73,60 +77,58 @@ def _read_field(gp, glob, path: str) -> int:
     return gp.process.read_uint(glob.addr + gp.process.exe_bias + off, size if size in (1, 2, 4, 8) else 8)
 
 
-def runtime_figure(gp, name: str, path: str) -> int | None:
-    """Return the integer field ``path`` of runtime global ``name`` (``"runtime.mheap_"``,
-    ``"pagesInUse"``) read through DWARF, or None (stripped, no such field, unreadable)."""
-    dw = gp.dwarf
-    glob = dw.globals.get(name) if dw is not None else None
-    if glob is None:
+def runtime_figure(gp: GoProcess, name: str, struct: str, path: str) -> int | None:
+    """Return the unsigned integer field ``path`` of runtime global ``name`` whose type is
+    ``struct`` (``"runtime.mheap_"``, ``"runtime.mheap"``, ``"pagesInUse"``), read through
+    the layout (DWARF or the built-in tables), or None (no such global or field, unreadable)."""
+    L = gp.layout
+    base = gp.global_address(name)
+    if base is None or not L.has(struct, path):
         return None
+    f = L.field(struct, path)
     try:
-        return _read_field(gp, glob, path)
-    except (KeyError, UnmappedAddress):
+        return gp.process.read_uint(base + f.offset, f.size)
+    except UnmappedAddress:
         return None
 
 
-def runtime_object_counts(gp) -> tuple[np.ndarray, int] | None:
+def runtime_object_counts(gp: GoProcess) -> tuple[np.ndarray, int] | None:
     """Return (objects per small size class, large objects) the runtime counts as allocated
     and not yet freed: ``smallAllocCount - smallFreeCount`` and ``largeAllocCount -
     largeFreeCount`` of ``memstats.heapStats``, summed over its generations (as
-    ``readmemstats_m`` does); None without DWARF or when unreadable.
+    ``readmemstats_m`` does), read through the layout; None when the release or the dump
+    lacks them.
 
     The counts lag behind the alloc bits: a span's allocations are added when an mcache
     gives the span back (``mcache.refill``), so the runtime never counts more than is there.
     """
-    dw = gp.dwarf
-    ms = dw.globals.get("runtime.memstats") if dw is not None else None
-    if ms is None:
+    L = gp.layout
+    base = gp.global_address("runtime.memstats")
+    if base is None or not L.has("runtime.mstats", "heapStats.stats") \
+            or not L.has("runtime.heapStatsDelta"):
         return None
-    types = dw.types
+    stats = L.field("runtime.mstats", "heapStats.stats")   # [3]heapStatsDelta
+    esize = L.size("runtime.heapStatsDelta")
+    gens = stats.size // esize
+    # int64 deltas: one generation may hold a negative part of the total
+    i8 = np.dtype(f"{'<' if gp.process.byte_order == 'little' else '>'}i8")
     try:
-        soff, stid = _field(types, ms.type, "heapStats.stats")
-        gens = types[stid]
-        delta = types[gens.elem]
-        base = ms.addr + gp.process.exe_bias + soff
-        raw = np.frombuffer(gp.process.read(base, delta.size * (gens.len or 0)), dtype=np.uint8)
-        raw = raw.reshape(gens.len or 0, delta.size)
+        raw = np.frombuffer(gp.process.read(base + stats.offset, esize * gens), dtype=np.uint8)
+        raw = raw.reshape(gens, esize)
 
         def total(name: str) -> np.ndarray:
-            f = delta.field(name)
-            if f is None:
-                raise KeyError(f"{delta.name}.{name}")
-            size = types[f.type].size
-            # int64 deltas: one generation may hold a negative part of the total
-            order = "<" if gp.process.byte_order == "little" else ">"
-            words = raw[:, f.offset:f.offset + size].copy().view(f"{order}i8")
-            return words.sum(axis=0)
+            f = L.field("runtime.heapStatsDelta", name)
+            return raw[:, f.offset:f.offset + f.size].copy().view(i8).sum(axis=0)
 
         small = total("smallAllocCount") - total("smallFreeCount")
         large = int((total("largeAllocCount") - total("largeFreeCount"))[0])
-    except (KeyError, UnmappedAddress, ValueError):
+    except UnmappedAddress:
         return None
     small[0] = 0          # size class 0 is the large objects
     return small, large
 
 
-def _runtime_stats(gp) -> dict[str, int] | None:
+def _runtime_stats(gp: GoProcess) -> dict[str, int] | None:
     """Return MemStats-like figures read from the runtime's globals (needs DWARF)."""
     dw = gp.dwarf
     if dw is None or "runtime.memstats" not in dw.globals or "runtime.gcController" not in dw.globals:
@@ -167,13 +169,13 @@ def _runtime_stats(gp) -> dict[str, int] | None:
     return out
 
 
-def _data_bss(gp) -> int:
+def _data_bss(gp: GoProcess) -> int:
     md = gp.moduledata
     return sum(max(e - s, 0) for s, e in ((md.data, md.edata), (md.bss, md.ebss),
                                           (md.noptrdata, md.enoptrdata), (md.noptrbss, md.enoptrbss)))
 
 
-def breakdown(gp) -> Breakdown:
+def breakdown(gp: GoProcess) -> Breakdown:
     """Return the memory breakdown of ``gp``."""
     hi = gp.heap_index()
     heap = hi.heap

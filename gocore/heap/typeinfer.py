@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,14 @@ from ..binary.gotypes import Field, Kind, TypeTable
 from ..binary.rtype import INTERFACE as INTERFACE_KIND
 from ..binary.rtype import MAP as MAP_KIND
 from ..binary.rtype import POINTER, TFLAG_EXTRA_STAR, RuntimeType, RuntimeTypes, runtime_types
+
+if TYPE_CHECKING:
+    from core import Process
+
+    from ..binary.dwarf import DwarfData
+    from ..binary.facts import Facts
+    from ..binary.pclntab import Pclntab
+    from ..process import GoProcess
 
 log = logging.getLogger(__name__)
 
@@ -51,45 +60,7 @@ MAX_SLOTS = 1 << 16        # beyond this many pointer slots an array type is wal
 ReadWords = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-# ---- vectorised memory gathers ----
-
-def read_words(proc, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(values uint64, ok bool)`` of the 8-byte words at ``addrs`` (any order).
-
-    One numpy gather per dump segment; words that are unmapped, absent from the dump or
-    cross a segment end read as 0 with ``ok`` False.
-    """
-    addrs = np.asarray(addrs, dtype=np.uint64)
-    out = np.zeros(len(addrs), dtype=np.uint64)
-    ok = np.zeros(len(addrs), dtype=bool)
-    if not len(addrs):
-        return out, ok
-    order = np.argsort(addrs, kind="stable")
-    sa = addrs[order]
-    segs = proc.memory.segments
-    starts = np.array([s.start for s in segs], dtype=np.uint64)
-    idx = np.searchsorted(starts, sa, side="right") - 1
-    for si in np.unique(idx):
-        if si < 0:
-            continue
-        seg = segs[int(si)]
-        if not seg.present:
-            continue
-        sel = np.flatnonzero(idx == si)
-        a = sa[sel]
-        inside = a + np.uint64(8) <= np.uint64(seg.end)
-        sel, a = sel[inside], a[inside]
-        if not len(sel):
-            continue
-        buf = np.frombuffer(seg.view(), dtype=np.uint8)
-        offs = (a - np.uint64(seg.start)).astype(np.int64)
-        raw = buf[offs[:, None] + np.arange(8)]
-        out[order[sel]] = raw.view("<u8").ravel()
-        ok[order[sel]] = True
-    return out, ok
-
-
-def header_type_addresses(proc, addrs: np.ndarray, sizes: np.ndarray, facts, *,
+def header_type_addresses(proc: Process, addrs: np.ndarray, sizes: np.ndarray, facts: Facts, *,
                           noscan: np.ndarray | None = None,
                           large_type: np.ndarray | None = None,
                           valid: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -115,7 +86,7 @@ def header_type_addresses(proc, addrs: np.ndarray, sizes: np.ndarray, facts, *,
     if noscan is not None:
         small &= ~np.asarray(noscan, dtype=bool)
     sel = np.flatnonzero(small)
-    words, ok = read_words(proc, addrs[sel])
+    words, ok = proc.gather.words(addrs[sel])
     words[~ok] = 0
     if noscan is None or valid is not None:
         if valid is None:
@@ -381,7 +352,7 @@ def _split_top(s: str) -> list[str]:
 # CHAN is a pointer to an hchan (a ``chan T`` value, ``*hchan``): the object is typed only when
 # it is an hchan as makechan made it (gocore/heap/chans.py); CHAN_BUF is ``hchan.buf``: the buffer
 # object, ``[N]T`` with T from the hchan's ``elemtype`` (target: the hchan type).
-PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF = range(11)
+SLOT_PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF = range(11)
 
 # The runtime never allocates a ``runtime.bmap``: it is the bucket header the runtime casts
 # every bucket to (src/runtime/map.go); buckets are allocated with the map's bucket type.
@@ -397,7 +368,7 @@ _ARRAY_POINTERS = {"hash<": ("buckets", "oldbuckets"), "groupReference<": ("data
 class _Slots:
     off: np.ndarray     # int64 byte offsets in the value
     act: np.ndarray     # int8 action
-    tgt: np.ndarray     # int32 target type id (PTR: pointee; SLICE: elem; else unused)
+    tgt: np.ndarray     # int32 target type id (SLOT_PTR: pointee; SLICE: elem; else unused)
 
 
 def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
@@ -420,10 +391,10 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         if t.elem is not None and is_hchan_name(reg.table[t.elem].name):
             one(0, CHAN, t.elem)
         elif t.elem is not None and reg.table[t.elem].name not in _PLACEHOLDERS:
-            one(0, PTR, t.elem)
+            one(0, SLOT_PTR, t.elem)
     elif k is Kind.MAP:
         if t.target is not None:
-            one(0, PTR, t.target)
+            one(0, SLOT_PTR, t.target)
         else:
             one(0, MAP, tid)
     elif k is Kind.CHAN:
@@ -457,7 +428,7 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
                 one(f.offset, CHAN_BUF, tid)
                 continue
             if atomic_elem is not None and f.name == "v" and ft.kind is Kind.UNSAFE_PTR:
-                one(f.offset, PTR, atomic_elem)
+                one(f.offset, SLOT_PTR, atomic_elem)
                 continue
             if f.name in arrays and ft.kind is Kind.PTR and ft.elem is not None:
                 one(f.offset, SLICE, ft.elem)
@@ -466,7 +437,7 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
                 one(f.offset, SWISS_DIR, tid)
                 continue
             if bucket and f.name == "overflow" and ft.kind is Kind.UNSAFE_PTR:
-                one(f.offset, PTR, tid)
+                one(f.offset, SLOT_PTR, tid)
                 continue
             if f.name == "extra" and t.name.startswith("hash<"):
                 b = t.field("buckets")
@@ -538,7 +509,7 @@ def _as_array_type(reg: TypeRegistry, elem: int, payload: int) -> int:
     return reg.array_of(elem, n) if n >= 2 else elem
 
 
-def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[int, int]], *,
+def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[int, int]], *,
                 header_types: np.ndarray | None = None,
                 read: ReadWords | None = None,
                 registry: TypeRegistry | None = None,
@@ -553,7 +524,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     ``roots`` yields ``(address, type id)`` of typed root memory (globals, stack slots) with
     ids from ``registry.table`` (default: a registry over the DWARF types).
     ``header_types`` holds ``header_type_addresses`` results (0: none). ``read`` gathers
-    words (default: ``read_words`` on the dump). ``closures`` maps funcval entry pcs to
+    words (default: the process's ``gather.words``). ``closures`` maps funcval entry pcs to
     closure context types (``ClosureTypes.types``; default: one without DWARF, which knows
     method values and names other closures by their function).
     ``withhold`` (bool per object) keeps those objects' header types out: their data still
@@ -574,8 +545,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
     addr = np.asarray(addr, dtype=np.uint64)
     n = len(addr)  # ``size`` keeps its dtype (uint32 slot sizes): no per-object copy
     if read is None:
-        def read(a):
-            return read_words(gp.process, a)
+        read = gp.process.gather.words
     tid = np.full(n, UNKNOWN, dtype=np.int32)
     data_off = np.zeros(n, dtype=np.uint8)
     from_header = np.zeros(n, dtype=bool)
@@ -671,7 +641,7 @@ def infer_types(gp, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[in
                 where = (addrs[:, None] + offs[None, :].astype(np.uint64)).ravel()
                 tgt = np.tile(tg, len(addrs))
                 w, ok = read(where)
-                if act == PTR:
+                if act == SLOT_PTR:
                     objs = find(np.where(ok, w, 0))
                     # a pointer to T types the object as T, or [N]T when T fills it N times
                     assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=False))
@@ -1006,7 +976,7 @@ class MapInternals:
     Everything is done per distinct group/bucket type, one gather per step.
     """
 
-    def __init__(self, gp, reg: TypeRegistry):
+    def __init__(self, gp: GoProcess, reg: TypeRegistry):
         self.reg = reg
         self.ps = reg.ptr_size
         self.header = UNKNOWN
@@ -1164,7 +1134,7 @@ def _spread(starts: np.ndarray, counts: np.ndarray, stride: int) -> np.ndarray:
     return np.repeat(np.asarray(starts, dtype=np.uint64), counts) + (k * stride).astype(np.uint64)
 
 
-def _itab_types(gp, itabs: np.ndarray, read: ReadWords, cache: dict[int, int]) -> np.ndarray:
+def _itab_types(gp: GoProcess, itabs: np.ndarray, read: ReadWords, cache: dict[int, int]) -> np.ndarray:
     """Return the concrete type address of each itab (0 where none)."""
     off = gp.layout.offset("runtime.itab", "_type")
     w, ok = read(np.where(itabs != 0, itabs + np.uint64(off), 0))
@@ -1238,7 +1208,7 @@ class FrameSlotTypes:
 
     _POINTER_SHAPED = (Kind.PTR, Kind.MAP, Kind.CHAN, Kind.FUNC, Kind.SLICE, Kind.STRING)
 
-    def __init__(self, dwarf, table: TypeTable):
+    def __init__(self, dwarf: DwarfData, table: TypeTable):
         self.dwarf = dwarf
         self.table = table        # DWARF's table, or a registry's (same ids for DWARF types)
         self.ps = table.ptr_size
@@ -1316,7 +1286,7 @@ class ClosureTypes:
     ``dwarf`` may be None (a stripped executable): then the last two sources answer.
     """
 
-    def __init__(self, dwarf, reg: TypeRegistry, pclntab, bias: int):
+    def __init__(self, dwarf: DwarfData | None, reg: TypeRegistry, pclntab: Pclntab, bias: int):
         self.dwarf = dwarf
         self.reg = reg
         self.pclntab = pclntab
@@ -1464,18 +1434,16 @@ class _TypelinkNames:
         n = len(self.addrs)
         proc = rts.proc
 
-        def field(name: str, width: int) -> tuple[np.ndarray, np.ndarray]:
-            off = rts.abi.off[name]
-            w, ok = read_words(proc, self.addrs + np.uint64(off - off % 8))
-            return (w >> np.uint64(8 * (off % 8))) & np.uint64((1 << (8 * width)) - 1), ok
-        str_off, ok1 = field("str", 4)
-        tflag, ok2 = field("tflag", 1)
+        gather = proc.gather
+        str_off, ok1 = gather.uint(self.addrs + np.uint64(rts.abi.off["str"]), 4)
+        tflag, ok2 = gather.uint(self.addrs + np.uint64(rts.abi.off["tflag"]), 1)
         so = str_off.astype(np.int64)
         so = np.where(so >= 1 << 31, so - (1 << 32), so)
         at = np.uint64(rts.types_base) + so.astype(np.uint64)
-        words = np.arange(0, self.WIDTH, 8, dtype=np.uint64)
-        w, ok = read_words(proc, (at[:, None] + words[None, :]).ravel())
-        self.raw = w.view(np.uint8).reshape(n, self.WIDTH)
+        words = np.arange(0, self.WIDTH, gather.word_size, dtype=np.uint64)
+        w, ok = gather.words((at[:, None] + words[None, :]).ravel())
+        # back to the bytes as memory holds them: words in the process's byte order
+        self.raw = w.astype(proc.word_dtype).view(np.uint8).reshape(n, self.WIDTH)
         ok = ok.reshape(n, -1).all(axis=1) & ok1 & ok2
         b1, b2 = self.raw[:, 1].astype(np.int64), self.raw[:, 2].astype(np.int64)
         two = b1 >= 0x80                                   # abi.Name: varint length

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +46,12 @@ from ..binary.rtype import CHAN, INTERFACE, MAP, POINTER
 from .sizeclasses import alloc_slots, check_against_spans
 from .spans import U64, ragged_arange
 
+if TYPE_CHECKING:
+    from ..process import GoProcess
+    from .edges import Edges
+    from .heap import Heap
+    from .ptrmaps import PointerMaps
+
 log = logging.getLogger(__name__)
 
 UNKNOWN = -1
@@ -53,7 +60,7 @@ UNKNOWN = -1
 class UntypedFacts:
     """The sources above for one heap; called by ``infer_types`` as its ``seeds``."""
 
-    def __init__(self, gp, heap, edges, pmaps, roots: RootTable | None,
+    def __init__(self, gp: GoProcess, heap: Heap, edges: Edges, pmaps: PointerMaps, roots: RootTable | None,
                  live: np.ndarray | None = None):
         """``live`` (bool per object, when marking is done) limits the scans of untyped
         objects to the live ones: unreachable objects are shown nowhere."""

@@ -85,8 +85,8 @@ def test_shifted_span_segment_is_partial(capsys, tmp_path, version, stripped):
     hit = [w for w in warnings if w.startswith("viewcore: warning: heap: ") and "found, but the runtime counts" in w]
     assert len(hit) == 1, warnings
     assert "spans (heapArena.pageInUse)" in hit[0] and hit[0].endswith("span structures unreadable or damaged")
-    if not stripped:      # the runtime's pages in use are MemStats.HeapInuse
-        assert f"{_mib(ms['HeapInuse'])} (mheap_.pagesInUse)" in hit[0], (hit, ms["HeapInuse"])
+    # the runtime's pages in use are MemStats.HeapInuse (read through the layout: stripped too)
+    assert f"{_mib(ms['HeapInuse'])} (mheap_.pagesInUse)" in hit[0], (hit, ms["HeapInuse"])
 
 
 def test_zeroed_span_structures_name_the_disagreement(capsys, tmp_path):
@@ -132,10 +132,11 @@ def test_span_running_over_its_neighbours_is_dropped_alone(capsys, tmp_path):
     assert found >= case.manifest["memstats"]["HeapObjects"] - int(counts[row]) - 64
 
 
-def test_zeroed_alloc_bits_are_partial(capsys, tmp_path):
+@pytest.mark.parametrize("stripped", [False, True])
+def test_zeroed_alloc_bits_are_partial(capsys, tmp_path, stripped):
     """Every small span's alloc bits and freeindex zeroed: the spans are whole, their
     objects gone; the runtime's per-class counts (memstats.heapStats) say otherwise."""
-    case, gp = go_case(_entry("go1.24.11"))
+    case, gp = go_case(_entry("go1.24.11", stripped=stripped))
     sp = heap_of(gp).spans
     fi = gp.layout.field("runtime.mspan", "freeindex")
     core = _copy(case, tmp_path)

@@ -14,6 +14,7 @@ from gocore.heap.heap import heap_of
 from gocore.heap.gcprog import run_gc_program
 from gocore.heap.reach import mark
 from gocore.heap.roots import collect_roots, finalizer_records
+from gocore.heap.stats import runtime_figure, runtime_object_counts
 
 from ..conftest import dump_cases, go_case
 
@@ -30,6 +31,18 @@ def _reach(gp):
     heap, _, edges = edges_of(gp)
     roots = collect_roots(gp, heap, edges)
     return heap, edges, mark(heap, edges, roots.take(roots.name >= 0))
+
+
+@pytest.mark.parametrize("entry", CASES)
+def test_runtime_counts_are_memstats(entry):
+    """The runtime's own counts the heap check compares against, read through the layout:
+    DWARF and stripped builds alike give MemStats' HeapInuse and HeapObjects."""
+    case, gp = _gp(entry)
+    ms = case.manifest["memstats"]
+    pages = runtime_figure(gp, "runtime.mheap_", "runtime.mheap", "pagesInUse")
+    assert pages is not None and pages * heap_of(gp).spans.page_size == ms["HeapInuse"]
+    small, large = runtime_object_counts(gp)
+    assert int(small.sum()) + large == ms["HeapObjects"]
 
 
 @pytest.mark.parametrize("entry", CASES)
@@ -68,7 +81,7 @@ def test_pointer_arrays_in_every_size_band(entry):
         i = heap.find_one(case.manifest["objects"][obj])
         ids, words = pm.slots(np.array([i]))
         assert (ids == i).all()
-        vals, ok = heap.gather.u64(heap.addr[i] + words.astype(np.uint64) * np.uint64(8))
+        vals, ok = heap.gather.words(heap.addr[i] + words.astype(np.uint64) * np.uint64(heap.word_size))
         assert ok.all()
         dst = heap.find(vals[vals != 0])
         assert (dst >= 0).all(), obj

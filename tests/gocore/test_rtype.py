@@ -17,7 +17,7 @@ import pytest
 import gocore
 from gocore.binary import rtype as R
 from gocore.heap.typeinfer import (UNKNOWN, TypeRegistry, header_type_addresses, infer_types,
-                              read_words, type_section_check)
+                              type_section_check)
 from tests.conftest import dump_cases, fixture_index, open_case
 
 CRASH = dump_cases(kinds=("crash",))
@@ -317,11 +317,11 @@ def test_gc_program_long_repeat_count():
 
 
 @pytest.mark.parametrize("entry", dump_cases(kinds=("crash",), stripped=False)[:1])
-def test_read_words_matches_read_ptr(entry):
+def test_gather_words_matches_read_ptr(entry):
     case, gp = gp_of(entry)
     pr = gp.process
     objs = sorted(case.manifest["objects"].values())
     addrs = np.array(objs + [0, 8], np.uint64)
-    w, ok = read_words(pr, addrs)
+    w, ok = pr.gather.words(addrs)
     assert ok[:len(objs)].all() and not ok[len(objs):].any()
     assert [int(x) for x in w[:len(objs)]] == [pr.read_ptr(a) for a in objs]

@@ -90,7 +90,7 @@ def test_root_values_are_the_words_in_memory(entry):
     _, gp = _gp(entry)
     t = stack_root_table(gp)
     in_mem = np.flatnonzero(t.slot != 0)
-    vals, ok = heap_of(gp).gather.u64(t.slot[in_mem])
+    vals, ok = heap_of(gp).gather.words(t.slot[in_mem])
     assert ok.all() and (vals == t.ptr[in_mem]).all()
 
 

@@ -49,7 +49,8 @@ class ShellCompleter(Completer):
             current, typed = words.pop(), len(before.split()[-1])
         for word in sorted(set(self._candidates(words, current))):
             if word.startswith(current):
-                yield Completion(shlex.quote(word), start_position=-typed, display=word)
+                # a space after, as readline does: the next word can be typed at once
+                yield Completion(shlex.quote(word) + " ", start_position=-typed, display=word)
 
     def _candidates(self, words: list[str], current: str) -> list[str]:
         if not words:
@@ -112,7 +113,7 @@ class ShellCompleter(Completer):
             print(f"viewcore: error: {e}", file=sys.stderr)
             names = []
         self._types = sorted(set(names))
-        get_app().current_buffer.start_completion()  # offer them now, not on the next Tab
+        get_app().current_buffer.start_completion(insert_common_part=True)  # now, not on the next Tab
 
     def global_names(self) -> list[str]:
         """Return the names of the global variables (DWARF's; none without DWARF)."""

@@ -4,8 +4,10 @@ Opt-in (``VIEWCORE_LOWEST_DEPS=1``): it makes a fresh venv, installs viewcore fr
 of the source with each dependency of pyproject.toml pinned to its lower bound
 (``numpy>=1.26`` becomes ``numpy==1.26``), then runs ``--version``, ``--help`` and the
 commands that reach each dependency (the heap index: numpy, pyelftools; ``top``: numba;
-``pprof``: protobuf; ``objgraph``: graphviz) on a fixture dump, checked against the
-fixture program's manifest. About 3 minutes, most of it pip and numba's first compile.
+``pprof``: protobuf; ``objgraph``: graphviz; text output: rich; a minidump: construct,
+pefile; the shell at a terminal under tmux: prompt_toolkit) on fixture dumps, checked
+against the fixture programs' manifests. About 2 minutes on 2 CPUs with pip's cache warm
+(4 cold), most of it pip and numba's first compile.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import tomllib
 
 import pytest
 
-from tests.conftest import ROOT, Case, fixture_index
+from tests.conftest import ROOT, WINDOWS_DUMPS, Case, fixture_index
+from tests.viewcore.test_shell_tty import PROMPT, Tmux
 
 pytestmark = pytest.mark.skipif(os.environ.get("VIEWCORE_LOWEST_DEPS") != "1",
                                 reason="installs a venv with the lowest dependency versions (VIEWCORE_LOWEST_DEPS=1)")
@@ -99,3 +102,23 @@ def test_installs_and_runs_with_lowest_versions(tmp_path):
     dot = json.loads(viewcore(*dump, "--json", "objgraph", "-o", str(tmp_path / "heap.dot")))
     assert dot["objects"] == overview["heap"]["objects"]
     assert (tmp_path / "heap.dot").read_text().startswith("digraph heap {")
+    assert "main.Item" in viewcore(*dump, "histogram", "--top", "3")  # rich's tables
+    win = Case(next(e for e in fixture_index(WINDOWS_DUMPS) if e["kind"] == "minidump-full"), WINDOWS_DUMPS)
+    mini = json.loads(viewcore(str(win.core), "--exe", str(win.exe), "--json", "overview"))  # construct, pefile
+    assert (mini["dump_format"], mini["go_version"]) == ("minidump", win.manifest["go_version"])
+
+    if shutil.which("tmux") is None:
+        return
+    # the shell at a terminal (prompt_toolkit): a flag completed, a command run, quit
+    t = Tmux(f"{exe} {case.core} --exe {case.exe}",
+             {"XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state")})
+    try:
+        t.wait(PROMPT)
+        t.keys("hist --to", "Tab")
+        t.wait(r"hist --top\s*$")
+        t.keys("1", "Enter")
+        t.wait(r"main\.Item")
+        t.keys("quit", "Enter")
+        t.wait(r"^EXIT=0$")
+    finally:
+        t.close()

@@ -77,3 +77,20 @@ def test_interrupted_heap_index_leaves_nothing_half_built():
     clean = gocore.open(case.core, exe=case.exe).heap_index()  # never interrupted
     assert np.array_equal(hi.live, clean.live) and np.array_equal(hi.type_id, clean.type_id)
     assert gp.heap_index() is hi  # and kept
+
+
+def test_history_directory_is_private(tmp_path, monkeypatch):
+    """The history's directory is made 0700; one that others may write to is refused
+    (the shell then says so once and keeps its history in memory)."""
+    import os
+    import stat
+
+    from core import CacheDirError
+    from viewcore.shell import history_path
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = history_path()
+    assert path == tmp_path / "state" / "viewcore" / "history"
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    os.chmod(path.parent, 0o777)
+    with pytest.raises(CacheDirError, match="writable by others"):
+        history_path()

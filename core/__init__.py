@@ -15,13 +15,13 @@ from .errors import (CorruptDump, DumpError, Error, ExecutableError, TruncatedDu
 from .exe import Executable, open_executable
 from .memory import Gather, Memory, Segment, overlay
 from .process import Mapping, Process, Thread
-from .cachedir import CacheDirError
+from .cachedir import CacheDirError, private_dir
 from .source import DecompressionLimit, map_readonly, materialize, set_max_decompressed
 
 __all__ = ["open_dump", "open_executable", "Process", "Thread", "Mapping", "Memory", "Segment",
            "Gather", "overlay", "Executable", "Error", "DumpError", "UnknownFormat", "TruncatedDump",
-           "CorruptDump", "ExecutableError", "UnmappedAddress", "CacheDirError", "DecompressionLimit",
-           "set_max_decompressed"]
+           "CorruptDump", "ExecutableError", "UnmappedAddress", "CacheDirError", "private_dir",
+           "DecompressionLimit", "set_max_decompressed"]
 
 
 def open_dump(path: str | os.PathLike, exe: str | os.PathLike | None = None, *,

@@ -8,17 +8,20 @@ traceback only under ``--debug``).
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import re
+import shutil
+import subprocess
 import sys
-
-from rich.console import Console
+from importlib.metadata import PackageNotFoundError, version
 
 import gocore
 from core import CacheDirError, DecompressionLimit, set_max_decompressed
 from gocore import DumpError
 
-from .commands import COMMANDS
-from .render import jsonout, text
+from .commands import ALIASES, COMMANDS
+from .progress import activity
 
 PROG = "viewcore"
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -52,17 +55,76 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="read a dump of an unsupported Go release anyway")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class Parser(argparse.ArgumentParser):
+    """viewcore's argument parser; ``commands`` maps each command name and alias to its
+    sub-parser (for ``help CMD``, the shell's completion)."""
+
+    commands: dict[str, argparse.ArgumentParser]
+
+
+def _version() -> str:
+    try:
+        return version(PROG)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
+def build_parser() -> Parser:
     """Return the argument parser: DUMP, global options and one sub-parser per command."""
-    parser = argparse.ArgumentParser(prog=PROG, description="Heap and goroutine analyzer for Go core dumps.")
+    parser = Parser(prog=PROG, description="Heap and goroutine analyzer for Go core dumps.",
+                    epilog=f"`{PROG} help COMMAND` (or `{PROG} COMMAND --help`) describes a command "
+                           "without a dump; without COMMAND, a shell runs commands on the dump.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     parser.add_argument("dump", metavar="DUMP", help="ELF core or Windows minidump (may be .zst/.gz)")
     _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.commands = {}
     for name, cmd in COMMANDS.items():
-        p = sub.add_parser(name, help=cmd.HELP, description=cmd.HELP)
+        aliases = [a for a, target in ALIASES.items() if target == name]
+        p = sub.add_parser(name, aliases=aliases, help=cmd.HELP, description=cmd.HELP)
         _global_options(p, suppress=True)
         cmd.add_arguments(p)
+        for n in (name, *aliases):
+            parser.commands[n] = p
     return parser
+
+
+def parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
+    """Return the parsed ``argv``, ``command`` the full name (not an alias) or None;
+    bad usage exits 2 (argparse's SystemExit)."""
+    args = parser.parse_args(argv)
+    args.command = ALIASES.get(args.command, args.command)
+    return args
+
+
+def help_text(parser: Parser, name: str | None = None) -> str | None:
+    """Return the help of command ``name`` (of viewcore itself when None), or None when
+    there is no such command."""
+    if name is None:
+        return parser.format_help()
+    p = parser.commands.get(name)
+    return p.format_help() if p is not None else None
+
+
+def _help_without_dump(parser: Parser, argv: list[str]) -> int | None:
+    """Print the help that ``viewcore help [CMD]`` or ``viewcore CMD --help`` asks for and
+    return the exit status; None when ``argv`` asks for no such help."""
+    if not argv:
+        return None
+    if argv[0] == "help":
+        if len(argv) > 2:
+            print(f"{PROG}: error: `help` takes one COMMAND at most", file=sys.stderr)
+            return 2
+        text = help_text(parser, argv[1] if len(argv) == 2 else None)
+        if text is None:
+            print(f"{PROG}: error: no command {argv[1]!r}; `{PROG} help` lists them", file=sys.stderr)
+            return 2
+        sys.stdout.write(text)
+        return 0
+    if argv[0] in parser.commands and ("-h" in argv or "--help" in argv):
+        sys.stdout.write(help_text(parser, argv[0]))
+        return 0
+    return None
 
 
 class _Stderr:
@@ -80,26 +142,76 @@ class _Stderr:
             print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-def run_command(gp: gocore.GoProcess, args: argparse.Namespace, out=None) -> int:
-    """Run ``args.command`` on ``gp`` and print its result; return the exit status."""
+def run_command(gp: gocore.GoProcess, args: argparse.Namespace, out=None, pager: bool = False) -> int:
+    """Run ``args.command`` on ``gp`` and print its result; return the exit status.
+
+    A command that runs over a second shows a progress line on a terminal's stderr. Output
+    for a terminal is made in full first (so the line never cuts into it); with ``pager``,
+    output taller than the terminal goes through ``$PAGER`` (default ``less``).
+    """
     cmd = COMMANDS[args.command]
-    if getattr(cmd, "NEEDS_MEMORY", True):
-        gocore.require_full_memory(gp)
-    result = cmd.run(gp, args)
     stream = out or sys.stdout
-    if args.json:
+    with activity(args.command):
+        if getattr(cmd, "NEEDS_MEMORY", True):
+            gocore.require_full_memory(gp)
+        result = cmd.run(gp, args)
+        if not stream.isatty():
+            # Piped output is not cut at 80 columns: people pipe to less and grep.
+            _render(result, args.json, stream, width=200)
+            return 0
+        size = shutil.get_terminal_size()
+        buf = io.StringIO()
+        _render(result, args.json, buf, width=size.columns, terminal=True)
+    shown = buf.getvalue()
+    if pager and shown.count("\n") >= size.lines - 1:
+        page(shown)
+    else:
+        stream.write(shown)
+        stream.flush()
+    return 0
+
+
+def _render(result, as_json: bool, stream, width: int, terminal: bool = False) -> None:
+    from rich.console import Console
+
+    from .render import jsonout, text
+    if as_json:
         jsonout.render(result, stream)
     else:
-        # Piped output is not cut at 80 columns: people pipe to less and grep.
-        width = None if stream.isatty() else 200
-        text.render(result, Console(file=stream, highlight=False, width=width))
-    return 0
+        text.render(result, Console(file=stream, highlight=False, width=width, force_terminal=terminal))
+
+
+def page(shown: str) -> None:
+    """Show ``shown`` through ``$PAGER`` (default ``less``, with ``LESS=FRX`` unless set:
+    colours kept, the text left on the screen), or print it when there is no pager."""
+    cmd = os.environ.get("PAGER") or ("less" if shutil.which("less") else "")
+    if not cmd.strip():
+        sys.stdout.write(shown)
+        return
+    env = {**os.environ, "LESS": os.environ.get("LESS", "FRX")}
+    sys.stdout.flush()
+    proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env, text=True, errors="replace")
+    try:
+        with proc.stdin as pipe:
+            pipe.write(shown)
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass  # the pager was quit before the end: the rest is not wanted
+    while True:
+        try:
+            proc.wait()
+            return
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is the pager's (less ignores it): leaving it running would break the terminal
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, run one command (or the shell) and return the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    args = parser.parse_args(argv)
+    helped = _help_without_dump(parser, argv)
+    if helped is not None:
+        return helped
+    args = parse(parser, argv)
     err = _Stderr()
     set_max_decompressed(args.max_decompressed)
     try:

@@ -192,3 +192,54 @@ def test_executable_found_where_the_dump_says(capsys, tmp_path):
             os.removedirs(os.path.dirname(recorded))  # only the empty directories made above
         except OSError:
             pass
+
+
+# ---- without a dump: version and help ----
+
+def test_version(capsys):
+    from importlib.metadata import version
+    status, out, err = run(capsys, "--version")
+    assert status == 0 and out == f"viewcore {version('viewcore')}\n"
+
+
+@pytest.mark.parametrize("argv", [("help", "top"), ("top", "--help"), ("top", "-h")])
+def test_command_help_without_a_dump(capsys, argv):
+    from viewcore.commands import top
+    status, out, err = run(capsys, *argv)
+    assert status == 0, err
+    assert out.startswith("usage: viewcore DUMP top") and "--nested" in out and top.HELP[:30] in out
+
+
+def test_help_lists_commands_and_aliases(capsys):
+    from viewcore.commands import COMMANDS
+    status, out, err = run(capsys, "help")
+    assert status == 0
+    assert all(name in out for name in COMMANDS)
+    assert "histogram (hist)" in out and "goroutines (gs)" in out
+    status, out, err = run(capsys, "help", "hist")
+    assert status == 0 and out.startswith("usage: viewcore DUMP histogram")
+
+
+def test_help_of_no_command(capsys):
+    status, out, err = run(capsys, "help", "nope")
+    assert status == 2
+    assert err == "viewcore: error: no command 'nope'; `viewcore help` lists them\n"
+
+
+def test_alias_on_the_command_line(capsys):
+    case = _crash_case()
+    status, out, err = run(capsys, case.core, "--exe", case.exe, "hist", "--json")
+    assert status == 0, err
+    assert sum(r["count"] for r in json.loads(out) if r["type"] == "main.Item") == case.manifest["counts"]["main.Item"]
+
+
+def test_help_imports_no_protobuf():
+    """`--help` and `--version` never import protobuf (whose version may not suit the pprof
+    writer) nor graphviz: they are imported by the commands that use them."""
+    code = ("import sys\nfrom viewcore.cli import main\n"
+            "for argv in (['--help'], ['--version'], ['help', 'pprof']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('google.protobuf', 'graphviz'))))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1] == "[]"

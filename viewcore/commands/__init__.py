@@ -23,3 +23,9 @@ COMMANDS = {
     "top": top,
     "diff": diff,
 }
+
+# Short names, in the shell and on the command line: `hist` for `histogram`.
+ALIASES = {
+    "hist": "histogram",
+    "gs": "goroutines",
+}

@@ -1,10 +1,10 @@
-"""Shared by the heap commands: address arguments and the indexing progress bar."""
+"""Shared by the heap commands: address arguments and the indexing progress."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from contextlib import contextmanager
+
+from ..progress import report
 
 _HEX = set("abcdefABCDEF")
 
@@ -40,27 +40,6 @@ def positive(text: str) -> int:
     return v
 
 
-@contextmanager
-def progress():
-    """Yield a ``progress(stage, fraction)`` callback drawing a rich bar on stderr, or None
-    when stderr is not a terminal (pipes and tests get no bar)."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("indexing the heap", total=1.0)
-
-        def report(stage: str, fraction: float) -> None:
-            bar.update(task, completed=fraction, description=stage)
-
-        yield report
-
-
 def heap_index(gp):
-    """Return ``gp``'s heap index, drawing the progress bar while it is built."""
-    with progress() as report:
-        return gp.heap_index(report)
+    """Return ``gp``'s heap index, reporting progress (``viewcore.progress``) while it is built."""
+    return gp.heap_index(report)

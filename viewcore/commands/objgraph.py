@@ -8,7 +8,6 @@ per type along each path from a root, with objects and bytes.
 
 from __future__ import annotations
 
-import graphviz
 import numpy as np
 
 from gocore import DumpError
@@ -116,6 +115,7 @@ def _depth(tree, k: int) -> int:
 
 def run(gp, args) -> WrittenFile:
     """Write the DOT file; return what was written."""
+    import graphviz  # imported only to draw a graph
     hi = heap_index(gp)
     dot = graphviz.Digraph("heap", graph_attr={"rankdir": "LR"}, node_attr={"shape": "ellipse", "fontsize": "10"},
                            edge_attr={"fontsize": "9"})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..progress import report
 from ..results import Overview
-from ._heap import progress
 
 HELP = "summary of the dump: format, Go version, threads, goroutines, live heap"
 
@@ -14,6 +14,4 @@ def add_arguments(parser) -> None:
 
 def run(gp, args) -> Overview:
     """Return the Overview of ``gp``."""
-    with progress() as report:
-        summary = gp.summary(progress=report)
-    return Overview(summary, list(gp.warnings))
+    return Overview(gp.summary(progress=report), list(gp.warnings))

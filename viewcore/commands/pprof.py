@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..progress import report
 from ..results import WrittenFile
-from ..render.pprof import encode_profile
 
 HELP = "write the live heap as a pprof profile (go tool pprof FILE): objects and bytes per reference chain"
 
@@ -16,7 +16,8 @@ def add_arguments(parser) -> None:
 
 def run(gp, args) -> WrittenFile:
     """Write the profile; return what was written."""
-    tree = gp.reference_chains(max_depth=args.depth)
+    from ..render.pprof import encode_profile  # protobuf: imported only to write a profile
+    tree = gp.reference_chains(max_depth=args.depth, progress=report)
     nodes = [k for k in range(len(tree.label)) if tree.count[k]]
     data = encode_profile([tree.chain(k) for k in nodes],
                           [(int(tree.count[k]), int(tree.bytes[k])) for k in nodes])

@@ -337,13 +337,6 @@ class Gather:
         """Return (words, ok) for the pointer-sized words at ``addrs``."""
         return self.uint(addrs, self.word_size)
 
-    def u64(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (values, ok) for the 8-byte integers at ``addrs``.
-
-        Its last caller is gocore/heap/heapindex.py's ``read`` (the lead's file), which wants
-        ``words``; delete this once that line reads ``heap.gather.words(addrs)``."""
-        return self.uint(addrs, 8)
-
     def u8(self, addrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (bytes as uint8, ok) at ``addrs``."""
         v, ok = self.uint(addrs, 1)

@@ -318,7 +318,7 @@ class HeapIndex:
         return object_fields(self, i, limit)
 
 
-def _typed_roots(gp, reg: TypeRegistry, roots: RootTable | None) -> list[tuple[int, int]]:
+def _typed_roots(gp: GoProcess, reg: TypeRegistry, roots: RootTable | None) -> list[tuple[int, int]]:
     """Return (address, type id) of the typed memory that holds roots: DWARF globals with
     pointers, and stack slots whose frame variable DWARF locates there (``roots``)."""
     out = []
@@ -336,7 +336,7 @@ def _typed_roots(gp, reg: TypeRegistry, roots: RootTable | None) -> list[tuple[i
     return out
 
 
-def _infer(gp, heap: Heap, roots: RootTable, edges: Edges, pmaps,
+def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
            use_dwarf: bool = True, live: np.ndarray | None = None) -> TypeInference:
     """Type every allocated object: malloc headers and largeType first, then typed roots
     (func values typed by their closure's DWARF), then what untyped memory states
@@ -362,7 +362,7 @@ def _infer(gp, heap: Heap, roots: RootTable, edges: Edges, pmaps,
         closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias).types
 
     def read(addrs):
-        return heap.gather.u64(addrs)
+        return heap.gather.words(addrs)
 
     typed = _typed_roots(gp, reg, roots) if dwarf is not None else []
     return infer_types(gp, heap.addr, heap.size, typed,

@@ -31,6 +31,9 @@ class Edges:
     start: np.ndarray   # int64[N+1]
     dst: np.ndarray     # int32[E]
     off: np.ndarray     # uint32[E] byte offset of the pointer in the source object
+    # uint8[E] where in the target the pointer points (bytes from its slot start, 255 for
+    # 255 and more): 0, or 8 past a malloc header, for a pointer to the value itself
+    delta: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.dst)
@@ -54,7 +57,8 @@ class Edges:
         counts = np.bincount(self.dst, minlength=n)
         start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=start[1:])
-        return Edges(start, self.src[order], self.off[order])
+        return Edges(start, self.src[order], self.off[order],
+                     None if self.delta is None else self.delta[order])
 
 
 def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edges:
@@ -66,7 +70,7 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edg
     """
     n = len(heap)
     start = np.zeros(n + 1, dtype=np.int64)
-    dsts, offs = [], []
+    dsts, offs, deltas = [], [], []
     for ids in pmaps.batches(max_words):
         o, k = pmaps.slots(ids)
         if len(o) == 0:
@@ -75,16 +79,18 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edg
         vals[~ok] = 0
         del ok
         d = heap.find(vals)
-        del vals
         keep = (d >= 0) & (d != o)
-        o, d, k = o[keep], d[keep], k[keep]
+        o, d, k, vals = o[keep], d[keep], k[keep], vals[keep]
         del keep
+        delta = np.minimum(vals - heap.addr[d], U64(255)).astype(np.uint8)
+        del vals
         if len(o) > 1 and (o[1:] < o[:-1]).any():   # not expected: keep CSR order anyway
             order = np.argsort(o, kind="stable")
-            o, d, k = o[order], d[order], k[order]
+            o, d, k, delta = o[order], d[order], k[order], delta[order]
         lo = int(ids[0])
         start[lo + 1:lo + 1 + len(ids)] += np.bincount(o - lo, minlength=len(ids))[:len(ids)]
         dsts.append(d.astype(np.int32, copy=False))
+        deltas.append(delta)
         k *= np.uint32(heap.word_size)
         offs.append(k.astype(np.uint32, copy=False))
         del o, d, k
@@ -92,8 +98,10 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edg
     del dsts
     off = np.concatenate(offs) if offs else np.zeros(0, np.uint32)
     del offs
+    delta = np.concatenate(deltas) if deltas else np.zeros(0, np.uint8)
+    del deltas
     np.cumsum(start, out=start)
-    return Edges(start, dst, off)
+    return Edges(start, dst, off, delta)
 
 
 @once_per

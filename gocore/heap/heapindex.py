@@ -368,4 +368,4 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     return infer_types(gp, heap.addr, heap.size, typed,
                        header_types=hdr, read=read, registry=reg, closures=closures,
                        noscan=noscan, large=large,
-                       seeds=UntypedFacts(gp, heap, edges, pmaps, roots, live))
+                       seeds=UntypedFacts(gp, heap, edges, pmaps, roots, live), edges=edges)

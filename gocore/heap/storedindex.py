@@ -72,6 +72,7 @@ def _storable_base(hi: HeapIndex) -> tuple[dict, dict, dict]:
     arrays = {"heap.addr": heap.addr, "heap.size": heap.size, "heap.span": heap.span,
               "arenas.index": ar.index, "arenas.base": ar.base, "arenas.heap_arena": ar.heap_arena,
               "edges.start": hi.edges.start, "edges.dst": hi.edges.dst, "edges.off": hi.edges.off,
+              "edges.delta": hi.edges.delta,
               "live.reached": hi.reach.reached, "live.ids": hi.live_ids,
               "reach.parent": hi.reach.parent, "reach.parent_off": hi.reach.parent_off,
               "reach.root": hi.reach.root,

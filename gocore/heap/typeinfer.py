@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -42,6 +42,7 @@ from ..binary.rtype import MAP as MAP_KIND
 from ..binary.rtype import POINTER, TFLAG_EXTRA_STAR, RuntimeType, RuntimeTypes, runtime_types
 
 if TYPE_CHECKING:
+    from .edges import Edges
     from core import Process
 
     from ..binary.dwarf import DwarfData
@@ -518,6 +519,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
                 noscan: np.ndarray | None = None,
                 large: np.ndarray | None = None,
                 seeds: Callable[["_HeapView", "TypeRegistry", "MapInternals"], None] | None = None,
+                edges: Edges | None = None,
                 max_rounds: int = 1 << 40) -> TypeInference:
     """Assign a type id to each object (``addr``/``size`` sorted slot starts and sizes).
 
@@ -536,6 +538,9 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     ``seeds`` runs once the typed roots and headers have spread: it may type still untyped
     objects from what untyped memory states (``gocore.heap.typeseeds``) through the view's
     ``assign``; what it types spreads in turn.
+    ``edges`` (the heap's pointer edges) lets plain pointers between heap objects be
+    followed by a compiled walk (``markkernels.spread_pointers``) instead of one numpy
+    round per step: a linked list is then typed in one pass, not one round per node.
     """
     rts = runtime_types(gp)
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
@@ -582,17 +587,17 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         hit &= ptrs != 0
         return np.where(hit, i, -1)
 
-    # frontier items: (address of typed memory, type id, payload limit or 0)
-    frontier: list[tuple[np.ndarray, int]] = []
+    frontier: list[_Typed] = []
     by_type: dict[int, list[int]] = {}
     for a, t in roots:
         if t is None or t == UNKNOWN:
             continue
         by_type.setdefault(int(t), []).append(int(a))
-    frontier = [(np.array(v, dtype=np.uint64), t) for t, v in by_type.items()]
+    frontier = [_Typed(np.array(v, dtype=np.uint64), t, None, False) for t, v in by_type.items()]
     typed0 = np.flatnonzero(tid != UNKNOWN)
     for t in np.unique(tid[typed0]):
-        frontier.append((base(typed0[tid[typed0] == t]), int(t)))
+        ids = typed0[tid[typed0] == t]
+        frontier.append(_Typed(base(ids), int(t), ids, False))
 
     newly: dict[int, list[np.ndarray]] = {}
 
@@ -619,23 +624,54 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
 
     rounds = 0
 
-    def spread(frontier: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, int]]:
+    def newly_typed() -> list[_Typed]:
+        out = []
+        for t, v in newly.items():
+            ids = np.concatenate(v)
+            out.append(_Typed(base(ids), t, ids, False))
+        return out
+
+    def follow_pointers(frontier: list[_Typed]) -> list[_Typed]:
+        """Follow the plain pointers of the frontier's heap objects, transitively, in
+        compiled code; return the frontier (those objects' pointers now done) plus the
+        objects it typed (pointers done, their other slots still to read)."""
+        todo = [f.objs for f in frontier if f.objs is not None and not f.ptr_done]
+        if not todo:
+            return frontier
+        from .markkernels import spread_pointers
+        objs = np.concatenate(todo).astype(np.int32)
+        types = {f.t for f in frontier if f.objs is not None}
+        slot_start, slot_off, slot_tgt, tsize = _pointer_slot_tables(reg, types, slots_cache)
+        got = spread_pointers(objs, tid, edges.start, edges.dst, edges.off, edges.delta,
+                              data_off, size, slot_start, slot_off, slot_tgt, tsize, UNKNOWN)
+        out = [f._replace(ptr_done=True) if f.objs is not None else f for f in frontier]
+        gt = tid[got]
+        for t in np.unique(gt):
+            ids = got[gt == t]
+            out.append(_Typed(base(ids), int(t), ids, True))
+        return out
+
+    def spread(frontier: list[_Typed]) -> list[_Typed]:
         """Spread types from ``frontier`` until nothing new is typed (or ``max_rounds``);
         return what was left when the rounds ran out."""
         nonlocal rounds
         while frontier and rounds < max_rounds:
             rounds += 1
             newly.clear()
+            if edges is not None:
+                frontier = follow_pointers(frontier)
             _round(frontier)
-            frontier = [(base(np.concatenate(v)), t) for t, v in newly.items()]
+            frontier = newly_typed()
         return frontier
 
-    def _round(frontier: list[tuple[np.ndarray, int]]) -> None:
-        for addrs, t in frontier:
+    def _round(frontier: list[_Typed]) -> None:
+        for addrs, t, _, ptr_done in frontier:
             s = _slots(reg, t, slots_cache)
             if not len(s.off):
                 continue
             for act in np.unique(s.act):
+                if ptr_done and act == SLOT_PTR:
+                    continue           # followed by follow_pointers
                 m = s.act == act
                 offs, tg = s.off[m], s.tgt[m]
                 where = (addrs[:, None] + offs[None, :].astype(np.uint64)).ravel()
@@ -706,10 +742,53 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     if seeds is not None and not left:
         newly.clear()
         seeds(heap, reg, maps)
-        left = spread([(base(np.concatenate(v)), t) for t, v in newly.items()])
+        left = spread(newly_typed())
     if left:
         gp.process.warn(f"type inference stopped after {max_rounds} rounds")
     return TypeInference(tid, data_off, reg, from_header)
+
+
+class _Typed(NamedTuple):
+    """Typed memory whose slots are still to read: data addresses, their type, the heap
+    objects they are (None for root memory), whether their plain pointers were followed."""
+
+    addrs: np.ndarray
+    t: int
+    objs: np.ndarray | None
+    ptr_done: bool
+
+
+def _pointer_slot_tables(reg: TypeRegistry, types: set[int], cache: dict
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (slot_start, slot_off, slot_tgt, tsize): per type id (dense up to the largest
+    met), the plain-pointer slots (offset, pointee) of ``types`` and of every type those
+    pointers reach, sorted by offset, and each type's size (-1 where not met)."""
+    rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    todo = list(types)
+    while todo:
+        t = todo.pop()
+        if t in rows or t < 0:
+            continue
+        s = _slots(reg, t, cache)
+        m = s.act == SLOT_PTR
+        offs, tgts = s.off[m].astype(np.int64), s.tgt[m].astype(np.int32)
+        order = np.argsort(offs, kind="stable")
+        rows[t] = (offs[order], tgts[order])
+        todo.extend(int(x) for x in np.unique(tgts) if x >= 0 and int(x) not in rows)
+    n = max(rows) + 1 if rows else 0
+    counts = np.zeros(n, dtype=np.int64)
+    tsize = np.full(n, -1, dtype=np.int64)
+    for t, (offs, _) in rows.items():
+        counts[t] = len(offs)
+        tsize[t] = reg.table[t].size
+    slot_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=slot_start[1:])
+    slot_off = np.zeros(int(slot_start[-1]), dtype=np.int64)
+    slot_tgt = np.zeros(int(slot_start[-1]), dtype=np.int32)
+    for t, (offs, tgts) in rows.items():
+        slot_off[slot_start[t]:slot_start[t + 1]] = offs
+        slot_tgt[slot_start[t]:slot_start[t + 1]] = tgts
+    return slot_start, slot_off, slot_tgt, tsize
 
 
 MAX_TINY_SIZE = 16   # runtime.maxTinySize

@@ -79,7 +79,7 @@ def _propagate_withheld(gp, parity: int):
     withhold = np.zeros(len(heap.addr), dtype=bool)
     withhold[np.flatnonzero(hdr != 0)[parity::2]] = True
     res = infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, hi.roots),
-                      header_types=hdr, read=heap.gather.u64, registry=reg, closures=closures,
+                      header_types=hdr, read=heap.gather.words, registry=reg, closures=closures,
                       withhold=withhold)
     return reg, res, hdr, withhold
 

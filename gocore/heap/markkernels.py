@@ -1,0 +1,104 @@
+"""Compiled walks of the object graph: marking (breadth-first, level by level) and the
+spread of types along plain pointers.
+
+Both are per object and per edge, which numpy can only do one BFS level at a time: on a
+heap that is one long linked list (10 M nodes, one per level) that is 10 M numpy rounds,
+hours. Compiled (numba, cached as ``domkernels`` explains) they are linear in objects plus
+edges whatever the shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .domkernels import njit
+
+
+@njit(cache=True, nogil=True)
+def bfs_mark(seeds, start, dst, off, reached, parent, parent_off, root):
+    """Mark from ``seeds`` (sorted object ids, already ``reached``, ``root`` set) one BFS
+    level at a time: each level's objects are visited in ascending id, and an object's
+    parent is the first edge reaching it in that order (as a whole-level numpy step
+    would choose). Fills ``reached``, ``parent``, ``parent_off``, ``root`` in place."""
+    n = len(reached)
+    order = np.empty(n, dtype=np.int32)      # every reached object once, level after level
+    m = len(seeds)
+    order[:m] = seeds
+    a = 0
+    while a < m:
+        b = m
+        for i in range(a, b):
+            u = order[i]
+            ru = root[u]
+            for e in range(start[u], start[u + 1]):
+                d = dst[e]
+                if not reached[d]:
+                    reached[d] = True
+                    parent[d] = u
+                    parent_off[d] = off[e]
+                    root[d] = ru
+                    order[m] = d
+                    m += 1
+        order[b:m].sort()
+        a = b
+
+
+@njit(cache=True, nogil=True)
+def spread_pointers(objs, tid, start, dst, off, delta, data_off, size, slot_start, slot_off,
+                    slot_tgt, tsize, unknown):
+    """Type, transitively, what the plain-pointer slots of typed objects ``objs`` point at.
+
+    Type t's pointer slots are ``slot_off/slot_tgt[slot_start[t]:slot_start[t+1]]`` (byte
+    offset from the data start, sorted; pointee type id); types beyond ``slot_start`` have
+    none known here. Edge e points at the data start of its target when ``delta[e]``
+    equals the target's ``data_off``. A pointee of type T is typed T when T fits its
+    payload and not twice (see ``typeinfer._sized_types``). Returns the ids typed, in the
+    order they were typed (each object's own pointers followed before the next object's)."""
+    ntypes = len(slot_start) - 1
+    out = np.empty(16, dtype=np.int32)
+    k = 0
+    work = np.empty(max(16, len(objs)), dtype=np.int32)
+    w = 0
+    for i in range(len(objs) - 1, -1, -1):
+        work[w] = objs[i]
+        w += 1
+    while w:
+        w -= 1
+        o = work[w]
+        t = tid[o]
+        if t < 0 or t >= ntypes or slot_start[t] == slot_start[t + 1]:
+            continue
+        s, s_end = slot_start[t], slot_start[t + 1]
+        base = data_off[o]
+        for e in range(start[o], start[o + 1]):
+            rel = np.int64(off[e]) - base
+            while s < s_end and slot_off[s] < rel:
+                s += 1
+            if s == s_end:
+                break
+            if slot_off[s] != rel:
+                continue
+            d = dst[e]
+            if tid[d] != unknown or delta[e] != data_off[d]:
+                continue
+            el = slot_tgt[s]
+            if el < 0 or el >= len(tsize):
+                continue
+            es = tsize[el]
+            pay = np.int64(size[d]) - data_off[d]
+            if es < 0 or es > pay or (es > 0 and pay // es >= 2):
+                continue
+            tid[d] = el
+            if k == len(out):
+                grown = np.empty(2 * k, dtype=np.int32)
+                grown[:k] = out
+                out = grown
+            out[k] = d
+            k += 1
+            if w == len(work):
+                grown = np.empty(2 * w, dtype=np.int32)
+                grown[:w] = work
+                work = grown
+            work[w] = d
+            w += 1
+    return out[:k]

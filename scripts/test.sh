@@ -9,6 +9,8 @@ export VIEWCORE_REGEN_VERSIONS="${VIEWCORE_REGEN_VERSIONS-1.22.10,1.27.3}"
 missing=""
 command -v gdb >/dev/null 2>&1 || missing="$missing gdb"
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+# tests/web drive the html command's pages in Debian's headless Chromium (through Playwright).
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 # tests/corpus dumps Debian's own (cgo, externally linked) fzf and age; cgo builds need gcc.
 for pkg in fzf age gcc; do command -v $pkg >/dev/null 2>&1 || missing="$missing $pkg"; done
 if [ -n "$missing" ]; then

@@ -203,7 +203,7 @@ def make_app(view: HeapView, loopback_only: bool = True) -> Starlette:
 
     routes = [
         Route("/", page("overview.html", lambda r: view.overview())),
-        Route("/goroutines", page("goroutines.html", lambda r: view.goroutine_groups())),
+        Route("/goroutines", page("goroutines.html", lambda r: view.goroutine_groups(_int(r, "page")))),
         Route("/goroutines/group/{k:int}", page("group.html", lambda r: view.goroutine_group(
             r.path_params["k"], _int(r, "page")))),
         Route("/goroutine/{gid:int}", page("goroutine.html", lambda r: view.goroutine(r.path_params["gid"]))),

@@ -114,6 +114,8 @@ class HeapView:
         self.gp = gp
         say("indexing the heap")
         self.hi = gp.heap_index()
+        self.hi.edges.reverse        # the referrers' CSR, built on first use: now, not on a page
+        self.live_bytes = self.hi.live_bytes      # a sum over every live object: once
         say("dominator tree (retained sizes)")
         self.dom = gp.dominators()
         say("histogram, types, goroutines")
@@ -127,6 +129,7 @@ class HeapView:
         self.groups = GoroutineGroups.of(rows, []).groups
         self.root_order = self.dom.top_groups(len(self.dom.group_retained))
         self.group_kind = self._group_kinds()
+        self._suspects = self._find_suspects()
         say("ready")
 
     # ---- helpers ----
@@ -172,15 +175,18 @@ class HeapView:
     def overview(self) -> dict:
         """Return the overview: the summary, the largest types and retainers, warnings."""
         hi = self.hi
-        return {"summary": self.summary, "live_objects": hi.live_count, "live_bytes": hi.live_bytes,
+        return {"summary": self.summary, "live_objects": hi.live_count, "live_bytes": self.live_bytes,
                 "types": self.histogram[:10], "suspects": self.suspects()["rows"][:5],
                 "ngroups": len(self.groups), "warnings": list(self.gp.warnings)}
 
-    def goroutine_groups(self) -> dict:
-        """Return the goroutines grouped by identical stack, largest group first."""
+    def goroutine_groups(self, page: int) -> dict:
+        """Return the goroutines grouped by identical stack, largest group first, 100
+        groups a page."""
+        p = pager(page, PAGE, len(self.groups))
         groups = [{"index": k, "count": n, "ids": ids[:20], "more": max(0, n - 20), "row": r,
-                   "top": _top_frame(r)} for k, (n, ids, r) in enumerate(self.groups)]
-        return {"groups": groups, "total": len(self.goroutines)}
+                   "top": _top_frame(r)}
+                  for k, (n, ids, r) in enumerate(self.groups[p.start:p.stop], start=p.start)]
+        return {"groups": groups, "total": len(self.goroutines), "ngroups": len(self.groups), "pager": p}
 
     def goroutine_group(self, k: int, page: int) -> dict:
         """Return one group of goroutines: its stack and its ids, a page at a time."""
@@ -285,7 +291,7 @@ class HeapView:
         out["path"] = self._path(i)
         out["retained"] = int(dom.retained[i])
         out["retained_objects"] = int(dom.retained_count[i])
-        out["share"] = out["retained"] / max(hi.live_bytes, 1)
+        out["share"] = out["retained"] / max(self.live_bytes, 1)
         d = int(dom.idom[i])
         if d >= 0:
             out["idom"] = self.obj_ref(d)
@@ -317,14 +323,17 @@ class HeapView:
             rows.append(dict(self._root(info), retained=int(dom.group_retained[k]),
                              retained_objects=int(dom.group_count[k]),
                              object=self.obj_ref(o) if 0 <= o < len(hi.live) and hi.live[o] else None))
-        return {"rows": rows, "pager": p, "kind": kind, "live_bytes": hi.live_bytes,
+        return {"rows": rows, "pager": p, "kind": kind, "live_bytes": self.live_bytes,
                 "shared_bytes": dom.shared_retained, "shared_objects": dom.shared_count}
 
     def suspects(self) -> dict:
         """Return the top-level dominators retaining over 10 % of the live heap, or, when
         none does, the 10 that retain the most; each with its root path."""
+        return self._suspects
+
+    def _find_suspects(self) -> dict:
         hi, dom = self.hi, self.dom
-        live = max(hi.live_bytes, 1)
+        live = max(self.live_bytes, 1)
         top = dom.top(SUSPECTS).tolist()
         over = [i for i in top if dom.retained[i] > SUSPECT_SHARE * live]
         rows = []
@@ -333,5 +342,5 @@ class HeapView:
             rows.append(dict(self.obj_ref(i), retained=int(dom.retained[i]),
                              retained_objects=int(dom.retained_count[i]),
                              share=int(dom.retained[i]) / live, path=path))
-        return {"rows": rows, "over": bool(over), "live_bytes": hi.live_bytes,
+        return {"rows": rows, "over": bool(over), "live_bytes": self.live_bytes,
                 "threshold": SUSPECT_SHARE}

@@ -151,7 +151,7 @@ def test_object_page_shows_root_fields_referrers(served):
     assert m and text_of(m[1]).strip() == ROOT_OF["leak_first"]
     # the path goes through the slice's backing array, which is also its referrer
     array = objs["leak_array"]
-    path = re.search(r'<ol class="path" id="root-path">(.*?)</ol>', body, re.S)[1]
+    path = re.search(r'<ol class="path" id="root-path"[^>]*>(.*?)</ol>', body, re.S)[1]
     path_objs = object_links(path)
     assert path_objs[-1] == addr and any(a <= array < a + 8192 for a in path_objs[:-1])
     refs = re.search(r'id="referrers-table">(.*?)</table>', body, re.S)[1]
@@ -161,6 +161,18 @@ def test_object_page_shows_root_fields_referrers(served):
     assert any(a <= objs["leak_first_payload"] < a + 256 for a in outs)
     assert "Payload" in t and "ID" in t
     assert f"/graph/{addr:#x}" in hrefs(body)
+
+
+def test_long_field_lists_are_cut(served):
+    """main.BigObj holds a [40000]byte: its page shows the first fields and a link to more."""
+    case, _, _ = served
+    big = case.manifest["objects"]["big"]
+    body = get(served, f"/object/{big:#x}")
+    rows = re.search(r'id="fields-table">(.*?)</table>', body, re.S)[1].count("<tr>") - 1
+    more = [h for h in hrefs(body) if "fields=" in h]
+    assert rows == 48 and more
+    many = get(served, more[0].split("#")[0])
+    assert re.search(r'id="fields-table">(.*?)</table>', many, re.S)[1].count("<tr>") - 1 == 1024
 
 
 def test_object_page_retained_and_dominator_subtree(served):
@@ -188,7 +200,7 @@ def test_long_root_path_is_cut_in_the_middle(served):
     length = case.manifest["list"]["length"]
     assert f"Path from a root ({length} objects)" in text_of(body)
     assert f"{length - 60} more objects" in text_of(body)
-    path = re.search(r'<ol class="path" id="root-path">(.*?)</ol>', body, re.S)[1]
+    path = re.search(r'<ol class="path" id="root-path"[^>]*>(.*?)</ol>', body, re.S)[1]
     assert len(object_links(path)) == 60
 
 

@@ -52,20 +52,20 @@ def neighbourhood(view, i: int) -> graphviz.Digraph:
     node(i, fillcolor="gold", penwidth="2")
     got = hi.path(i) if hi.live[i] else None
     if got is not None:
-        root, steps = got
-        tail = steps[-1 - ANCESTORS:-1]
+        root, steps = got                    # steps[-1] is the object itself
+        before = steps[:-1][-ANCESTORS:]
         if len(steps) - 1 <= ANCESTORS:
             dot.node("root", f"{root.name}\n({root.kind})", shape="box", style="filled", fillcolor="lightgrey")
             prev = "root"
         else:
             dot.node("more", f"... {len(steps) - 1 - ANCESTORS} more from {root.name}", shape="plaintext")
             prev = "more"
-        for s in tail:
+        label = ""                           # a step's field names its pointer to the next step
+        for s in before:
             cur = node(s.id)
-            dot.edge(prev, cur, label=s.field or "")
-            prev = cur
-        last = steps[-2] if len(steps) >= 2 else None
-        dot.edge(prev, f"o{i}", label=(last.field or "") if last is not None else "")
+            dot.edge(prev, cur, label=label)
+            prev, label = cur, s.field or ""
+        dot.edge(prev, f"o{i}", label=label)
     rev = hi.edges.reverse
     src = sorted(set(rev.dst[int(rev.start[i]):int(rev.start[i + 1])].tolist()))
     for s in [s for s in src if hi.live[s] and s not in seen][:NEIGHBOURS]:

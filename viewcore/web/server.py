@@ -30,7 +30,7 @@ import gocore
 
 from ..commands._heap import address
 from . import graph
-from .views import HeapView, NotFound
+from .views import FIELDS, HeapView, NotFound
 
 HERE = Path(__file__).resolve().parent
 LOOPBACK_NAMES = ("localhost",)
@@ -125,6 +125,7 @@ def _templates() -> jinja2.Environment:
     env.filters["size"] = human_size
     env.filters["pct"] = lambda f: "?" if f is None else f"{100 * f:.1f} %"
     env.filters["num"] = lambda n: "?" if n is None else f"{int(n):,}"
+    env.filters["count"] = lambda n, word: f"{int(n):,} {word}{'' if n == 1 else 's'}"
     return env
 
 
@@ -215,7 +216,7 @@ def make_app(view: HeapView, loopback_only: bool = True) -> Starlette:
         Route("/type", page("type.html", lambda r: view.type_objects(r.query_params.get("name", ""),
                                                                      _int(r, "page")))),
         Route("/object/{addr}", page("object.html", lambda r: {"o": view.object(
-            _addr(r.path_params["addr"]), _int(r, "out"), _int(r, "in"))})),
+            _addr(r.path_params["addr"]), _int(r, "out"), _int(r, "in"), _int(r, "fields", FIELDS))})),
         Route("/find", find),
         Route("/roots", page("roots.html", lambda r: view.roots(r.query_params.get("kind") or None,
                                                                _int(r, "page")))),

@@ -22,6 +22,8 @@ from ..results import GoroutineGroups, goroutine_row
 PAGE = 100              # objects, roots, ids per page
 EDGES = 100             # pointers out / referrers in per page
 CHILDREN = 50           # dominator children shown
+FIELDS = 48             # typed leaves shown before a "more fields" link
+MAX_FIELDS = 1024       # ... and at most, whatever the link asks
 PATH_ENDS = 30          # a long root path shows its first and last PATH_ENDS objects
 SUSPECT_SHARE = 0.10    # a suspect retains over 10 % of the live heap
 SUSPECTS = 10
@@ -99,6 +101,18 @@ def value_text(v: gocore.Value) -> tuple[str, int | None]:
         return f"? ({type(e).__name__})", None
 
 
+def _merge_rows(names, sizes, counts, nbytes) -> list[dict]:
+    """Return the histogram as rows of dicts, rows of one Go spelling and slot size merged
+    (distinct runtime types may print alike: several ``runtime.hmap`` of 48 bytes), largest
+    bytes first."""
+    rows: dict[tuple[str, int], dict] = {}
+    for n, s, c, b in zip(names, sizes.tolist(), counts.tolist(), nbytes.tolist()):
+        r = rows.setdefault((n, s), {"type": n, "size": s, "count": 0, "bytes": 0})
+        r["count"] += c
+        r["bytes"] += b
+    return sorted(rows.values(), key=lambda r: (-r["bytes"], -r["count"], r["type"]))
+
+
 def _top_frame(row) -> str | None:
     """Return the innermost frame's function outside the runtime (else the innermost)."""
     for f in row.frames:
@@ -120,8 +134,7 @@ class HeapView:
         self.dom = gp.dominators()
         say("histogram, types, goroutines")
         names, sizes, counts, nbytes = gp.histogram()
-        self.histogram = [{"type": n, "size": int(s), "count": int(c), "bytes": int(b)}
-                          for n, s, c, b in zip(names, sizes.tolist(), counts.tolist(), nbytes.tolist())]
+        self.histogram = _merge_rows(names, sizes, counts, nbytes)
         gp.objects_page(names[0] if names else "", 0, 0)    # groups the live objects by type
         self.summary = gp.summary()
         rows = [goroutine_row(g) for g in gp.goroutines()]
@@ -252,7 +265,7 @@ class HeapView:
         nbytes = sum(r["bytes"] for r in self.histogram if r["type"] == type_name)
         return {"type": type_name, "rows": rows, "pager": p, "total": total, "bytes": nbytes}
 
-    def object(self, addr: int, out_page: int, in_page: int) -> dict:
+    def object(self, addr: int, out_page: int, in_page: int, nfields: int = FIELDS) -> dict:
         """Return the object containing ``addr``: fields, pointers out and in, root path,
         retained size, dominator and dominator children."""
         i = self.object_id(addr)
@@ -262,7 +275,8 @@ class HeapView:
         live = bool(hi.live[i])
         tid = int(hi.type_id[i])
         data_off = int(hi.data_off[i])
-        fields, cut = hi.fields(i)
+        nfields = min(max(nfields, 1), MAX_FIELDS)
+        fields, cut = hi.fields(i, nfields)
         field_rows = []
         for f in fields:
             t = self.object_id(f.pointer) if f.pointer else None
@@ -282,7 +296,7 @@ class HeapView:
         roots = [self._root(hi.root_info(int(r))) for r in root_rows[:EDGES].tolist()]
         out = {"address": int(hi.heap.addr[i]), "query": addr, "type": hi.name_of(i),
                "size": int(hi.heap.size[i]), "live": live, "data_offset": data_off,
-               "fields": field_rows, "fields_cut": cut, "out": outs, "out_pager": po,
+               "fields": field_rows, "fields_cut": cut, "nfields": nfields, "max_fields": MAX_FIELDS, "out": outs, "out_pager": po,
                "in": ins, "in_pager": pi, "roots": roots, "roots_more": max(0, len(root_rows) - EDGES),
                "path": None, "retained": None, "retained_objects": None, "idom": None,
                "holder": None, "shared": False, "children": [], "nchildren": 0}

@@ -78,6 +78,12 @@ def test_every_page_loads(served, page, shoot):
     assert page.locator("details.group").evaluate_all("ds => ds.every(d => d.open)")
     assert page.locator("details.group ol.frames li").first.is_visible()
     shoot("goroutines-expanded")
+    # a group's representative: its frames with their locals
+    g = m["goroutines"]["main.parkChanRecv"]["goid"]
+    group = page.locator("details.group", has=page.locator(f"a[href='/goroutine/{g}']"))
+    group.locator("a.locals-link").click()
+    page.wait_for_url(re.compile(rf"/goroutine/{g}$"))
+    assert "main.parkChanRecv" in page.locator("ol.frames").inner_text()
 
 
 def test_histogram_sort_filter_toggle(served, page, shoot):
@@ -158,6 +164,7 @@ def test_histogram_to_type_to_object_to_path_and_referrers(served, page, shoot):
     # the graph view of it links its nodes back to object pages
     page.click(f"a[href='/graph/{array:#x}']")
     page.wait_for_url(re.compile(r"/graph/"))
+    shoot("graph-array")
     if page.locator(".graph svg").count():
         page.locator(f".graph svg a[href='/object/{array:#x}'], .graph svg a[*|href='/object/{array:#x}']").first.click()
         page.wait_for_url(re.compile(array_href + "$"))

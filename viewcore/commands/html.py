@@ -8,6 +8,7 @@ explicitly, with a warning when it is not loopback.
 from __future__ import annotations
 
 import sys
+import time
 import webbrowser
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,8 +52,8 @@ def _say(message: str) -> None:
 
 def run(gp, args) -> Served:
     """Index the dump, then serve its pages until interrupted; return where it served."""
-    from ..web import HeapView, WebServer, listen
-    from ..web.server import is_loopback
+    # imported here: the other commands start without loading the web stack
+    from ..web import HeapView, WebServer, is_loopback, listen
 
     host = args.host or DEFAULT_HOST
     sock = listen(host, args.port, allow_remote=args.host is not None)   # refuse before indexing
@@ -60,9 +61,10 @@ def run(gp, args) -> Served:
         if not is_loopback(sock.getsockname()[0]):
             _say(f"warning: serving on {host}, not loopback: anyone who can reach this machine "
                  "can read the dump's memory through it")
+        t0 = time.monotonic()
         with progress() as report:
-            gp.heap_index(report)
-        view = HeapView(gp, say=lambda stage: _say(f"note: {stage}"))
+            view = HeapView(gp, say=lambda stage: _say(f"note: {stage}"), progress=report)
+        _say(f"note: ready in {time.monotonic() - t0:.1f} s")
         server = WebServer(view, sock)
     except BaseException:
         sock.close()

@@ -124,10 +124,12 @@ def _top_frame(row) -> str | None:
 class HeapView:
     """The data of every page, over one process's index, computed once up front."""
 
-    def __init__(self, gp: gocore.GoProcess, say: Callable[[str], None] = lambda _: None):
+    def __init__(self, gp: gocore.GoProcess, say: Callable[[str], None] = lambda _: None,
+                 progress: Callable[[str, float], None] | None = None):
         self.gp = gp
         say("indexing the heap")
-        self.hi = gp.heap_index()
+        self.hi = gp.heap_index(progress)
+        say("referrers (reverse pointer edges)")
         self.hi.edges.reverse        # the referrers' CSR, built on first use: now, not on a page
         self.live_bytes = self.hi.live_bytes      # a sum over every live object: once
         say("dominator tree (retained sizes)")
@@ -143,7 +145,6 @@ class HeapView:
         self.root_order = self.dom.top_groups(len(self.dom.group_retained))
         self.group_kind = self._group_kinds()
         self._suspects = self._find_suspects()
-        say("ready")
 
     # ---- helpers ----
 

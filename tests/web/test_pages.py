@@ -119,6 +119,17 @@ def test_histogram_rows_and_grouped_slices(served):
     assert "main.Item" in filtered and "main.Leak" not in filtered
 
 
+def test_histogram_is_cut_at_its_largest_rows(served, monkeypatch):
+    from viewcore.web import views
+    monkeypatch.setattr(views, "HISTOGRAM_ROWS", 10)
+    body = get(served, "/histogram")
+    assert len(re.findall(r'<td data-v="', body)) == 10
+    assert "press Enter in the filter box to search them all" in text_of(body)
+    # main.Thing2 (64 objects of 16 bytes) is far from the largest ten: the filter finds it
+    found = get(served, "/histogram?q=main.Thing2")
+    assert [html.unescape(n) for n in re.findall(r'<td data-v="([^"]*)">', found)] == ["main.Thing2"]
+
+
 def test_type_pages_are_100_objects_each(served):
     case, _, _ = served
     n = case.manifest["counts"]["main.Item"]

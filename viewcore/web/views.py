@@ -25,6 +25,7 @@ CHILDREN = 50           # dominator children shown
 FIELDS = 48             # typed leaves shown before a "more fields" link
 MAX_FIELDS = 1024       # ... and at most, whatever the link asks
 PATH_ENDS = 30          # a long root path shows its first and last PATH_ENDS objects
+HISTOGRAM_ROWS = 2000   # rows a histogram page holds; the filter (?q=) searches them all
 SUSPECT_SHARE = 0.10    # a suspect retains over 10 % of the live heap
 SUSPECTS = 10
 _ARRAY = re.compile(r"^\[(\d+)\](.+)$")
@@ -139,7 +140,8 @@ class HeapView:
         self.histogram = _merge_rows(names, sizes, counts, nbytes)
         gp.objects_page(names[0] if names else "", 0, 0)    # groups the live objects by type
         self.summary = gp.summary()
-        rows = [goroutine_row(g) for g in gp.goroutines()]
+        self._by_id = {g.id: g for g in gp.goroutines()}
+        rows = [goroutine_row(g) for g in self._by_id.values()]
         self.goroutines = {r.id: r for r in rows}
         self.groups = GoroutineGroups.of(rows, []).groups
         self.root_order = self.dom.top_groups(len(self.dom.group_retained))
@@ -215,7 +217,7 @@ class HeapView:
         row = self.goroutines.get(gid)
         if row is None:
             raise NotFound(f"no goroutine {gid} in the dump")
-        g = next(g for g in self.gp.goroutines() if g.id == gid)
+        g = self._by_id[gid]
         frames = []
         for f in g.frames:
             locals_ = []
@@ -252,7 +254,7 @@ class HeapView:
             rows = sorted(out, key=lambda r: (-r["bytes"], -r["count"], r["type"]))
         if q:
             rows = [r for r in rows if q in r["type"]]
-        return {"rows": rows, "count": sum(r["count"] for r in rows),
+        return {"rows": rows[:HISTOGRAM_ROWS], "nrows": len(rows), "count": sum(r["count"] for r in rows),
                 "bytes": sum(r["bytes"] for r in rows)}
 
     def type_objects(self, type_name: str, page: int) -> dict:

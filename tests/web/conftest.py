@@ -19,7 +19,8 @@ from tests.conftest import fixture_index, go_case
 WANT = ("go1.22.10", "crash")
 
 
-def _entry() -> dict | None:
+def heapkeeper_entry() -> dict | None:
+    """Return the index entry of go1.22.10's crash dump (with DWARF), or None."""
     return next((e for e in fixture_index() if (e["go_version"], e["kind"]) == WANT
                  and not e.get("stripped")), None)
 
@@ -27,7 +28,7 @@ def _entry() -> dict | None:
 @pytest.fixture(scope="session")
 def served():
     """Yield (case, view, base URL) of a WebServer on 127.0.0.1, stopped afterwards."""
-    entry = _entry()
+    entry = heapkeeper_entry()
     if entry is None:
         pytest.skip("no go1.22.10 crash fixture dump")
     from viewcore.web import HeapView, WebServer, listen

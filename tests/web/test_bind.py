@@ -12,7 +12,7 @@ from tests.conftest import run_cli
 from viewcore.web import WebError, listen
 from viewcore.web import server as web_server
 
-from .conftest import _entry
+from .conftest import heapkeeper_entry
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1", "example.com"])
@@ -66,7 +66,7 @@ def test_busy_port_and_bad_port_are_errors():
 
 
 def _case():
-    entry = _entry()
+    entry = heapkeeper_entry()
     if entry is None:
         pytest.skip("no go1.22.10 crash fixture dump")
     from tests.conftest import Case

@@ -5,7 +5,7 @@ Starlette on uvicorn, bound to loopback unless asked otherwise; ``graph`` draws 
 object's neighbourhood with Graphviz.
 """
 
-from .server import WebError, WebServer, is_loopback, listen, make_app
+from .server import WebError, WebServer, is_loopback, listen
 from .views import HeapView
 
-__all__ = ["HeapView", "WebError", "WebServer", "is_loopback", "listen", "make_app"]
+__all__ = ["HeapView", "WebError", "WebServer", "is_loopback", "listen"]

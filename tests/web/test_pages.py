@@ -39,6 +39,8 @@ def get(served, path: str) -> str:
     status, headers, body = fetch(served[2] + path)
     assert status == 200, (path, status, body[:500])
     assert headers["content-type"].startswith("text/html")
+    # built and rendered "well under a second" (the 20 M-object dump: docs/web.md)
+    assert float(headers["server-timing"].split("dur=")[1]) < 1000, path
     return body
 
 

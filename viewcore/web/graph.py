@@ -16,6 +16,7 @@ import graphviz
 ANCESTORS = 4
 NEIGHBOURS = 12
 GRANDCHILDREN = 3
+LABEL = 44              # characters of a type name in a node; the full name is its tooltip
 _XML_PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 
 
@@ -23,9 +24,22 @@ class NoGraphviz(Exception):
     """Graphviz's ``dot`` is not installed (or failed): the page says so instead."""
 
 
-def _label(ref: dict) -> str:
+def _short(name: str) -> str:
+    """Return ``name`` cut to LABEL characters in the middle (generic instantiations of
+    long package paths would otherwise shrink the whole drawing to fit the page)."""
+    if len(name) <= LABEL:
+        return name
+    keep = LABEL - 1
+    return name[:keep - keep // 3] + "…" + name[-(keep // 3):]
+
+
+def _escape(text: str) -> str:
     # Graphviz reads backslash escapes in labels: a type name must not make one
-    return f"{ref['type']}\n{ref['address']:#x}\n{ref['size']} B".replace("\\", "\\\\")
+    return text.replace("\\", "\\\\")
+
+
+def _label(ref: dict) -> str:
+    return _escape(f"{_short(ref['type'])}\n{ref['address']:#x}\n{ref['size']} B")
 
 
 def neighbourhood(view, i: int) -> graphviz.Digraph:
@@ -41,7 +55,8 @@ def neighbourhood(view, i: int) -> graphviz.Digraph:
         if j not in seen:
             seen.add(j)
             ref = view.obj_ref(j)
-            dot.node(f"o{j}", _label(ref), URL=f"/object/{ref['address']:#x}", target="_top", **attrs)
+            dot.node(f"o{j}", _label(ref), URL=f"/object/{ref['address']:#x}", target="_top",
+                     tooltip=_escape(ref["type"]), **attrs)
         return f"o{j}"
 
     def field(j: int, off: int) -> str:
@@ -49,16 +64,18 @@ def neighbourhood(view, i: int) -> graphviz.Digraph:
         name = hi.field_path(tid, off - int(hi.data_off[j])) if tid >= 0 else None
         return name or f"+{off:#x}"
 
-    node(i, fillcolor="gold", penwidth="2")
+    node(i, fillcolor="gold", penwidth="2", id="target")     # app.js scrolls it into view
     got = hi.path(i) if hi.live[i] else None
     if got is not None:
         root, steps = got                    # steps[-1] is the object itself
         before = steps[:-1][-ANCESTORS:]
         if len(steps) - 1 <= ANCESTORS:
-            dot.node("root", f"{root.name}\n({root.kind})", shape="box", style="filled", fillcolor="lightgrey")
+            dot.node("root", _escape(f"{_short(root.name)}\n({root.kind})"), tooltip=_escape(root.name),
+                     shape="box", style="filled", fillcolor="lightgrey")
             prev = "root"
         else:
-            dot.node("more", f"... {len(steps) - 1 - ANCESTORS} more from {root.name}", shape="plaintext")
+            dot.node("more", _escape(f"... {len(steps) - 1 - ANCESTORS} more from {_short(root.name)}"),
+                     tooltip=_escape(root.name), shape="plaintext")
             prev = "more"
         label = ""                           # a step's field names its pointer to the next step
         for s in before:

@@ -60,3 +60,7 @@ document.querySelectorAll("a.expand-all").forEach((a) => {
     a.textContent = open ? "collapse all" : "expand all";
   });
 });
+
+// a wide graph scrolls: bring the object it is drawn around into view
+const target = document.querySelector(".graph #target");
+if (target) target.scrollIntoView({ block: "nearest", inline: "center" });

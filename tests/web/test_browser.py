@@ -105,7 +105,8 @@ def test_histogram_sort_filter_toggle(served, page, shoot):
         "tds => tds.map(td => td.dataset.v)")]
     assert counts == sorted(counts)
     page.click("#hist thead th:nth-child(1)")
-    names = page.locator("#hist tbody tr td:nth-child(1)").evaluate_all("tds => tds.map(td => td.dataset.v.toLowerCase())")
+    names = page.locator("#hist tbody tr td:nth-child(1)").evaluate_all(
+        "tds => tds.map(td => td.dataset.v.toLowerCase())")
     assert names == sorted(names)
     # the filter hides rows as one types
     page.fill("input[data-filter]", "main.Leak")
@@ -162,14 +163,16 @@ def test_histogram_to_type_to_object_to_path_and_referrers(served, page, shoot):
     assert page.locator("#root-name").inner_text() == "main.leak"
     assert re.fullmatch(r"\[\d+\]\*main\.Leak", page.locator("h1 .t").inner_text())
     # and back down: it points to every Leak (the manifest's len of main.leak)
-    assert f"Pointers out ({case.manifest['arrays']['main.leak']['len']:,})" in page.locator("#pointers").inner_text()
+    n = case.manifest["arrays"]["main.leak"]["len"]
+    assert f"Pointers out ({n:,})" in page.locator("#pointers").inner_text()
     shoot("object-array")
     # the graph view of it links its nodes back to object pages
     page.click(f"a[href='/graph/{array:#x}']")
     page.wait_for_url(re.compile(r"/graph/"))
     shoot("graph-array")
     if page.locator(".graph svg").count():
-        page.locator(f".graph svg a[href='/object/{array:#x}'], .graph svg a[*|href='/object/{array:#x}']").first.click()
+        node = f".graph svg a[href='/object/{array:#x}'], .graph svg a[*|href='/object/{array:#x}']"
+        page.locator(node).first.click()
         page.wait_for_url(re.compile(array_href + "$"))
 
 

@@ -158,7 +158,7 @@ def _addr(text: str) -> int:
         raise BadRequest(str(e)) from None
 
 
-def make_app(view: HeapView, loopback_only: bool = True) -> Starlette:
+def make_app(view: HeapView, loopback_only: bool = True) -> HostCheck:
     """Return the ASGI app serving the pages of ``view``."""
     env = _templates()
     lock = threading.Lock()
@@ -202,17 +202,18 @@ def make_app(view: HeapView, loopback_only: bool = True) -> Starlette:
         except graph.NoGraphviz as e:
             return {"target": ref, "svg": None, "problem": str(e)}
 
+    def histogram_page(request: Request) -> dict:
+        grouped = request.query_params.get("grouped") == "1"
+        q, elem = request.query_params.get("q", ""), request.query_params.get("elem")
+        return dict(view.histogram_rows(grouped, q, elem), grouped=grouped, q=q, elem=elem)
+
     routes = [
         Route("/", page("overview.html", lambda r: view.overview())),
         Route("/goroutines", page("goroutines.html", lambda r: view.goroutine_groups(_int(r, "page")))),
         Route("/goroutines/group/{k:int}", page("group.html", lambda r: view.goroutine_group(
             r.path_params["k"], _int(r, "page")))),
         Route("/goroutine/{gid:int}", page("goroutine.html", lambda r: view.goroutine(r.path_params["gid"]))),
-        Route("/histogram", page("histogram.html", lambda r: dict(
-            view.histogram_rows(r.query_params.get("grouped") == "1", r.query_params.get("q", ""),
-                                r.query_params.get("elem")),
-            grouped=r.query_params.get("grouped") == "1", q=r.query_params.get("q", ""),
-            elem=r.query_params.get("elem")))),
+        Route("/histogram", page("histogram.html", histogram_page)),
         Route("/type", page("type.html", lambda r: view.type_objects(r.query_params.get("name", ""),
                                                                      _int(r, "page")))),
         Route("/object/{addr}", page("object.html", lambda r: {"o": view.object(

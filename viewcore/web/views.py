@@ -299,7 +299,8 @@ class HeapView:
         roots = [self._root(hi.root_info(int(r))) for r in root_rows[:EDGES].tolist()]
         out = {"address": int(hi.heap.addr[i]), "query": addr, "type": hi.name_of(i),
                "size": int(hi.heap.size[i]), "live": live, "data_offset": data_off,
-               "fields": field_rows, "fields_cut": cut, "nfields": nfields, "max_fields": MAX_FIELDS, "out": outs, "out_pager": po,
+               "fields": field_rows, "fields_cut": cut, "nfields": nfields, "max_fields": MAX_FIELDS,
+               "out": outs, "out_pager": po,
                "in": ins, "in_pager": pi, "roots": roots, "roots_more": max(0, len(root_rows) - EDGES),
                "path": None, "retained": None, "retained_objects": None, "idom": None,
                "holder": None, "shared": False, "children": [], "nchildren": 0}

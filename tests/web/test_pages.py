@@ -266,6 +266,18 @@ def test_graph_view_links_its_nodes(served):
     assert addr in linked and len(linked) >= 3      # itself, the array, its payload
 
 
+def test_graph_view_without_graphviz_says_so(served, monkeypatch):
+    import graphviz
+
+    def missing(*args, **kwargs):
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(graphviz.Digraph, "pipe", missing)
+    addr = served[0].manifest["objects"]["leak_first"]
+    t = text_of(get(served, f"/graph/{addr:#x}"))
+    assert "No graph: Graphviz's dot is not installed" in t
+
+
 def test_find_redirects_to_the_object(served):
     addr = served[0].manifest["objects"]["big"]
     status, headers, _ = fetch(served[2] + f"/find?addr={addr + 8:x}")

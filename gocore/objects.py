@@ -184,3 +184,52 @@ def dominators(gp: GoProcess):
         from .heap.dominators import dominators_of
         got = gp.__dict__["_api_dominators"] = dominators_of(gp.heap_index())
     return got
+
+
+class _ByType:
+    """The live object ids grouped by type id (one stable argsort of the live objects), so
+    the objects of a type are a slice, in address order, whatever the heap's size."""
+
+    def __init__(self, hi: HeapIndex):
+        ids = hi.live_ids
+        tids = hi.type_id[ids]
+        order = np.argsort(tids, kind="stable")     # stable: address order within a type
+        self.ids = ids[order]
+        sorted_tids = tids[order]
+        cut = np.flatnonzero(np.diff(sorted_tids)) + 1
+        self.starts = np.concatenate([[0], cut, [len(ids)]]).astype(np.int64)
+        self.tids = sorted_tids[self.starts[:-1]] if len(ids) else sorted_tids[:0]
+        self.by_name: dict[str, list[int]] = {}    # one entry per type, not per object
+        for k, t in enumerate(self.tids.tolist()):
+            self.by_name.setdefault(hi.type_name(t), []).append(k)
+        self._merged: dict[str, np.ndarray] = {}
+
+    def ids_of(self, type_name: str) -> np.ndarray:
+        """Return the live ids of type ``type_name`` by address (several type ids may share
+        a Go spelling: their objects are merged once and kept)."""
+        groups = self.by_name.get(type_name, [])
+        if len(groups) == 1:
+            k = groups[0]
+            return self.ids[self.starts[k]:self.starts[k + 1]]
+        got = self._merged.get(type_name)
+        if got is None:
+            parts = [self.ids[self.starts[k]:self.starts[k + 1]] for k in groups]
+            got = np.sort(np.concatenate(parts)) if parts else self.ids[:0]
+            self._merged[type_name] = got
+        return got
+
+
+def objects_page(gp: GoProcess, type_name: str | None, offset: int, limit: int) -> tuple[list[Object], int]:
+    """Return (up to ``limit`` live Objects of type ``type_name``, or of any type, from
+    position ``offset`` in address order; how many such objects there are)."""
+    hi = gp.heap_index()
+    if type_name is None:
+        ids = hi.live_ids
+    else:
+        by_type = gp.__dict__.get("_api_by_type")
+        if by_type is None:
+            by_type = gp.__dict__["_api_by_type"] = _ByType(hi)
+        ids = by_type.ids_of(type_name)
+    offset = max(offset, 0)
+    page = ids[offset:offset + max(limit, 0)]
+    return [Object(gp, i) for i in page.tolist()], len(ids)

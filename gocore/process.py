@@ -424,3 +424,12 @@ class GoProcess:
         from .objects import dominators
         return dominators(self)
 
+
+    def objects_page(self, type: str | None = None, offset: int = 0,  # noqa: A002 - as objects()
+                     limit: int = 100) -> tuple[list[Object], int]:
+        """Return ``(objects, total)``: up to ``limit`` live heap Objects of Go type ``type``
+        exactly (or of any type) from position ``offset`` in address order, and how many live
+        objects of that type there are. For paging through a type of millions of objects:
+        the first call groups the live objects by type (one sort), later calls slice."""
+        from .objects import objects_page
+        return objects_page(self, type, offset, limit)

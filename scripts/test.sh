@@ -11,6 +11,8 @@ command -v gdb >/dev/null 2>&1 || missing="$missing gdb"
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
 # tmux runs the shell at a real terminal (tests/viewcore/test_shell_tty.py).
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+# tests/web drive the html command's pages in Debian's headless Chromium (through Playwright).
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 # tests/corpus dumps Debian's own (cgo, externally linked) fzf and age; cgo builds need gcc.
 for pkg in fzf age gcc; do command -v $pkg >/dev/null 2>&1 || missing="$missing $pkg"; done
 if [ -n "$missing" ]; then

@@ -5,6 +5,7 @@
 
 from . import (breakdown, diff, goroutine, goroutines, histogram, mappings, object, objects, objgraph, overview, pprof,
                reachable, read, threads, top)
+from . import html  # the web UI (viewcore/web)
 
 COMMANDS = {
     "overview": overview,
@@ -22,6 +23,7 @@ COMMANDS = {
     "objgraph": objgraph,
     "top": top,
     "diff": diff,
+    "html": html,
 }
 
 # Short names, in the shell and on the command line: `hist` for `histogram`.

@@ -89,7 +89,7 @@ class Object:
         """Iterate the live heap Objects that point into this object, then the Roots (globals,
         frame words, finalizers) whose pointer lands in it."""
         hi = self._hi
-        rev = hi.edges.reverse
+        rev = hi.referrers()
         a, b = int(rev.start[self.id]), int(rev.start[self.id + 1])
         src = np.unique(rev.dst[a:b])
         for s in src[hi.live[src]].tolist():

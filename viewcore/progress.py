@@ -79,3 +79,11 @@ def report(stage: str, fraction: float) -> None:
     line = _current
     if line is not None:
         line.update(stage, fraction)
+
+
+def finish() -> None:
+    """Erase the running command's line now: for a command that goes on working silently
+    (``html`` serving until Ctrl-C) once its measurable part is done."""
+    line = _current
+    if line is not None:
+        line.stop()

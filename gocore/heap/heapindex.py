@@ -177,6 +177,17 @@ class HeapIndex:
         return self.remember("dominators", fresh, lambda p: stored_dominators(self, p),
                              storable_dominators)
 
+    def referrers(self) -> Edges:
+        """Return the incoming edges as CSR (``Edges.reverse``: ``dst`` holds the sources),
+        kept with the index once computed."""
+        def stored(p: StoredPart) -> Edges:
+            return Edges(**p.arrays("rev"))
+
+        def storable(r: Edges):
+            return {"rev.start": r.start, "rev.dst": r.dst, "rev.off": r.off}, {}
+
+        return self.remember("referrers", lambda: self.edges.reverse, stored, storable)
+
     def _histogram(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         ids = self.live_ids
         heap = self.heap
@@ -236,7 +247,7 @@ class HeapIndex:
         if first is None:
             return []
         n = len(self.heap)
-        rev = self.edges.reverse
+        rev = self.referrers()
         anc = np.zeros(n, dtype=bool)         # objects from which i is reachable
         anc[i] = True
         frontier = np.array([i], dtype=np.int64)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..render import text
-from ._heap import progress
+from ..progress import finish, report
 
 HELP = "browse the dump in a web browser: a local web UI on 127.0.0.1 (--port N, --open)"
 DEFAULT_HOST = "127.0.0.1"
@@ -62,8 +62,8 @@ def run(gp, args) -> Served:
             _say(f"warning: serving on {host}, not loopback: anyone who can reach this machine "
                  "can read the dump's memory through it")
         t0 = time.monotonic()
-        with progress() as report:
-            view = HeapView(gp, say=lambda stage: _say(f"note: {stage}"), progress=report)
+        view = HeapView(gp, say=lambda stage: _say(f"note: {stage}"), progress=report)
+        finish()
         _say(f"note: ready in {time.monotonic() - t0:.1f} s")
         server = WebServer(view, sock)
     except BaseException:

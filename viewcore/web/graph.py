@@ -83,7 +83,7 @@ def neighbourhood(view, i: int) -> graphviz.Digraph:
             dot.edge(prev, cur, label=label)
             prev, label = cur, s.field or ""
         dot.edge(prev, f"o{i}", label=label)
-    rev = hi.edges.reverse
+    rev = hi.referrers()
     src = sorted(set(rev.dst[int(rev.start[i]):int(rev.start[i + 1])].tolist()))
     for s in [s for s in src if hi.live[s] and s not in seen][:NEIGHBOURS]:
         dot.edge(node(s, fillcolor="lightcyan"), f"o{i}", style="dashed")

@@ -131,7 +131,7 @@ class HeapView:
         say("indexing the heap")
         self.hi = gp.heap_index(progress)
         say("referrers (reverse pointer edges)")
-        self.hi.edges.reverse        # the referrers' CSR, built on first use: now, not on a page
+        self.hi.referrers()        # the referrers' CSR, built on first use: now, not on a page
         self.live_bytes = self.hi.live_bytes      # a sum over every live object: once
         say("dominator tree (retained sizes)")
         self.dom = gp.dominators()
@@ -290,7 +290,7 @@ class HeapView:
         outs = [dict(self.obj_ref(d), offset=o,
                      field=hi.field_path(tid, o - data_off) if tid >= 0 else None)
                 for d, o in zip(dst[po.start:po.stop].tolist(), off[po.start:po.stop].tolist())]
-        rev = hi.edges.reverse
+        rev = hi.referrers()
         src = np.unique(rev.dst[int(rev.start[i]):int(rev.start[i + 1])])
         src = src[hi.live[src]]
         pi = pager(in_page, EDGES, len(src))

@@ -43,6 +43,7 @@ FORMAT = 1
 _RECORD = "record.json"
 _SAMPLE = 1 << 20          # bytes of a file's head and tail that go into its identity
 _CRC_CHUNK = 8 << 20
+_MMAP_MIN = 4 << 20        # arrays at least this big are memory-mapped, smaller ones read
 _DISK_MARGIN = 1 << 30     # never fill the disk: keep a GiB free after writing a part
 
 
@@ -112,7 +113,7 @@ class StoredPart:
         return name in self._arrays
 
     def array(self, name: str) -> np.ndarray:
-        """Return array ``name`` (read-only, memory-mapped), checked on first use.
+        """Return array ``name`` (read-only; memory-mapped when big), checked on first use.
 
         Raises IndexDamaged when its file is missing or differs from the record."""
         got = self._open.get(name)
@@ -128,8 +129,10 @@ class StoredPart:
                 raise IndexDamaged(f"{f.name} is {size} bytes, its record says {want['bytes']}")
             if _crc32(f) != want["crc32"]:
                 raise IndexDamaged(f"{f.name} does not match its checksum")
-            got = np.load(f, mmap_mode="r", allow_pickle=False) if want["shape"][0] else \
-                np.load(f, allow_pickle=False)
+            # a memory map keeps a file descriptor open (Python's mmap dups it): only big
+            # arrays are mapped, small ones are read
+            big = want["bytes"] >= _MMAP_MIN and want["shape"][0]
+            got = np.load(f, mmap_mode="r" if big else None, allow_pickle=False)
         except OSError as e:
             raise IndexDamaged(f"{f.name} cannot be read: {e.strerror}") from e
         except ValueError as e:           # not an .npy file numpy accepts

@@ -260,8 +260,8 @@ def _under(order, idom, i):
     return inside
 
 
-def compiled_code_kept() -> bool:
-    """Return whether numba's cache holds compiled kernels of this module (else the next
-    call compiles them: seconds, once per install or change of this file)."""
-    kernels = (_preorder, _predecessors, _semidominators, _idoms, _retained)
+def compiled_code_kept(kernels=None) -> bool:
+    """Return whether numba's cache holds the compiled ``kernels`` (default: this
+    module's), else their next call compiles them: seconds, once per install or change."""
+    kernels = kernels or (_preorder, _predecessors, _semidominators, _idoms, _retained)
     return all(os.path.exists(k._cache._cache_file._index_path) for k in kernels)

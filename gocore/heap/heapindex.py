@@ -85,6 +85,10 @@ class HeapIndex:
         say("collecting roots", 0.35)
         roots = collect_roots(gp, heap, edges)
         say("marking live objects", 0.45)
+        from .domkernels import compiled_code_kept
+        from .markkernels import bfs_mark, spread_pointers
+        if not compiled_code_kept((bfs_mark, spread_pointers)):
+            gp.note("compiling the heap-walk code (once after install: a few seconds)")
         reach = mark(heap, edges, roots)
         say("typing objects", 0.6)
         types = _infer(gp, heap, roots, edges, pmaps, live=reach.reached)

@@ -174,7 +174,7 @@ def main(argv: list[str]) -> int:
         wall, rss, status = measure(VIEWCORE + [str(d / "core"), "--exe", str(d / "exe"), "--json",
                                                 *command.split()])
         print(f"  {command:<32} {wall:7.2f} s  peak RSS {rss / 2**20:7.0f} MiB  index {state:<4}  exit {status}")
-        if go_viewcore and command.split()[0] in GO_VIEWCORE_COMMANDS:
+        if go_viewcore and command in GO_VIEWCORE_COMMANDS:   # the same command, no flags
             wall, rss, status = measure([go_viewcore, str(d / "core"), "--exe", str(d / "exe"),
                                          *command.split()])
             print(f"  {'  Go viewcore ' + command:<32} {wall:7.2f} s  peak RSS {rss / 2**20:7.0f} MiB  exit {status}")

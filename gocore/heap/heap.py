@@ -76,7 +76,11 @@ class Heap:
 
     def find_one(self, ptr: int) -> int:
         """Return the id of the object containing ``ptr``, or -1."""
-        return int(self.find(np.array([ptr], dtype=U64))[0])
+        if "_slots" in self.__dict__ or not len(self.addr):
+            return int(self.find(np.array([ptr], dtype=U64))[0])
+        # one lookup: a binary search, not the page table ``find`` builds for many
+        i = int(np.searchsorted(self.addr, U64(ptr), side="right")) - 1
+        return i if i >= 0 and ptr < int(self.addr[i]) + int(self.size[i]) else -1
 
 
 class _SlotIndex:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .domkernels import njit
+from .domkernels import _grow, njit
 
 
 @njit(cache=True, nogil=True)
@@ -89,16 +89,10 @@ def spread_pointers(objs, tid, start, dst, off, delta, data_off, size, slot_star
             if es < 0 or es > pay or (es > 0 and pay // es >= 2):
                 continue
             tid[d] = el
-            if k == len(out):
-                grown = np.empty(2 * k, dtype=np.int32)
-                grown[:k] = out
-                out = grown
+            out = _grow(out, k + 1)
             out[k] = d
             k += 1
-            if w == len(work):
-                grown = np.empty(2 * w, dtype=np.int32)
-                grown[:w] = work
-                work = grown
+            work = _grow(work, w + 1)
             work[w] = d
             w += 1
     return out[:k]

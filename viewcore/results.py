@@ -335,14 +335,53 @@ class PathObject:
         return out
 
 
+class PathObjects:
+    """The heap objects of a path held as gocore's columns (``HeapIndex.path_columns``):
+    a sequence of PathObject made while iterated (a path may be millions long)."""
+
+    def __init__(self, columns):
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def __iter__(self) -> Iterator[PathObject]:
+        for s in self.columns.steps():
+            yield PathObject(s.address, s.size, s.type, s.offset, s.field)
+
+    def json_rows(self) -> Iterator[str]:
+        """Yield ``,``-led runs of the compact JSON of each PathObject (``to_json``), made
+        from the columns directly."""
+        c = self.columns
+        types = [json.dumps(t) for t in c.type_names]
+        fields = [json.dumps(f) for f in c.field_names]
+        n = len(c)
+        step = 1 << 16
+        for a in range(0, n, step):
+            rows = []
+            for k, (x, sz, off, t, f) in enumerate(zip(
+                    c.address[a:a + step].tolist(), c.size[a:a + step].tolist(),
+                    c.offset[a:a + step].tolist(), c.type_row[a:a + step].tolist(),
+                    c.field_row[a:a + step].tolist()), start=a):
+                if k == n - 1:
+                    rows.append(f'{{"address":{x},"size":{sz},"type":{types[t]}}}')
+                else:
+                    fld = fields[f] if f >= 0 else "null"
+                    o = off if off >= 0 else "null"
+                    rows.append(f'{{"address":{x},"size":{sz},"type":{types[t]},"offset":{o},"field":{fld}}}')
+            yield "," + ",".join(rows)
+
+
 @dataclass
 class ReachablePath:
-    """``reachable``: a shortest path from a root to the object holding ``address``."""
+    """``reachable``: a shortest path from a root to the object holding ``address``.
+
+    ``objects`` is a list of PathObject or a PathObjects (columns)."""
 
     address: int
     type: str
     root: PathRoot
-    objects: list[PathObject]
+    objects: list[PathObject] | PathObjects
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -350,6 +389,25 @@ class ReachablePath:
         n = len(self.objects)
         return {"address": self.address, "type": self.type,
                 "path": [self.root.to_json()] + [o.to_json(k == n - 1) for k, o in enumerate(self.objects)]}
+
+    def json_chunks(self) -> Iterator[str]:
+        """Yield the text of ``to_json()`` as compact JSON, in pieces (streamed output)."""
+        head = json.dumps({"address": self.address, "type": self.type}, separators=(",", ":"))
+        yield head[:-1] + ',"path":[' + json.dumps(self.root.to_json(), separators=(",", ":"))
+        if isinstance(self.objects, PathObjects):
+            yield from self.objects.json_rows()
+            yield "]}"
+            return
+        n = len(self.objects)
+        run: list[str] = []
+        for k, o in enumerate(self.objects):
+            run.append(json.dumps(o.to_json(k == n - 1), separators=(",", ":")))
+            if len(run) >= 1 << 14:
+                yield "," + ",".join(run)
+                run = []
+        if run:
+            yield "," + ",".join(run)
+        yield "]}"
 
 
 @dataclass

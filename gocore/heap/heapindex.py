@@ -14,7 +14,7 @@ objects are made only for the few objects a command shows (``fields``, ``path``)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -52,6 +52,33 @@ class PathStep:
     type: str
     offset: int | None
     field: str | None
+
+
+@dataclass(frozen=True)
+class PathColumns:
+    """The heap objects of a root path as columns, the root's object first: ``offset`` is
+    where in each object the pointer to the next sits (-1 on the last); ``type_row`` and
+    ``field_row`` index ``type_names`` and ``field_names`` (-1: no field name known)."""
+
+    ids: np.ndarray
+    address: np.ndarray
+    size: np.ndarray
+    offset: np.ndarray
+    type_row: np.ndarray
+    type_names: list[str]
+    field_row: np.ndarray
+    field_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def steps(self) -> Iterator[PathStep]:
+        """Yield the path's objects as PathStep records."""
+        for i, a, s, o, t, f in zip(self.ids.tolist(), self.address.tolist(), self.size.tolist(),
+                                    self.offset.tolist(), self.type_row.tolist(),
+                                    self.field_row.tolist()):
+            yield PathStep(i, a, s, self.type_names[t], o if o >= 0 else None,
+                           self.field_names[f] if f >= 0 else None)
 
 
 class HeapIndex:
@@ -237,12 +264,37 @@ class HeapIndex:
 
     def path(self, i: int) -> tuple[RootInfo, list[PathStep]] | None:
         """Return the root and the heap objects of a shortest path to live object ``i``."""
+        got = self.path_columns(i)
+        return None if got is None else (got[0], list(got[1].steps()))
+
+    def path_columns(self, i: int) -> tuple[RootInfo, PathColumns] | None:
+        """Return the root and, as columns, the heap objects of the marking's shortest path
+        to live object ``i`` (None when it is not live): for paths of millions of objects
+        (a long linked list) without a Python object per step."""
         if not self.live[i]:
             return None
-        desc, chain = self.reach.path(i)
-        r = int(self.reach.root[chain[0][0]])
-        root = self.root_info(r)
-        return root, [self._step(obj, off) for obj, off in chain]
+        from .markkernels import root_chain
+        ids, offs = root_chain(self.reach.parent, self.reach.parent_off, np.int64(i))
+        root = self.root_info(int(self.reach.root[ids[0]]))
+        tids = self.type_id[ids]
+        ut, trow = np.unique(tids, return_inverse=True)
+        # a field name per distinct (type, offset in the data) pair, not per step
+        rel = offs - self.data_off[ids].astype(np.int64)
+        named = (offs >= 0) & (tids != UNKNOWN)
+        frow = np.full(len(ids), -1, dtype=np.int32)
+        fields: list[str] = []
+        if named.any():
+            keys = np.stack([tids[named].astype(np.int64), rel[named]], axis=1)
+            uk, kinv = np.unique(keys, axis=0, return_inverse=True)
+            names = [self.field_path(int(t), int(o)) for t, o in uk]
+            fields = [n for n in names if n is not None]
+            slot = np.cumsum([n is not None for n in names]) - 1
+            per = np.where([n is not None for n in names], slot, -1).astype(np.int32)
+            frow[named] = per[np.asarray(kinv).ravel()]
+        cols = PathColumns(ids, self.heap.addr[ids], self.heap.size[ids], offs,
+                           np.asarray(trow).ravel().astype(np.int32),
+                           [self.type_name(int(t)) for t in ut], frow, fields)
+        return root, cols
 
     def all_paths(self, i: int, limit: int = 16) -> list[tuple[RootInfo, list[PathStep]]]:
         """Return a shortest path to object ``i`` from each distinct root that reaches it

@@ -96,3 +96,24 @@ def spread_pointers(objs, tid, start, dst, off, delta, data_off, size, slot_star
             work[w] = d
             w += 1
     return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def root_chain(parent, parent_off, i):
+    """Return (ids, offsets) of the marking's path to ``i``: from the root's object to
+    ``i``, with the byte offset in each object of the pointer to the next (-1 on ``i``)."""
+    n = 1
+    cur = i
+    while parent[cur] >= 0 and n <= len(parent):
+        cur = parent[cur]
+        n += 1
+    ids = np.empty(n, dtype=np.int32)
+    offs = np.empty(n, dtype=np.int64)
+    cur = i
+    offs[n - 1] = -1
+    for k in range(n - 1, -1, -1):
+        ids[k] = cur
+        if k:
+            offs[k - 1] = parent_off[cur]
+            cur = parent[cur]
+    return ids, offs

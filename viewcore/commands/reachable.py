@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gocore import DumpError
 
-from ..results import PathObject, PathRoot, ReachableAll, ReachablePath
+from ..results import PathObject, PathObjects, PathRoot, ReachableAll, ReachablePath
 from ._heap import address, heap_index
 
 HELP = "why an object is live: a shortest path from a root (global, frame, finalizer) to it"
@@ -17,12 +17,15 @@ def add_arguments(parser) -> None:
                         help="one shortest path from each distinct root that reaches it (up to 16)")
 
 
-def _result(hi, addr: int, i: int, root, steps, warnings) -> ReachablePath:
+def _result(hi, addr: int, i: int, root, objects, warnings) -> ReachablePath:
     return ReachablePath(
         address=addr, type=hi.name_of(i),
         root=PathRoot(root.name, root.kind, root.goroutine, root.address, root.offset, root.type),
-        objects=[PathObject(s.address, s.size, s.type, s.offset, s.field) for s in steps],
-        warnings=warnings)
+        objects=objects, warnings=warnings)
+
+
+def _objects(steps) -> list[PathObject]:
+    return [PathObject(s.address, s.size, s.type, s.offset, s.field) for s in steps]
 
 
 def run(gp, args) -> ReachablePath | ReachableAll:
@@ -36,6 +39,7 @@ def run(gp, args) -> ReachablePath | ReachableAll:
                         "is not reachable from any root")
     w = list(gp.warnings)
     if args.all:
-        return ReachableAll([_result(hi, args.address, i, r, s, w) for r, s in hi.all_paths(i)], w)
-    root, steps = hi.path(i)
-    return _result(hi, args.address, i, root, steps, w)
+        return ReachableAll([_result(hi, args.address, i, r, _objects(s), w)
+                             for r, s in hi.all_paths(i)], w)
+    root, columns = hi.path_columns(i)       # columns: a path may be millions of objects
+    return _result(hi, args.address, i, root, PathObjects(columns), w)

@@ -185,6 +185,9 @@ def _(result: ObjectDetail, console) -> None:
         console.print("... (more fields: use --limit)")
 
 
+_RICH_ROWS = 1000   # longer lists are written as plain lines: rich draws about 10 k a second
+
+
 def _path(result: ReachablePath, console) -> None:
     r = result.root
     where = f" at {_hex(r.address)}" if r.address is not None else ""
@@ -194,6 +197,16 @@ def _path(result: ReachablePath, console) -> None:
     if r.root.startswith("goroutine "):  # a stack root's name already says goroutine and slot
         gor = where = off = ""
     console.print(f"[bold]{escape(r.root)}[/bold]{typ} {escape('[' + r.kind + ']')}{gor}{where}{off}")
+    if len(result.objects) > _RICH_ROWS:      # a long chain: plain lines, written in runs
+        out, run = console.file, []
+        for o in result.objects:
+            via = "" if o.offset is None else f"  .{o.field}" if o.field else f"  +{o.offset:#x}"
+            run.append(f"  -> {o.address:#x} {o.type} ({o.size} bytes){via}\n")
+            if len(run) >= 1 << 14:
+                out.write("".join(run))
+                run = []
+        out.write("".join(run))
+        return
     for o in result.objects:
         via = ""
         if o.offset is not None:

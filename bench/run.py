@@ -8,7 +8,8 @@ output discarded), so the peak RSS is that command's alone.
 
     python bench/run.py --stages bench/work/go1.24.11-o5000000-g0
 
-builds the heap index in a child process and prints each stage's wall time and peak RSS
+builds the heap index in a child process and prints each stage's wall time, CPU time
+(the figure to trust on a busy machine) and peak RSS
 (the kernel's high-water mark, reset at every stage through /proc/self/clear_refs), then
 the histogram's.
 
@@ -75,17 +76,17 @@ def stages(d: Path) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import gocore
 
-    rows: list[tuple[str, float, int, int]] = []
-    t_open = time.monotonic()
+    rows: list[tuple[str, float, float, int, int]] = []
+    t_open, c_open = time.monotonic(), time.process_time()
     _reset_peak()
     gp = gocore.open(d / "core", exe=d / "exe", use_cache=False)   # computed, not read back
-    state = {"stage": "open", "t": t_open}
+    state = {"stage": "open", "t": t_open, "c": c_open}
 
     def progress(stage: str, frac: float) -> None:
-        now = time.monotonic()
+        now, cpu = time.monotonic(), time.process_time()
         cur, peak = _rss()
-        rows.append((state["stage"], now - state["t"], peak, cur))
-        state.update(stage=stage, t=time.monotonic())
+        rows.append((state["stage"], now - state["t"], cpu - state["c"], peak, cur))
+        state.update(stage=stage, t=time.monotonic(), c=time.process_time())
         _reset_peak()
 
     t0 = time.monotonic()
@@ -97,8 +98,8 @@ def stages(d: Path) -> int:
     progress("end", 1.0)
     total = time.monotonic() - t0
     n = len(hi.heap)
-    for name, secs, peak, cur in rows:
-        print(f"  {name:<28} {secs:7.2f} s  peak RSS {peak / 2**20:7.0f} MiB  after {cur / 2**20:7.0f} MiB")
+    for name, secs, cpu, peak, cur in rows:
+        print(f"  {name:<28} {secs:7.2f} s  CPU {cpu:7.2f} s  peak RSS {peak / 2**20:7.0f} MiB  after {cur / 2**20:7.0f} MiB")
     print(f"  {'index+histogram':<28} {total:7.2f} s  {n} objects ({n / max(total, 1e-9) / 1e6:.2f} M/s), "
           f"{len(hi.edges)} edges, {hi.live_count} live")
     return 0

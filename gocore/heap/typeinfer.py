@@ -57,6 +57,7 @@ MALLOC_HEADER_SIZE = 8     # runtime.mallocHeaderSize (goarch.PtrSize)
 MIN_SIZE_FOR_MALLOC_HEADER = 512  # runtime.minSizeForMallocHeader = goarch.PtrSize * ptrBits
 MAX_SMALL_SIZE = 32768     # runtime.maxSmallSize (_MaxSmallSize)
 MAX_SLOTS = 1 << 16        # beyond this many pointer slots an array type is walked by stride
+CHUNK_WORDS = 1 << 20      # slot words one step of a typing round reads (bounds its temporaries)
 
 ReadWords = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -354,6 +355,9 @@ def _split_top(s: str) -> list[str]:
 # it is an hchan as makechan made it (gocore/heap/chans.py); CHAN_BUF is ``hchan.buf``: the buffer
 # object, ``[N]T`` with T from the hchan's ``elemtype`` (target: the hchan type).
 SLOT_PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF = range(11)
+# slot kinds whose reading only assigns (it reads no type state between its assignments),
+# so a round may read them in chunks and assign afterwards
+_CHUNKED = frozenset({SLOT_PTR, SLICE, STRING})
 
 # The runtime never allocates a ``runtime.bmap``: it is the bucket header the runtime casts
 # every bucket to (src/runtime/map.go); buckets are allocated with the map's bucket type.
@@ -674,69 +678,91 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
                     continue           # followed by follow_pointers
                 m = s.act == act
                 offs, tg = s.off[m], s.tgt[m]
-                where = (addrs[:, None] + offs[None, :].astype(np.uint64)).ravel()
-                tgt = np.tile(tg, len(addrs))
-                w, ok = read(where)
-                if act == SLOT_PTR:
-                    objs = find(np.where(ok, w, 0))
-                    # a pointer to T types the object as T, or [N]T when T fills it N times
-                    assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=False))
-                elif act == SLICE:
-                    objs = find(np.where(ok, w, 0))
-                    assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
-                elif act == STRING:
-                    objs = find(np.where(ok, w, 0))
-                    assign(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
-                    miss = np.flatnonzero(ok & (objs < 0) & (w != 0))
-                    if heap.noscan is not None and len(miss):
-                        n, nok = read(where[miss] + np.uint64(8))
-                        tiny = _tiny_string_blocks(heap, addr, np.where(nok, w[miss], 0), n)
-                        assign(tiny, np.full(len(tiny), reg.array_of(reg.uint8(), MAX_TINY_SIZE),
-                                             dtype=np.int32))
-                elif act == FUNCVAL:
-                    objs = find(np.where(ok, w, 0))
-                    ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
-                    hit = np.flatnonzero(objs >= 0)
-                    if len(hit):
-                        pcs, pok = read(base(objs[hit]))
-                        ct[hit] = closures(np.where(pok, pcs, 0))
-                    got = _types_for(reg, objs, ct, size, data_off, sized=False)
-                    if reg.prefix_types:
-                        pre = np.isin(ct, np.fromiter(reg.prefix_types, np.int32))
-                        got[pre] = ct[pre]
-                    assign(objs, got)
-                elif act == SWISS_DIR:
-                    objs = find(np.where(ok, w, 0))
-                    assign(objs, _swiss_dir_types(reg, read, where, objs, tgt, size, data_off))
-                elif act == CHAN:
-                    objs = find(np.where(ok, w, 0))
-                    good = chans.check(heap, objs).ok
-                    assign(objs[good], tgt[good])
-                elif act == CHAN_BUF:
-                    hobj = find(where - np.uint64(chans.off["buf"]))
-                    got = chans.check(heap, hobj)
-                    b = got.buf_obj
-                    assign(b, _types_for(reg, b, got.elem, size, data_off, sized=True))
-                elif act == MAP:
-                    maps.follow(heap, find(np.where(ok, w, 0)), tgt)
-                elif act == HMAP_EXTRA:
-                    maps.follow_extra(heap, find(np.where(ok, w, 0)), tgt)
-                else:  # EFACE / IFACE: type word (or itab) at +0, data at +8
-                    d, dok = read(where + np.uint64(8))
-                    tw = np.where(ok & dok, w, 0)
-                    if act == IFACE:
-                        tw = _itab_types(gp, tw, read, itab_cache)
-                    ut, uinv = np.unique(tw, return_inverse=True)
-                    uinv = np.asarray(uinv).ravel()
-                    dyn = np.array([_iface_target(reg, int(x)) for x in ut],
-                                   dtype=np.int32)[uinv]
-                    objs = find(np.where(dok, d, 0))
-                    assign(objs, _types_for(reg, objs, dyn, size, data_off, sized=False))
-                    # a map stored in an interface: the data word is the map header pointer
-                    dmap = np.array([_iface_map(reg, int(x)) for x in ut], dtype=np.int32)[uinv]
-                    m = dmap != UNKNOWN
-                    if m.any():
-                        maps.follow(heap, objs[m], dmap[m])
+                step = max(1, CHUNK_WORDS // len(offs))
+                if act not in _CHUNKED or len(addrs) <= step:
+                    read_act(act, addrs, offs, tg, assign)
+                    continue
+                # In chunks, to bound the temporaries (several words per slot read). The
+                # chunks' assignments are kept and made after the last one, call by call, so
+                # that first-come-first-typed gives what one pass over all slots gives.
+                calls: list[list[tuple[np.ndarray, np.ndarray]]] = []
+                for lo in range(0, len(addrs), step):
+                    got: list[tuple[np.ndarray, np.ndarray]] = []
+                    read_act(act, addrs[lo:lo + step], offs, tg,
+                             lambda objs, types: got.append(_untyped_first(tid, objs, types)))
+                    calls.append(got)
+                for k in range(max(len(c) for c in calls)):
+                    parts = [c[k] for c in calls if k < len(c)]
+                    assign(np.concatenate([o for o, _ in parts]),
+                           np.concatenate([ty for _, ty in parts]))
+
+    def read_act(act: int, addrs: np.ndarray, offs: np.ndarray, tg: np.ndarray,
+                 put: Callable[[np.ndarray, np.ndarray], None]) -> None:
+        """Read the slots ``offs`` (all of kind ``act``, target types ``tg``) of the typed
+        memory at ``addrs`` and ``put`` the (objects, types) they give."""
+        where = (addrs[:, None] + offs[None, :].astype(np.uint64)).ravel()
+        tgt = np.tile(tg, len(addrs))
+        w, ok = read(where)
+        if act == SLOT_PTR:
+            objs = find(np.where(ok, w, 0))
+            # a pointer to T types the object as T, or [N]T when T fills it N times
+            put(objs, _types_for(reg, objs, tgt, size, data_off, sized=False))
+        elif act == SLICE:
+            objs = find(np.where(ok, w, 0))
+            put(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
+        elif act == STRING:
+            objs = find(np.where(ok, w, 0))
+            put(objs, _types_for(reg, objs, tgt, size, data_off, sized=True))
+            miss = np.flatnonzero(ok & (objs < 0) & (w != 0))
+            if heap.noscan is not None and len(miss):
+                n, nok = read(where[miss] + np.uint64(8))
+                tiny = _tiny_string_blocks(heap, addr, np.where(nok, w[miss], 0), n)
+                put(tiny, np.full(len(tiny), reg.array_of(reg.uint8(), MAX_TINY_SIZE),
+                                  dtype=np.int32))
+        elif act == FUNCVAL:
+            objs = find(np.where(ok, w, 0))
+            ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
+            hit = np.flatnonzero(objs >= 0)
+            if len(hit):
+                pcs, pok = read(base(objs[hit]))
+                ct[hit] = closures(np.where(pok, pcs, 0))
+            got = _types_for(reg, objs, ct, size, data_off, sized=False)
+            if reg.prefix_types:
+                pre = np.isin(ct, np.fromiter(reg.prefix_types, np.int32))
+                got[pre] = ct[pre]
+            put(objs, got)
+        elif act == SWISS_DIR:
+            objs = find(np.where(ok, w, 0))
+            put(objs, _swiss_dir_types(reg, read, where, objs, tgt, size, data_off))
+        elif act == CHAN:
+            objs = find(np.where(ok, w, 0))
+            good = chans.check(heap, objs).ok
+            put(objs[good], tgt[good])
+        elif act == CHAN_BUF:
+            hobj = find(where - np.uint64(chans.off["buf"]))
+            got = chans.check(heap, hobj)
+            b = got.buf_obj
+            put(b, _types_for(reg, b, got.elem, size, data_off, sized=True))
+        elif act == MAP:
+            maps.follow(heap, find(np.where(ok, w, 0)), tgt)
+        elif act == HMAP_EXTRA:
+            maps.follow_extra(heap, find(np.where(ok, w, 0)), tgt)
+        else:  # EFACE / IFACE: type word (or itab) at +0, data at +8
+            d, dok = read(where + np.uint64(8))
+            tw = np.where(ok & dok, w, 0)
+            if act == IFACE:
+                tw = _itab_types(gp, tw, read, itab_cache)
+            ut, uinv = np.unique(tw, return_inverse=True)
+            uinv = np.asarray(uinv).ravel()
+            dyn = np.array([_iface_target(reg, int(x)) for x in ut],
+                           dtype=np.int32)[uinv]
+            objs = find(np.where(dok, d, 0))
+            put(objs, _types_for(reg, objs, dyn, size, data_off, sized=False))
+            # a map stored in an interface: the data word is the map header pointer
+            dmap = np.array([_iface_map(reg, int(x)) for x in ut], dtype=np.int32)[uinv]
+            m = dmap != UNKNOWN
+            if m.any():
+                maps.follow(heap, objs[m], dmap[m])
 
     left = spread(frontier)
     if seeds is not None and not left:
@@ -756,6 +782,19 @@ class _Typed(NamedTuple):
     t: int
     objs: np.ndarray | None
     ptr_done: bool
+
+
+def _untyped_first(tid: np.ndarray, objs: np.ndarray, types: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (objects, types) pairs of ``assign``'s arguments that it could act on:
+    an untyped object with a known type, each object's first pair only (in order)."""
+    keep = (objs >= 0) & (types != UNKNOWN)
+    objs, types = objs[keep], types[keep]
+    keep = tid[objs] == UNKNOWN
+    objs, types = objs[keep], types[keep]
+    _, first = np.unique(objs, return_index=True)
+    first.sort()
+    return objs[first], types[first]
 
 
 def _pointer_slot_tables(reg: TypeRegistry, types: set[int], cache: dict

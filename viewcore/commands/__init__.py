@@ -6,6 +6,7 @@
 from . import (breakdown, diff, goroutine, goroutines, histogram, mappings, object, objects, objgraph, overview, pprof,
                reachable, read, threads, top)
 from . import html  # the web UI (viewcore/web)
+from . import report  # crash pipelines: one document per dump
 
 COMMANDS = {
     "overview": overview,
@@ -24,6 +25,7 @@ COMMANDS = {
     "top": top,
     "diff": diff,
     "html": html,
+    "report": report,
 }
 
 # Short names, in the shell and on the command line: `hist` for `histogram`.

@@ -7,6 +7,7 @@ from . import (breakdown, diff, goroutine, goroutines, histogram, mappings, obje
                reachable, read, threads, top)
 from . import html  # the web UI (viewcore/web)
 from . import report  # crash pipelines: one document per dump
+from . import sql  # DuckDB over the heap index
 
 COMMANDS = {
     "overview": overview,
@@ -26,6 +27,7 @@ COMMANDS = {
     "diff": diff,
     "html": html,
     "report": report,
+    "sql": sql,
 }
 
 # Short names, in the shell and on the command line: `hist` for `histogram`.

@@ -207,6 +207,9 @@ def page(shown: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, run one command (or the shell) and return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "fleet":  # many dumps, no DUMP: its own arguments
+        from .commands.fleet import main as fleet_main
+        return fleet_main(argv[1:])
     parser = build_parser()
     helped = _help_without_dump(parser, argv)
     if helped is not None:

@@ -78,7 +78,7 @@ def _(result: Report, console) -> None:
         for col in ("count", "state", "top frame"):
             g.add_column(col, justify="right" if col == "count" else "left")
         for row in doc["goroutine_groups"]:
-            user = next((f for f in row["frames"] if not f.startswith("runtime.")), None)
+            user = next((f for f in row["frames"] if f != "panic" and not f.startswith("runtime.")), None)
             top = user or (row["frames"][0] if row["frames"] else "?")
             g.add_row(str(row["count"]), row["wait_reason"] or row["status"], top)
         console.print(g)

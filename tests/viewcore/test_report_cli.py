@@ -53,3 +53,18 @@ def test_report_text_reads_like_the_traceback(capsys):
     assert got[3].startswith(f"goroutine {entry and 1} ")
     assert got[4] == "panic()" and want[4].startswith("panic(")
     assert got[5].split()[-1] == want[5].split()[1]   # +0x... of the panic frame
+
+
+@pytest.mark.parametrize("command", [["histogram", "--top", "5"], ["goroutines"], ["threads"],
+                                     ["overview"], ["breakdown"]])
+def test_json_envelope_wraps_the_same_document(command, capsys):
+    """``--json-envelope`` gives ``{schema, command, partial, warnings, data}`` whose data is
+    exactly the ``--json`` document, which keeps its shape (lists stay lists)."""
+    case = Case(next(p.values[0] for p in CASES if p.values[0]["kind"] == "panic"))
+    status, plain, _ = run_cli(capsys, case.core, "--exe", case.exe, "--json", *command)
+    assert status == 0
+    status, wrapped, _ = run_cli(capsys, case.core, "--exe", case.exe, *command, "--json-envelope")
+    assert status == 0
+    doc = json.loads(wrapped)
+    assert doc == {"schema": 1, "command": command[0], "partial": False, "warnings": [],
+                   "data": json.loads(plain)}

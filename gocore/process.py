@@ -444,3 +444,10 @@ class GoProcess:
             from .crash import read_crash
             got = self.__dict__["_crash"] = read_crash(self)
         return got
+
+    def goroutine_groups(self):
+        """Return the goroutines grouped by status, wait reason and the functions on their
+        stacks (``gocore.crash.GoroutineGroup``: count, ids, status, wait_reason,
+        functions), largest group first."""
+        from .crash import goroutine_groups
+        return goroutine_groups(self.goroutines())

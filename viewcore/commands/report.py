@@ -13,7 +13,6 @@ from typing import Any
 
 import core
 import gocore
-from gocore.crash import goroutine_groups
 
 HELP = ("one document per dump: build, panic or signal, crashing goroutine and thread, "
         "signature, goroutine groups, heap summary, top types and retainers")
@@ -122,7 +121,7 @@ def _goroutines(gp, top: int) -> dict[str, Any]:
     except (gocore.GoCoreError, core.UnmappedAddress) as e:
         gp.process.warn(f"goroutines: {e}")
         return {"goroutines": None, "goroutine_groups": None}
-    groups = goroutine_groups(gs)
+    groups = gp.goroutine_groups()
     return {"goroutines": len(gs),
             "goroutine_groups": [{"count": g.count, "status": g.status, "wait_reason": g.wait_reason,
                                   "frames": g.functions, "ids": g.ids[:top]}

@@ -66,3 +66,16 @@ def test_bad_query_is_one_line(capsys):
     status, out, err = run_cli(capsys, case.core, "--exe", case.exe, "sql", "SELEC 1")
     assert status == 1 and out == ""
     assert err.startswith("viewcore: error: sql: ") and err.count("\n") == 1
+
+
+def test_sql_in_the_shell():
+    """``sql`` in a scripted shell session answers on the index the session opened."""
+    import subprocess
+    import sys
+    case, _ = go_case(ENTRY)
+    script = "sql \"SELECT count(*) AS n FROM objects WHERE type = 'main.Leak'\" --json\n"
+    p = subprocess.run([sys.executable, "-m", "viewcore", str(case.core), "--exe", str(case.exe)],
+                       input=script, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout.strip().splitlines()[-1])
+    assert doc["rows"] == [[case.manifest["counts"]["main.Leak"]]]

@@ -68,3 +68,19 @@ def test_json_envelope_wraps_the_same_document(command, capsys):
     doc = json.loads(wrapped)
     assert doc == {"schema": 1, "command": command[0], "partial": False, "warnings": [],
                    "data": json.loads(plain)}
+
+
+def test_report_of_a_cut_short_core_is_partial(tmp_path, capsys):
+    """A core cut in half still reports its panic (the stacks are early in the file); the
+    heap, whose spans were cut off, is null with a warning, and the exit status is 0."""
+    import zstandard
+    case = Case(next(p.values[0] for p in CASES if p.values[0]["kind"] == "crash"))
+    full = zstandard.ZstdDecompressor().stream_reader(case.core.open("rb")).read()
+    cut = tmp_path / "cut.core"
+    cut.write_bytes(full[:len(full) // 2])
+    status, out, err = run_cli(capsys, cut, "--exe", case.exe, "--no-cache", "report", "--json")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["partial"] is True and doc["heap"] is None and "viewcore: warning: " in err
+    assert "panic: " + doc["panic"]["message"] == case.traceback.splitlines()[0]
+    assert "Traceback" not in err

@@ -145,9 +145,10 @@ class HeapTables:
 
 
 def needs_retained(query: str) -> bool:
-    """Return whether ``query`` may read ``objects.retained`` (it names it, or selects ``*``):
+    """Return whether ``query`` may read ``objects.retained`` (it names it, or selects ``*``;
+    ``count(*)`` is no ``*``):
     only then is the dominator tree computed (or read back from the kept index)."""
-    return "*" in query or "retained" in query.lower()
+    return re.search(r"(?<!\()\*", query) is not None or "retained" in query.lower()
 
 
 def register(con, tables: HeapTables, names: list[str], retained: bool = True) -> None:

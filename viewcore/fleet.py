@@ -76,6 +76,10 @@ def report_task(dump: str, exes: dict[str, str], top: int = 10) -> dict[str, Any
         out["mtime"] = os.stat(dump).st_mtime
         exe = find_executable(dump, exes)
         gp = gocore.open(dump, exe=exe)
+        if gp.process.exe is None:   # a report without the program says nothing of Go
+            out["error"] = ("no executable: its build id is in no file of --exes and the path "
+                            "the dump records is not there")
+            return out
         doc = build_report(gp, top=top)
         types: dict[str, int] = {}
         if doc["heap"] is not None:

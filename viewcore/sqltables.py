@@ -49,14 +49,12 @@ class HeapTables:
 
     def type_column(self) -> pa.DictionaryArray:
         """Return each object's type name: dictionary indices are the type ids plus one
-        (0: ``unknown``), names made only for the ids that occur."""
+        (0: ``unknown``) over the names of every id up to the largest (a few thousand
+        names; counting which ids occur would cost a pass over the objects)."""
         if self._types is None:
             pa, hi = self.pa, self.hi
             idx = hi.type_id.astype(np.int32) + 1       # the one copy: ids shifted past unknown
-            present = np.flatnonzero(np.bincount(idx, minlength=1))
-            names = [""] * (int(idx.max(initial=0)) + 1)
-            for k in present.tolist():
-                names[k] = hi.type_name(k - 1)
+            names = [hi.type_name(k - 1) for k in range(int(idx.max(initial=0)) + 1)]
             self._types = pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(names, pa.string()))
         return self._types
 

@@ -22,9 +22,9 @@ NIL_RUNS = 9        # program B: the stripped build (another build id), nil dere
 @pytest.fixture(scope="module")
 def fleet_dir(tmp_path_factory):
     work = tmp_path_factory.mktemp("fleet")
-    exes = work / "exes"
-    exes.mkdir()
-    a, b = build(exes), build(exes, stripped=True)
+    built = work / "build"
+    built.mkdir()
+    a, b = build(built), build(built, stripped=True)
     dumps, truth = work / "dumps", {}
     dumps.mkdir()
     runs = [(a, "leak", str(k)) for k in range(1, LEAK_RUNS + 1)] + [(b, "nil")] * NIL_RUNS
@@ -35,6 +35,8 @@ def fleet_dir(tmp_path_factory):
         truth[str(target)] = d
         time.sleep(0.01)   # the dumps' times order them
     (dumps / "99.core").write_bytes(b"\x7fELF" + b"\0" * 60)   # a corrupt dump
+    # the paths the dumps record are gone: only the build ids find the executables
+    built.rename(work / "exes")
     return work, truth
 
 
@@ -55,6 +57,8 @@ def test_fleet_on_a_cluster(fleet_dir, cluster, capsys):
     assert doc["schema"] == 1 and doc["dumps"] == LEAK_RUNS + NIL_RUNS + 1
     assert [f["dump"] for f in doc["failed"]] == [str(work / "dumps" / "99.core")]
     assert "99.core" in err
+    exes = {r["dump"]: r for r in doc["reports"]}
+    assert all(r["ok"] for d, r in exes.items() if not d.endswith("99.core"))
     sigs = {tuple(s["signature"]): s for s in doc["signatures"]}
     assert {k: s["count"] for k, s in sigs.items()} == {
         ("main.flush", "main.main"): LEAK_RUNS,
@@ -63,7 +67,7 @@ def test_fleet_on_a_cluster(fleet_dir, cluster, capsys):
         d = truth[s["examples"][0]]
         assert "panic: " + s["message"] == d.first_line
     # program A's dumps by time: its LeakItem bytes grow with what each run kept
-    (prog,) = [p for p in doc["growth"] if p["exe"].endswith("/crashkeeper")]
+    (prog,) = [p for p in doc["growth"] if p["exe"] == str(work / "exes" / "crashkeeper")]
     assert prog["dumps"] == sorted(prog["dumps"])
     row = next(t for t in prog["types"] if t["type"] == "main.LeakItem")
     kept = [truth[d].manifest["leak_items"] for d in prog["dumps"]]

@@ -15,6 +15,7 @@ from typing import Any
 
 EXAMPLES = 3          # example dumps per signature
 BUILD_ID_WINDOW = 1 << 16   # bytes of the executable's first mapping searched for its build id
+PAGE = 4096                 # what a kernel core keeps of a file mapping (its ELF header page)
 
 
 def expand(patterns: list[str]) -> list[str]:
@@ -52,12 +53,16 @@ def find_executable(dump: str, exes: dict[str, str]) -> str | None:
     import core
     proc = core.open_dump(dump, exe=None)
     for m in proc.mappings:
-        if not m.file or not m.present:
+        if not m.file:
             continue
+        # only the first page may be in the dump (the mapping is then "not present")
         try:
             head = proc.read(m.start, min(BUILD_ID_WINDOW, m.end - m.start))
         except core.UnmappedAddress:
-            continue
+            try:
+                head = proc.read(m.start, min(PAGE, m.end - m.start))
+            except core.UnmappedAddress:
+                continue
         for bid, path in exes.items():
             if bid.encode() in head:
                 return path

@@ -22,6 +22,7 @@ from core import DumpError, Error
 from .errors import GoCoreError, UnsupportedGoVersion
 from .goroutines.goroutines import Frame, Goroutine
 from .objects import Object, Root
+from .crash import Crash, FrameOffset, GoroutineGroup, PanicValue, SignalInfo
 from .process import GoProcess, MissingExecutable, Summary, UnknownType
 from .values import BadValue, Value
 
@@ -30,7 +31,7 @@ Process = GoProcess
 __all__ = ["open", "load", "GoProcess", "Summary", "Error", "GoCoreError", "UnsupportedGoVersion",
            "DumpError", "require_full_memory", "OLDEST_SUPPORTED", "NEWEST_TESTED",
            "Process", "Object", "Root", "Value", "Goroutine", "Frame", "BadValue", "UnknownType",
-           "MissingExecutable"]
+           "MissingExecutable", "Crash", "PanicValue", "SignalInfo", "FrameOffset", "GoroutineGroup"]
 
 OLDEST_SUPPORTED = (1, 19)
 NEWEST_TESTED = (1, 27)

@@ -433,3 +433,21 @@ class GoProcess:
         the first call groups the live objects by type (one sort), later calls slice."""
         from .objects import objects_page
         return objects_page(self, type, offset, limit)
+
+    def crash(self):
+        """Return how the process died (``gocore.crash.Crash``): the panic chain with each
+        value's printed text, the signal a fault panicked with, the crashing goroutine and
+        thread, its frames with pc offsets and the crash signature; no panic, no signal and
+        no goroutine for a gcore or SIGQUIT dump. Read once per process."""
+        got = self.__dict__.get("_crash")
+        if got is None:
+            from .crash import read_crash
+            got = self.__dict__["_crash"] = read_crash(self)
+        return got
+
+    def goroutine_groups(self):
+        """Return the goroutines grouped by status, wait reason and the functions on their
+        stacks (``gocore.crash.GoroutineGroup``: count, ids, status, wait_reason,
+        functions), largest group first."""
+        from .crash import goroutine_groups
+        return goroutine_groups(self.goroutines())

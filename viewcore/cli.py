@@ -43,6 +43,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--exe", default=default, help="the executable the dump was made from")
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="print one JSON document (the contract in docs/cli.md)")
+    parser.add_argument("--json-envelope", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="--json inside {schema, command, partial, warnings, data} (docs/cli.md)")
     parser.add_argument("--no-cache", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="neither read nor write the cache")
     parser.add_argument("--max-decompressed", type=parse_size, default=default, metavar="SIZE",
@@ -155,6 +158,11 @@ def run_command(gp: gocore.GoProcess, args: argparse.Namespace, out=None, pager:
         if getattr(cmd, "NEEDS_MEMORY", True):
             gocore.require_full_memory(gp)
         result = cmd.run(gp, args)
+        if getattr(args, "json_envelope", False):
+            from .render import envelope
+            envelope.render(result, args.command, list(gp.warnings), stream)
+            stream.flush()
+            return 0
         if not stream.isatty():
             # Piped output is not cut at 80 columns: people pipe to less and grep.
             _render(result, args.json, stream, width=200)
@@ -207,6 +215,9 @@ def page(shown: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, run one command (or the shell) and return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "fleet":  # many dumps, no DUMP: its own arguments
+        from .commands.fleet import main as fleet_main
+        return fleet_main(argv[1:])
     parser = build_parser()
     helped = _help_without_dump(parser, argv)
     if helped is not None:

@@ -41,6 +41,8 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
         "sched.g", "sched.ctxt", "?sched.ret", "sched.lr", "sched.bp", "syscallsp", "syscallpc",
         "?syscallbp", "param", "atomicstatus", "goid", "schedlink", "waitsince", "waitreason",
         "lockedm", "?parentGoid", "gopc", "ancestors", "startpc", "waiting", "labels",
+        # the fault a panic came from (sighandler stores them before sigpanic): gocore/crash.py
+        "?sig", "?sigcode0", "?sigcode1", "?sigpc",
     ),
     "runtime.m": (
         "g0", "procid", "gsignal", "tls", "curg", "p", "id", "alllink", "lockedg",
@@ -116,7 +118,7 @@ SPEC_STRUCTS: dict[str, tuple[str, ...]] = {
         "recvq.first", "recvq.last", "sendq.first", "sendq.last",
     ),
     "runtime.sudog": ("g", "next", "prev", "elem", "isSelect", "waitlink", "c"),
-    "runtime._panic": ("arg", "link", "?argp", "recovered", "goexit"),
+    "runtime._panic": ("arg", "link", "?argp", "recovered", "goexit", "?repanicked"),
     "runtime._defer": ("sp", "pc", "fn", "link", "heap"),
     "runtime.ancestorInfo": ("pcs", "goid", "gopc"),
     "runtime.moduledata": (

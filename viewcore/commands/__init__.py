@@ -6,6 +6,8 @@
 from . import (breakdown, diff, goroutine, goroutines, histogram, mappings, object, objects, objgraph, overview, pprof,
                reachable, read, threads, top)
 from . import html  # the web UI (viewcore/web)
+from . import report  # crash pipelines: one document per dump
+from . import sql  # DuckDB over the heap index
 
 COMMANDS = {
     "overview": overview,
@@ -24,6 +26,8 @@ COMMANDS = {
     "top": top,
     "diff": diff,
     "html": html,
+    "report": report,
+    "sql": sql,
 }
 
 # Short names, in the shell and on the command line: `hist` for `histogram`.

@@ -6,14 +6,18 @@ import json
 
 
 def render(result, stream) -> None:
-    """Write ``result.to_json()`` to ``stream`` as one JSON document (in pieces for
-    results that stream: ``json_chunks``)."""
+    """Write ``result.to_json()`` to ``stream`` as one JSON document and a newline."""
+    write(result, stream)
+    stream.write("\n")
+
+
+def write(result, stream) -> None:
+    """Write ``result.to_json()`` to ``stream`` (in pieces for results that stream:
+    ``json_chunks``), without a newline."""
     chunks = getattr(result, "json_chunks", None)
     if chunks is not None:
         for piece in chunks():
             stream.write(piece)
-        stream.write("\n")
         return
     # Compact: the C encoder is ten times faster than an indented dump on big results.
     stream.write(json.dumps(result.to_json(), separators=(",", ":")))
-    stream.write("\n")

@@ -13,21 +13,14 @@ import os
 import struct
 from dataclasses import dataclass
 
+from .elfarch import ElfArch, arch_of
 from .errors import CorruptDump, TruncatedDump, UnknownFormat
 from .exe import Executable, open_executable
 from .memory import ADDRESS_SPACE_END, Memory, Segment, overlay
 from .process import Mapping, Process, Thread, check_image_bytes
 
-# struct elf_prstatus for x86-64 (include/uapi/linux/elfcore.h); registers are
-# struct user_regs_struct in kernel order.
-_USER_REGS = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx",
-              "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "rflags", "rsp", "ss", "fs_base",
-              "gs_base", "ds", "es", "fs", "gs")
-# si_signo si_code si_errno, pr_cursig (+2 pad), pr_sigpend pr_sighold, pr_pid pr_ppid
-# pr_pgrp pr_sid, four struct timevals, pr_reg.
-# Fixed widths and byte order: _read_header accepts only ELFCLASS64 little-endian x86-64
-# cores, so these are the format's layouts (linux/amd64 notes), not guesses about the process.
-PRSTATUS_AMD64 = struct.Struct("<iiih2xQQiiii64x%dQ" % len(_USER_REGS))
+# Fixed widths, little-endian: _read_header accepts only ELFCLASS64 little-endian cores
+# (machine layouts: core/elfarch.py).
 PRPSINFO_PID = struct.Struct("<24xi")  # struct elf_prpsinfo: pr_pid after state, flag, uid, gid
 ELF64_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
 ELF64_HEADER_SIZE = ELF64_HEADER.size
@@ -37,7 +30,6 @@ NT_FILE_HEADER = struct.Struct("<QQ")  # count, page size; then count (start, en
 NT_FILE_ENTRY = struct.Struct("<QQQ")
 
 ET_CORE = 4
-EM_X86_64 = 62
 _ET_NAMES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _EM_NAMES = {3: "EM_386", 40: "EM_ARM", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV"}
 PT_LOAD, PT_NOTE = 1, 4
@@ -69,14 +61,23 @@ def _parse_auxv(desc: bytes) -> dict[int, int]:
     return {words[i]: words[i + 1] for i in range(0, len(words) - 1, 2) if words[i] != 0}
 
 
-def _parse_thread(desc: bytes) -> Thread:
-    if len(desc) < PRSTATUS_AMD64.size:
+def _parse_thread(desc: bytes, arch: ElfArch) -> Thread:
+    layout = arch.prstatus
+    if len(desc) < layout.size:
         raise CorruptDump(f"NT_PRSTATUS note is malformed: {len(desc)} bytes, expected "
-                          f"{PRSTATUS_AMD64.size}")
-    st = PRSTATUS_AMD64.unpack_from(desc)
+                          f"{layout.size}")
+    st = layout.unpack_from(desc)
     cursig, pid = st[3], st[6]
-    regs = dict(zip(_USER_REGS, st[-len(_USER_REGS):]))
-    return Thread(tid=pid, regs=regs, tls_base=regs["fs_base"], signal=cursig or None)
+    regs = dict(zip(arch.regs, st[-len(arch.regs):]))
+    tls = regs[arch.tls_reg] if arch.tls_reg else None
+    return Thread(tid=pid, regs=regs, tls_base=tls, signal=cursig or None, arch=arch.goarch)
+
+
+def _set_tls(thread: Thread, desc: bytes) -> None:
+    """Set the thread pointer from a machine's TLS note (NT_ARM_TLS: TPIDR_EL0 first)."""
+    if len(desc) < 8:
+        raise CorruptDump(f"TLS note is malformed: {len(desc)} bytes, expected at least 8")
+    thread.tls_base = int.from_bytes(desc[:8], "little")
 
 
 def _parse_nt_file(desc: bytes) -> list[tuple[int, int, int, str]]:
@@ -100,8 +101,9 @@ def _parse_nt_file(desc: bytes) -> list[tuple[int, int, int, str]]:
     return out
 
 
-def _read_header(path: str, data, size: int) -> list[Phdr]:
-    """Check the ELF header and return the program headers, all inside the file."""
+def _read_header(path: str, data, size: int) -> tuple[ElfArch, list[Phdr]]:
+    """Check the ELF header and return the machine's layout and the program headers, all
+    inside the file."""
     if size < ELF64_HEADER_SIZE:
         raise TruncatedDump(f"truncated core: the ELF header needs {ELF64_HEADER_SIZE} bytes, "
                             f"file ends at {size:#x}")
@@ -112,9 +114,10 @@ def _read_header(path: str, data, size: int) -> list[Phdr]:
                             " ELF cores are not supported (little-endian 64-bit only)")
     if e_type != ET_CORE:
         raise UnknownFormat(f"{path} is an ELF {_ET_NAMES.get(e_type, hex(e_type))} file, not a core dump")
-    if machine != EM_X86_64:
+    arch = arch_of(machine)
+    if arch is None:
         raise UnknownFormat(f"{path}: {_EM_NAMES.get(machine, f'machine {machine:#x}')} cores are not "
-                            "supported (amd64 only)")
+                            "supported (amd64 and arm64 only)")
     if phnum and phentsize != PHDR.size:
         raise CorruptDump(f"{path}: corrupt core: program headers are {phentsize} bytes each, "
                           f"expected {PHDR.size}")
@@ -125,7 +128,7 @@ def _read_header(path: str, data, size: int) -> list[Phdr]:
     for i in range(phnum):
         p_type, flags, offset, vaddr, _paddr, filesz, memsz, _align = PHDR.unpack_from(data, phoff + i * PHDR.size)
         out.append(Phdr(p_type, flags, offset, vaddr, filesz, memsz))
-    return out
+    return arch, out
 
 
 def _clip_to_address_space(loads: list[Phdr]) -> tuple[list[Phdr], str | None]:
@@ -149,10 +152,10 @@ def read_elf_core(path: str, data, exe_path: str | None, *, use_cache: bool = Tr
                   notify=None) -> Process:
     """Return the Process in the ELF core ``data`` (an mmap of ``path``)."""
     size = len(data)
-    segments = _read_header(path, data, size)
+    arch, segments = _read_header(path, data, size)
     loads, wrap_problem = _clip_to_address_space([s for s in segments if s.type == PT_LOAD])
     cut_loads = _truncated_loads(loads, size)
-    threads, files, auxv, pid, notes_problem = _read_notes(path, data, segments, size)
+    threads, files, auxv, pid, notes_problem = _read_notes(path, data, segments, size, arch)
     if not threads and notes_problem is None:
         raise CorruptDump(f"{path}: core has no NT_PRSTATUS (no threads)")
     if pid is None and threads:
@@ -179,7 +182,7 @@ def read_elf_core(path: str, data, exe_path: str | None, *, use_cache: bool = Tr
             layers.append(Segment(seg.vaddr, seg.vaddr + held, data, seg.offset, _perms(seg.flags), "core"))
     memory = overlay(layers)
 
-    proc = Process(path=path, dump_format="elf-core", goos="linux", goarch="amd64", memory=memory,
+    proc = Process(path=path, dump_format="elf-core", goos="linux", goarch=arch.goarch, memory=memory,
                    threads=threads, mappings=[], exe=exe, exe_bias=bias, pid=pid, auxv=auxv)
     crash = threads[0] if threads else None
     if crash is not None and crash.signal:
@@ -231,7 +234,7 @@ def _split_notes(buf: memoryview, limit: int) -> tuple[list[tuple[int, memoryvie
     return notes, None
 
 
-def _read_notes(path: str, data, segments: list[Phdr], size: int):
+def _read_notes(path: str, data, segments: list[Phdr], size: int, arch: ElfArch):
     """Return (threads, files, auxv, pid, problem) from the PT_NOTE segments.
 
     A note segment that runs past the end of the file (a core cut short) gives the notes
@@ -257,7 +260,9 @@ def _read_notes(path: str, data, segments: list[Phdr], size: int):
         for kind, desc in notes:
             try:
                 if kind == NT_PRSTATUS:
-                    threads.append(_parse_thread(desc))
+                    threads.append(_parse_thread(desc, arch))
+                elif kind == arch.tls_note and threads:  # follows its thread's NT_PRSTATUS
+                    _set_tls(threads[-1], desc)
                 elif kind == NT_PRPSINFO and len(desc) >= PRPSINFO_PID.size:
                     pid = PRPSINFO_PID.unpack_from(desc)[0]
                 elif kind == NT_AUXV:

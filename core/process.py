@@ -41,6 +41,10 @@ class Module:
     debug_file: str | None = None  # the PDB name from the CodeView record
 
 
+# The registers holding the program counter, stack pointer and frame pointer, by GOARCH
+# (arm64: x29 is the frame pointer, x30 the link register).
+PC_SP_FP = {"amd64": ("rip", "rsp", "rbp"), "arm64": ("pc", "sp", "x29")}
+
 # Register names in Go's spelling order for amd64.
 AMD64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
               "r12", "r13", "r14", "r15", "rip", "rflags", "fs_base", "gs_base")
@@ -48,27 +52,29 @@ AMD64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9"
 
 @dataclass
 class Thread:
-    """One OS thread: its id and registers (amd64 names, e.g. ``rip``, ``rsp``, ``r14``)."""
+    """One OS thread: its id and registers, named as the architecture's manuals do
+    (amd64: ``rip``, ``rsp``, ``r14``; arm64: ``x0``-``x30``, ``sp``, ``pc``, ``pstate``)."""
 
     tid: int
     regs: dict[str, int]
-    tls_base: int | None = None  # fs_base on Linux, the TEB address on Windows
+    tls_base: int | None = None  # fs_base on linux/amd64, TPIDR_EL0 on arm64, the TEB on Windows
     signal: int | None = None  # the signal the thread was stopped by, if it is the crashing one
+    arch: str = "amd64"  # the GOARCH whose register names ``regs`` uses
 
     @property
     def pc(self) -> int:
         """Return the program counter."""
-        return self.regs.get("rip", 0)
+        return self.regs.get(PC_SP_FP[self.arch][0], 0)
 
     @property
     def sp(self) -> int:
         """Return the stack pointer."""
-        return self.regs.get("rsp", 0)
+        return self.regs.get(PC_SP_FP[self.arch][1], 0)
 
     @property
     def fp(self) -> int:
         """Return the frame pointer."""
-        return self.regs.get("rbp", 0)
+        return self.regs.get(PC_SP_FP[self.arch][2], 0)
 
 
 @dataclass

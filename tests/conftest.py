@@ -15,9 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DUMPS = ROOT / "fixtures" / "dumps"
 WINDOWS_DUMPS = ROOT / "fixtures" / "dumps-windows"
+ARM64_DUMPS = ROOT / "fixtures" / "dumps-arm64"  # linux/arm64 guest cores written by qemu-user
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def fixture_index(root: Path = DUMPS) -> list[dict]:
     """Return the entries of ``root``/index.json (empty if absent)."""
     index = root / "index.json"
@@ -38,24 +39,30 @@ def case_id(entry: dict) -> str:
     return f"{entry['go_version']}-{entry['kind']}" + ("-stripped" if entry.get("stripped") else "")
 
 
-def dump_cases(*, kinds: tuple[str, ...] | None = None, stripped: bool | None = None) -> list:
-    """Return pytest params, one per fixture dump matching ``kinds`` and ``stripped``."""
+def dump_cases(*, kinds: tuple[str, ...] | None = None, stripped: bool | None = None,
+               root: Path = DUMPS) -> list:
+    """Return pytest params, one per fixture dump of ``root`` matching ``kinds`` and
+    ``stripped``; an entry of another root than fixtures/dumps carries it (``_root``), so
+    every helper taking an entry opens it from there."""
     out = []
-    for e in fixture_index():
+    for e in fixture_index(root):
+        if root != DUMPS:
+            e = dict(e, _root=str(root))
         if kinds is not None and e["kind"] not in kinds:
             continue
         if stripped is not None and bool(e.get("stripped")) != stripped:
             continue
         out.append(pytest.param(e, id=case_id(e)))
     if not out:
-        out.append(pytest.param(None, marks=pytest.mark.skip(reason="no fixture dumps (fixtures/dumps/index.json)")))
+        out.append(pytest.param(None, marks=pytest.mark.skip(reason=f"no fixture dumps ({root}/index.json)")))
     return out
 
 
 class Case:
     """One fixture dump: paths and its manifest."""
 
-    def __init__(self, entry: dict, root: Path = DUMPS):
+    def __init__(self, entry: dict, root: Path | None = None):
+        root = root or Path(entry.get("_root", DUMPS))
         self.entry = entry
         self.core = root / entry["core"]
         self.exe = root / entry["exe"]
@@ -74,7 +81,7 @@ def _open(core_path: str, exe_path: str):
     return core.open_dump(core_path, exe=exe_path)
 
 
-def open_case(entry: dict, root: Path = DUMPS):
+def open_case(entry: dict, root: Path | None = None):
     """Return (Case, core.Process) for a fixture entry, opened once per session."""
     case = Case(entry, root)
     return case, _open(str(case.core), str(case.exe))
@@ -86,7 +93,7 @@ def _go(core_path: str, exe_path: str):
     return gocore.load(_open(core_path, exe_path))
 
 
-def go_case(entry: dict, root: Path = DUMPS):
+def go_case(entry: dict, root: Path | None = None):
     """Return (Case, gocore.GoProcess) for a fixture entry, loaded once per session and
     shared by every test module (the heap is indexed once per dump)."""
     case = Case(entry, root)

@@ -7,7 +7,11 @@ writes the results keyed by minor version ("1.19" ... "1.27"). Those are linux/a
 Windows differs (4 MiB heap arenas, a 64-entry arena L1 index, so ``runtime.mheap`` and
 ``runtime.heapArena`` change shape): from the Windows fixtures' executables
 (``fixtures/dumps-windows/index.json``) it writes, per release, what differs from Linux
-(``GOOS_DELTAS``: whole structs and constants).
+(``GOOS_DELTAS``: whole structs and constants). linux/arm64 differs where the runtime pads
+to a cache line (``cpu.CacheLinePadSize`` is 128 there, 64 on amd64: ``runtime.mheap``'s
+``central`` array and what follows it): the tiny program below is cross-built with
+``GOARCH=arm64`` by every toolchain found and what differs is written per release
+(``GOARCH_DELTAS``); ``--no-arm64`` keeps them out.
 
 Executables come from the fixtures (``fixtures/dumps/index.json``, entries with
 ``"stripped": false``) or, with ``--build``, from building a tiny program with each
@@ -75,7 +79,9 @@ def fixture_executables(fixtures: str = "dumps") -> list[str]:
     return seen
 
 
-def build_executables(toolchains: str, outdir: str) -> list[str]:
+def build_executables(toolchains: str, outdir: str, goarch: str = "amd64") -> list[str]:
+    """Return the paths of the tiny program built for linux/``goarch`` by every toolchain
+    found (cross-compiled: nothing is run)."""
     src = os.path.join(outdir, "src")
     os.makedirs(src, exist_ok=True)
     with open(os.path.join(src, "main.go"), "w") as f:
@@ -86,13 +92,13 @@ def build_executables(toolchains: str, outdir: str) -> list[str]:
     gos += [(v, os.path.join(toolchains, f"go{v}", "lib", "python3.11", "site-packages", "go", "bin", "go"))
             for v in TOOLCHAIN_VERSIONS]
     env = dict(os.environ, GOTOOLCHAIN="local", GOPROXY="off", GOSUMDB="off", GOFLAGS="-mod=mod",
-               CGO_ENABLED="0")
+               CGO_ENABLED="0", GOOS="linux", GOARCH=goarch)
     out = []
     for v, go in gos:
         if not os.path.exists(go):
             print(f"skip go{v}: {go} not found", file=sys.stderr)
             continue
-        target = os.path.join(outdir, f"tiny-{v}")
+        target = os.path.join(outdir, f"tiny-{v}" + ("" if goarch == "amd64" else f"-{goarch}"))
         subprocess.run([go, "build", "-o", target, "."], cwd=src, env=env, check=True)
         out.append(target)
     return out
@@ -140,7 +146,8 @@ def moduledata_layouts(tables: dict[str, dict]) -> dict[str, dict]:
 
 
 def render(tables: dict[str, dict], sources: dict[str, str],
-           deltas: dict[str, dict[str, dict]], delta_sources: dict[str, dict[str, str]]) -> str:
+           deltas: dict[str, dict[str, dict]], delta_sources: dict[str, dict[str, str]],
+           arch_deltas: dict[str, dict[str, dict]], arch_sources: dict[str, dict[str, str]]) -> str:
     lines = [
         '"""Runtime layouts per Go release, for executables without DWARF.',
         "",
@@ -151,11 +158,15 @@ def render(tables: dict[str, dict], sources: dict[str, str],
     for goos in sorted(delta_sources):
         for v in sorted(delta_sources[goos], key=_version_key):
             lines.append(f"    {goos} go{v}: {delta_sources[goos][v]}")
+    for goarch in sorted(arch_sources):
+        for v in sorted(arch_sources[goarch], key=_version_key):
+            lines.append(f"    {goarch} go{v}: {arch_sources[goarch][v]}")
     lines += [
         "",
         "TABLES[minor] = {'ptr_size', 'structs': {canonical struct: {'name': spelling, 'size',",
         "'fields': {canonical path: (offset, size)}}}, 'constants': {name: value}} (linux/amd64)",
         "GOOS_DELTAS[goos][minor] = {'structs': {...}, 'constants': {...}}: what differs there",
+        "GOARCH_DELTAS[goarch][minor]: the same for linux on another GOARCH",
         "MODULEDATA_LAYOUTS[family] = {'releases': [minor, ...], 'fields': {field: (offset, size)}}:",
         "the runtime.moduledata fields of gocore.binary.layout.MODULEDATA_FIELDS per layout family",
         '"""',
@@ -166,6 +177,10 @@ def render(tables: dict[str, dict], sources: dict[str, str],
         "GOOS_DELTAS = " + pprint.pformat(
             {g: {v: deltas[g][v] for v in sorted(deltas[g], key=_version_key)} for g in sorted(deltas)},
             width=100, sort_dicts=False),
+        "",
+        "GOARCH_DELTAS = " + pprint.pformat(
+            {a: {v: arch_deltas[a][v] for v in sorted(arch_deltas[a], key=_version_key)}
+             for a in sorted(arch_deltas)}, width=100, sort_dicts=False),
         "",
         "MODULEDATA_LAYOUTS = " + pprint.pformat(moduledata_layouts(tables), width=100,
                                                  sort_dicts=False),
@@ -179,6 +194,8 @@ def main(argv=None) -> int:
     ap.add_argument("--build", action="store_true", help="build a tiny program with each toolchain")
     ap.add_argument("--toolchains", default=os.path.expanduser("~/.cache/viewcore/toolchains"))
     ap.add_argument("--exe", action="append", default=[], help="another non-stripped Go executable")
+    ap.add_argument("--no-arm64", action="store_true",
+                    help="write no linux/arm64 deltas (they need the toolchains to cross-build)")
     ap.add_argument("--out", default=os.path.join(ROOT, "gocore", "generated", "layout_tables.py"))
     args = ap.parse_args(argv)
 
@@ -210,8 +227,20 @@ def main(argv=None) -> int:
             delta_sources["windows"][minor] = os.path.relpath(p, ROOT)
             print(f"windows go{minor}: {len(deltas['windows'][minor]['structs'])} structs, "
                   f"{len(deltas['windows'][minor]['constants'])} constants differ ({p})", file=sys.stderr)
+        arch_deltas: dict[str, dict[str, dict]] = {"arm64": {}}
+        arch_sources: dict[str, dict[str, str]] = {"arm64": {}}
+        arm64 = [] if args.no_arm64 else build_executables(args.toolchains, os.path.join(tmp, "arm64"),
+                                                           goarch="arm64")
+        for p in arm64:
+            minor, table = layout_of(p)
+            if minor not in tables or minor in arch_deltas["arm64"]:
+                continue
+            arch_deltas["arm64"][minor] = delta(tables[minor], table)
+            arch_sources["arm64"][minor] = f"tools/gen_layout_tables.py's tiny program, {os.path.basename(p)}"
+            print(f"arm64 go{minor}: {len(arch_deltas['arm64'][minor]['structs'])} structs, "
+                  f"{len(arch_deltas['arm64'][minor]['constants'])} constants differ", file=sys.stderr)
     with open(args.out, "w") as f:
-        f.write(render(tables, sources, deltas, delta_sources))
+        f.write(render(tables, sources, deltas, delta_sources, arch_deltas, arch_sources))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

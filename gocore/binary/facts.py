@@ -51,6 +51,10 @@ class Facts:
     # the map type descriptor: "bucket" (maptype/OldMapType), "swiss" (SwissMapType, go1.24),
     # "split" (MapType with separate key and elem arrays per group, go1.27)
     map_layout: str
+    # on link-register machines a conservatively scanned injected-call frame (sigpanic,
+    # asyncPreempt, debugCall) also covers the small frame (*sigctxt).pushCall pushed the
+    # caller's LR into. go1.26
+    conservative_scan_covers_pushed_lr: bool
 
     def as_dict(self) -> dict:
         """Return the facts as a plain dict (for ``--debug`` output and JSON)."""
@@ -153,13 +157,17 @@ def detect(layout: Layout, go_version: GoVersion | str | None = None) -> Facts:
     else:
         map_layout = "split" if _since(v, 27, False) else "swiss"
 
+    # src/runtime/mgcmark.go scanframeworker: "Also include the small frame injected by
+    # (*sigctxt).pushCall" (go1.26; not in go1.22 nor go1.25); no type or field shows it
+    conservative_scan_covers_pushed_lr = _since(v, 26, True)
+
     return Facts(
         version=v, malloc_headers=malloc_headers, span_counts_u16=span_counts_u16,
         special_offset_uintptr=special_offset_uintptr, swiss_maps=swiss_maps,
         inline_mark_bits=inline_mark_bits, direct_iface_in_tflag=direct_iface_in_tflag,
         arena_heap_bitmap=arena_heap_bitmap, gc_mask_on_demand=gc_mask_on_demand,
         gc_programs=gc_programs, rtype_type=rtype_type, itab_type=itab_type, itablinks=itablinks,
-        map_layout=map_layout,
+        map_layout=map_layout, conservative_scan_covers_pushed_lr=conservative_scan_covers_pushed_lr,
     )
 
 

@@ -375,14 +375,17 @@ class Layout:
         return cls(structs, constants, ptr_size=dwarf.ptr_size, source="DWARF", go_version=version)
 
     @classmethod
-    def from_table(cls, go_version: GoVersion | str, goos: str = "linux") -> "Layout":
-        """Return the built-in layout for Go ``go_version`` ("go1.22.10", "1.22") on ``goos``.
+    def from_table(cls, go_version: GoVersion | str, goos: str = "linux",
+                   goarch: str = "amd64") -> "Layout":
+        """Return the built-in layout for Go ``go_version`` ("go1.22.10", "1.22") on
+        ``goos``/``goarch``.
 
         An unknown newer release uses the nearest older table and records a warning. The
         tables are linux/amd64's; for another ``goos`` its recorded differences replace
-        whole structs and constants (Windows: 4 MiB arenas and a 64-entry arena index).
+        whole structs and constants (Windows: 4 MiB arenas and a 64-entry arena index), and
+        so do another ``goarch``'s on linux (arm64: 128-byte cache-line padding in mheap).
         """
-        from ..generated.layout_tables import GOOS_DELTAS, TABLES
+        from ..generated.layout_tables import GOARCH_DELTAS, GOOS_DELTAS, TABLES
 
         version = as_go_version(go_version)
         if version is None:
@@ -402,11 +405,15 @@ class Layout:
             if minor_used not in GOOS_DELTAS.get(goos, {}):
                 raise MissingDebugInfo(f"a built-in runtime layout of go{minor_used} for {goos}")
             delta = GOOS_DELTAS[goos][minor_used]
+        if goarch != "amd64":
+            if goos != "linux" or minor_used not in GOARCH_DELTAS.get(goarch, {}):
+                raise MissingDebugInfo(f"a built-in runtime layout of go{minor_used} for {goos}/{goarch}")
+            delta = GOARCH_DELTAS[goarch][minor_used]
         structs = {canon: StructInfo(s["name"], s["size"],
                                      {p: FieldInfo(o, sz) for p, (o, sz) in s["fields"].items()})
                    for canon, s in {**tab["structs"], **delta["structs"]}.items()}
         constants = {**tab["constants"], **delta["constants"]}
-        where = "" if goos == "linux" else f" ({goos})"
+        where = f" ({goos}/{goarch})" if goarch != "amd64" else "" if goos == "linux" else f" ({goos})"
         return cls(structs, constants, ptr_size=tab["ptr_size"],
                    source=f"built-in table go{minor_used}{where}", go_version=version,
                    warnings=warnings)
@@ -465,4 +472,4 @@ def load_layout(exe: Executable, dwarf: DwarfData | None = None, go_version: GoV
     if not version:
         raise MissingDebugInfo("both DWARF and the Go build info (cannot choose a runtime layout)",
                                getattr(exe, "path", None))
-    return Layout.from_table(version, getattr(exe, "goos", "linux"))
+    return Layout.from_table(version, getattr(exe, "goos", "linux"), getattr(exe, "goarch", "amd64"))

@@ -296,16 +296,18 @@ def _reg64(name: str | None) -> str | None:
 
 
 def _disassemble(exe: Executable, pclntab: Pclntab, name: str) -> list[_Insn] | None:
-    """Return the decoded instructions of function ``name`` (amd64), or None if absent."""
-    import capstone
-    from capstone import x86
-
+    """Return the decoded instructions of function ``name`` (amd64 or arm64), or None if absent."""
     f = pclntab.lookup(name)
     if f is None:
         return None
     code = exe.read_static(f.entry, f.end - f.entry)
     if code is None:
         return None
+    if exe.goarch == "arm64":
+        return _disassemble_arm64(pclntab, code, f.entry)
+    import capstone
+    from capstone import x86
+
     cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     cs.detail = True
     out = []
@@ -328,12 +330,33 @@ def _disassemble(exe: Executable, pclntab: Pclntab, name: str) -> list[_Insn] | 
     return out
 
 
-def _arg_before_call(insns: list[_Insn], callee: str) -> int | None:
-    """Return the RIP-relative ``lea rax`` target loaded just before the first call to ``callee``."""
+def _disassemble_arm64(pclntab: Pclntab, code: bytes, entry: int) -> list[_Insn]:
+    """Return arm64 code as _Insn records: ``ADRP+ADD`` is a ``lea`` of its target, loads
+    and stores through an ADRP-based register carry the global they access (arm64code)."""
+    from .arm64code import decode
+
+    out = []
+    for ins in decode(code, entry):
+        call = None
+        if ins.call is not None:
+            callee = pclntab.find_func(ins.call)
+            call = callee.name if callee is not None else None
+        mnemonic = "lea" if ins.mnemonic == "add" and ins.target is not None else ins.mnemonic
+        out.append(_Insn(ins.addr, mnemonic, ins.target, call, ins.reg, ins.mem_base, ins.imm))
+    return out
+
+
+# The register a function's first (pointer) argument is passed in under ABIInternal.
+_FIRST_ARG = {"amd64": "rax", "arm64": "x0"}
+
+
+def _arg_before_call(insns: list[_Insn], callee: str, arg: str = "rax") -> int | None:
+    """Return the ``lea`` target (amd64 RIP-relative, arm64 ADRP+ADD) loaded into the
+    first-argument register ``arg`` just before the first call to ``callee``."""
     for i, ins in enumerate(insns):
         if ins.call == callee:
             for prev in reversed(insns[max(0, i - 4): i]):
-                if prev.mnemonic == "lea" and prev.reg == "rax" and prev.target is not None:
+                if prev.mnemonic == "lea" and prev.reg == arg and prev.target is not None:
                     return prev.target
             return None
     return None
@@ -361,24 +384,32 @@ def _allg_globals(insns: list[_Insn]) -> dict[str, int]:
     return out
 
 
-def _atomic_store_target(insns: list[_Insn]) -> int | None:
-    """Return the global stored with ``atomicstorep`` (``lea rax, X; call runtime.atomicwb``) or xchg."""
-    t = _arg_before_call(insns, "runtime.atomicwb")
+def _atomic_store_target(insns: list[_Insn], arg: str = "rax") -> int | None:
+    """Return the global stored with ``atomicstorep`` (``lea rax, X; call runtime.atomicwb``;
+    arm64: x0), or by xchg (amd64) / stlr (arm64)."""
+    t = _arg_before_call(insns, "runtime.atomicwb", arg)
     if t is not None:
         return t
     for ins in insns:
-        if ins.mnemonic == "xchg" and ins.target is not None:
+        if ins.mnemonic in ("xchg", "stlr") and ins.target is not None:
             return ins.target
     return None
 
 
+def _is_atomic_add(mnemonic: str) -> bool:
+    """Return whether ``mnemonic`` adds to memory atomically: amd64 ``lock xadd``, arm64
+    ``ldadd`` and its ordered forms (``ldaddal``)."""
+    return mnemonic.endswith("xadd") or mnemonic.startswith("ldadd")
+
+
 def _xadd_target(insns: list[_Insn], addend: int) -> int | None:
-    """Return the global of the first ``lock xadd`` of a register just set to ``addend``.
+    """Return the global of the first atomic add (``lock xadd``, arm64 ``ldadd``) of a
+    register just set to ``addend``.
 
     The memory operand is RIP-relative or a register loaded by a nearby ``lea``.
     """
     for i, ins in enumerate(insns):
-        if not ins.mnemonic.endswith("xadd"):
+        if not _is_atomic_add(ins.mnemonic):
             continue
         window = insns[max(0, i - 12): i]
         if not any(p.mnemonic == "mov" and p.reg == ins.reg and p.imm == addend for p in window):
@@ -412,7 +443,7 @@ def find_runtime_globals(exe: Executable, pclntab: Pclntab, md: ModuleData, *,
     """Return ``{name: address}`` for the runtime globals in ``RUNTIME_GLOBALS`` that can be found.
 
     With symbols (and ``use_symbols``) they come from the symbol table. Otherwise from the
-    code that touches them (amd64): ``allgadd`` (allgs, allglen, allglock), ``mcommoninit``
+    code that touches them (amd64 or arm64): ``allgadd`` (allgs, allglen, allglock), ``mcommoninit``
     (allm, stored with atomicstorep), ``mallocinit`` (``&mheap_`` passed to
     ``(*mheap).init``), ``(*mheap).allocSpan`` (``&memstats.heapStats`` passed to
     ``(*consistentHeapStats).acquire``), ``newproc1`` (``sched.goidgen``, offset 0, bumped with lock xadd) and
@@ -423,20 +454,21 @@ def find_runtime_globals(exe: Executable, pclntab: Pclntab, md: ModuleData, *,
     if syms and all(n in syms for n in RUNTIME_GLOBALS):
         return {n: syms[n][0] for n in RUNTIME_GLOBALS}
     found: dict[str, int] = {}
-    if exe.goarch == "amd64":
+    arg = _FIRST_ARG.get(exe.goarch)
+    if arg is not None:
         insns = _disassemble(exe, pclntab, "runtime.allgadd")
         if insns:
             found.update(_allg_globals(insns))
         insns = _disassemble(exe, pclntab, "runtime.mcommoninit")
-        if insns and (t := _atomic_store_target(insns)) is not None:
+        if insns and (t := _atomic_store_target(insns, arg)) is not None:
             found["runtime.allm"] = t
         insns = _disassemble(exe, pclntab, "runtime.mallocinit")
-        if insns and (t := _arg_before_call(insns, "runtime.(*mheap).init")) is not None:
+        if insns and (t := _arg_before_call(insns, "runtime.(*mheap).init", arg)) is not None:
             found["runtime.mheap_"] = t
         insns = _disassemble(exe, pclntab, "runtime.(*mheap).allocSpan")
         # stats := memstats.heapStats.acquire(); heapStats is mstats's first field in
         # every release (the layout tables: offset 0), so its address is memstats's
-        if insns and (t := _arg_before_call(insns, "runtime.(*consistentHeapStats).acquire")) is not None:
+        if insns and (t := _arg_before_call(insns, "runtime.(*consistentHeapStats).acquire", arg)) is not None:
             found["runtime.memstats"] = t
         insns = _disassemble(exe, pclntab, "runtime.newproc1")
         # pp.goidcache = sched.goidgen.Add(_GoidCacheBatch = 16); goidgen is field 0

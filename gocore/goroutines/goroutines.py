@@ -2,8 +2,9 @@
 
 Stacks are unwound the way the runtime's own traceback does (runtime/traceback.go): the
 frame size of each function at its pc comes from the pclntab's pcsp table, the return
-address sits just below the caller's SP (amd64), inlined calls are expanded from the
-inline tree, and unwinding stops at a top frame (goexit, mstart, rt0_go). A goroutine
+address sits just below the caller's SP (amd64) or at the lowest word of the callee's own
+frame, 0(RSP), on link-register machines (arm64: ``archfacts.ArchFacts``), inlined calls
+are expanded from the inline tree, and unwinding stops at a top frame (goexit, mstart, rt0_go). A goroutine
 whose stack cannot be read is returned with what could be read and ``partial`` set.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from core import UnmappedAddress
 
+from ..binary.archfacts import arch_facts
 from ..errors import BadRuntimeData
 from ..generated.waitreasons import WAIT_REASONS
 
@@ -46,7 +48,8 @@ class Frame:
     """One frame as the runtime's traceback prints it (inlined calls are frames too).
 
     ``func`` (also ``function``) is the printed name, ``pc`` and ``sp`` run-time addresses;
-    ``fp`` is the machine frame's CFA (the caller's SP, amd64) and ``trap`` says the frame
+    ``fp`` is the machine frame's CFA (the runtime's ``frame.fp``: sp plus the frame size,
+    plus the pushed return address on amd64) and ``trap`` says the frame
     was stopped by a trap (its pc is not a return address).
     """
 
@@ -78,7 +81,7 @@ class Frame:
 
 
 class PhysicalFrame(NamedTuple):
-    """One machine frame: ``sp`` is its lowest address, ``fp`` the caller's SP (amd64).
+    """One machine frame: ``sp`` is its lowest address, ``fp`` its CFA (``frame.fp``).
 
     ``trap`` says the frame was stopped by a trap (its pc is not a return address), which
     the runtime's stack maps care about: they are looked up at ``pc`` then, not ``pc-1``.
@@ -149,7 +152,7 @@ class _G:
 
 
 G_FIELDS = ("goid", "atomicstatus", "waitreason", "waitsince", "stack.lo", "stack.hi", "sched.sp",
-            "sched.pc", "syscallsp", "syscallpc", "m", "gopc", "startpc", "parentGoid")
+            "sched.pc", "sched.lr", "syscallsp", "syscallpc", "m", "gopc", "startpc", "parentGoid")
 
 
 def _g_fields(layout) -> dict[str, tuple[int, int]]:
@@ -246,33 +249,36 @@ def _goroutine(gp: GoProcess, g: _G, gaddr: int, status: int, reasons, threads_b
         created_by=creator if g.u("goid") != 1 else None,
         creator_id=g.u("parentGoid") if g.u("goid") != 1 else None,
         created_file=created_file, created_line=created_line)
-    pc, sp, trap = _start_registers(g, base, thread, gor, unwinder)
+    pc, sp, lr, trap = _start_registers(g, base, thread, gor, unwinder)
     if pc:
-        gor.frames, gor.physical, gor.problem = unwinder.unwind(pc, sp, gor.stack_lo, gor.stack_hi, trap=trap)
+        gor.frames, gor.physical, gor.problem = unwinder.unwind(pc, sp, gor.stack_lo, gor.stack_hi,
+                                                                trap=trap, lr=lr)
         gor.partial = gor.problem is not None
         if gor.partial:
             gp.process.warn(f"goroutine {gor.id}: {gor.problem}")
     return gor
 
 
-def _start_registers(g: _G, status: int, thread, gor: Goroutine, unwinder) -> tuple[int, int, bool]:
-    """Return (pc, sp, trapped) to start unwinding ``g`` from, as the runtime's traceback does."""
+def _start_registers(g: _G, status: int, thread, gor: Goroutine,
+                     unwinder) -> tuple[int, int, int, bool]:
+    """Return (pc, sp, lr, trapped) to start unwinding ``g`` from, as the runtime's traceback
+    does (``unwinder.initAt``); ``lr`` is the link register (0 where there is none)."""
     if status == G_SYSCALL and g.u("syscallsp"):
-        return g.u("syscallpc"), g.u("syscallsp"), False
+        return g.u("syscallpc"), g.u("syscallsp"), 0, False
     sp = g.u("sched.sp")
     if sp:
-        return g.u("sched.pc"), sp, False
+        return g.u("sched.pc"), sp, g.u("sched.lr", 0), False
     if thread is None:
-        return 0, 0, False
+        return 0, 0, 0, False
     if gor.stack_lo <= thread.sp < gor.stack_hi:
         # Running on its own stack: the thread's registers are the goroutine's.
-        return thread.pc, thread.sp, True
+        return thread.pc, thread.sp, unwinder.link_register(thread), True
     # The thread is in a signal handler on its signal stack (a crash): the goroutine's
     # registers are in the signal's ucontext.
-    ctx = unwinder.signal_context(thread.pc, thread.sp)
+    ctx = unwinder.signal_context(thread.pc, thread.sp, unwinder.link_register(thread))
     if ctx is not None and gor.stack_lo <= ctx[1] < gor.stack_hi:
-        return ctx[0], ctx[1], True
-    return 0, 0, False
+        return ctx[0], ctx[1], ctx[2], True
+    return 0, 0, 0, False
 
 
 WINDOWS_G_SLOT = 0x28  # TEB.ArbitraryUserPointer: where Go before 1.20 kept g on windows/amd64
@@ -284,12 +290,18 @@ def current_g(gp: GoProcess, thread: Thread) -> int | None:
     linux/amd64: the word just below the thread pointer (fs_base - 8). windows/amd64: a TEB
     slot holds the address of the M's ``tls`` array, whose first word is g; the slot's
     offset is what the runtime stored in ``runtime.tls_g`` at startup (Go 1.20+), else the
-    TEB's ArbitraryUserPointer. The answer may be an M's g0 or gsignal.
+    TEB's ArbitraryUserPointer. linux/arm64: register R28, Go's g register (TPIDR_EL0 holds
+    g only in cgo builds, and qemu-user writes no NT_ARM_TLS); R28 is trusted only when
+    its g's M names it back as its g0, curg or gsignal, since C code may use R28 freely.
+    The answer may be an M's g0 or gsignal.
     """
+    proc = gp.process
+    reg = arch_facts(proc.goarch).g_register
+    if reg is not None:
+        return _g_named_by_its_m(gp, thread.regs.get(reg, 0))
     base = thread.tls_base
     if not base:
         return None
-    proc = gp.process
     try:
         if proc.goos == "windows":
             tls_g = gp.global_address("runtime.tls_g")
@@ -299,6 +311,21 @@ def current_g(gp: GoProcess, thread: Thread) -> int | None:
         return proc.read_ptr(base - proc.ptr_size)
     except UnmappedAddress:
         return None
+
+
+def _g_named_by_its_m(gp: GoProcess, g: int) -> int | None:
+    """Return ``g`` when ``g.m`` is an M whose g0, curg or gsignal is ``g``, else None."""
+    if not g:
+        return None
+    proc, layout = gp.process, gp.layout
+    try:
+        m = proc.read_ptr(g + layout.offset("runtime.g", "m"))
+        if m and any(layout.has("runtime.m", f) and proc.read_ptr(m + layout.offset("runtime.m", f)) == g
+                     for f in ("g0", "curg", "gsignal")):
+            return g
+    except UnmappedAddress:
+        pass
+    return None
 
 
 def _is_system(start: str | None) -> bool:
@@ -379,6 +406,7 @@ class Unwinder:
         self.tab = gp.pclntab
         self.bias = gp.process.exe_bias
         self.word = gp.process.ptr_size  # the return address's size, pushed by CALL
+        self.arch = arch_facts(gp.process.goarch)
         self._frames: dict[tuple[int, bool], tuple] = {}
         self._funcs: dict[int, str | None] = {}
         self._creators: dict[int, tuple] = {}
@@ -421,47 +449,63 @@ class Unwinder:
             self._frames[key] = hit
         return hit
 
-    def signal_context(self, pc: int, sp: int) -> tuple[int, int] | None:
-        """Return (pc, sp) saved by the kernel for the signal being handled at (pc, sp), or None.
+    def link_register(self, thread) -> int:
+        """Return the thread's link register (arm64 x30), 0 on machines without one."""
+        return thread.regs.get("x30", 0) if self.arch.uses_lr else 0
 
-        Walks up to ``runtime.sigtramp``; the kernel's rt_sigframe starts at its return
-        address: pretcode, then a ucontext whose mcontext (at +40) holds the general
-        registers r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip (linux/amd64).
+    def _return_address(self, sp: int, fp: int, lr: int, innermost: bool) -> int:
+        """Return the frame's return address as ``unwinder.resolveInternal`` derives it:
+        pushed just below the CFA (amd64), or the link register saved at 0(RSP) once the
+        frame exists, else still in the register (arm64). Raises UnmappedAddress."""
+        if not self.arch.uses_lr:
+            return self.proc.read_ptr(fp - self.word)
+        if (innermost and sp < fp) or lr == 0:
+            return self.proc.read_ptr(sp)
+        return lr
+
+    def signal_context(self, pc: int, sp: int, lr: int = 0) -> tuple[int, int, int] | None:
+        """Return (pc, sp, lr) saved by the kernel for the signal being handled at (pc, sp),
+        or None; lr is 0 on machines without a link register.
+
+        Walks up to ``runtime.sigtramp``, whose frame top is the handler's first SP; the
+        kernel's rt_sigframe lies there (its layout: ``ArchFacts.sigframe_*``).
         """
-        for _ in range(64):
+        arch = self.arch
+        for i in range(64):
             f, spd, _logical = self._lookup(pc, False)
             if f is None or spd < 0:
                 return None
             frame_top = sp + spd
-            if f.name == "runtime.sigtramp":
-                gregs = frame_top + 8 + 40
-                try:
-                    rsp = self.proc.read_ptr(gregs + 15 * 8)
-                    rip = self.proc.read_ptr(gregs + 16 * 8)
-                except UnmappedAddress:
-                    return None
-                return rip, rsp
             try:
-                pc = self.proc.read_ptr(frame_top)
+                if f.name == "runtime.sigtramp":
+                    saved_lr = arch.sigframe_lr
+                    return (self.proc.read_ptr(frame_top + arch.sigframe_pc),
+                            self.proc.read_ptr(frame_top + arch.sigframe_sp),
+                            self.proc.read_ptr(frame_top + saved_lr) if saved_lr is not None else 0)
+                fp = frame_top + (0 if arch.uses_lr else self.word)
+                pc = self._return_address(sp, fp, lr, i == 0)
             except UnmappedAddress:
                 return None
-            sp = frame_top + self.word
+            sp, lr = fp, 0
         return None
 
-    def unwind(self, pc: int, sp: int, lo: int, hi: int, *,
-               trap: bool = False) -> tuple[list[Frame], list[PhysicalFrame], str | None]:
-        """Return (logical frames, machine frames, problem or None) from (pc, sp) outward."""
+    def unwind(self, pc: int, sp: int, lo: int, hi: int, *, trap: bool = False,
+               lr: int = 0) -> tuple[list[Frame], list[PhysicalFrame], str | None]:
+        """Return (logical frames, machine frames, problem or None) from (pc, sp) outward;
+        ``lr`` is the link register at the start (arm64; 0: none)."""
+        arch = self.arch
+        pushed = 0 if arch.uses_lr else self.word  # the return address CALL pushes (amd64)
         frames: list[Frame] = []
         physical: list[PhysicalFrame] = []
         # a zero-copy view when the stack lies in one segment; else word by word (g.stack
         # comes from the dump: bounds spanning segments must not copy gigabytes)
         seg = self.proc.memory.find(lo) if 0 < hi - lo <= 1 << 30 else None
         stack = self.proc.view(lo, hi - lo) if seg is not None and seg.present and hi <= seg.end else None
-        for _ in range(MAX_FRAMES):
+        for n in range(MAX_FRAMES):
             f, spd, logical = self._lookup(pc, trap)
             if f is None:
                 return frames, physical, f"pc {pc:#x} is not in any Go function"
-            caller_sp = sp + spd + self.word if spd >= 0 else sp
+            caller_sp = sp + spd + pushed if spd >= 0 else sp
             for i, lf in enumerate(logical):
                 frames.append(Frame(print_name(lf.name), lf.file, lf.line, pc, sp,
                                     inlined=i < len(logical) - 1, fp=caller_sp, trap=trap,
@@ -474,16 +518,36 @@ class Unwinder:
                 return frames, physical, f"no frame size for {f.name} at {pc:#x}"
             if not lo <= caller_sp <= hi:
                 return frames, physical, f"stack pointer {caller_sp:#x} left the stack [{lo:#x}, {hi:#x})"
+            ra = caller_sp - self.word if pushed else sp  # where the return address is saved
             try:
-                ra = caller_sp - self.word
-                if stack is not None and ra >= lo:
-                    ret = int.from_bytes(stack[ra - lo: caller_sp - lo], self.proc.byte_order)
+                if not pushed and not ((n == 0 and sp < caller_sp) or lr == 0):
+                    ret = lr  # a leaf without a frame: still in the link register
+                elif stack is not None and lo <= ra and ra + self.word <= hi:
+                    ret = int.from_bytes(stack[ra - lo: ra - lo + self.word], self.proc.byte_order)
                 else:
                     ret = self.proc.read_ptr(ra)
             except UnmappedAddress:
-                return frames, physical, f"stack at {caller_sp - self.word:#x} is not in the dump"
+                return frames, physical, f"stack at {ra:#x} is not in the dump"
             if ret == 0:
                 return frames, physical, None
             trap = f.name in _INJECTED
-            pc, sp = ret, caller_sp
+            pc, sp, lr = ret, caller_sp, 0
+            if trap and arch.uses_lr:
+                pc, sp, lr = self._after_injected_call(pc, sp)
         return frames, physical, f"more than {MAX_FRAMES} frames"
+
+    def _after_injected_call(self, pc: int, sp: int) -> tuple[int, int, int]:
+        """Return (pc, sp, lr) of the frame a signal interrupted, below an injected call on a
+        link-register machine: the handler saved that frame's LR at the injected call's CFA
+        and bumped SP past it (``unwinder.next``: ``alignUp(sys.MinFrameSize, sys.StackAlign)``).
+        Raises nothing: an unreadable word leaves the frame as it is."""
+        arch = self.arch
+        try:
+            saved = self.proc.read_ptr(sp)
+        except UnmappedAddress:
+            return pc, sp, 0
+        sp += -(-arch.min_frame_size // arch.stack_align) * arch.stack_align
+        f, spd, _logical = self._lookup(pc, True)
+        if f is None:
+            return saved, sp, 0
+        return pc, sp, saved if spd == 0 else 0

@@ -4,10 +4,13 @@ This follows ``scanstack`` and ``scanframeworker`` in src/runtime/mgcmark.go (th
 Go 1.19 and 1.21-1.27 apart from names) with the frame geometry of the runtime's unwinder
 (``gentraceback`` in 1.19 traceback.go, ``unwinder.resolveInternal`` in 1.21+) and the
 maps of ``getStackMap`` (1.19 stack.go, 1.21+ stkframe.go). For each machine frame of
-``Goroutine.physical`` (amd64):
+``Goroutine.physical`` (``fp`` is the runtime's ``frame.fp``; the per-GOARCH numbers are
+``archfacts.ArchFacts``):
 
-* ``varp = fp - 8`` (the return address), less 8 more for the saved frame pointer when the
-  frame is not empty; ``argp = fp``;
+* ``varp = fp - 8`` on amd64 (the return address), ``fp`` on arm64 (the callee saved LR
+  at 0(SP) instead), less 8 more for the saved frame pointer when the frame is not empty;
+  ``argp = fp + sys.MinFrameSize`` (0 on amd64, 8 on arm64); locals exist when
+  ``varp - sp`` exceeds 0 (amd64) or ``sys.StackAlign`` (arm64);
 * the continuation pc is the frame's pc, except below ``runtime.sigpanic``: the function's
   ``deferreturn`` call site (+1), or 0 when it has none (a dead frame: nothing scanned);
 * the stack map index is ``PCDATA_StackMapIndex`` at ``continpc - 1`` (or -1 at the
@@ -28,7 +31,8 @@ maps of ``getStackMap`` (1.19 stack.go, 1.21+ stkframe.go). For each machine fra
   runtime's two queues do);
 * frames of ``runtime.asyncPreempt`` and ``runtime.debugCallV2`` and the frame just
   above each are scanned conservatively, every word of ``[sp, varp)`` and of the args;
-  no stack objects are registered for them.
+  no stack objects are registered for them. On arm64 from go1.26 such a frame (and a
+  conservatively scanned sigpanic) also covers the 16 bytes its caller's LR was pushed into;
 
 Besides frames, ``scanstack`` scans ``g.sched.ctxt`` and, for each record of the
 ``g._defer`` list, ``d.fn``, ``d.link`` and (for heap records) ``d`` itself.
@@ -58,6 +62,7 @@ import numpy as np
 
 from core import UnmappedAddress
 
+from ..binary.archfacts import arch_facts
 from ..heap.heap import heap_of
 from ..memo import once_per
 from ..binary.pclntab import (FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS,
@@ -73,8 +78,6 @@ log = logging.getLogger(__name__)
 ARGS_SIZE_UNKNOWN = -0x80000000          # internal/abi.ArgsSizeUnknown
 _CONSERVATIVE_FUNCS = ("asyncPreempt", "debugCallV2")  # funcIDs scanframeworker checks
 _REFLECT_STUBS = ("reflect.makeFuncStub", "reflect.methodValueCall")
-_GP_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11",
-            "r12", "r13", "r14", "r15")
 
 # area codes (index into AREAS)
 LOCALS, ARGS, FRAME, OBJECT, CTXT, DEFER_FN, DEFER_LINK, DEFER, RUNNING, REGISTER = range(10)
@@ -159,6 +162,8 @@ class _Ctx:
         self.tab = gp.pclntab
         self.bias = gp.process.exe_bias
         self.ptr = gp.process.ptr_size     # a stack slot: the GC scans pointer-sized words
+        self.arch = arch_facts(gp.process.goarch)
+        self.lr_bump = self.arch.uses_lr and gp.facts.conservative_scan_covers_pushed_lr
         L = gp.layout
         self.sm_n = L.offset("runtime.stackmap", "n")
         self.sm_nbit = L.offset("runtime.stackmap", "nbit")
@@ -286,15 +291,18 @@ def _words(lo: int, hi: int, ptr: int) -> np.ndarray:
 def _build_plan(ctx: _Ctx, f, fr, mode: int, after_sigpanic: bool) -> _Plan:
     """Return the plan of frame ``fr`` of function ``f`` (scanframeworker + getStackMap)."""
     plan = _Plan(f.name)
-    p = ctx.ptr
+    p, arch = ctx.ptr, ctx.arch
     size = fr.fp - fr.sp
-    varp = size - p                        # the return address is at fp-8
+    varp = size if arch.uses_lr else size - p  # amd64: the return address is at fp-8
     if varp > 0:
         varp -= p                          # the saved frame pointer (framepointer_enabled)
-    argp = size                            # sys.MinFrameSize is 0 on amd64
+    argp = size + arch.min_frame_size
     if mode != PRECISE_MODE:
         area = RUNNING if mode == RUNNING_MODE else FRAME
-        plan.add(_words(0, varp, p), area, False)
+        top = varp
+        if varp > 0 and ctx.lr_bump and (f.func_id_name in _CONSERVATIVE_FUNCS or f.name == "runtime.sigpanic"):
+            top += -(-arch.min_frame_size // arch.stack_align) * arch.stack_align
+        plan.add(_words(0, top, p), area, False)
         plan.add(argp + _words(0, _arg_bytes(ctx, f, fr), p), area, False)
         return plan
     if after_sigpanic:  # continpc: the deferreturn call site, or a dead frame
@@ -310,7 +318,7 @@ def _build_plan(ctx: _Ctx, f, fr, mode: int, after_sigpanic: bool) -> _Plan:
     if maps.problem:
         plan.problem = maps.problem
         return plan
-    if varp > 0:
+    if varp > arch.locals_min_size:
         if maps.locals is None or maps.locals[0] <= 0:
             plan.problem = f"{f.name} has locals but no locals stack map"
         elif maps.locals[1] > 0:
@@ -351,9 +359,9 @@ def _arg_bytes(ctx: _Ctx, f, fr) -> int:
 
 def _reflect_method_value(ctx: _Ctx, fr):
     """Return (bitmap addr, n words) of a reflect stub's args map, or None before its frame exists."""
-    p = ctx.ptr
-    arg0 = fr.sp
-    if arg0 >= fr.fp - p:
+    p, arch = ctx.ptr, ctx.arch
+    arg0 = fr.sp + arch.min_frame_size
+    if arg0 >= fr.fp - (0 if arch.uses_lr else p):  # the CALL pushed a word on amd64
         return None
     mv = ctx.proc.read_ptr(arg0)
     ret_valid = ctx.proc.read(arg0 + 4 * p, 1)[0]
@@ -551,8 +559,9 @@ def _registers(ctx: _Ctx, gs: list, out: _Out) -> None:
         if g.status != "running" or not g.physical or not g.physical[0].trap:
             continue
         th = ctx.threads.get(g.thread)
+        regs = ctx.arch.gp_regs
         if th is not None and g.stack_lo <= th.sp < g.stack_hi:
-            out.add(np.zeros(len(_GP_REGS), U64), [th.regs.get(r, 0) for r in _GP_REGS],
+            out.add(np.zeros(len(regs), U64), [th.regs.get(r, 0) for r in regs],
                     -1, gi, REGISTER, False)
 
 

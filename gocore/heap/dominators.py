@@ -189,6 +189,15 @@ def _groups(hi) -> tuple[np.ndarray, np.ndarray, list[str]]:
     group = rank[np.asarray(inv).ravel()]
     group_row = np.sort(first).astype(np.int32)
     names = [roots.group_name(int(r)) for r in group_row]   # one per group, not per word
+    # a frame whose words are all one variable's is named by it: main.handle.r
+    k = len(group_row)
+    lo = np.full(k, np.iinfo(np.int32).max, np.int64)
+    hi_ = np.full(k, -1, np.int64)
+    np.minimum.at(lo, group, roots.var)
+    np.maximum.at(hi_, group, roots.var)
+    one = np.flatnonzero(in_frame[group_row] & (lo == hi_) & (lo >= 0))
+    for g in one.tolist():       # one per named frame group
+        names[g] = f"{names[g]}.{roots.frames.var_names[int(lo[g])]}"
     return group, group_row, names
 
 

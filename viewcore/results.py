@@ -609,3 +609,38 @@ class TopRoots:
                 "named_variables": self.named_variables,
                 "shared": {"bytes": self.shared_bytes, "objects": self.shared_objects},
                 "live": {"bytes": self.live_bytes, "objects": self.live_objects}}
+
+
+@dataclass
+class LocalRow:
+    """``goroutine ID --locals``: one argument or local of a frame, from DWARF."""
+
+    name: str
+    type: str
+    address: int                 # where it lives in the frame
+    value: Any                   # int, float, bool, str (a string's text); None otherwise
+    pointer: int | None          # what a pointer, map, chan, func, slice or string points at
+    text: str                    # the value as viewcore shows it
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the local."""
+        return {"name": self.name, "type": self.type, "address": self.address,
+                "value": self.value, "pointer": self.pointer}
+
+
+@dataclass
+class GoroutineLocals:
+    """``goroutine ID --locals``: the goroutine, each frame with its arguments and locals."""
+
+    row: GoroutineRow
+    locals: list[list[LocalRow]]    # per frame of ``row.frames``
+    dwarf: bool                     # False: the executable has no DWARF, no frame has locals
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the goroutine object, each frame with ``locals``, and ``dwarf``."""
+        doc = self.row.to_json()
+        for f, loc in zip(doc["frames"], self.locals):
+            f["locals"] = [x.to_json() for x in loc]
+        doc["dwarf"] = self.dwarf
+        return doc

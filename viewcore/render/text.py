@@ -309,3 +309,4 @@ def _top_retained(result: TopRetained, console) -> None:
 
 
 from . import toproots  # noqa: E402,F401 - registers top --by root's renderer
+from . import locals as _locals  # noqa: E402,F401 - registers goroutine --locals' renderer

@@ -569,3 +569,78 @@ class TopRetained:
                 "roots": [r.to_json() for r in self.roots],
                 "shared": {"bytes": self.shared_bytes, "objects": self.shared_objects},
                 "live": {"bytes": self.live_bytes, "objects": self.live_objects}}
+
+
+@dataclass
+class RootsRow:
+    """``top --by root``: the roots of one name (a global, or a function's frames holding
+    their words through one variable, ``main.handle.r``) and what they alone keep alive."""
+
+    root: str
+    kind: str
+    type: str | None
+    roots: int                # how many roots (frames, one per goroutine; 1 for a global)
+    goroutines: int
+    retained: int
+    retained_objects: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the row."""
+        return {"root": self.root, "kind": self.kind, "type": self.type, "roots": self.roots,
+                "goroutines": self.goroutines, "retained": self.retained,
+                "retained_objects": self.retained_objects}
+
+
+@dataclass
+class TopRoots:
+    """``top --by root``: roots summed by name, the most retained first."""
+
+    rows: list[RootsRow]
+    named_variables: bool     # False: no DWARF, frames are named by function alone
+    live_objects: int
+    live_bytes: int
+    shared_bytes: int
+    shared_objects: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return ``{by: "root", roots, named_variables, shared, live}``."""
+        return {"by": "root", "roots": [r.to_json() for r in self.rows],
+                "named_variables": self.named_variables,
+                "shared": {"bytes": self.shared_bytes, "objects": self.shared_objects},
+                "live": {"bytes": self.live_bytes, "objects": self.live_objects}}
+
+
+@dataclass
+class LocalRow:
+    """``goroutine ID --locals``: one argument or local of a frame, from DWARF."""
+
+    name: str
+    type: str
+    address: int                 # where it lives in the frame
+    value: Any                   # int, float, bool, str (a string's text); None otherwise
+    pointer: int | None          # what a pointer, map, chan, func, slice or string points at
+    text: str                    # the value as viewcore shows it
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the local."""
+        return {"name": self.name, "type": self.type, "address": self.address,
+                "value": self.value, "pointer": self.pointer}
+
+
+@dataclass
+class GoroutineLocals:
+    """``goroutine ID --locals``: the goroutine, each frame with its arguments and locals."""
+
+    row: GoroutineRow
+    locals: list[list[LocalRow]]    # per frame of ``row.frames``
+    dwarf: bool                     # False: the executable has no DWARF, no frame has locals
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the goroutine object, each frame with ``locals``, and ``dwarf``."""
+        doc = self.row.to_json()
+        for f, loc in zip(doc["frames"], self.locals):
+            f["locals"] = [x.to_json() for x in loc]
+        doc["dwarf"] = self.dwarf
+        return doc

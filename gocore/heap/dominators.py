@@ -138,10 +138,54 @@ class Dominators:
         return replace(info, name=self.group_name[k],
                        type=info.type if info.kind == "global" else None)
 
+    def roots_by_name(self) -> RootsByName:
+        """Return the root groups summed by name: the frames of one function holding their
+        words through one variable (``main.handle.r``, one per goroutine) are one row, and
+        each global is its own; the most retained first."""
+        gi = np.arange(len(self.group_name))
+        kind = self.hi.roots.kind[self.group_row] if len(gi) else np.zeros(0, np.uint8)
+        labels: dict[tuple[int, str], int] = {}
+        key = np.array([labels.setdefault((int(k), n), len(labels))      # one per group
+                        for k, n in zip(kind.tolist(), self.group_name)], np.int64)
+        m = len(labels)
+        retained = np.bincount(key, weights=self.group_retained.astype(np.float64), minlength=m)
+        count = np.bincount(key, weights=self.group_count.astype(np.float64), minlength=m)
+        groups = np.bincount(key, minlength=m)
+        goro = self.hi.roots.goroutine[self.group_row] if len(gi) else np.zeros(0, np.int64)
+        pairs = np.unique(np.stack([key, goro], axis=1)[goro >= 0], axis=0) if len(gi) else np.zeros((0, 2), np.int64)
+        goroutines = np.bincount(pairs[:, 0], minlength=m) if len(pairs) else np.zeros(m, np.int64)
+        first = np.full(m, len(gi), np.int64)
+        np.minimum.at(first, key, gi)
+        ret = np.rint(retained).astype(np.uint64)
+        order = np.lexsort((first, -retained))
+        names = [n for _, n in labels]
+        return RootsByName([names[i] for i in order.tolist()], first[order].astype(np.int32),
+                           ret[order], np.rint(count[order]).astype(np.int64),
+                           groups[order].astype(np.int64), goroutines[order].astype(np.int64))
+
     def top_groups(self, n: int) -> np.ndarray:
         """Return up to ``n`` root groups, the most retained first."""
         order = np.lexsort((np.arange(len(self.group_retained)), -self.group_retained.astype(np.float64)))
         return order[:n]
+
+
+@dataclass
+class RootsByName:
+    """Root groups summed by name (``Dominators.roots_by_name``), one row per name, the most
+    retained first: ``group[i]`` is its first root group (``Dominators.group_info``),
+    ``retained`` / ``retained_objects`` what its groups alone keep alive in total,
+    ``groups`` how many root groups it sums and ``goroutines`` how many goroutines they are
+    in (0 for globals)."""
+
+    name: list[str]
+    group: np.ndarray
+    retained: np.ndarray
+    retained_objects: np.ndarray
+    groups: np.ndarray
+    goroutines: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.name)
 
 
 def _dense(*cols: np.ndarray) -> np.ndarray:
@@ -189,6 +233,15 @@ def _groups(hi) -> tuple[np.ndarray, np.ndarray, list[str]]:
     group = rank[np.asarray(inv).ravel()]
     group_row = np.sort(first).astype(np.int32)
     names = [roots.group_name(int(r)) for r in group_row]   # one per group, not per word
+    # a frame whose words are all one variable's is named by it: main.handle.r
+    k = len(group_row)
+    lo = np.full(k, np.iinfo(np.int32).max, np.int64)
+    hi_ = np.full(k, -1, np.int64)
+    np.minimum.at(lo, group, roots.var)
+    np.maximum.at(hi_, group, roots.var)
+    one = np.flatnonzero(in_frame[group_row] & (lo == hi_) & (lo >= 0))
+    for g in one.tolist():       # one per named frame group
+        names[g] = f"{names[g]}.{roots.frames.var_names[int(lo[g])]}"
     return group, group_row, names
 
 

@@ -6,6 +6,10 @@ the types along that path, from the object up to the root's name (``main.Leak`` 
 layout goref's profiles use: ``go tool pprof`` then shows, per root and per path, how many
 objects and bytes hang there.
 
+A frame root's chain ends in its variable under its function (``main.Request`` <-
+``main.handle.r`` <- ``main.handle``), so a profile viewer ranks the function as a holder;
+the chains of each goroutine are kept apart, its id in ``ChainTree.goroutine``.
+
 Chains are interned as a tree of nodes ``(label, parent node)``, built level by level over
 the marking tree with numpy. A run of objects of one type (a linked list) is one node, and
 chains deeper than ``max_depth`` stop there, so the tree stays small.
@@ -29,6 +33,7 @@ class ChainTree:
     count: np.ndarray     # int64 per node: live objects whose chain ends here
     bytes: np.ndarray     # int64 per node: their slot bytes
     labels: list[str]
+    goroutine: np.ndarray  # int64 per node: the goroutine of its frame root, -1
 
     def chain(self, k: int) -> list[str]:
         """Return node ``k``'s chain, innermost (the objects' type) first."""
@@ -59,14 +64,22 @@ def reference_chains(hi, max_depth: int = 32) -> ChainTree:
     texts: dict[str, int] = {}
     used_label = np.array([texts.setdefault(roots.describe(int(r)), len(texts))
                            for r in used.tolist()], dtype=np.int64)
+    # a frame root's function, above its variable (one text per function)
+    funcs = [roots.function_of(int(r)) for r in used.tolist()]
+    used_func = np.array([-1 if f is None else texts.setdefault(f, len(texts)) for f in funcs],
+                         dtype=np.int64)
     labels = list(by_name) + list(texts)
     root_label = np.zeros(len(roots), dtype=np.int64)
     root_label[used] = len(by_name) + used_label
+    root_func = np.full(len(roots), -1, dtype=np.int64)
+    root_func[used] = np.where(used_func >= 0, len(by_name) + used_func, -1)
 
     node_label: list[int] = []
     node_parent: list[int] = []
     node_depth: list[int] = []
+    node_goro: list[int] = []
     interned: dict[int, int] = {}
+    tops: dict[tuple[int, int], int] = {}
 
     nlabels = len(labels)
     arrays = {"label": np.zeros(0, np.int64), "depth": np.zeros(0, np.int64)}
@@ -85,6 +98,7 @@ def reference_chains(hi, max_depth: int = 32) -> ChainTree:
                 node_label.append(lab)
                 node_parent.append(p)
                 node_depth.append(1 if p == ROOT_NODE else node_depth[p] + 1)
+                node_goro.append(-1 if p == ROOT_NODE else node_goro[p])
             ids[j] = k
         if len(arrays["label"]) != len(node_label):
             arrays["label"] = np.array(node_label, dtype=np.int64)
@@ -94,7 +108,24 @@ def reference_chains(hi, max_depth: int = 32) -> ChainTree:
     node_of = np.full(n, ROOT_NODE, dtype=np.int64)
     level = np.flatnonzero(live & (parent < 0))
     if len(level):
-        name_nodes = intern(root_label[reach.root[level]], np.full(len(level), ROOT_NODE))
+        lr = reach.root[level]
+        top = np.full(len(level), ROOT_NODE, dtype=np.int64)
+        framed = root_func[lr] >= 0
+        if framed.any():     # one function node per (function, goroutine)
+            pairs, inv = np.unique(np.stack([root_func[lr[framed]], roots.goroutine[lr[framed]]],
+                                            axis=1), axis=0, return_inverse=True)
+            ids = np.empty(len(pairs), dtype=np.int64)
+            for j, (lab, g) in enumerate(pairs.tolist()):   # one per frame root's goroutine
+                k = tops.get((lab, g))
+                if k is None:
+                    k = tops[(lab, g)] = len(node_label)
+                    node_label.append(lab)
+                    node_parent.append(ROOT_NODE)
+                    node_depth.append(1)
+                    node_goro.append(g)
+                ids[j] = k
+            top[framed] = ids[np.asarray(inv).ravel()]
+        name_nodes = intern(root_label[lr], top)
         node_of[level] = intern(type_label[level], name_nodes)
     # children of each object in the marking tree, as CSR
     kids = np.flatnonzero(live & (parent >= 0))
@@ -122,4 +153,5 @@ def reference_chains(hi, max_depth: int = 32) -> ChainTree:
     count = np.bincount(node_of[ids], minlength=k).astype(np.int64)
     nbytes = np.bincount(node_of[ids], weights=hi.heap.size[ids].astype(np.float64), minlength=k)
     return ChainTree(np.array(node_label, dtype=np.int64), np.array(node_parent, dtype=np.int64),
-                     count, np.rint(nbytes).astype(np.int64), labels)
+                     count, np.rint(nbytes).astype(np.int64), labels,
+                     np.array(node_goro, dtype=np.int64))

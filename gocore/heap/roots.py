@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -45,6 +45,8 @@ ROOT_KINDS = ("global", "frame", "finalizer", "other")  # the contract's root ki
 GLOBAL, FRAME, FINALIZER, OTHER = range(4)
 NO_AREA = 255                      # ``area`` of rows that are not stack words
 _FRAME_AREAS = (LOCALS, ARGS, STACK_FRAME, OBJECT, RUNNING)
+_AREA_WORD = {LOCALS: "local", ARGS: "arg", OBJECT: "stack object", STACK_FRAME: "frame",
+              RUNNING: "running frame"}   # a frame word's area, before its CFA offset
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class RootInfo:
     goroutine: int | None
     type: str | None
     function: str | None = None   # the frame's function, for stack roots in a frame
+    variable: str | None = None   # the frame's variable holding the word, with its field path
 
 
 @dataclass
@@ -69,6 +72,7 @@ class FrameTable:
     pc: np.ndarray          # uint64 the pc its variables are located at
     fp: np.ndarray          # uint64 the caller's SP (the CFA)
     func_names: list[str]
+    var_names: list[str] = field(default_factory=list)   # rows of ``RootTable.var``
 
     def __len__(self) -> int:
         return len(self.func)
@@ -93,7 +97,13 @@ class RootTable:
     global variable, the section, the object with a finalizer; 0 otherwise), so the
     word's offset is ``slot - base``. ``type`` is the DWARF type id of the memory at
     ``type_address`` that holds the word (-1 unknown). ``area`` and ``precise`` say how a
-    stack word was found (``stackroots.AREAS``; ``NO_AREA`` for other rows).
+    stack word was found (``stackroots.AREAS``; ``NO_AREA`` for other rows). ``var``
+    indexes ``frames.var_names``: the frame variable (and field path) holding a stack
+    word, -1 when DWARF names none.
+
+    A stack word's text is its function and variable (``main.handle.r``), else its
+    function, area and offset from the frame's CFA (``main.handle local-0x48``); its
+    goroutine is the ``goroutine`` column, not part of the name.
     """
 
     ptr: np.ndarray           # uint64 the pointer value
@@ -108,6 +118,7 @@ class RootTable:
     type_address: np.ndarray  # uint64 where that typed memory starts, 0
     area: np.ndarray          # uint8 stack area, NO_AREA
     precise: np.ndarray       # bool: False for conservatively scanned words
+    var: np.ndarray           # int32 index into ``frames.var_names``, -1
     names: list[str]
     always_offset: list[bool]   # per name: its text always carries ``+offset``
     frames: FrameTable
@@ -129,9 +140,16 @@ class RootTable:
         f = int(self.frame[r])
         return self.frames.function(f) if f >= 0 else None
 
+    def variable_of(self, r: int) -> str | None:
+        """Return the frame variable (with its field path) holding stack root ``r``, or None."""
+        v = int(self.var[r])
+        return self.frames.var_names[v] if v >= 0 else None
+
     def describe(self, r: int) -> str:
         """Return root ``r``'s text: ``main.list+0x8``, ``data+0x1f0``,
-        ``finalizer of 0x...+0x8``, ``goroutine 7 main.f: locals at 0x...``."""
+        ``finalizer of 0x...+0x8``, ``main.handle.r`` (a frame's variable),
+        ``main.f local-0x48`` (a frame word no variable names: its CFA offset),
+        ``goroutine 7 sched.ctxt`` (a goroutine's word outside its frames)."""
         n = int(self.name[r])
         if n >= 0:
             base = int(self.base[r])
@@ -139,15 +157,16 @@ class RootTable:
             if base and (off or self.always_offset[n]):
                 return f"{self.names[n]}+{off:#x}"
             return self.names[n]
-        where = f"goroutine {int(self.goroutine[r])}"
-        func = self.function_of(r)
-        if func is not None:
-            where += f" {func}"
         tail = "" if self.precise[r] else ", conservative"
-        area = AREAS[int(self.area[r])]
-        if area == "register":
-            return f"{where}: register{tail}"
-        return f"{where}: {area} at {int(self.slot[r]):#x}{tail}"
+        func = self.function_of(r)
+        var = self.variable_of(r)
+        if func is None:
+            return f"goroutine {int(self.goroutine[r])} {AREAS[int(self.area[r])]}{tail}"
+        if var is not None:
+            return f"{func}.{var}{tail}"
+        off = int(self.slot[r]) - int(self.frames.fp[int(self.frame[r])])
+        area = _AREA_WORD.get(int(self.area[r]), AREAS[int(self.area[r])])
+        return f"{func} {area}{off:+#x}{tail}"
 
     def group_name(self, r: int) -> str:
         """Return the name of the root *group* of row ``r``: a DWARF global's words are its
@@ -158,7 +177,7 @@ class RootTable:
         if k == GLOBAL and n >= 0 and not self.always_offset[n]:
             return self.names[n]
         if k == FRAME and int(self.frame[r]) >= 0:
-            return f"goroutine {int(self.goroutine[r])} {self.function_of(r)}"
+            return self.function_of(r)
         return self.describe(r)
 
     def info(self, r: int, type_name: Callable[[int], str]) -> RootInfo:
@@ -171,7 +190,7 @@ class RootTable:
         slot, base = int(self.slot[r]), int(self.base[r])
         if n < 0:   # a stack word
             return RootInfo(self.describe(r), kind, slot or None, 0, self.goroutine_of(r), tname,
-                            self.function_of(r))
+                            self.function_of(r), self.variable_of(r))
         if k == GLOBAL and not self.always_offset[n]:
             return RootInfo(self.names[n], kind, base, slot - base, None, tname)
         if k == GLOBAL:  # a section word no DWARF global holds
@@ -205,10 +224,11 @@ class _Part(NamedTuple):
     type_address: np.ndarray
     area: np.ndarray
     precise: np.ndarray
+    var: np.ndarray
 
 
 def _part(ptr, obj, slot, kind, *, goroutine=-1, frame=-1, name=-1, base=0, type=-1,
-          type_address=0, area=NO_AREA, precise=True) -> _Part:
+          type_address=0, area=NO_AREA, precise=True, var=-1) -> _Part:
     n = len(ptr)
 
     def col(v, dt):
@@ -216,7 +236,7 @@ def _part(ptr, obj, slot, kind, *, goroutine=-1, frame=-1, name=-1, base=0, type
     return _Part(col(ptr, U64), col(obj, np.int32), col(slot, U64), col(kind, np.uint8),
                  col(goroutine, np.int64), col(frame, np.int32), col(name, np.int32),
                  col(base, U64), col(type, np.int32), col(type_address, U64),
-                 col(area, np.uint8), col(precise, bool))
+                 col(area, np.uint8), col(precise, bool), col(var, np.int32))
 
 
 class _Names:
@@ -310,13 +330,17 @@ def global_roots(gp: GoProcess, heap: Heap, names: _Names) -> list[_Part]:
 
 # ---- goroutine stacks ----
 
-def frame_slot_types(gp: GoProcess, t: StackRootTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (rows, DWARF type ids, deltas) for the precise frame words of stack root table
-    ``t`` that a DWARF variable of their frame holds at the frame's pc (the variable starts
-    ``delta`` bytes before the word; typeinfer ``FrameSlotTypes``). Work is per distinct
-    (pc, CFA offset), not per goroutine."""
-    from .typeinfer import FrameSlotTypes
-    none = np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
+def frame_slot_vars(gp: GoProcess, t: StackRootTable
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Return (rows, DWARF type ids, deltas, variable ids, variable names) for the precise
+    frame words of stack root table ``t`` that a DWARF variable of their frame holds
+    (``framevars.FrameSlotVars``: located at the frame's pc, else by its spill slot). A
+    row's type id is -1 where the variable is named but its type is not agreed, its
+    variable id -1 where the type is agreed but not the name; memory at ``slot - delta``
+    holds a value of the type. Work is per distinct (pc, CFA offset), not per goroutine."""
+    from .framevars import FrameSlotVars
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
+            np.zeros(0, np.int32), [])
     if gp.dwarf is None or t.frame_fp is None or not len(t):
         return none
     rows = np.flatnonzero(t.precise & (t.frame >= 0) & np.isin(t.area, (LOCALS, ARGS, OBJECT)))
@@ -326,13 +350,24 @@ def frame_slot_types(gp: GoProcess, t: StackRootTable) -> tuple[np.ndarray, np.n
     pc = t.frame_pc[fr].astype(np.int64) - gp.process.exe_bias
     off = t.slot[rows].astype(np.int64) - t.frame_fp[fr].astype(np.int64)
     keys, inv = np.unique(np.stack([pc, off], axis=1), axis=0, return_inverse=True)
-    slots = FrameSlotTypes(gp.dwarf, gp.dwarf.types)
+    code = sp_delta = None
+    exe = gp.process.exe
+    if gp.process.goarch == "amd64" and exe is not None:   # spills read from amd64 code
+        code = exe.read_static
+
+        def sp_delta(link_pc: int) -> int:
+            f = gp.pclntab.find_func(link_pc)
+            return f.sp_delta(link_pc) if f is not None else 0
+    slots = FrameSlotVars(gp.dwarf, gp.dwarf.types, code, sp_delta)
     got = [slots.at(int(p), int(o)) for p, o in keys]    # per distinct frame slot
-    tid = np.array([g[0] if g is not None else -1 for g in got], np.int32)
-    delta = np.array([g[1] if g is not None else 0 for g in got], np.int64)
+    var_names: dict[str, int] = {}
+    tid = np.array([g.type if g is not None else -1 for g in got], np.int32)
+    delta = np.array([g.delta if g is not None else 0 for g in got], np.int64)
+    var = np.array([var_names.setdefault(g.name, len(var_names)) if g is not None and g.name
+                    else -1 for g in got], np.int32)
     k = np.asarray(inv).ravel()
-    typed = tid[k] >= 0
-    return rows[typed], tid[k][typed], delta[k][typed]
+    known = (tid[k] >= 0) | (var[k] >= 0)
+    return rows[known], tid[k][known], delta[k][known], var[k][known], list(var_names)
 
 
 def frame_roots(gp: GoProcess, t: StackRootTable) -> tuple[_Part, FrameTable]:
@@ -345,17 +380,22 @@ def frame_roots(gp: GoProcess, t: StackRootTable) -> tuple[_Part, FrameTable]:
     kind = np.where(frame_area[t.area], FRAME, OTHER).astype(np.uint8)
     typ = np.full(len(t), -1, np.int32)
     taddr = np.zeros(len(t), U64)
+    var = np.full(len(t), -1, np.int32)
+    var_names: list[str] = []
     try:
-        rows, tid, delta = frame_slot_types(gp, t)
+        rows, tid, delta, var_ids, var_names = frame_slot_vars(gp, t)
     except GoCoreError as e:           # DWARF bodies unreadable: roots stay untyped
         gp.process.warn(f"heap: frame variables' types unavailable ({e})")
     else:
-        typ[rows] = tid
-        taddr[rows] = t.slot[rows] - delta.astype(U64)
+        typed = tid >= 0
+        typ[rows[typed]] = tid[typed]
+        taddr[rows[typed]] = t.slot[rows[typed]] - delta[typed].astype(U64)
+        var[rows] = var_ids
     part = _part(t.ptr, t.obj, t.slot, kind, goroutine=t.goids[t.goro], frame=t.frame,
-                 type=typ, type_address=taddr, area=t.area, precise=t.precise)
+                 type=typ, type_address=taddr, area=t.area, precise=t.precise, var=var)
     frames = FrameTable(t.goids[t.frame_goro].astype(np.int64), t.frame_func.astype(np.int32),
-                        t.frame_pc.astype(U64), t.frame_fp.astype(U64), list(t.func_names))
+                        t.frame_pc.astype(U64), t.frame_fp.astype(U64), list(t.func_names),
+                        var_names=var_names)
     return part, frames
 
 
@@ -474,5 +514,5 @@ def collect_roots(gp: GoProcess, heap: Heap, edges: Edges) -> RootTable:
     parts.append(finalizer_roots(gp, heap, edges, names))
     cols = [np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
             for k, dt in enumerate((U64, np.int32, U64, np.uint8, np.int64, np.int32, np.int32,
-                                    U64, np.int32, U64, np.uint8, bool))]
+                                    U64, np.int32, U64, np.uint8, bool, np.int32))]
     return RootTable(*cols, names=names.names, always_offset=names.always_offset, frames=frames)

@@ -33,7 +33,7 @@ BASE = "base"
 _SPAN_ARRAYS = ("mspan", "base", "npages", "nelems", "elemsize", "limit", "freeindex",
                 "spanclass", "state", "alloc_bits", "gcmark_bits", "specials", "large_type")
 _ROOT_ARRAYS = ("ptr", "obj", "slot", "kind", "goroutine", "frame", "name", "base", "type",
-                "type_address", "area", "precise")
+                "type_address", "area", "precise", "var")
 _FRAME_ARRAYS = ("goroutine", "func", "pc", "fp")
 
 
@@ -87,7 +87,8 @@ def _storable_base(hi: HeapIndex) -> tuple[dict, dict, dict]:
             "live_count": hi.live_count, "live_bytes": hi.live_bytes}
     reg = hi.registry
     docs = {"roots": {"names": roots.names, "always_offset": roots.always_offset,
-                      "func_names": roots.frames.func_names},
+                      "func_names": roots.frames.func_names,
+                      "var_names": roots.frames.var_names},
             "types": {"ptr_size": reg.table.ptr_size, "prefix_types": sorted(int(t) for t in reg.prefix_types),
                       "types": [_type_row(t) for t in reg.table]}}
     return arrays, meta, docs
@@ -152,7 +153,8 @@ class StoredHeapIndex(HeapIndex):
     def roots(self) -> RootTable:
         def load(p: StoredPart) -> RootTable:
             doc = p.doc("roots")
-            frames = FrameTable(**p.arrays("frames"), func_names=doc["func_names"])
+            frames = FrameTable(**p.arrays("frames"), func_names=doc["func_names"],
+                                var_names=doc["var_names"])
             return RootTable(**p.arrays("roots"), names=doc["names"],
                              always_offset=doc["always_offset"], frames=frames)
         return self._piece("roots", load)

@@ -1313,65 +1313,6 @@ def leaf_at(table: TypeTable, tid: int, off: int) -> tuple[int, int] | None:
     return None
 
 
-class FrameSlotTypes:
-    """Types of pointer words in goroutine frames, from the DWARF variables located there.
-
-    ``at(pc, cfa_off)`` answers for link-time ``pc`` (the pc a frame's variables are located
-    at) and a word at ``CFA + cfa_off`` (CFA: the caller's SP, amd64). It returns
-    ``(type id, delta)``: memory at ``slot - delta`` holds a value of that type, whose
-    pointer word is the slot (``delta`` is 8 for an interface's data word), or None when no
-    variable is there, the variable is not located at ``pc``, or two variables claim the
-    slot with different types (Go 1.23+ merges the slots of locals with disjoint lifetimes).
-    """
-
-    _POINTER_SHAPED = (Kind.PTR, Kind.MAP, Kind.CHAN, Kind.FUNC, Kind.SLICE, Kind.STRING)
-
-    def __init__(self, dwarf: DwarfData, table: TypeTable):
-        self.dwarf = dwarf
-        self.table = table        # DWARF's table, or a registry's (same ids for DWARF types)
-        self.ps = table.ptr_size
-        self._cache: dict[tuple[int, int], tuple[int, int] | None] = {}
-
-    def at(self, pc: int, cfa_off: int) -> tuple[int, int] | None:
-        key = (pc, cfa_off)
-        if key not in self._cache:
-            self._cache[key] = self._at(pc, cfa_off)
-        return self._cache[key]
-
-    def _at(self, pc: int, cfa_off: int) -> tuple[int, int] | None:
-        fn = self.dwarf.function(pc=pc)
-        if fn is None:
-            return None
-        table, ps = self.table, self.ps
-        found = set()
-        for v in fn.vars:
-            if v.type < 0 or _is_shape(table, v.type):
-                continue
-            pieces = v.pieces_at(pc)
-            if not pieces:
-                continue
-            vsize = table[v.type].size
-            vo = 0
-            for pc_ in pieces:
-                size = vsize if pc_.size is None else pc_.size
-                if pc_.kind == "cfa" and pc_.value <= cfa_off < pc_.value + size:
-                    var_off = vo + cfa_off - pc_.value
-                    leaf = leaf_at(table, v.type, var_off)
-                    if leaf is None:
-                        found.add(None)
-                        continue
-                    ltid, loff = leaf
-                    k = table[ltid].kind
-                    if k in self._POINTER_SHAPED and loff == 0:
-                        found.add((ltid, 0))
-                    elif k in (Kind.EFACE, Kind.IFACE) and loff == ps and var_off - ps >= vo:
-                        found.add((ltid, ps))
-                    else:
-                        found.add(None)
-                vo += size
-        return found.pop() if len(found) == 1 else None
-
-
 def _is_shape(table: TypeTable, tid: int) -> bool:
     """Return whether a variable's type is a generic shape (``go.shape.*uint8`` stands for
     every pointer type, so what it points at is not known): such variables type nothing."""

@@ -68,7 +68,7 @@ def _table(rows, names=(), always_offset=(), frames=None) -> RootTable:
                      name=col("name", -1, np.int32), base=col("base", 0, np.uint64),
                      type=col("type", -1, np.int32), type_address=col("type_address", 0, np.uint64),
                      area=col("area", NO_AREA, np.uint8), precise=col("precise", True, bool),
-                     names=list(names), always_offset=list(always_offset),
+                     var=col("var", -1, np.int32), names=list(names), always_offset=list(always_offset),
                      frames=frames or FrameTable(np.zeros(0, np.int64), np.zeros(0, np.int32),
                                                  np.zeros(0, np.uint64), np.zeros(0, np.uint64), []))
 
@@ -152,7 +152,8 @@ def test_words_of_one_global_are_one_root():
 
 
 def test_words_of_one_frame_are_one_root():
-    """Two words of goroutine 7's frame of main.f are one root; its register is another."""
+    """Two words of goroutine 7's frame of main.f are one root, named by its function (the
+    goroutine is an attribute); its register is another."""
     frames = FrameTable(np.array([7], np.int64), np.array([0], np.int32), np.array([0x401000], np.uint64),
                         np.array([0x50], np.uint64), ["main.f"])
     g7 = {"goroutine": 7, "name": -1}
@@ -161,10 +162,26 @@ def test_words_of_one_frame_are_one_root():
             dict(g7, obj=1, kind=OTHER, area=REGISTER, precise=False)]
     hi = _fake_index(3, [(0, 2), (1, 2)], _table(rows, frames=frames))
     d = compute(hi)
-    assert sorted(d.group_name) == ["goroutine 7 main.f", "goroutine 7: register, conservative"]
-    f = d.group_name.index("goroutine 7 main.f")
+    assert sorted(d.group_name) == ["goroutine 7 register, conservative", "main.f"]
+    f = d.group_name.index("main.f")
     assert d.holder.tolist() == [f, -1, -1]         # 1 is also held by the register, 2 through 1
     assert int(d.group_retained[f]) == int(hi.heap.size[0])
+
+
+def test_a_frame_held_through_one_variable_is_named_by_it():
+    """Goroutine 7's frame of main.f holds its words in variable r alone: the root is
+    main.f.r; goroutine 8's frame holds words in r and s: the root is main.f."""
+    frames = FrameTable(np.array([7, 8], np.int64), np.array([0, 0], np.int32),
+                        np.array([0x401000, 0x401000], np.uint64), np.array([0x50, 0x90], np.uint64),
+                        ["main.f"], var_names=["r", "s"])
+    rows = [dict(goroutine=7, obj=0, slot=0x10, kind=FRAME, frame=0, area=ARGS, var=0),
+            dict(goroutine=7, obj=1, slot=0x18, kind=FRAME, frame=0, area=ARGS, var=0),
+            dict(goroutine=8, obj=2, slot=0x60, kind=FRAME, frame=1, area=ARGS, var=0),
+            dict(goroutine=8, obj=3, slot=0x68, kind=FRAME, frame=1, area=LOCALS, var=1)]
+    hi = _fake_index(4, [], _table(rows, frames=frames))
+    d = compute(hi)
+    assert d.group_name == ["main.f.r", "main.f"]
+    assert [hi.roots.describe(r) for r in range(4)] == ["main.f.r", "main.f.r", "main.f.r", "main.f.s"]
 
 
 def test_unnamed_section_words_stay_apart():

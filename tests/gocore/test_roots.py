@@ -95,7 +95,7 @@ def test_frame_rows_are_the_tracebacks_goroutines(entry):
     root, path = hi.path(local)
     assert len(path) == 1
     assert (root.kind, root.goroutine, root.function) == ("frame", goid, "main.parkLocalOnly")
-    assert root.name.startswith(f"goroutine {goid} main.parkLocalOnly: ")
+    assert root.name.startswith("main.parkLocalOnly")   # its goroutine is an attribute
     r = int(hi.reach.root[local])
     assert gp.process.read_ptr(int(t.slot[r])) == int(t.ptr[r])
 

@@ -20,7 +20,8 @@ def run(gp, args) -> WrittenFile:
     tree = gp.reference_chains(max_depth=args.depth, progress=report)
     nodes = [k for k in range(len(tree.label)) if tree.count[k]]
     data = encode_profile([tree.chain(k) for k in nodes],
-                          [(int(tree.count[k]), int(tree.bytes[k])) for k in nodes])
+                          [(int(tree.count[k]), int(tree.bytes[k])) for k in nodes],
+                          goroutines=tree.goroutine[nodes].tolist())
     with open(args.output, "wb") as f:
         f.write(data)
     return WrittenFile(args.output, "pprof", len(data), int(tree.count.sum()), int(tree.bytes.sum()),

@@ -62,8 +62,10 @@ Profile = MESSAGES["Profile"]
 
 
 def encode_profile(stacks: list[list[str]], values: list[tuple[int, int]],
-                   sample_types=(("inuse_objects", "count"), ("inuse_space", "bytes"))) -> bytes:
-    """Return a gzip-compressed profile: one sample per stack (innermost first) with values."""
+                   sample_types=(("inuse_objects", "count"), ("inuse_space", "bytes")),
+                   goroutines: list[int] | None = None) -> bytes:
+    """Return a gzip-compressed profile: one sample per stack (innermost first) with values,
+    labelled ``goroutine`` with ``goroutines[i]`` where that is not negative."""
     strings: dict[str, int] = {"": 0}
 
     def s(text: str) -> int:
@@ -73,7 +75,8 @@ def encode_profile(stacks: list[list[str]], values: list[tuple[int, int]],
     for typ, unit in sample_types:
         prof.sample_type.add(type=s(typ), unit=s(unit))
     funcs: dict[str, int] = {}
-    for stack, vals in zip(stacks, values):
+    goro_key = s("goroutine")
+    for n, (stack, vals) in enumerate(zip(stacks, values)):
         ids = []
         for name in stack:
             loc = funcs.get(name)
@@ -82,7 +85,9 @@ def encode_profile(stacks: list[list[str]], values: list[tuple[int, int]],
                 prof.function.add(id=loc, name=s(name), system_name=s(name))
                 prof.location.add(id=loc).line.add(function_id=loc)
             ids.append(loc)
-        prof.sample.add(location_id=ids, value=list(vals))
+        sample = prof.sample.add(location_id=ids, value=list(vals))
+        if goroutines is not None and goroutines[n] >= 0:
+            sample.label.add(key=goro_key, num=goroutines[n])
     prof.default_sample_type = s(sample_types[-1][0])
     prof.string_table.extend(sorted(strings, key=strings.get))
     return gzip.compress(prof.SerializeToString())

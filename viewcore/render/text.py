@@ -306,3 +306,7 @@ def _top_retained(result: TopRetained, console) -> None:
     pct = 100.0 * result.shared_bytes / result.live_bytes if result.live_bytes else 0.0
     console.print(f"{result.live_objects} live objects, {_size(result.live_bytes)}; held only through "
                   f"several roots: {result.shared_objects} objects, {_size(result.shared_bytes)} ({pct:.1f}%)")
+
+
+from . import toproots  # noqa: E402,F401 - registers top --by root's renderer
+from . import locals as _locals  # noqa: E402,F401 - registers goroutine --locals' renderer

@@ -20,6 +20,7 @@ import core
 from core import DumpError, Error
 
 from .errors import GoCoreError, UnsupportedGoVersion
+from .expr import ExprError
 from .goroutines.goroutines import Frame, Goroutine
 from .objects import Object, Root
 from .crash import Crash, FrameOffset, GoroutineGroup, PanicValue, SignalInfo
@@ -31,7 +32,8 @@ Process = GoProcess
 __all__ = ["open", "load", "GoProcess", "Summary", "Error", "GoCoreError", "UnsupportedGoVersion",
            "DumpError", "require_full_memory", "OLDEST_SUPPORTED", "NEWEST_TESTED",
            "Process", "Object", "Root", "Value", "Goroutine", "Frame", "BadValue", "UnknownType",
-           "MissingExecutable", "Crash", "PanicValue", "SignalInfo", "FrameOffset", "GoroutineGroup"]
+           "MissingExecutable", "Crash", "PanicValue", "SignalInfo", "FrameOffset", "GoroutineGroup",
+           "ExprError"]
 
 OLDEST_SUPPORTED = (1, 19)
 NEWEST_TESTED = (1, 27)

@@ -451,3 +451,48 @@ class GoProcess:
         functions), largest group first."""
         from .crash import goroutine_groups
         return goroutine_groups(self.goroutines())
+
+    # ---- walking the heap: groups, suspects, referrers, expressions ----
+
+    def type_groups(self, by_slot: bool = False, progress=None):
+        """Return the live heap by type as ``gocore.heap.slices.TypeGroup`` rows, most bytes
+        first: the backing arrays ``[N]T`` of every N merged into one ``[]T`` group (one row
+        per slice element type) unless ``by_slot``."""
+        from .heap.slices import grouped_histogram
+        return grouped_histogram(*self.histogram(progress), by_slot=by_slot)
+
+    def suspects(self, share: float = 0.10, limit: int = 10, progress=None):
+        """Return the leak suspects (``gocore.heap.suspects.Suspects``): the root groups and
+        the objects held through several roots that each retain more than ``share`` of the
+        live heap, largest first, each with its accumulation point, the types held there
+        and a path from its root; when none passes ``share``, the ``limit`` largest."""
+        from .heap.suspects import find_suspects
+        return find_suspects(self.heap_index(progress), self.dominators(), share, limit)
+
+    def referrers(self, addr: int, limit: int = 1000):
+        """Return the pointers into the live object containing ``addr``
+        (``gocore.heap.referrers.Referrers``: objects and roots, each with the offset and
+        field of the pointer in its source), at most ``limit``; None when ``addr`` is in no
+        live heap object."""
+        from .heap.referrers import referrers_of
+        obj = self.object_at(addr)
+        return None if obj is None else referrers_of(self.heap_index(), obj.id, limit)
+
+    def evaluate(self, expr: str) -> Value:
+        """Return the Value Go expression ``expr`` names (``main.cache["k"].Items[0]``,
+        ``*main.p``: globals, fields, elements, map keys, pointees; ``gocore.expr``).
+        Raises ``ExprError`` (a GoCoreError) when it does not parse or names nothing the
+        dump holds. Does not read the heap index."""
+        from .expr import evaluate
+        return evaluate(self, expr)
+
+    def global_retained(self) -> dict[str, tuple[int, int]]:
+        """Return {global name: (bytes, objects) it alone keeps alive} for the package
+        variables that hold heap pointers (the dominator tree's root groups)."""
+        dom = self.dominators()
+        out = {}
+        for k in range(len(dom.group_row)):
+            info = dom.group_info(k)
+            if info.kind == "global":
+                out[info.name] = (int(dom.group_retained[k]), int(dom.group_count[k]))
+        return out

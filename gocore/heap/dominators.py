@@ -168,6 +168,55 @@ class Dominators:
         order = np.lexsort((np.arange(len(self.group_retained)), -self.group_retained.astype(np.float64)))
         return order[:n]
 
+    # ---- walking down the tree ----
+
+    @cached_property
+    def _children(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (start, ids): the objects object ``i`` immediately dominates are
+        ``ids[start[i]:start[i+1]]``, the most retained first (one sort, made on first use)."""
+        return _csr(self.idom, self.retained)
+
+    @cached_property
+    def _group_children(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (start, ids) as ``_children`` for the root groups: the top-level objects
+        each group alone holds."""
+        held = np.where(self.hi.live & (self.idom < 0), self.holder, -1)
+        return _csr(held, self.retained, len(self.group_retained))
+
+    def children(self, i: int) -> np.ndarray:
+        """Return the ids of the objects live object ``i`` immediately dominates (its children
+        in the dominator tree: each retained through ``i`` alone), the most retained first
+        (ties by id); their retained sizes are ``retained[ids]``."""
+        start, ids = self._children
+        return ids[int(start[i]):int(start[i + 1])]
+
+    def group_children(self, k: int) -> np.ndarray:
+        """Return the ids of the objects root group ``k`` alone keeps alive and no object
+        dominates (the group's children in the dominator tree), the most retained first."""
+        start, ids = self._group_children
+        return ids[int(start[k]):int(start[k + 1])]
+
+    def heaviest_chain(self, i: int, most: float = 0.5) -> np.ndarray:
+        """Return the ids from live object ``i`` down the dominator tree, each the child of
+        the one before that retains over ``most`` of its parent's retained bytes, ``i``
+        first: the last is where the memory spreads over many children (the accumulation
+        point of a leak)."""
+        start, ids = self._children
+        from .domkernels import _heaviest_chain
+        return _heaviest_chain(start, ids, self.retained, np.int64(i), np.float64(most))
+
+
+def _csr(parent: np.ndarray, retained: np.ndarray, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (start, ids) grouping the ids with ``parent >= 0`` by parent (``n`` parents,
+    default ``len(parent)``), each group the most ``retained`` first, ties by id."""
+    n = len(parent) if n is None else n
+    kids = np.flatnonzero(parent >= 0)
+    owner = parent[kids].astype(np.int64)
+    order = np.lexsort((kids, -retained[kids].astype(np.float64), owner))
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(owner, minlength=n), out=start[1:])
+    return start, kids[order].astype(np.int32)
+
 
 @dataclass
 class RootsByName:

@@ -260,6 +260,36 @@ def _under(order, idom, i):
     return inside
 
 
+@njit(cache=True, nogil=True)
+def _heaviest_chain(start, ids, retained, i, most):
+    """Return the chain from ``i`` down the children CSR (``start``, ``ids``: heaviest child
+    first) while the heaviest child retains over ``most`` of its parent."""
+    out = np.empty(16, dtype=np.int32)
+    out[0] = i
+    n = 1
+    x = i
+    while start[x] < start[x + 1]:
+        c = ids[start[x]]
+        if retained[c] <= most * retained[x]:
+            break
+        out = _grow(out, n + 1)
+        out[n] = c
+        n += 1
+        x = c
+    return out[:n]
+
+
+@njit(cache=True, nogil=True)
+def _under_set(order, idom, inside):
+    """Mark in ``inside`` (a bool mask, changed in place) every object dominated by one
+    already marked; returns it."""
+    for x in order:                    # preorder: an idom comes before what it dominates
+        d = idom[x]
+        if d >= 0 and inside[d]:
+            inside[x] = True
+    return inside
+
+
 def compiled_code_kept(kernels=None) -> bool:
     """Return whether numba's cache holds the compiled ``kernels`` (default: this
     module's), else their next call compiles them: seconds, once per install or change."""

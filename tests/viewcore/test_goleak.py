@@ -1,0 +1,133 @@
+"""A goroutine leak with known truth: ``fixtures/programs/goleak`` (built here with real Go
+toolchains, run, and dumped with SIGQUIT under GOTRACEBACK=crash) parks N ``main.handle``
+goroutines forever, each holding its own request, and one ``*LocalOnly`` held only by the
+local ``lo`` of the parked ``main.parkLocal``. Truth is the program's MANIFEST: N, the bytes
+``runtime.MemStats.TotalAlloc`` grew by per request, ``%p`` of requests and of the LocalOnly,
+the goroutine ids (its own traceback header) and the values of ``handle``'s locals.
+
+Versions: 1.22.10 and 1.27.3 by default; every supported release with
+``VIEWCORE_GOLEAK_ALL=1`` (toolchains installed on demand as for the fixtures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import ROOT, run_cli
+from ..gobuild import sigquit_dump
+
+sys.path.insert(0, str(ROOT / "fixtures"))
+import make_dumps  # noqa: E402
+
+PROGRAM = ROOT / "fixtures" / "programs" / "goleak"
+DEFAULT_VERSIONS = ("1.22.10", "1.27.3")
+ALL_VERSIONS = ("1.19", "1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.26.6", "1.27.3")
+VERSIONS = ALL_VERSIONS if os.environ.get("VIEWCORE_GOLEAK_ALL") else DEFAULT_VERSIONS
+
+_MADE: dict = {}
+
+
+def _goleak(version: str, tmp_path_factory) -> tuple[Path, Path, dict, str]:
+    """Return (core, executable, manifest, go binary) of goleak built by Go ``version``."""
+    if version not in _MADE:
+        try:
+            go, _ = make_dumps.ensure_toolchain(version)
+        except (make_dumps.FixtureError, subprocess.CalledProcessError, OSError) as e:
+            pytest.skip(f"cannot make a goleak dump with go{version}: {e}")
+        work = tmp_path_factory.mktemp(f"goleak-{version}")
+        _MADE[version] = (*sigquit_dump(go, PROGRAM, False, work), go)
+    return _MADE[version]
+
+
+def _json(capsys, core, exe, *args):
+    status, out, err = run_cli(capsys, core, "--exe", exe, "--json", *args)
+    assert status == 0, err
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_top_by_root_first_row_is_the_handlers(version, capsys, tmp_path_factory):
+    """The N handler frames are one row, main.handle.r, holding exactly N times the bytes
+    each request cost the program (TotalAlloc growth per request: 48 + 1024)."""
+    core, exe, m, _ = _goleak(version, tmp_path_factory)
+    assert m["go_version"] == f"go{version}"
+    doc = _json(capsys, core, exe, "top", "--by", "root", "--n", "5")
+    first = doc["roots"][0]
+    assert first["root"] == f"{m['handler']}.r"
+    assert (first["kind"], first["type"]) == ("frame", "*main.Request")
+    assert first["roots"] == first["goroutines"] == m["n"]
+    assert first["retained"] == m["n"] * m["bytes_per_request"]
+    assert m["bytes_per_request"] == m["request_size"] + m["payload_len"]   # both size classes
+    assert first["retained_objects"] == 2 * m["n"]
+    assert doc["named_variables"] is True
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_request_is_held_by_its_handlers_variable(version, capsys, tmp_path_factory):
+    """A request's path starts at main.handle.r in the goroutine that printed its %p."""
+    core, exe, m, _ = _goleak(version, tmp_path_factory)
+    for req in m["requests"]:
+        doc = _json(capsys, core, exe, "reachable", req["addr"])
+        root = doc["path"][0]
+        assert (root["root"], root["kind"], root["goroutine"]) == ("main.handle.r", "frame", req["goid"])
+        assert doc["path"][-1]["address"] == int(req["addr"], 16)
+        assert doc["type"] == "main.Request"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_local_only_object_is_typed_by_its_local(version, capsys, tmp_path_factory):
+    """The object only `lo` of the parked main.parkLocal holds has lo's pointed-to type,
+    though lo's location list does not cover the park pc (its spill slot names it)."""
+    core, exe, m, _ = _goleak(version, tmp_path_factory)
+    lo = m["local_only"]
+    doc = _json(capsys, core, exe, "object", lo["addr"])
+    assert doc["type"] == lo["type"]
+    path = _json(capsys, core, exe, "reachable", lo["addr"])["path"]
+    assert len(path) == 2
+    assert (path[0]["root"], path[0]["goroutine"], path[0]["type"]) == \
+        ("main.parkLocal.lo", lo["goid"], "*main.LocalOnly")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_goroutine_locals_are_what_the_program_printed(version, capsys, tmp_path_factory):
+    """goroutine ID --locals: main.handle's r is the request's %p, id its ID."""
+    core, exe, m, _ = _goleak(version, tmp_path_factory)
+    for req in m["requests"]:
+        doc = _json(capsys, core, exe, "goroutine", str(req["goid"]), "--locals")
+        assert doc["dwarf"] is True
+        handle = next(f for f in doc["frames"] if f["func"] == "main.handle")
+        by = {x["name"]: x for x in handle["locals"]}
+        assert (by["r"]["type"], by["r"]["pointer"]) == ("*main.Request", int(req["addr"], 16))
+        assert (by["id"]["type"], by["id"]["value"]) == ("int", req["id"])
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_pprof_top_ranks_the_handler(version, capsys, tmp_path_factory):
+    """`go tool pprof -top -cum` of the export lists main.handle among its first entries,
+    and main.Request under it (the chain: main.Request <- main.handle.r <- main.handle)."""
+    core, exe, m, go = _goleak(version, tmp_path_factory)
+    out = tmp_path_factory.mktemp("goleak-pprof") / "heap.pb.gz"
+    status, _, err = run_cli(capsys, core, "--exe", exe, "pprof", "-o", out)
+    assert status == 0, err
+    r = subprocess.run([go, "tool", "pprof", "-top", "-cum", str(out)], capture_output=True,
+                       text=True, timeout=300, env=make_dumps.build_env())
+    assert r.returncode == 0, r.stderr
+    rows = [line.split()[-1] for line in r.stdout.splitlines() if "%" in line and line.split()[-1][0] != "("]
+    names = [n for n in rows if not n.endswith("%")]
+    top = names[:5]
+    assert "main.handle" in top and "main.handle.r" in top, r.stdout
+    r = subprocess.run([go, "tool", "pprof", "-traces", str(out)], capture_output=True,
+                       text=True, timeout=300, env=make_dumps.build_env())
+    assert r.returncode == 0, r.stderr
+    # the goroutine id is a sample label: each request's trace is labelled with its own
+    held = {int(g) for g in re.findall(r"^ goroutine:\s+(\d+)\n\s+\S+\s+main\.Request\n\s+main\.handle\.r$",
+                                       r.stdout, re.M)}
+    assert len(held) == m["n"]
+    assert {req["goid"] for req in m["requests"]} <= held

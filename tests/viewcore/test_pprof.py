@@ -24,8 +24,15 @@ def _go() -> str | None:
 
 
 def _chains(prof) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Return {chain: (objects, bytes)}, summed over the samples of one chain (a frame
+    root's chain has a sample per goroutine, told apart by its label)."""
     names = {f.id: prof.string_table[f.name] for f in prof.function}
-    return {tuple(names[i] for i in s.location_id): tuple(s.value) for s in prof.sample}
+    out: dict[tuple[str, ...], tuple[int, int]] = {}
+    for s in prof.sample:
+        key = tuple(names[i] for i in s.location_id)
+        n, b = out.get(key, (0, 0))
+        out[key] = (n + s.value[0], b + s.value[1])
+    return out
 
 
 @pytest.mark.parametrize("entry", dump_cases(kinds=("crash", "gcore"), stripped=False))

@@ -9,6 +9,8 @@ export VIEWCORE_REGEN_VERSIONS="${VIEWCORE_REGEN_VERSIONS-1.22.10,1.27.3}"
 missing=""
 command -v gdb >/dev/null 2>&1 || missing="$missing gdb"
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+# qemu-user runs the arm64 fixture builds and writes their guest cores (tests/test_arm64_regen.py).
+command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$missing qemu-user-static"
 # tmux runs the shell at a real terminal (tests/viewcore/test_shell_tty.py).
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 # tests/web drive the html command's pages in Debian's headless Chromium (through Playwright).

@@ -30,6 +30,9 @@ from .source import map_readonly, materialize
 ELF_LIBRARY_ERRORS = (ELFError, DWARFError, ElfConstructError, ValueError, struct.error,
                       KeyError, IndexError, ZeroDivisionError, OverflowError)
 ADDRESS_SPACE_END = 1 << 64
+# deflate cannot expand input more than about 1032 times (RFC 1951 blocks of repeated
+# bytes); a larger size in a compression header is corrupt
+_ZLIB_MAX_RATIO = 1032
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,11 @@ class Executable:
         if seg is None:
             return None
         off, have = self._stored_part(seg, vaddr, n)
-        if have == n:
+        if have == n and n:
             return np.frombuffer(self.data, dtype=dt, count=n // dt.itemsize, offset=off)
         out = np.zeros(n, dtype=np.uint8)
-        out[:have] = np.frombuffer(self.data, dtype=np.uint8, count=have, offset=off)
+        if have:      # none stored: ``off`` may lie past the file (a section moved off it)
+            out[:have] = np.frombuffer(self.data, dtype=np.uint8, count=have, offset=off)
         out = out.view(dt)
         out.flags.writeable = False
         return out
@@ -298,6 +302,9 @@ class ElfExecutable(Executable):
         if len(raw) < header:
             raise ExecutableError(f"{self.path}: section {sec.name} is shorter than its "
                                   "compression header")
+        if want > _ZLIB_MAX_RATIO * (len(raw) - header) + 1024:
+            raise ExecutableError(f"{self.path}: section {sec.name} says it decompresses to "
+                                  f"{want} bytes, more than its {len(raw) - header} bytes can hold")
         try:
             # Never more than the header promises: a corrupt stream cannot blow up memory.
             out = zlib.decompressobj().decompress(raw[header:], want + 1)

@@ -131,6 +131,22 @@ def pe_section_virtual_size_past_file() -> Recipe:
     return Recipe("peexe", "pe-exe-stripped", [Op(field="sec[1].VirtualSize", value=0x19DA0A52)])
 
 
+def pe_section_moved_past_file() -> Recipe:
+    """A PE section whose VirtualAddress moves it so that none of a read lies in the file
+    (found by the session-21 long run, 52 inputs): numpy's ValueError "offset must be
+    non-negative and no greater than buffer length" from ``Executable.loaded``, which
+    sliced zero stored bytes at an offset past the file."""
+    return Recipe("peexe", "pe-exe-stripped", [Op(field="sec[5].VirtualAddress", value=0x228800)])
+
+
+def elf_compressed_size_huge() -> Recipe:
+    """Section flags 0xffffffff (SHF_COMPRESSED among them) on a section whose "header"
+    then gives a size near 2**64 (session-21 long run, 8 inputs): zlib's OverflowError
+    from ``_decompress_section``'s max_length instead of an ExecutableError."""
+    return Recipe("elfexe", "elf-exe-stripped", [Op(field="shdr[3].sh_flags", value=0xFFFFFFFF),
+                                                 Op(field="shdr[13].sh_name", value=1)])
+
+
 # ---- gocore/binary/pclntab.py ----
 
 def pclntab_funcoff_past_table() -> Recipe:
@@ -158,5 +174,6 @@ ALL = {f.__name__: f for f in (
     elf_shstrtab_offset_2_63, elf_symtab_offset_2_63, elf_note_section_offset_huge,
     elf_note_section_offset_inside_file, elf_note_name_unterminated,
     pe_section_virtual_size_huge, pe_section_alignment_huge, pe_section_virtual_size_past_file,
+    pe_section_moved_past_file, elf_compressed_size_huge,
     pclntab_funcoff_past_table, pclntab_npcdata_huge, pclntab_pcln_offset_huge,
 )}

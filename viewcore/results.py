@@ -169,16 +169,21 @@ class GoroutineGroups:
 
 @dataclass
 class HistogramRow:
-    """Live objects of one type and slot size."""
+    """Live objects of one type and slot size; or, ``backing_arrays``, the arrays ``[N]T``
+    of every N that back slices ``[]T`` (``type``), ``size`` None when their slots differ."""
 
     type: str
     count: int
-    size: int
+    size: int | None
     bytes: int
+    backing_arrays: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """Return the contract's histogram row."""
-        return {"type": self.type, "count": self.count, "size": self.size, "bytes": self.bytes}
+        """Return the contract's histogram row (``backing_arrays: true`` added to a group)."""
+        row = {"type": self.type, "count": self.count, "size": self.size, "bytes": self.bytes}
+        if self.backing_arrays:
+            row["backing_arrays"] = True
+        return row
 
 
 @dataclass
@@ -482,32 +487,83 @@ class WrittenFile:
 
 @dataclass
 class HeapDiffRow:
-    """One type in two dumps: objects and bytes in the dump and in the base."""
+    """One type (or, ``backing_arrays``, the backing arrays of one slice type ``[]T``) in
+    two dumps: objects and bytes in the dump and in the base."""
 
     type: str
     count: int
     bytes: int
     base_count: int
     base_bytes: int
+    backing_arrays: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Return the row with its changes."""
-        return {"type": self.type, "count": self.count, "bytes": self.bytes,
-                "base_count": self.base_count, "base_bytes": self.base_bytes,
+        return {"type": self.type, "backing_arrays": self.backing_arrays, "count": self.count,
+                "bytes": self.bytes, "base_count": self.base_count, "base_bytes": self.base_bytes,
                 "delta_count": self.count - self.base_count, "delta_bytes": self.bytes - self.base_bytes}
 
 
 @dataclass
+class GoroutineDiffRow:
+    """Goroutines of one stack (as ``goroutines --group`` groups them) in two dumps."""
+
+    status: str
+    wait_reason: str | None
+    frames: list[str]
+    count: int
+    base_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the group with its change."""
+        return {"status": self.status, "wait_reason": self.wait_reason, "frames": self.frames,
+                "count": self.count, "base_count": self.base_count,
+                "delta_count": self.count - self.base_count}
+
+
+@dataclass
+class RootDiffRow:
+    """A root (as ``top`` names it) whose retained bytes grew."""
+
+    root: str
+    kind: str
+    retained: int
+    base_retained: int
+    retained_objects: int
+    base_retained_objects: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the root with its change."""
+        return {"root": self.root, "kind": self.kind, "retained": self.retained,
+                "base_retained": self.base_retained, "retained_objects": self.retained_objects,
+                "base_retained_objects": self.base_retained_objects,
+                "delta_retained": self.retained - self.base_retained}
+
+
+@dataclass
 class HeapDiff:
-    """Per-type changes of the live heap between a base dump and this one."""
+    """Changes between a base dump and this one: per type (backing arrays by slice type
+    unless ``by_slot``), goroutines per stack, roots that retain more, types that are new."""
 
     rows: list[HeapDiffRow]
     types: int
+    goroutines: list[GoroutineDiffRow] = field(default_factory=list)
+    goroutine_totals: tuple[int, int] = (0, 0)
+    roots: list[RootDiffRow] = field(default_factory=list)
+    new_types: list[HeapDiffRow] = field(default_factory=list)
+    by_slot: bool = False
     warnings: list[str] = field(default_factory=list)
 
-    def to_json(self) -> list[Any]:
-        """Return the rows, largest byte change first."""
-        return [r.to_json() for r in self.rows]
+    def to_json(self) -> dict[str, Any]:
+        """Return ``{types, types_total, goroutines, goroutine_count, roots, new_types}``."""
+        return {"types": [r.to_json() for r in self.rows], "types_total": self.types,
+                "by_slot": self.by_slot,
+                "goroutines": [g.to_json() for g in self.goroutines],
+                "goroutine_count": {"count": self.goroutine_totals[0],
+                                    "base_count": self.goroutine_totals[1]},
+                "roots": [r.to_json() for r in self.roots],
+                "new_types": [r.to_json() for r in self.new_types],
+                "partial": bool(self.warnings)}
 
 
 # ---- top: what keeps the most alive ----

@@ -5,6 +5,7 @@
 
 from . import (breakdown, diff, goroutine, goroutines, histogram, mappings, object, objects, objgraph, overview, pprof,
                reachable, read, threads, top)
+from . import globals as globals_, print as print_, referrers, suspects  # heap walking (issue 12)
 from . import html  # the web UI (viewcore/web)
 from . import report  # crash pipelines: one document per dump
 from . import sql  # DuckDB over the heap index
@@ -24,6 +25,10 @@ COMMANDS = {
     "pprof": pprof,
     "objgraph": objgraph,
     "top": top,
+    "referrers": referrers,
+    "globals": globals_,
+    "print": print_,
+    "suspects": suspects,
     "diff": diff,
     "html": html,
     "report": report,

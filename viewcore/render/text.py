@@ -11,6 +11,12 @@ from ..results import (BreakdownResult, HeapDiff, WrittenFile, GoroutineGroups, 
                        ObjectDetail, ObjectList, Overview, ReachableAll, ReachablePath, Rows)
 
 
+def type_label(type_name: str, backing_arrays: bool) -> str:
+    """Return a histogram row's type as people read it: ``[]T (backing arrays)`` for the
+    merged arrays of a slice type."""
+    return f"{type_name} (backing arrays)" if backing_arrays else type_name
+
+
 def _hex(v: int | None) -> str:
     return "?" if v is None else f"{v:#x}"
 
@@ -147,7 +153,8 @@ def _(result: Histogram, console) -> None:
     for col, just in (("count", "right"), ("size", "right"), ("bytes", "right"), ("type", "left")):
         t.add_column(col, justify=just, overflow="fold")
     for r in result.rows:
-        t.add_row(str(r.count), str(r.size), str(r.bytes), escape(r.type))
+        t.add_row(str(r.count), "mixed" if r.size is None else str(r.size), str(r.bytes),
+                  escape(type_label(r.type, r.backing_arrays)))
     console.print(t)
     more = f" (showing {len(result.rows)} of {result.shown_of} rows)" if len(result.rows) < result.shown_of else ""
     console.print(f"{result.total_count} live objects, {_size(result.total_bytes)}{more}")
@@ -265,10 +272,11 @@ def _(result: HeapDiff, console) -> None:
         t.add_column(col, justify="left" if col == "type" else "right")
     for r in result.rows:
         t.add_row(f"{r.bytes - r.base_bytes:+d}", f"{r.count - r.base_count:+d}", str(r.bytes), str(r.count),
-                  str(r.base_bytes), str(r.base_count), escape(r.type))
+                  str(r.base_bytes), str(r.base_count), escape(type_label(r.type, r.backing_arrays)))
     console.print(t)
     grow = sum(r.bytes - r.base_bytes for r in result.rows)
     console.print(f"{len(result.rows)} of {result.types} types shown; change in the rows shown: {grow:+d} bytes")
+    render_diff_extras(result, console)
 
 
 # ---- top ----
@@ -310,3 +318,4 @@ def _top_retained(result: TopRetained, console) -> None:
 
 from . import toproots  # noqa: E402,F401 - registers top --by root's renderer
 from . import locals as _locals  # noqa: E402,F401 - registers goroutine --locals' renderer
+from .walk import render_diff_extras  # noqa: E402,F401 - the heap-walking commands' renderers register here

@@ -499,9 +499,12 @@ class HeapDiffRow:
 
     def to_json(self) -> dict[str, Any]:
         """Return the row with its changes."""
-        return {"type": self.type, "backing_arrays": self.backing_arrays, "count": self.count,
-                "bytes": self.bytes, "base_count": self.base_count, "base_bytes": self.base_bytes,
-                "delta_count": self.count - self.base_count, "delta_bytes": self.bytes - self.base_bytes}
+        row = {"type": self.type, "count": self.count,
+               "bytes": self.bytes, "base_count": self.base_count, "base_bytes": self.base_bytes,
+               "delta_count": self.count - self.base_count, "delta_bytes": self.bytes - self.base_bytes}
+        if self.backing_arrays:
+            row["backing_arrays"] = True
+        return row
 
 
 @dataclass
@@ -553,9 +556,13 @@ class HeapDiff:
     new_types: list[HeapDiffRow] = field(default_factory=list)
     by_slot: bool = False
     warnings: list[str] = field(default_factory=list)
+    listed: bool = False          # --json without --all: the documented list of type rows
 
-    def to_json(self) -> dict[str, Any]:
-        """Return ``{types, types_total, goroutines, goroutine_count, roots, new_types}``."""
+    def to_json(self) -> dict[str, Any] | list[Any]:
+        """Return the type rows (``listed``: the documented list), or ``{types, types_total,
+        goroutines, goroutine_count, roots, new_types}`` (``diff --all``)."""
+        if self.listed:
+            return [r.to_json() for r in self.rows]
         return {"types": [r.to_json() for r in self.rows], "types_total": self.types,
                 "by_slot": self.by_slot,
                 "goroutines": [g.to_json() for g in self.goroutines],

@@ -28,6 +28,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--top", type=positive, help="only the N largest changes of each list")
     parser.add_argument("--by-slot", action="store_true",
                         help="backing arrays per slot count ([1023]*main.Leak) instead of per slice type")
+    parser.add_argument("--all", action="store_true",
+                        help="with --json: one object with the type, goroutine, root and new-type "
+                             "lists (without it --json is the list of type rows, by slot size)")
 
 
 def _by_type(gp, by_slot: bool) -> dict[tuple[str, bool], tuple[int, int]]:
@@ -66,7 +69,10 @@ def run(gp, args) -> HeapDiff:
     base = gocore.open(args.base, exe=base_exe, use_cache=not args.no_cache,
                        any_version=args.any_version)
     gocore.require_full_memory(base)
-    new, old = _by_type(gp, args.by_slot), _by_type(base, args.by_slot)
+    # --json without --all keeps the documented list of per-type rows (one per slot size)
+    listed = getattr(args, "json", False) and not args.all
+    by_slot = args.by_slot or listed
+    new, old = _by_type(gp, by_slot), _by_type(base, by_slot)
     rows = [HeapDiffRow(t, *new.get((t, a), (0, 0)), *old.get((t, a), (0, 0)), backing_arrays=a)
             for t, a in set(new) | set(old)]
     rows.sort(key=lambda r: (-abs(r.bytes - r.base_bytes), -abs(r.count - r.base_count), r.type))
@@ -94,4 +100,4 @@ def run(gp, args) -> HeapDiff:
                                           roots[:args.top])
     warnings = list(gp.warnings) + [f"base: {w}" for w in base.warnings]
     return HeapDiff(rows, total, goroutines, (sum(gnew.values()), sum(gold.values())), roots, fresh,
-                    args.by_slot, warnings)
+                    by_slot, warnings, listed=listed)

@@ -17,13 +17,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--by-slot", action="store_true",
                         help="one row per backing-array slot count ([1023]*main.Leak, [39]string) "
                              "instead of one per slice element type")
+    parser.add_argument("--grouped", action="store_true",
+                        help="with --json: backing arrays grouped by slice type as in the text "
+                             "(without it --json keeps one row per type and slot size)")
 
 
 def run(gp, args) -> Histogram:
     """Return the histogram rows (sorted, cut at --top) and the heap totals."""
     hi = heap_index(gp)
     # --json keeps the contract's rows (one per type and slot size); the grouping is for people
-    by_slot = args.by_slot or getattr(args, "json", False)
+    by_slot = args.by_slot or (getattr(args, "json", False) and not args.grouped)
     rows = [HistogramRow(g.type, g.count, g.size, g.bytes, g.backing_arrays)
             for g in gp.type_groups(by_slot=by_slot)]
     if args.sort == "count":

@@ -13,7 +13,7 @@ from ..walkresults import HeldRow, SuspectRow, SuspectsResult
 from ._heap import heap_index, positive
 
 HELP = ("leak suspects: roots and objects that each retain over a share of the live heap "
-        "(10 %% by default), with where the memory accumulates and what it is")
+        "(10 percent by default), with where the memory accumulates and what it is")
 
 
 def share(text: str) -> float:
@@ -22,11 +22,11 @@ def share(text: str) -> float:
     try:
         v = float(t)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a share: {text!r} (e.g. 10%% or 0.1)") from None
+        raise argparse.ArgumentTypeError(f"not a share: {text!r} (e.g. 10% or 0.1)") from None
     if text.strip().endswith("%") or v > 1:
         v /= 100
     if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"a share is between 0 and 100 %%: {text!r}")
+        raise argparse.ArgumentTypeError(f"a share is between 0 and 100 %: {text!r}")
     return v
 
 

@@ -246,7 +246,9 @@ class Gather:
         self.word_size = word_size
         self.byte_order = byte_order
         self.starts = np.array([s.start for s in segs], dtype=np.uint64)
-        self.ends = np.array([s.end for s in segs], dtype=np.uint64)
+        # a segment may end at 2**64 itself, which uint64 cannot hold: the address space's
+        # last byte is then not read in bulk (no runtime structure lives there)
+        self.ends = np.array([min(s.end, ADDRESS_SPACE_END - 1) for s in segs], dtype=np.uint64)
         self._u8: dict[int, np.ndarray] = {}
 
     def _bytes(self, i: int) -> np.ndarray:

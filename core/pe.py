@@ -58,6 +58,11 @@ def _perms(characteristics: int) -> str:
             + ("x" if characteristics & IMAGE_SCN_MEM_EXECUTE else "-"))
 
 
+# The most zeros section_data makes past a section's file bytes: a bigger .bss tail in
+# a section read whole (DWARF, build info) is a corrupt header, not a program's globals.
+MAX_SECTION_ZEROS = 1 << 30
+
+
 class PeExecutable(Executable):
     """A PE32+ (or PE32) executable: sections, load segments, COFF symbols, DWARF, build id."""
 
@@ -133,7 +138,11 @@ class PeExecutable(Executable):
         raw = bytes(self.data[sec.offset: sec.offset + sec.stored])
         if sec.compressed:
             return self._decompress_section(sec, raw)
-        return raw + bytes(sec.size - sec.stored)
+        zeros = sec.size - sec.stored
+        if zeros > MAX_SECTION_ZEROS:
+            raise ExecutableError(f"{self.path}: section {name} claims {zeros:#x} bytes past its "
+                                  "file data (a corrupt VirtualSize)")
+        return raw + bytes(zeros)
 
     def _decompress_section(self, sec: Section, raw: bytes) -> bytes:
         # "ZLIB", an 8-byte big-endian uncompressed size, then a zlib stream.

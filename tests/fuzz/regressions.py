@@ -147,6 +147,20 @@ def elf_compressed_size_huge() -> Recipe:
                                                  Op(field="shdr[13].sh_name", value=1)])
 
 
+def pe_section_zero_tail_huge() -> Recipe:
+    """A PE section whose VirtualSize is 2 GiB while SizeOfImage allows it (session-21 long
+    run): ``PeExecutable.section_data`` zero-filled all of it (MemoryError under the
+    worker's cap) although a DWARF section's tail past its file bytes is only padding."""
+    return Recipe("peexe", "pe-exe-stripped", [Op(field="sec[4].VirtualSize", value=0x7FFFFFFF),
+                                               Op(field="opt.SizeOfImage", value=0xFFFFFFFF)])
+
+
+def core_load_at_top_of_address_space() -> Recipe:
+    """A PT_LOAD at p_vaddr 2**64-1 (session-21 long run): its end, 2**64, did not fit the
+    uint64 array of segment ends in ``core.memory.Gather`` (OverflowError)."""
+    return Recipe("e2e", "linux-core-stripped", [Op(field="phdr[19].p_vaddr", value=(1 << 64) - 1)])
+
+
 # ---- gocore/binary/pclntab.py ----
 
 def pclntab_funcoff_past_table() -> Recipe:
@@ -174,6 +188,7 @@ ALL = {f.__name__: f for f in (
     elf_shstrtab_offset_2_63, elf_symtab_offset_2_63, elf_note_section_offset_huge,
     elf_note_section_offset_inside_file, elf_note_name_unterminated,
     pe_section_virtual_size_huge, pe_section_alignment_huge, pe_section_virtual_size_past_file,
-    pe_section_moved_past_file, elf_compressed_size_huge,
+    pe_section_moved_past_file, elf_compressed_size_huge, pe_section_zero_tail_huge,
+    core_load_at_top_of_address_space,
     pclntab_funcoff_past_table, pclntab_npcdata_huge, pclntab_pcln_offset_huge,
 )}

@@ -43,3 +43,9 @@ def positive(text: str) -> int:
 def heap_index(gp):
     """Return ``gp``'s heap index, reporting progress (``viewcore.progress``) while it is built."""
     return gp.heap_index(report)
+
+
+def wants_json(args) -> bool:
+    """Return whether the command's document is printed as JSON (``--json`` or
+    ``--json-envelope``), whose rows keep the documented shape."""
+    return bool(getattr(args, "json", False) or getattr(args, "json_envelope", False))

@@ -15,7 +15,7 @@ from collections import Counter
 import gocore
 
 from ..results import GoroutineDiffRow, GoroutineGroups, HeapDiff, HeapDiffRow, RootDiffRow, goroutine_row
-from ._heap import heap_index, positive
+from ._heap import heap_index, positive, wants_json
 
 HELP = ("compare with an earlier dump BASE: objects and bytes per type, goroutines per stack, "
         "roots that retain more, new types")
@@ -70,7 +70,7 @@ def run(gp, args) -> HeapDiff:
                        any_version=args.any_version)
     gocore.require_full_memory(base)
     # --json without --all keeps the documented list of per-type rows (one per slot size)
-    listed = getattr(args, "json", False) and not args.all
+    listed = wants_json(args) and not args.all
     by_slot = args.by_slot or listed
     new, old = _by_type(gp, by_slot), _by_type(base, by_slot)
     rows = [HeapDiffRow(t, *new.get((t, a), (0, 0)), *old.get((t, a), (0, 0)), backing_arrays=a)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..results import Histogram, HistogramRow
-from ._heap import heap_index, positive
+from ._heap import heap_index, positive, wants_json
 
 HELP = ("live heap by type: count, slot size and bytes per type (largest first); the backing "
         "arrays of one slice type are one row unless --by-slot")
@@ -26,7 +26,7 @@ def run(gp, args) -> Histogram:
     """Return the histogram rows (sorted, cut at --top) and the heap totals."""
     hi = heap_index(gp)
     # --json keeps the contract's rows (one per type and slot size); the grouping is for people
-    by_slot = args.by_slot or (getattr(args, "json", False) and not args.grouped)
+    by_slot = args.by_slot or (wants_json(args) and not args.grouped)
     rows = [HistogramRow(g.type, g.count, g.size, g.bytes, g.backing_arrays)
             for g in gp.type_groups(by_slot=by_slot)]
     if args.sort == "count":

@@ -327,13 +327,6 @@ class GoProcess:
         from .heap.stats import breakdown
         return breakdown(self)
 
-    def dominators(self, progress=None):
-        """Return the dominator tree of the live heap (``gocore.heap.dominators.Dominators``:
-        retained bytes and objects per object and per root group, ``top``,
-        ``top_groups``, ``holder_of``), built once per process."""
-        from .heap.dominators import dominators_of
-        return dominators_of(self.heap_index(progress))
-
     def reference_chains(self, max_depth: int = 32, progress=None):
         """Return the live heap summarised by reference chain (``gocore.heap.refchains.ChainTree``:
         one node per type along each path from a root, with its objects and bytes), chains
@@ -423,7 +416,6 @@ class GoProcess:
         group), computed once per process; ``Object.retained`` reads it."""
         from .objects import dominators
         return dominators(self)
-
 
     def objects_page(self, type: str | None = None, offset: int = 0,  # noqa: A002 - as objects()
                      limit: int = 100) -> tuple[list[Object], int]:

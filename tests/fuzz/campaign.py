@@ -110,8 +110,16 @@ class Worker:
             ready, _, _ = select.select([self], [], [], left)
             if ready:
                 got = self.read_result()
-                if got is not None:
-                    return got
+                if got is None:
+                    continue
+                if got["outcome"] == "recycle":    # spent worker: again in a fresh one
+                    self.stop()
+                    self.send(recipe)
+                    deadline = time.monotonic() + wall_limit
+                    continue
+                if got.pop("recycle", False):
+                    self.stop()
+                return got
 
 
 @dataclass
@@ -182,6 +190,7 @@ class Campaign:
     findings: dict[str, Finding] = field(default_factory=dict)
     started: float = 0.0
     done: int = 0
+    recycled: int = 0                  # workers replaced because they were spent
     _minimizer: Worker | None = field(default=None, repr=False)
     _log: Path | None = field(default=None, repr=False)   # the workers' stderr
 
@@ -251,6 +260,14 @@ class Campaign:
                         result["wall"] = time.monotonic() - sent
                     else:
                         continue
+                    if result["outcome"] == "recycle":   # the worker was spent: run it again
+                        self.recycled += 1
+                        w.stop()
+                        w.send(recipe)
+                        continue
+                    if result.pop("recycle", False):
+                        self.recycled += 1
+                        w.stop()
                     result.setdefault("wall", time.monotonic() - sent)
                     self._count(w.index, recipe, result)
                 if self.progress and time.monotonic() - last_note > 60:
@@ -310,13 +327,15 @@ class Campaign:
         """Return one line: inputs so far, rate and findings."""
         el = time.monotonic() - self.started
         return (f"{self.done} inputs in {el:.0f} s ({self.done / el if el else 0:.1f}/s), "
-                f"{len(self.findings)} finding classes, {sum(f.count for f in self.findings.values())} findings")
+                f"{len(self.findings)} finding classes, {sum(f.count for f in self.findings.values())} findings, "
+                f"{self.recycled} workers recycled")
 
     def summary(self) -> dict:
         """Return the campaign's figures as a JSON object."""
         el = time.monotonic() - self.started
         return {
             "seed": self.seed, "targets": self.targets, "inputs": self.done, "seconds": round(el, 1),
+            "workers_recycled": self.recycled,
             "per_target": {t: {**s.__dict__, "inputs_per_s": round(s.rate(), 2),
                                 "inputs_per_cpu_s": round(s.cpu_rate(), 2)} for t, s in self.stats.items()},
             "totals": {

@@ -34,6 +34,11 @@ SEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
+class WorkerSpent(Exception):
+    """The worker's own address space is used up by earlier inputs, so this input cannot
+    even be built: not the input's fault; the campaign reruns it in a fresh worker."""
+
+
 def _expected() -> tuple[type, ...]:
     import core
     import gocore
@@ -227,7 +232,10 @@ def run(recipe: Recipe) -> dict:
         buf = build(seed, recipe.ops)
     except (OSError, MemoryError):   # the worker's own address space, not the input's fault:
         gc.collect()                 # free earlier inputs held in reference cycles, retry
-        buf = build(seed, recipe.ops)
+        try:
+            buf = build(seed, recipe.ops)
+        except (OSError, MemoryError) as e:
+            raise WorkerSpent(str(e)) from e
     try:
         TARGETS[recipe.target](recipe, buf)
     except _expected() as e:

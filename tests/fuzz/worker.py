@@ -8,6 +8,12 @@ so the finding names the loop) and its peak resident memory is measured from
 The address space is capped (RLIMIT_AS) so a runaway allocation raises MemoryError in
 the worker instead of taking the machine; the campaign kills and replaces a worker that
 stops answering (a loop in C code) or dies (a crash in C code).
+
+Address space that earlier inputs leave behind (reference cycles, malloc arenas) would
+eat into the cap and turn a later, harmless input into a MemoryError. So a worker whose
+size stays RECYCLE_MB above its start-up size after a full collection marks its result
+``"recycle": true`` and exits, and the campaign starts a fresh one; an input that cannot
+even be built gives the outcome ``recycle`` and is run again in a fresh worker.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import resource
 import signal
 import sys
 import time
+
+RECYCLE_MB = 512   # leftover address space (after gc) at which a worker is replaced
 
 
 def _status_kb(key: str) -> int:
@@ -56,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         raise targets.Hang(f"still running after {args.cpu_limit:g} s of CPU time")
     signal.signal(signal.SIGPROF, on_timer)
     started = False
+    base = 0
     out = sys.stdout
     sys.stdout = sys.stderr   # nothing a target prints may corrupt the protocol
     for line in sys.stdin:
@@ -65,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         load_seed(recipe.seed).original   # seed loading is not the input's time or memory
         if not started:
             # Cap the address space once everything is imported and the seed loaded.
-            vm = _status_kb("VmSize") * 1024
-            limit = vm + args.as_limit_mb * (1 << 20)
+            base = _status_kb("VmSize") * 1024
+            limit = base + args.as_limit_mb * (1 << 20)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             started = True
         peak_ok = _reset_peak()
@@ -76,14 +85,20 @@ def main(argv: list[str] | None = None) -> int:
             result = targets.run(recipe)
         except targets.Hang as e:  # the timer fired outside the target's own try
             result = targets.finding_result("hang", e)
+        except targets.WorkerSpent:
+            out.write(json.dumps({"outcome": "recycle"}) + "\n")
+            out.flush()
+            return 0
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
         # The input's mmap and the objects of the reader may sit in reference cycles:
-        # free them before the address space of dead inputs nears the cap (a full
-        # collection per input would cost more than many inputs).
+        # free them once dead inputs' address space adds up (a full collection per input
+        # would cost more than many inputs); if it stays, this worker is spent.
         del recipe
-        if _status_kb("VmSize") * 1024 > limit - (args.as_limit_mb << 19):
+        spent = _status_kb("VmSize") * 1024 > base + (RECYCLE_MB << 20)
+        if spent:
             gc.collect()
+            spent = _status_kb("VmSize") * 1024 > base + (RECYCLE_MB << 20)
         result["wall"] = round(time.monotonic() - t0, 4)
         result["cpu"] = round(time.process_time() - c0, 4)
         if result["outcome"] in ("ok", "error") and result["cpu"] >= args.cpu_limit:
@@ -93,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
                           message=f"ran {result['cpu']:.1f} s of CPU; the timer's exception was swallowed: "
                                   + result.get("message", "")[:200])
         result["peak_mb"] = round(_status_kb("VmHWM") / 1024, 1) if peak_ok else None
+        if spent:
+            result["recycle"] = True
         out.write(json.dumps(result) + "\n")
         out.flush()
+        if spent:
+            return 0
     return 0
 
 

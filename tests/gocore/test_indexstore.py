@@ -21,7 +21,7 @@ import pytest
 
 import core
 import gocore
-from gocore.heap.indexstore import IndexStore, index_key
+from gocore.heap.indexstore import FORMAT, IndexStore, index_key
 from gocore.heap.storedindex import BASE, StoredHeapIndex
 
 from ..conftest import DUMPS, Case, dump_cases, fixture_index
@@ -96,7 +96,7 @@ def _one_case() -> Case:
 
 
 def _base_dir(cache: Path) -> Path:
-    (key,) = [p for p in (cache / f"v1").iterdir()]
+    (key,) = [p for p in (cache / f"v{FORMAT}").iterdir()]
     return key / BASE
 
 

@@ -53,7 +53,9 @@ class HeapTables:
         names; counting which ids occur would cost a pass over the objects)."""
         if self._types is None:
             pa, hi = self.pa, self.hi
-            idx = hi.type_id.astype(np.int32) + 1       # the one copy: ids shifted past unknown
+            # the one copy: ids shifted past unknown (on the plain ndarray: arithmetic on the
+            # np.memmap subclass costs several times more)
+            idx = np.add(np.asarray(hi.type_id), 1, dtype=np.int32)
             names = [hi.type_name(k - 1) for k in range(int(idx.max(initial=0)) + 1)]
             self._types = pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(names, pa.string()))
         return self._types

@@ -40,6 +40,28 @@ R = TypeVar("R")
 Progress = Callable[[str, float], None]
 
 UNKNOWN_NAME = "unknown"
+SHORT_CHAIN = 4096  # parent steps walked in Python before the compiled walk takes over
+
+
+def _root_chain(parent: np.ndarray, parent_off: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``markkernels.root_chain``'s (ids, offsets) of the marking's path to ``i``.
+
+    Most paths are a few steps: walking those in Python spares a command that asks for one
+    path (``reachable ADDR``) loading numba (about 1 s); a long chain (a linked list of
+    millions) goes to the compiled walk."""
+    chain = [i]
+    cur = i
+    while len(chain) <= SHORT_CHAIN:
+        cur = int(parent[cur])
+        if cur < 0:
+            ids = np.array(chain[::-1], dtype=np.int32)
+            offs = np.empty(len(ids), dtype=np.int64)
+            offs[:-1] = parent_off[ids[1:]]
+            offs[-1] = -1
+            return ids, offs
+        chain.append(cur)
+    from .markkernels import root_chain
+    return root_chain(parent, parent_off, np.int64(i))
 
 
 @dataclass(frozen=True)
@@ -273,8 +295,7 @@ class HeapIndex:
         (a long linked list) without a Python object per step."""
         if not self.live[i]:
             return None
-        from .markkernels import root_chain
-        ids, offs = root_chain(self.reach.parent, self.reach.parent_off, np.int64(i))
+        ids, offs = _root_chain(self.reach.parent, self.reach.parent_off, i)
         root = self.root_info(int(self.reach.root[ids[0]]))
         tids = self.type_id[ids]
         ut, trow = np.unique(tids, return_inverse=True)

@@ -15,7 +15,8 @@ written into a temporary directory beside it and renamed into place, so a crash 
 writers at once leave either no part or a whole one (the loser of a rename race drops its
 copy). Nothing is unpickled: ``np.load(allow_pickle=False)``, JSON for the rest. Arrays are
 opened with ``mmap`` (read-only) after their file's size and checksum match the record; the
-checksum is computed with plain reads, so checking costs time but no resident memory. It is
+checksum is computed chunk by chunk over a map whose pages are dropped once hashed, so
+checking costs time but no resident memory. It is
 XXH3-64 (the ``xxhash`` package), not zlib's CRC-32: every command checks every array it
 opens, and at 20 M objects CRC-32 (0.7 GB/s here) cost 0.7 s of a `sql` query that has 2 s;
 XXH3 runs at 7 GB/s and still catches any truncation or overwritten byte. A record
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import secrets
 import shutil
@@ -88,16 +90,26 @@ def index_key(dump_path: str, exe_path: str | None) -> str:
 
 
 def _checksum(path: Path) -> int:
-    """Return the XXH3-64 of a file, read in chunks (no memory map, nothing kept resident)."""
+    """Return the XXH3-64 of a file, read through a memory map one chunk at a time.
+
+    Hashing the mapped page cache avoids the kernel's copy into a buffer (4x faster than
+    ``readinto`` here), and each chunk's pages are dropped from the map once hashed
+    (``MADV_DONTNEED``), so checking a file leaves nothing resident."""
     h = xxhash.xxh3_64()
-    buf = bytearray(_READ_CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                return h.intdigest()
-            h.update(view[:n])
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if not size:
+            return h.intdigest()
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            view = memoryview(m)
+            try:
+                for off in range(0, size, _READ_CHUNK):
+                    n = min(_READ_CHUNK, size - off)
+                    h.update(view[off:off + n])
+                    m.madvise(mmap.MADV_DONTNEED, off, n)
+            finally:
+                view.release()
+    return h.intdigest()
 
 
 class StoredPart:

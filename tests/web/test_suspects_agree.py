@@ -84,6 +84,7 @@ def test_goroutine_leak_is_the_first_suspect_everywhere(version, capsys, tmp_pat
     # the page and the overview: the handlers first
     assert re.search(rf"1\. {re.escape(m['handler'])}\.r frame \*main\.Request in {m['n']:,} goroutines "
                      r"retains 3\.1 MiB", page)
+    assert re.search(rf"one path: root {re.escape(m['handler'])}\.r frame → main\.Request 0x[0-9a-f]+", page)
     assert re.search(rf"What keeps the most alive suspect accumulates in retains of live "
                      rf"{re.escape(m['handler'])}\.r frame its own objects", page)
 

@@ -331,10 +331,12 @@ class HeapView:
         found = self.gp.suspects(SUSPECT_SHARE, SUSPECTS)
         rows = []
         for s, row in zip(found.rows, suspect_rows(self.hi, found)):
-            # the graph is drawn around the accumulation point, else the largest object held
-            at = s.point if s.point >= 0 else s.object
+            # path and graph to the accumulation point, else to the example object the
+            # suspect's path ends at (the largest the root holds)
+            at = s.point if s.point >= 0 else \
+                self.object_id(row.path[-1]["address"]) if len(row.path) > 1 else None
             rows.append(dict(row.to_json(), root_ref={"name": row.root, "kind": row.kind, "goroutine": row.goroutine},
-                             point_path=self._path(s.point) if s.point >= 0 else None,
-                             graph=int(self.hi.heap.addr[at]) if at >= 0 else None))
+                             point_path=self._path(at) if at is not None else None,
+                             graph=int(self.hi.heap.addr[at]) if at is not None else None))
         return {"rows": rows, "over": found.over, "live_bytes": self.live_bytes,
                 "threshold": found.share}

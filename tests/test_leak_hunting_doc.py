@@ -109,7 +109,7 @@ def _goleak_checks(m: dict) -> dict[str, list[str]]:
         "suspects": [rf"^1\. {h}\.r \*main\.Request \[frame\] in {n} goroutines: {_mib(n * per)} "
                      rf"\(\d+\.\d %\), {2 * n} objects$",
                      rf"^\s+\S+ \S+\s+{n} × \[{m['payload_len']}\]uint8$", rf"^\s+\S+ \S+\s+{n} × main\.Request$"],
-        "top": [rf"^\s+retained.*\n\s+{_mib(n * per)}\s+{2 * n}\s+{n} ×\s+frame\s+{h}\.r \*main\.Request "
+        "top --by": [rf"^\s+retained.*\n\s+{_mib(n * per)}\s+{2 * n}\s+{n} ×\s+frame\s+{h}\.r \*main\.Request "
                 rf"in {n} goroutines\s*$"],
         "goroutine": [rf"^goroutine {req['goid']} \[chan receive\]",
                       rf"^{h}\n\s+r \*main\.Request = {req['addr']}  @", rf"^\s+id int = {req['id']}  @"],
@@ -135,7 +135,7 @@ def _cacheleak_checks(m: dict, base: dict) -> dict[str, list[str]]:
                      r"^2\. main\.leaks \[\]\*main\.Leak \[global\]: ",
                      rf"^\s+accumulates in \[{m['leaks_cap']}\]\*main\.Leak at {header:#x}: {leak} objects below",
                      rf"^\s+\S+ \S+\s+{leak} × main\.Leak$"],
-        "top": [r"^\s+retained.*\n.*global\s+main\.cache map\[string\]\*main\.Entry\s*\n"
+        "top --by": [r"^\s+retained.*\n.*global\s+main\.cache map\[string\]\*main\.Entry\s*\n"
                 r".*global\s+main\.leaks \[\]\*main\.Leak\s*$"],
         "referrers": [rf"^main\.Target at {m['target']}, \d+ bytes: 1 heap object and 1 root point into it$",
                       rf"^\s*object\s+{m['entry_k']}\s+main\.Entry\s+\+0x[0-9a-f]+ \.Target\s",
@@ -156,11 +156,13 @@ def _cacheleak_checks(m: dict, base: dict) -> dict[str, list[str]]:
 
 
 def _key(cmd: str) -> tuple[str, str]:
-    """Return (dump variable, what runs) of a page command: ("G", "suspects")."""
+    """Return (dump variable, what runs) of a page command: ("G", "suspects"); ``top`` with
+    its first flag ("top --by", "top --under"), whose outputs differ."""
     if cmd.startswith("go tool pprof"):
         return "G", "go tool pprof"
     words = cmd.split()
-    return words[1].lstrip("$"), words[2]
+    what = f"top {words[3]}" if words[2] == "top" and len(words) > 3 else words[2]
+    return words[1].lstrip("$"), what
 
 
 def _check(where: str, checks: list[str], out: str) -> None:
@@ -186,9 +188,9 @@ MANIFESTS = _manifest_lines(TEXT)
 def test_the_page_shows_each_step():
     """The walk-through has the steps it promises, and a place for `top --under`."""
     keys = [_key(c) for c, _ in PAGE]
-    for step in (("G", "overview"), ("G", "suspects"), ("G", "top"), ("G", "goroutine"),
+    for step in (("G", "overview"), ("G", "suspects"), ("G", "top --by"), ("G", "goroutine"),
                  ("G", "referrers"), ("G", "pprof"), ("G", "go tool pprof"), ("C", "suspects"),
-                 ("C", "top"), ("C", "referrers"), ("C", "print"), ("C", "histogram"), ("C", "diff")):
+                 ("C", "top --by"), ("C", "referrers"), ("C", "print"), ("C", "histogram"), ("C", "diff")):
         assert step in keys, step
     assert "<!-- top --under: added by the lead -->" in TEXT
     assert len(MANIFESTS) == 3

@@ -44,6 +44,9 @@ def test_api_guide_runs(monkeypatch):
     biggest = next(ln for ln in lines if "held by" in ln)
     assert biggest.split() == ["10000", "map[int]*main.Item", "held", "by", "main.bigMap"]
     assert "True main.Item" in lines
+    # heapkeeper's bigMap of 10000 Items is the first leak suspect; main.leak's slice one array
+    assert "main.bigMap 1 main.Item 10000" in lines
+    assert "True 1 1" in lines and manifest["arrays"]["main.leak"]["elem"] == "*main.Leak"
 
 
 @pytest.mark.skipif(os.environ.get("VIEWCORE_DOCS") != "1",

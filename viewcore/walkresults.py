@@ -120,6 +120,8 @@ class SuspectRow:
     held: list[HeldRow]
     held_more: int
     path: list[dict[str, Any]]
+    roots: int = 1            # root groups summed (one per goroutine for a frame variable)
+    goroutines: int = 0       # goroutines they are in (0 for globals)
 
     def to_json(self) -> dict[str, Any]:
         """Return the suspect as a JSON object."""
@@ -127,7 +129,39 @@ class SuspectRow:
                 "root_type": self.root_type, "shared": self.shared, "retained": self.retained,
                 "retained_objects": self.retained_objects, "share": self.share,
                 "point": self.point, "held": [h.to_json() for h in self.held],
-                "held_more": self.held_more, "path": self.path}
+                "held_more": self.held_more, "path": self.path, "roots": self.roots,
+                "goroutines": self.goroutines}
+
+
+def _path_json(root, steps) -> list[dict[str, Any]]:
+    out = [{"root": root.name, "kind": root.kind, "goroutine": root.goroutine,
+            "address": root.address, "offset": root.offset, "type": root.type}]
+    out += [{"address": s.address, "size": s.size, "type": s.type, "offset": s.offset,
+             "field": s.field} for s in steps]
+    return out
+
+
+def suspect_rows(hi, found) -> list[SuspectRow]:
+    """Return the SuspectRows of ``found`` (``GoProcess.suspects()``) over heap index ``hi``:
+    the one reading of gocore's suspects that ``suspects``, ``report`` and the web UI share."""
+    rows = []
+    for s in found.rows:
+        info = s.root
+        if info is None and s.object >= 0:      # held by several roots: name the marking's root
+            info = hi.path(s.object)[0]
+        point = None
+        if s.point >= 0:
+            point = {"address": int(hi.heap.addr[s.point]), "type": hi.name_of(s.point),
+                     "size": int(hi.heap.size[s.point]), "retained": s.point_retained,
+                     "children": s.children, "depth": len(s.chain) - 1}
+        rows.append(SuspectRow(
+            root=info.name if info else None, kind=info.kind if info else None,
+            goroutine=info.goroutine if info else None,
+            root_type=info.type if info and s.root is not None else None, shared=s.root is None,
+            retained=s.retained, retained_objects=s.retained_objects, share=s.share, point=point,
+            held=[HeldRow(h.type, h.count, h.bytes) for h in s.held], held_more=s.held_more,
+            path=_path_json(*s.path) if s.path else [], roots=s.roots, goroutines=s.goroutines))
+    return rows
 
 
 @dataclass
@@ -140,6 +174,12 @@ class SuspectsResult:
     live_bytes: int
     live_objects: int
     warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, gp, found) -> SuspectsResult:
+        """Return the result of ``found`` (``gp.suspects()``) with ``gp``'s warnings."""
+        return cls(found.share, found.over, suspect_rows(gp.heap_index(), found),
+                   found.live_bytes, found.live_objects, list(gp.warnings))
 
     def to_json(self) -> dict[str, Any]:
         """Return ``{share, over, live: {bytes, objects}, suspects: [...]}``."""

@@ -158,10 +158,13 @@ class Dominators:
         np.minimum.at(first, key, gi)
         ret = np.rint(retained).astype(np.uint64)
         order = np.lexsort((first, -retained))
+        row = np.empty(m, np.int32)
+        row[order] = np.arange(m, dtype=np.int32)
         names = [n for _, n in labels]
         return RootsByName([names[i] for i in order.tolist()], first[order].astype(np.int32),
                            ret[order], np.rint(count[order]).astype(np.int64),
-                           groups[order].astype(np.int64), goroutines[order].astype(np.int64))
+                           groups[order].astype(np.int64), goroutines[order].astype(np.int64),
+                           row[key])
 
     def top_groups(self, n: int) -> np.ndarray:
         """Return up to ``n`` root groups, the most retained first."""
@@ -224,7 +227,7 @@ class RootsByName:
     retained first: ``group[i]`` is its first root group (``Dominators.group_info``),
     ``retained`` / ``retained_objects`` what its groups alone keep alive in total,
     ``groups`` how many root groups it sums and ``goroutines`` how many goroutines they are
-    in (0 for globals)."""
+    in (0 for globals); ``row_of_group[k]`` is the row root group ``k`` is summed in."""
 
     name: list[str]
     group: np.ndarray
@@ -232,6 +235,7 @@ class RootsByName:
     retained_objects: np.ndarray
     groups: np.ndarray
     goroutines: np.ndarray
+    row_of_group: np.ndarray
 
     def __len__(self) -> int:
         return len(self.name)

@@ -29,7 +29,9 @@ class TypeGroup:
 
     ``type`` is the Go spelling: the objects' type, or ``[]T`` for the arrays ``[N]T`` of
     every N when ``backing_arrays``; ``size`` the slot size when every object has the same,
-    else None; ``members`` how many (type, slot size) rows were merged into it.
+    else None; ``members`` how many (type, slot size) rows were merged into it; ``slice``
+    the slice type ``[]T`` that arrays ``[N]T`` back (set on a ``[]T`` group and on each of
+    its ``[N]T`` rows alike, so a by-slot row finds its group), else None.
     """
 
     type: str
@@ -38,6 +40,7 @@ class TypeGroup:
     count: int
     bytes: int
     members: int
+    slice: str | None = None
 
 
 def grouped_histogram(names: list[str], sizes: np.ndarray, counts: np.ndarray, nbytes: np.ndarray,
@@ -57,7 +60,7 @@ def grouped_histogram(names: list[str], sizes: np.ndarray, counts: np.ndarray, n
         row[1] += c
         row[2] += b
         row[3].add((n, s))
-    out = [TypeGroup(t, arrays, row[0], row[1], row[2], len(row[3]))
+    out = [TypeGroup(t, arrays, row[0], row[1], row[2], len(row[3]), t if arrays else slice_of(t))
            for (t, arrays, _), row in merged.items()]
     out.sort(key=lambda g: (-g.bytes, -g.count, g.type, g.backing_arrays))
     return out

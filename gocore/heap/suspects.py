@@ -1,17 +1,19 @@
 """Leak suspects: the roots and objects that each alone keep a large share of the heap alive.
 
 As Eclipse MAT's leak-suspects report, on the dominator tree (``dominators``): a suspect is
-a root group (a global, a goroutine frame, ...) or an object held through several roots
-that retains more than ``share`` of the live heap. For each, the *accumulation point*: from
-the suspect down the dominator tree while one child retains most (over half) of its parent,
-the last object reached, where the memory spreads over many children (a map's group array,
-a slice's backing array, a list head); the types of the objects retained below it, by
-bytes; and the marking's path from a root to it.
+a root (a global, or the frames of one function holding their words through one variable,
+summed over goroutines as ``Dominators.roots_by_name`` sums them: 3000 parked
+``main.handle`` frames holding ``r`` are one suspect, ``main.handle.r``) or an object held
+through several roots that retains more than ``share`` of the live heap. For each, the
+*accumulation point*: from the suspect down the dominator tree while one child retains most
+(over half) of its parent, the last object reached, where the memory spreads over many
+children (a map's group array, a slice's backing array, a list head); the types of the
+objects retained below it, by bytes; and the marking's path from a root to it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,15 +34,19 @@ class HeldType:
 
 @dataclass(frozen=True)
 class Suspect:
-    """One root group or object retaining a large share of the live heap.
+    """One root (its groups summed by name) or object retaining a large share of the live heap.
 
-    ``root`` is the root that alone keeps it alive (None when several roots share it);
-    ``object`` the first object below the root the walk went into (-1 when the root's
-    memory is spread over several objects at once); ``chain`` the object ids walked from
-    it down to ``point``, the accumulation point (``object`` first; empty when it is the
-    root itself); ``children`` how many objects the point immediately dominates; ``held``
-    the types retained below the point, most bytes first; ``path`` the marking's path from
-    a root to the point (RootInfo, PathSteps), None when the point is the root.
+    ``root`` is the root that alone keeps it alive (None when several roots share it; for
+    frames of several goroutines, named by function and variable with no goroutine or
+    address); ``group`` its first root group; ``roots`` how many root groups it sums and
+    ``goroutines`` how many goroutines they are in; ``object`` the first object below the
+    root the walk went into (-1 when the root's memory is spread over several objects at
+    once); ``chain`` the object ids walked from it down to ``point``, the accumulation
+    point (``object`` first; empty when it is the root itself); ``children`` how many
+    objects the point immediately dominates (the root's top objects when it is the root);
+    ``held`` the types retained below the point, most bytes first; ``path`` the marking's
+    path from a root to the point (RootInfo, PathSteps), or when the root itself is the
+    point, to the largest object it holds (one example); None when it holds none.
     """
 
     root: RootInfo | None
@@ -56,6 +62,8 @@ class Suspect:
     held: list[HeldType]
     held_more: int
     path: tuple | None
+    roots: int = 1
+    goroutines: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,11 +97,10 @@ def _held(hi, dom, inside: np.ndarray) -> tuple[list[HeldType], int]:
 
 
 def _suspect(hi, dom, group: int, top: np.ndarray, retained: int, count: int,
-             live: int) -> Suspect:
-    """Return the Suspect of root group ``group`` (-1: none) whose top-level objects are
-    ``top`` (most retained first)."""
+             live: int, root: RootInfo | None, roots: int = 1, goroutines: int = 0) -> Suspect:
+    """Return the Suspect of ``root`` (None: several roots), first root group ``group``
+    (-1: none), whose top-level objects are ``top`` (most retained first)."""
     from .domkernels import _under_set
-    root = dom.group_info(group) if group >= 0 else None
     first = int(top[0]) if len(top) else -1
     if first >= 0 and (len(top) == 1 or dom.retained[first] > MOST * retained):
         chain = dom.heaviest_chain(first, MOST)
@@ -104,14 +111,32 @@ def _suspect(hi, dom, group: int, top: np.ndarray, retained: int, count: int,
         path = hi.path(point)
     else:                     # the root itself spreads its memory over several objects
         chain = np.zeros(0, np.int32)
-        point, path, point_retained, children = -1, None, retained, len(top)
+        point, point_retained, children = -1, retained, len(top)
+        path = hi.path(first) if first >= 0 else None
         inside = np.zeros(len(dom.idom), bool)
         inside[top] = True
     inside = _under_set(dom.order, dom.idom, inside)
     held, more = _held(hi, dom, inside)
     return Suspect(root, group, first if point >= 0 else -1, retained, count,
                    retained / max(live, 1), chain, point, point_retained, children, held, more,
-                   path)
+                   path, roots, goroutines)
+
+
+def _named_root(hi, dom, by, i: int) -> tuple[RootInfo, np.ndarray]:
+    """Return (the RootInfo, the top-level objects, most retained first) of row ``i`` of
+    ``by`` (``Dominators.roots_by_name``)."""
+    k = int(by.group[i])
+    info = dom.group_info(k)
+    if by.groups[i] == 1:
+        return info, dom.group_children(k)
+    top = dom.top_level
+    holder = dom.holder[top]
+    mine = top[(holder >= 0) & (by.row_of_group[np.maximum(holder, 0)] == i)]
+    mine = mine[np.lexsort((mine, -dom.retained[mine].astype(np.float64)))]
+    goroutine = info.goroutine if by.goroutines[i] <= 1 else None
+    many = goroutine is None
+    return replace(info, name=by.name[i], goroutine=goroutine,
+                   address=None if many else info.address, offset=0 if many else info.offset), mine
 
 
 def find_suspects(hi, dom, share: float = 0.10, limit: int = 10) -> Suspects:
@@ -119,20 +144,22 @@ def find_suspects(hi, dom, share: float = 0.10, limit: int = 10) -> Suspects:
     heap index ``hi``) that each retain more than ``share`` of the live heap, largest first
     (at most ``limit``); when none does, the ``limit`` that retain the most."""
     live = hi.live_bytes
-    groups = dom.top_groups(limit).tolist()
+    by = dom.roots_by_name()
     shared = dom.top_level[dom.holder[dom.top_level] < 0]
     if len(shared) > limit:
         shared = shared[np.argsort(-dom.retained[shared].astype(np.float64), kind="stable")[:limit]]
-    cands = [(int(dom.group_retained[k]), 0, k, -1) for k in groups if dom.group_retained[k]]
+    cands = [(int(by.retained[r]), 0, r, -1) for r in range(min(limit, len(by))) if by.retained[r]]
     cands += [(int(dom.retained[i]), 1, -1, int(i)) for i in shared.tolist()]
     cands.sort(key=lambda c: (-c[0], c[1], c[2], c[3]))
     over = [c for c in cands if c[0] > share * live]
     rows = []
-    for retained, _, k, i in (over or cands)[:limit]:
-        if k >= 0:
-            rows.append(_suspect(hi, dom, k, dom.group_children(k), retained,
-                                 int(dom.group_count[k]), live))
+    for retained, _, r, i in (over or cands)[:limit]:
+        if r >= 0:
+            info, top = _named_root(hi, dom, by, r)
+            rows.append(_suspect(hi, dom, int(by.group[r]), top, retained,
+                                 int(by.retained_objects[r]), live, info, int(by.groups[r]),
+                                 int(by.goroutines[r])))
         else:
             rows.append(_suspect(hi, dom, -1, np.array([i], np.int32), retained,
-                                 int(dom.retained_count[i]), live))
+                                 int(dom.retained_count[i]), live, None))
     return Suspects(rows, share, live, hi.live_count, bool(over))

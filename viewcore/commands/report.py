@@ -2,7 +2,7 @@
 
 What the dump is and can answer, the build, how the process died (``gocore.crash``), the
 goroutines grouped, and the heap summarised: totals, top types, top retainers and the
-suspects among them. A part that cannot be read is left null with a warning (``partial``);
+leak suspects (``GoProcess.suspects``, the rule of ``suspects`` and the web UI). A part that cannot be read is left null with a warning (``partial``);
 the rest still answers, so a pipeline always gets a document.
 """
 
@@ -14,15 +14,14 @@ from typing import Any
 import core
 import gocore
 
+from ..walkresults import suspect_rows
+
 HELP = ("one document per dump: build, panic or signal, crashing goroutine and thread, "
         "signature, goroutine groups, heap summary, top types and retainers")
 NEEDS_MEMORY = False   # a minidump without full memory still has threads and a crash
 SCHEMA = 1
 TOP = 10               # rows of top types, retainers, goroutine groups
-# Which top retainers are suspects: over this share of the live heap, as the web UI's
-# Suspects page decides (viewcore/web/views.py SUSPECT_SHARE).
-# TODO(leakbrowse): call gocore/heap/suspects.py once it is public, instead of this rule.
-SUSPECT_SHARE = 0.10
+SUSPECT_SHARE = 0.10   # suspects retain over this share of the live heap, as `suspects`
 
 
 def add_arguments(parser) -> None:
@@ -133,6 +132,7 @@ def _heap(gp, top: int) -> dict[str, Any]:
         hi = gp.heap_index()
         names, sizes, counts, nbytes = gp.histogram()
         dom = gp.dominators()
+        found = gp.suspects(SUSPECT_SHARE, top)
     except (gocore.GoCoreError, core.UnmappedAddress) as e:
         gp.process.warn(f"heap: {e}")
         return {"heap": None, "top_types": None, "top_retainers": None, "suspects": None}
@@ -151,4 +151,17 @@ def _heap(gp, top: int) -> dict[str, Any]:
                           "root_kind": info.kind if info else None})
     return {"heap": {"objects": hi.live_count, "bytes": hi.live_bytes},
             "top_types": types, "top_retainers": retainers,
-            "suspects": [r for r in retainers if r["share"] > SUSPECT_SHARE]}
+            "suspects": _suspects(hi, found) if found.over else []}
+
+
+def _suspects(hi, found) -> list[dict[str, Any]]:
+    """Return the suspects as ``suspects --json`` gives them, each with the fields the
+    report gave before them: the object below the root (``address``, ``type``, ``size``;
+    null when the root's memory spreads over several objects) and ``root_kind``."""
+    out = []
+    for s, row in zip(found.rows, suspect_rows(hi, found)):
+        i = s.object
+        obj = ({"address": int(hi.heap.addr[i]), "type": hi.name_of(i), "size": int(hi.heap.size[i])}
+               if i >= 0 else {"address": None, "type": None, "size": None})
+        out.append({**obj, **row.to_json(), "root_kind": row.kind})
+    return out

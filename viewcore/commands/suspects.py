@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..walkresults import HeldRow, SuspectRow, SuspectsResult
+from ..walkresults import SuspectsResult
 from ._heap import heap_index, positive
 
 HELP = ("leak suspects: roots and objects that each retain over a share of the live heap "
@@ -37,34 +37,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--n", type=positive, default=10, help="at most N suspects (default 10)")
 
 
-def _path(root, steps) -> list[dict]:
-    out = [{"root": root.name, "kind": root.kind, "goroutine": root.goroutine,
-            "address": root.address, "offset": root.offset, "type": root.type}]
-    out += [{"address": s.address, "size": s.size, "type": s.type, "offset": s.offset,
-             "field": s.field} for s in steps]
-    return out
-
-
 def run(gp, args) -> SuspectsResult:
     """Return the suspects, largest first."""
-    hi = heap_index(gp)
-    found = gp.suspects(args.share, args.n)
-    rows = []
-    for s in found.rows:
-        info = s.root
-        if info is None and s.object >= 0:      # held by several roots: name the marking's root
-            info = hi.path(s.object)[0]
-        point = None
-        if s.point >= 0:
-            point = {"address": int(hi.heap.addr[s.point]), "type": hi.name_of(s.point),
-                     "size": int(hi.heap.size[s.point]), "retained": s.point_retained,
-                     "children": s.children, "depth": len(s.chain) - 1}
-        rows.append(SuspectRow(
-            root=info.name if info else None, kind=info.kind if info else None,
-            goroutine=info.goroutine if info else None,
-            root_type=info.type if info and s.root is not None else None, shared=s.root is None,
-            retained=s.retained, retained_objects=s.retained_objects, share=s.share, point=point,
-            held=[HeldRow(h.type, h.count, h.bytes) for h in s.held], held_more=s.held_more,
-            path=_path(*s.path) if s.path else []))
-    return SuspectsResult(found.share, found.over, rows, found.live_bytes, found.live_objects,
-                          list(gp.warnings))
+    heap_index(gp)                  # indexing, with its progress line
+    return SuspectsResult.of(gp, gp.suspects(args.share, args.n))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..commands.report import Report
@@ -93,7 +94,20 @@ def _(result: Report, console) -> None:
         r = Table(title="top retainers", box=None, header_style="bold", title_justify="left")
         for col in ("retained", "share", "type", "root"):
             r.add_column(col, justify="right" if col in ("retained", "share") else "left")
+        suspect_objects = {s["address"] for s in doc["suspects"] or () if s["address"] is not None}
         for row in doc["top_retainers"]:
-            mark = " (suspect)" if row in doc["suspects"] else ""
+            mark = " (suspect)" if row["address"] in suspect_objects else ""
             r.add_row(_size(row["retained"]), f"{row['share']:.0%}", row["type"] + mark, row["root"] or "?")
         console.print(r)
+    if doc["suspects"]:
+        s = Table(title="leak suspects (viewcore suspects)", box=None, header_style="bold",
+                  title_justify="left")
+        for col in ("retained", "share", "root", "accumulates in"):
+            s.add_column(col, justify="right" if col in ("retained", "share") else "left")
+        for row in doc["suspects"]:
+            point = row["point"]
+            s.add_row(_size(row["retained"]), f"{row['share']:.0%}",
+                      escape(f"{row['root'] or '?'} [{row['kind'] or '?'}]"),
+                      escape(f"{point['type']} ({point['children']} below)") if point else
+                      f"what its {row['roots']} roots hold" if row["roots"] > 1 else "the root's own objects")
+        console.print(s)

@@ -123,21 +123,27 @@ def _(result: SuspectsResult, console) -> None:
     for n, s in enumerate(result.rows, 1):
         typ = f" {escape(s.root_type)}" if s.root_type else ""
         shared = " (and other roots)" if s.shared else ""
+        many = f" in {s.goroutines} goroutines" if s.goroutines > 1 else ""
         console.print()
-        console.print(f"[bold]{n}. {escape(s.root or '?')}[/bold]{typ} {escape('[' + (s.kind or '?') + ']')}{shared}: "
+        console.print(f"[bold]{n}. {escape(s.root or '?')}[/bold]{typ} {escape('[' + (s.kind or '?') + ']')}{many}{shared}: "
                       f"{_size(s.retained)} ({100 * s.share:.1f} %), {s.retained_objects} objects")
         p = s.point
         if p is not None:
             console.print(f"   accumulates in {escape(p['type'])} at {_hex(p['address'])}: "
                           f"{p['children']} objects below it hold {_size(p['retained'])}")
+        elif s.roots > 1:
+            console.print(f"   spread over what its {s.roots} roots hold, none over half of it")
         else:
-            console.print(f"   spread over the root's own {s.held and 'objects'}")
+            console.print("   spread over the root's own objects")
         for h in s.held:
             console.print(f"     {_size(h.bytes):>10}  {h.count:>7} × {escape(h.type)}")
         if s.held_more:
             console.print(f"     ... {s.held_more} more types")
         if s.path:
-            console.print("   path:", style="dim")
+            first = s.path[0]
+            where = f" (goroutine {first['goroutine']})" if first.get("goroutine") is not None else ""
+            one = "one " if p is None else ""
+            console.print(escape(f"   {one}path from {first['root']}{where}:"), style="dim")
             for step in s.path[1:]:
                 via = f"  .{step['field']}" if step.get("field") else ""
                 console.print(escape(f"     -> {step['address']:#x} {step['type']} ({step['size']} bytes){via}"),

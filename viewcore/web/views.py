@@ -8,7 +8,6 @@ page afterwards only slices numpy arrays and makes Python objects for what it sh
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ import gocore
 
 from ..render.values import field_value_text
 from ..results import GoroutineGroups, goroutine_row
+from ..walkresults import suspect_rows
 
 PAGE = 100              # objects, roots, ids per page
 EDGES = 100             # pointers out / referrers in per page
@@ -26,9 +26,8 @@ FIELDS = 48             # typed leaves shown before a "more fields" link
 MAX_FIELDS = 1024       # ... and at most, whatever the link asks
 PATH_ENDS = 30          # a long root path shows its first and last PATH_ENDS objects
 HISTOGRAM_ROWS = 2000   # rows a histogram page holds; the filter (?q=) searches them all
-SUSPECT_SHARE = 0.10    # a suspect retains over 10 % of the live heap
+SUSPECT_SHARE = 0.10    # a suspect retains over 10 % of the live heap (as `suspects`)
 SUSPECTS = 10
-_ARRAY = re.compile(r"^\[(\d+)\](.+)$")
 
 
 class NotFound(Exception):
@@ -66,12 +65,6 @@ def pager(page: int, per: int, total: int) -> Pager:
     return p
 
 
-def slice_group(type_name: str) -> str | None:
-    """Return ``[]T`` for a backing array named ``[N]T``, else None."""
-    m = _ARRAY.match(type_name)
-    return f"[]{m[2]}" if m else None
-
-
 def value_text(v: gocore.Value) -> tuple[str, int | None]:
     """Return (the text of a Value, the address it points at or None) for a frame local."""
     try:
@@ -102,16 +95,11 @@ def value_text(v: gocore.Value) -> tuple[str, int | None]:
         return f"? ({type(e).__name__})", None
 
 
-def _merge_rows(names, sizes, counts, nbytes) -> list[dict]:
-    """Return the histogram as rows of dicts, rows of one Go spelling and slot size merged
-    (distinct runtime types may print alike: several ``runtime.hmap`` of 48 bytes), largest
-    bytes first."""
-    rows: dict[tuple[str, int], dict] = {}
-    for n, s, c, b in zip(names, sizes.tolist(), counts.tolist(), nbytes.tolist()):
-        r = rows.setdefault((n, s), {"type": n, "size": s, "count": 0, "bytes": 0})
-        r["count"] += c
-        r["bytes"] += b
-    return sorted(rows.values(), key=lambda r: (-r["bytes"], -r["count"], r["type"]))
+def _histogram_rows(groups) -> list[dict]:
+    """Return gocore's TypeGroups (``GoProcess.type_groups``, as ``histogram`` has them) as
+    the histogram page's rows; ``members`` counts the array sizes of a ``[]T`` group."""
+    return [{"type": g.type, "size": g.size, "count": g.count, "bytes": g.bytes,
+             "members": g.members if g.backing_arrays else 0, "slice": g.slice} for g in groups]
 
 
 def _top_frame(row) -> str | None:
@@ -136,9 +124,11 @@ class HeapView:
         say("dominator tree (retained sizes)")
         self.dom = gp.dominators()
         say("histogram, types, goroutines")
-        names, sizes, counts, nbytes = gp.histogram()
-        self.histogram = _merge_rows(names, sizes, counts, nbytes)
-        gp.objects_page(names[0] if names else "", 0, 0)    # groups the live objects by type
+        # one row per type and slot size (distinct runtime types may print alike: several
+        # runtime.hmap of 48 bytes are one row), and the backing arrays by slice type
+        self.histogram = _histogram_rows(gp.type_groups(by_slot=True))
+        self.histogram_grouped = _histogram_rows(gp.type_groups())
+        gp.objects_page(self.histogram[0]["type"] if self.histogram else "", 0, 0)  # groups by type
         self.summary = gp.summary()
         self._by_id = {g.id: g for g in gp.goroutines()}
         rows = [goroutine_row(g) for g in self._by_id.values()]
@@ -235,23 +225,9 @@ class HeapView:
         merged as ``[]T`` when ``grouped``; only the arrays of ``elem`` when it is given)."""
         rows = self.histogram
         if elem is not None:
-            rows = [r for r in rows if slice_group(r["type"]) == elem]
+            rows = [r for r in rows if r["slice"] == f"[]{elem}"]
         elif grouped:
-            merged: dict[str, dict] = {}
-            out = []
-            for r in rows:
-                g = slice_group(r["type"])
-                if g is None:
-                    out.append(dict(r, members=0))
-                    continue
-                m = merged.get(g)
-                if m is None:
-                    m = merged[g] = {"type": g, "size": None, "count": 0, "bytes": 0, "members": 0}
-                    out.append(m)
-                m["count"] += r["count"]
-                m["bytes"] += r["bytes"]
-                m["members"] += 1
-            rows = sorted(out, key=lambda r: (-r["bytes"], -r["count"], r["type"]))
+            rows = self.histogram_grouped
         if q:
             rows = [r for r in rows if q in r["type"]]
         return {"rows": rows[:HISTOGRAM_ROWS], "nrows": len(rows), "count": sum(r["count"] for r in rows),
@@ -345,20 +321,22 @@ class HeapView:
                 "shared_bytes": dom.shared_retained, "shared_objects": dom.shared_count}
 
     def suspects(self) -> dict:
-        """Return the top-level dominators retaining over 10 % of the live heap, or, when
-        none does, the 10 that retain the most; each with its root path."""
+        """Return the leak suspects of ``GoProcess.suspects`` (the rows of ``suspects``
+        and ``report``): the roots and shared objects retaining over 10 % of the live heap,
+        or, when none does, the 10 that retain the most; each with its accumulation point,
+        the types held there and the root path to the point."""
         return self._suspects
 
     def _find_suspects(self) -> dict:
-        hi, dom = self.hi, self.dom
-        live = max(self.live_bytes, 1)
-        top = dom.top(SUSPECTS).tolist()
-        over = [i for i in top if dom.retained[i] > SUSPECT_SHARE * live]
+        found = self.gp.suspects(SUSPECT_SHARE, SUSPECTS)
         rows = []
-        for i in over or top:
-            path = self._path(i)
-            rows.append(dict(self.obj_ref(i), retained=int(dom.retained[i]),
-                             retained_objects=int(dom.retained_count[i]),
-                             share=int(dom.retained[i]) / live, path=path))
-        return {"rows": rows, "over": bool(over), "live_bytes": self.live_bytes,
-                "threshold": SUSPECT_SHARE}
+        for s, row in zip(found.rows, suspect_rows(self.hi, found)):
+            # path and graph to the accumulation point, else to the example object the
+            # suspect's path ends at (the largest the root holds)
+            at = s.point if s.point >= 0 else \
+                self.object_id(row.path[-1]["address"]) if len(row.path) > 1 else None
+            rows.append(dict(row.to_json(), root_ref={"name": row.root, "kind": row.kind, "goroutine": row.goroutine},
+                             point_path=self._path(at) if at is not None else None,
+                             graph=int(self.hi.heap.addr[at]) if at is not None else None))
+        return {"rows": rows, "over": found.over, "live_bytes": self.live_bytes,
+                "threshold": found.share}

@@ -131,3 +131,27 @@ def test_pprof_top_ranks_the_handler(version, capsys, tmp_path_factory):
                                        r.stdout, re.M)}
     assert len(held) == m["n"]
     assert {req["goid"] for req in m["requests"]} <= held
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_top_under_the_handlers_and_a_request(version, capsys, tmp_path_factory):
+    """`top --under main.handle.r`: the N requests, each retaining exactly the bytes it cost
+    the program (itself and its payload); under one request (by its %p): its payload alone."""
+    core, exe, m, _ = _goleak(version, tmp_path_factory)
+    n, per = m["n"], m["bytes_per_request"]
+    doc = _json(capsys, core, exe, "top", "--under", f"{m['handler']}.r", "--n", "3")
+    under = doc["under"]
+    assert (under["kind"], under["root_kind"], under["type"]) == ("root", "frame", "*main.Request")
+    assert under["roots"] == n and under["retained"] == n * per
+    assert doc["total"] == n and len(doc["children"]) == 3
+    for c in doc["children"]:
+        assert (c["type"], c["size"], c["retained"], c["retained_objects"]) == \
+            ("main.Request", m["request_size"], per, 2)
+    assert doc["more"] == {"children": n - 3, "retained": (n - 3) * per}
+    for req in m["requests"]:
+        doc = _json(capsys, core, exe, "top", "--under", req["addr"])
+        assert (doc["under"]["address"], doc["under"]["type"]) == (int(req["addr"], 16), "main.Request")
+        assert doc["under"]["retained"] == per and doc["total"] == 1
+        (payload,) = doc["children"]
+        assert (payload["size"], payload["retained"], payload["retained_objects"]) == \
+            (m["payload_len"], m["payload_len"], 1)

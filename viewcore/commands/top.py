@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
+import argparse
+
+from gocore import DumpError
+
 from ..results import RetainedObject, RetainedRoot, RootsRow, TopRetained, TopRoots
-from ._heap import heap_index, positive
+from ..walkresults import ChildRow, UnderResult
+from ._heap import address, heap_index, positive
 
 HELP = ("what keeps the most memory alive: objects by retained bytes (all they alone hold), "
         "and the globals and goroutine frames that alone hold the most")
 
 
 def add_arguments(parser) -> None:
-    """Add --n, --by and --nested."""
+    """Add --n, --by, --nested and --under."""
     parser.add_argument("--n", type=positive, default=20, help="rows of each list (default 20)")
     parser.add_argument("--by", choices=("retained", "size", "root"), default="retained",
                         help="rank objects by retained bytes (default) or by their own slot size; "
                              "root: list only the roots, summed by name (all goroutines' "
                              "main.handle.r frames are one row)")
-    parser.add_argument("--nested", action="store_true",
-                        help="with --by retained, rank every live object, also those inside "
-                             "another's retained set (by default only objects no other object dominates)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--nested", action="store_true",
+                       help="with --by retained, rank every live object, also those inside "
+                            "another's retained set (by default only objects no other object dominates)")
+    where.add_argument("--under", metavar="ADDR|ROOT",
+                       help="the children of one node of the dominator tree, with what each alone "
+                            "keeps alive: of a live object (an address inside it), or of a root "
+                            "as --by root names it (main.cache, main.handle.r: all its goroutines)")
 
 
-def run(gp, args) -> TopRetained | TopRoots:
+def run(gp, args) -> TopRetained | TopRoots | UnderResult:
     """Return the top objects and roots of the dominator tree of the live heap (with
     ``--by root``, the roots summed by name)."""
     hi = heap_index(gp)
     dom = gp.dominators()
+    if args.under is not None:
+        return _under(gp, hi, dom, args.under, args.n, args.by)
     if args.by == "root":
         return _by_root(gp, hi, dom, args.n)
     names: dict[int, str] = {}
@@ -70,3 +82,46 @@ def _by_root(gp, hi, dom, n: int) -> TopRoots:
     return TopRoots(rows=rows, named_variables=gp.dwarf is not None, live_objects=hi.live_count,
                     live_bytes=hi.live_bytes, shared_bytes=dom.shared_retained,
                     shared_objects=dom.shared_count, warnings=list(gp.warnings))
+
+
+def _under(gp, hi, dom, what: str, n: int, by: str) -> UnderResult:
+    """Return the children in the dominator tree of the object at address ``what`` or of
+    the root groups named ``what``: the ``n`` that retain the most."""
+    if by != "retained":
+        raise DumpError(f"top --under ranks children by retained bytes: --by {by} does not apply")
+    try:
+        addr = address(what)
+    except argparse.ArgumentTypeError:
+        addr = None                  # not a number: a root name
+    if addr is not None:
+        i = hi.find(addr)
+        if i < 0 or not hi.live[i]:
+            raise DumpError(f"{addr:#x} is not in a live heap object")
+        kids = dom.children(i)
+        node = dict(kind="object", address=int(hi.heap.addr[i]), type=hi.name_of(i),
+                    size=int(hi.heap.size[i]), root=None, root_kind=None, roots=0,
+                    retained=int(dom.retained[i]), retained_objects=int(dom.retained_count[i]))
+    else:
+        groups = dom.groups_named(what)
+        if not len(groups):
+            raise DumpError(f"no root named {what} points into the heap "
+                            f"(top --by root and reachable name them)")
+        kids = dom.children_of_groups(groups)
+        info = dom.group_info(int(groups[0]))
+        node = dict(kind="root", address=None,
+                    type=info.type if info.kind == "global" or info.variable else None,
+                    size=None, root=what, root_kind=info.kind, roots=len(groups),
+                    retained=int(dom.group_retained[groups].sum()),
+                    retained_objects=int(dom.group_count[groups].sum()))
+    shown = kids[:n]
+    names: dict[int, str] = {}
+    rows = []
+    for k in shown.tolist():         # at most --n rows
+        tid = int(hi.type_id[k])
+        if tid not in names:
+            names[tid] = hi.type_name(tid)
+        rows.append(ChildRow(address=int(hi.heap.addr[k]), type=names[tid], size=int(hi.heap.size[k]),
+                             retained=int(dom.retained[k]), retained_objects=int(dom.retained_count[k])))
+    more = int(dom.retained[kids[n:]].sum()) if len(kids) > n else 0
+    return UnderResult(**node, rows=rows, children=len(kids), more_retained=more,
+                       live_objects=hi.live_count, live_bytes=hi.live_bytes, warnings=list(gp.warnings))

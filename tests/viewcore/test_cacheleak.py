@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -192,3 +193,16 @@ def test_top_under_the_cache_an_entry_and_the_pinned_target(run, capsys):
     doc = _json(capsys, dump, exe, "top", "--under", "main.pinned")
     assert doc["under"]["type"] == "*main.Target"
     assert (doc["total"], doc["children"], doc["under"]["retained"]) == (0, [], 0)
+
+
+def test_objgraph_keeps_the_cache(run, capsys, tmp_path):
+    """objgraph: main.cache, the leak, is drawn as a root of the whole heap with at least the
+    bytes the manifest counts under it; under it, the map (its %p) is drawn."""
+    exe, [_, (dump, m)] = run
+    entries, items, sizes = m["counts"]["main.Entry"], m["counts"]["main.Item"], m["sizes"]
+    out = tmp_path / "heap.dot"
+    assert main([str(dump), "--exe", str(exe), "objgraph", "-o", str(out)]) == 0, capsys.readouterr().err
+    got = re.search(r'label="main\.cache\\n0 objects, (\d+) bytes on paths through here"', out.read_text())
+    assert got and int(got.group(1)) >= entries * (sizes["entry"] + 4096) + items * (sizes["item"] + 8)
+    assert main([str(dump), "--exe", str(exe), "objgraph", "-o", str(out), "--root", "main.cache"]) == 0
+    assert f'\\n{int(m["cache_map"], 16):#x}\\n' in out.read_text()

@@ -155,3 +155,30 @@ def test_top_under_the_handlers_and_a_request(version, capsys, tmp_path_factory)
         (payload,) = doc["children"]
         assert (payload["size"], payload["retained"], payload["retained_objects"]) == \
             (m["payload_len"], m["payload_len"], 1)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_objgraph_keeps_the_handlers(version, capsys, tmp_path_factory):
+    """objgraph of the whole heap: the handler's chain is drawn, every goroutine's merged,
+    with exactly N requests and N times their cost; under main.handle.r each request is
+    below the cut (0.005 of the heap): one '… N more' node with all their bytes."""
+    core, exe, m, _ = _goleak(version, tmp_path_factory)
+    n, per = m["n"], m["bytes_per_request"]
+    out = tmp_path_factory.mktemp("goleak-dot") / "heap.dot"
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out)
+    assert status == 0, err
+    text = out.read_text()
+    assert f'label="main.Request\\n{n} objects, {n * per} bytes on paths through here"' in text
+    handler = re.search(r'label="main\.handle\\n0 objects, (\d+) bytes on paths through here"', text)
+    assert handler and int(handler.group(1)) >= n * per
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out, "--root", "main.handle.r")
+    assert status == 0, err
+    text = out.read_text()
+    assert f'label="main.handle.r\\n{n} roots\\nalone retains {n * per} bytes"' in text
+    assert re.findall(r'(\w+)_more \[label="… (\d+) more \((\d+) bytes\)"', text) == [("root", str(n), str(n * per))]
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out, "--root", "main.handle.r",
+                             "--node-fraction", "0", "--depth", "1")
+    assert status == 0, err
+    text = out.read_text()
+    drawn = text.count('label="main.Request\\n')
+    assert drawn == 300 and f'root_more [label="… {n - drawn} more ({(n - drawn) * per} bytes)"' in text

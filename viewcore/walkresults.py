@@ -157,6 +157,7 @@ class ChildRow:
     size: int
     retained: int
     retained_objects: int
+    goroutine: int | None        # under a frame root: the goroutine whose frame holds it
 
     def to_json(self) -> dict[str, Any]:
         """Return the child as a JSON object."""
@@ -185,7 +186,7 @@ class UnderResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """Return ``{under: {...}, children: [...], total, more: {children, retained}, live}``."""
+        """Return ``{under: {...}, children: [...], total, more: {children, retained}, live, partial}``."""
         under = {"kind": self.kind, "address": self.address, "type": self.type, "size": self.size,
                  "root": self.root, "root_kind": self.root_kind, "roots": self.roots,
                  "retained": self.retained, "retained_objects": self.retained_objects}

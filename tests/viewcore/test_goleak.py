@@ -148,6 +148,10 @@ def test_top_under_the_handlers_and_a_request(version, capsys, tmp_path_factory)
         assert (c["type"], c["size"], c["retained"], c["retained_objects"]) == \
             ("main.Request", m["request_size"], per, 2)
     assert doc["more"] == {"children": n - 3, "retained": (n - 3) * per}
+    # every request, with the goroutine that printed its %p
+    every = _json(capsys, core, exe, "top", "--under", f"{m['handler']}.r", "--n", str(n))["children"]
+    by_addr = {c["address"]: c["goroutine"] for c in every}
+    assert len(by_addr) == n and {int(r["addr"], 16): r["goid"] for r in m["requests"]}.items() <= by_addr.items()
     for req in m["requests"]:
         doc = _json(capsys, core, exe, "top", "--under", req["addr"])
         assert (doc["under"]["address"], doc["under"]["type"]) == (int(req["addr"], 16), "main.Request")

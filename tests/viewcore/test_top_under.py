@@ -21,7 +21,7 @@ from viewcore.render import text
 from viewcore.walkresults import ChildRow, UnderResult
 
 UNDER_KEYS = {"kind", "address", "type", "size", "root", "root_kind", "roots", "retained", "retained_objects"}
-CHILD_KEYS = {"address", "type", "size", "retained", "retained_objects"}
+CHILD_KEYS = {"address", "type", "size", "retained", "retained_objects", "goroutine"}
 
 
 def _case(version: str, stripped: bool = False) -> Case:
@@ -60,6 +60,7 @@ def test_under_a_global_and_its_array(capsys, version):
     assert set(arr) == CHILD_KEYS
     assert (arr["address"], arr["size"]) == (arr_addr, arr_slot)
     assert arr["retained"] == arr_slot + n * elem and arr["retained_objects"] == 1 + n
+    assert arr["goroutine"] is None                     # held by a global, not a frame
     assert doc["under"]["retained"] == arr["retained"]
     # under the array (an interior address names it): exactly the n ElemLs, 32 bytes each
     doc = _under(capsys, case, hex(arr_addr + 8), "--n", "5")
@@ -111,12 +112,12 @@ def test_errors_are_one_line(capsys):
 
 def test_text_renderer_on_a_built_result():
     result = UnderResult("root", None, "*main.Request", None, "main.handle.r", "frame", 3000,
-                         3000 * 1072, 6000, [ChildRow(0xc000100000, "main.Request", 48, 1072, 2)],
+                         3000 * 1072, 6000, [ChildRow(0xc000100000, "main.Request", 48, 1072, 2, 18)],
                          children=3000, more_retained=2999 * 1072, live_objects=7000, live_bytes=4 << 20)
     buf = io.StringIO()
     text.render(result, Console(file=buf, width=200, highlight=False))
     out = buf.getvalue()
-    assert "main.handle.r" in out and "3000 roots" in out and "0xc000100000" in out
+    assert "main.handle.r" in out and "3000 roots" in out and "0xc000100000" in out and "goroutine" in out
     assert "… 2999 more (3.1 MiB" in out
     doc = json.loads(json.dumps(result.to_json()))
     assert doc["more"] == {"children": 2999, "retained": 2999 * 1072} and doc["total"] == 3000

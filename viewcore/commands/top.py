@@ -120,8 +120,10 @@ def _under(gp, hi, dom, what: str, n: int, by: str) -> UnderResult:
         tid = int(hi.type_id[k])
         if tid not in names:
             names[tid] = hi.type_name(tid)
+        goroutine = dom.group_info(int(dom.holder[k])).goroutine if node["kind"] == "root" else None
         rows.append(ChildRow(address=int(hi.heap.addr[k]), type=names[tid], size=int(hi.heap.size[k]),
-                             retained=int(dom.retained[k]), retained_objects=int(dom.retained_count[k])))
+                             retained=int(dom.retained[k]), retained_objects=int(dom.retained_count[k]),
+                             goroutine=goroutine))
     more = int(dom.retained[kids[n:]].sum()) if len(kids) > n else 0
     return UnderResult(**node, rows=rows, children=len(kids), more_retained=more,
                        live_objects=hi.live_count, live_bytes=hi.live_bytes, warnings=list(gp.warnings))

@@ -21,11 +21,13 @@ def _top_under(result: UnderResult, console) -> None:
     console.print(f"{head}: alone keeps {_size(result.retained)} alive in {result.retained_objects} "
                   f"objects; {result.children} children in the dominator tree")
     t = Table(box=None, header_style="bold")
-    for col, just in (("retained", "right"), ("objects", "right"), ("size", "right"),
-                      ("address", "left"), ("type", "left")):
+    frames = any(c.goroutine is not None for c in result.rows)
+    cols = [("retained", "right"), ("objects", "right"), ("size", "right"), ("address", "left"), ("type", "left")]
+    for col, just in cols + ([("goroutine", "right")] if frames else []):
         t.add_column(col, justify=just, overflow="fold")
     for c in result.rows:
-        t.add_row(_size(c.retained), str(c.retained_objects), str(c.size), _hex(c.address), escape(c.type))
+        row = [_size(c.retained), str(c.retained_objects), str(c.size), _hex(c.address), escape(c.type)]
+        t.add_row(*row, *([str(c.goroutine) if c.goroutine is not None else ""] if frames else []))
     console.print(t)
     hidden = result.children - len(result.rows)
     if hidden:

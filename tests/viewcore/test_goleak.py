@@ -186,3 +186,18 @@ def test_objgraph_keeps_the_handlers(version, capsys, tmp_path_factory):
     text = out.read_text()
     drawn = text.count('label="main.Request\\n')
     assert drawn == 300 and f'root_more [label="… {n - drawn} more ({(n - drawn) * per} bytes)"' in text
+    # around one request: its handler's variable above it, its payload below the cut
+    req = m["requests"][0]
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out, "--addr", req["addr"])
+    assert status == 0, err
+    text = out.read_text()
+    assert 'label="main.handle.r\\n(frame)"' in text
+    me = re.search(rf'(o\d+) \[label="main\.Request\\n{req["addr"]}\\n{m["request_size"]} B, retains {per} bytes"', text)
+    assert me, text
+    assert f'{me.group(1)}_more [label="… 1 more ({m["payload_len"]} bytes)"' in text
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out, "--addr", req["addr"],
+                             "--node-fraction", "0")
+    assert status == 0, err
+    text = out.read_text()
+    payload = re.search(rf'(o\d+) \[label="[^"]*\\n{m["payload_len"]} B, retains {m["payload_len"]} bytes"', text)
+    assert payload and re.search(rf'{me.group(1)} -> {payload.group(1)} \[label="?Payload', text), text

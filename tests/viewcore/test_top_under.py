@@ -103,11 +103,11 @@ def test_errors_are_one_line(capsys):
         status, out, err = run_cli(capsys, case.core, "--exe", case.exe, "top", "--under", what)
         lines = err.strip().splitlines()
         assert status == 1 and len(lines) == 1 and lines[0].startswith("viewcore: error: ") and says in lines[0], err
-    status, _, err = run_cli(capsys, case.core, "--exe", case.exe, "top", "--under", "main.list", "--nested")
-    assert status == 2 and "not allowed" in err
-    for by in ("root", "size"):
-        status, _, err = run_cli(capsys, case.core, "--exe", case.exe, "top", "--under", "main.list", "--by", by)
-        assert status == 1 and f"--by {by} does not apply" in err
+    # children are ranked by retained bytes only: a ranking option with --under is bad usage
+    for args in (("--under", "main.list", "--nested"), ("--nested", "--under", "main.list"),
+                 ("--under", "main.list", "--by", "size"), ("--by", "retained", "--under", "main.list")):
+        status, _, err = run_cli(capsys, case.core, "--exe", case.exe, "top", *args)
+        assert status == 2 and "not allowed with argument" in err, args
 
 
 def test_text_renderer_on_a_built_result():

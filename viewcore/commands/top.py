@@ -14,21 +14,34 @@ HELP = ("what keeps the most memory alive: objects by retained bytes (all they a
         "and the globals and goroutine frames that alone hold the most")
 
 
+class _Alone(argparse.Action):
+    """Stores an option's value, a usage error (exit 2) when ``--under`` and a ranking
+    option (``--by``, ``--nested``) are both given: the children of a node are ranked by
+    retained bytes only."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        clash = ("by", "nested") if self.dest == "under" else ("under",)
+        for other in clash:
+            if getattr(namespace, other, None):
+                parser.error(f"argument {option_string}: not allowed with argument --{other}")
+        setattr(namespace, self.dest, True if self.nargs == 0 else values)
+
+
 def add_arguments(parser) -> None:
     """Add --n, --by, --nested and --under."""
     parser.add_argument("--n", type=positive, default=20, help="rows of each list (default 20)")
-    parser.add_argument("--by", choices=("retained", "size", "root"), default="retained",
+    parser.add_argument("--by", choices=("retained", "size", "root"), action=_Alone,
                         help="rank objects by retained bytes (default) or by their own slot size; "
                              "root: list only the roots, summed by name (all goroutines' "
                              "main.handle.r frames are one row)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--nested", action="store_true",
-                       help="with --by retained, rank every live object, also those inside "
-                            "another's retained set (by default only objects no other object dominates)")
-    where.add_argument("--under", metavar="ADDR|ROOT",
-                       help="the children of one node of the dominator tree, with what each alone "
-                            "keeps alive: of a live object (an address inside it), or of a root "
-                            "as --by root names it (main.cache, main.handle.r: all its goroutines)")
+    parser.add_argument("--nested", action=_Alone, nargs=0, default=False,
+                        help="with --by retained, rank every live object, also those inside "
+                             "another's retained set (by default only objects no other object dominates)")
+    parser.add_argument("--under", metavar="ADDR|ROOT", action=_Alone,
+                        help="the children of one node of the dominator tree, the most retained "
+                             "first, with what each alone keeps alive: of a live object (an address "
+                             "inside it), or of a root as --by root names it (main.cache; "
+                             "main.handle.r: all its goroutines)")
 
 
 def run(gp, args) -> TopRetained | TopRoots | UnderResult:
@@ -37,12 +50,13 @@ def run(gp, args) -> TopRetained | TopRoots | UnderResult:
     hi = heap_index(gp)
     dom = gp.dominators()
     if args.under is not None:
-        return _under(gp, hi, dom, args.under, args.n, args.by)
-    if args.by == "root":
+        return _under(gp, hi, dom, args.under, args.n)
+    by = args.by or "retained"
+    if by == "root":
         return _by_root(gp, hi, dom, args.n)
     names: dict[int, str] = {}
     objects = []
-    for i in dom.top(args.n, by=args.by, nested=args.nested).tolist():
+    for i in dom.top(args.n, by=by, nested=args.nested).tolist():
         r = int(hi.reach.root[i])
         info = dom.root_info(r) if r >= 0 else None
         tid = int(hi.type_id[i])
@@ -61,7 +75,7 @@ def run(gp, args) -> TopRetained | TopRoots | UnderResult:
         roots.append(RetainedRoot(root=info.name, kind=info.kind, goroutine=info.goroutine,
                                   type=info.type, retained=int(dom.group_retained[k]),
                                   retained_objects=int(dom.group_count[k])))
-    return TopRetained(by=args.by, nested=args.nested, objects=objects, roots=roots,
+    return TopRetained(by=by, nested=args.nested, objects=objects, roots=roots,
                        live_objects=hi.live_count, live_bytes=hi.live_bytes,
                        shared_bytes=dom.shared_retained, shared_objects=dom.shared_count,
                        warnings=list(gp.warnings))
@@ -84,11 +98,9 @@ def _by_root(gp, hi, dom, n: int) -> TopRoots:
                     shared_objects=dom.shared_count, warnings=list(gp.warnings))
 
 
-def _under(gp, hi, dom, what: str, n: int, by: str) -> UnderResult:
+def _under(gp, hi, dom, what: str, n: int) -> UnderResult:
     """Return the children in the dominator tree of the object at address ``what`` or of
     the root groups named ``what``: the ``n`` that retain the most."""
-    if by != "retained":
-        raise DumpError(f"top --under ranks children by retained bytes: --by {by} does not apply")
     try:
         addr = address(what)
     except argparse.ArgumentTypeError:

@@ -3,7 +3,7 @@
 The first word completes to a command (or alias, or a shell word such as ``help``); then
 ``-`` completes to the command's flags, a flag with choices to its choices, and
 arguments that name something in the dump to those names: ``--type`` to the live heap's
-type names, ``--root`` to global variables, ``goroutine ID`` to goroutine ids. Type names
+type names, ``--root`` and ``top --under`` to global variables, ``goroutine ID`` to goroutine ids. Type names
 need the heap index: the first such completion builds it (with the progress line) unless
 a command built it already; then the names are offered on the next Tab.
 """
@@ -35,7 +35,8 @@ class ShellCompleter(Completer):
         self._globals: list[str] | None = None
         # what each argument (by its dest) names in the dump
         self._values: dict[str, Callable[[], list[str]]] = {
-            "type_name": self.type_names, "root": self.global_names, "id": self.goroutine_ids}
+            "type_name": self.type_names, "root": self.global_names, "id": self.goroutine_ids,
+            "under": self.global_names}   # top --under also takes frame roots and addresses: not offered
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
         """Yield the completions of the word before the cursor."""

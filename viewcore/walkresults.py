@@ -186,3 +186,51 @@ class SuspectsResult:
         return {"share": self.share, "over": self.over,
                 "live": {"bytes": self.live_bytes, "objects": self.live_objects},
                 "suspects": [r.to_json() for r in self.rows], "partial": bool(self.warnings)}
+
+
+@dataclass
+class ChildRow:
+    """``top --under``: one child in the dominator tree and what it alone keeps alive."""
+
+    address: int
+    type: str
+    size: int
+    retained: int
+    retained_objects: int
+    goroutine: int | None        # under a frame root: the goroutine whose frame holds it
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the child as a JSON object."""
+        return asdict(self)
+
+
+@dataclass
+class UnderResult:
+    """``top --under ADDR|ROOT``: the children of one node of the dominator tree (an object,
+    or every root group of one name), the most retained first, cut at ``--n``."""
+
+    kind: str                    # "object" or "root"
+    address: int | None          # the object's (kind "object")
+    type: str | None             # the object's type, or the root's variable type
+    size: int | None             # the object's slot
+    root: str | None             # the root name (kind "root")
+    root_kind: str | None        # global, frame, ...
+    roots: int                   # root groups of that name (goroutines' frames); 0 for an object
+    retained: int                # what the node alone keeps alive (an object: its slot included)
+    retained_objects: int
+    rows: list[ChildRow]
+    children: int                # all children, listed or not
+    more_retained: int           # what the children not listed retain
+    live_objects: int
+    live_bytes: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return ``{under: {...}, children: [...], total, more: {children, retained}, live, partial}``."""
+        under = {"kind": self.kind, "address": self.address, "type": self.type, "size": self.size,
+                 "root": self.root, "root_kind": self.root_kind, "roots": self.roots,
+                 "retained": self.retained, "retained_objects": self.retained_objects}
+        return {"under": under, "children": [r.to_json() for r in self.rows], "total": self.children,
+                "more": {"children": self.children - len(self.rows), "retained": self.more_retained},
+                "live": {"bytes": self.live_bytes, "objects": self.live_objects},
+                "partial": bool(self.warnings)}

@@ -199,6 +199,26 @@ class Dominators:
         start, ids = self._group_children
         return ids[int(start[k]):int(start[k + 1])]
 
+    def groups_named(self, name: str) -> np.ndarray:
+        """Return the root groups named ``name`` as ``roots_by_name`` and ``group_info``
+        name them (a global, or ``main.handle.r`` for every goroutine's such frame), in
+        group order; empty when no root of that name points into the heap."""
+        return np.flatnonzero(np.array(self.group_name, dtype=object) == name).astype(np.int32)
+
+    def children_of_groups(self, groups: np.ndarray) -> np.ndarray:
+        """Return the ids of the objects that one of the root groups ``groups`` alone keeps
+        alive and no object dominates (their children in the dominator tree, together),
+        the most retained first (ties by id); they retain ``group_retained[groups]`` in all."""
+        start, ids = self._group_children
+        groups = np.asarray(groups, np.int64)
+        if len(groups) == 1:
+            return self.group_children(int(groups[0]))
+        mask = np.zeros(len(start) - 1, bool)
+        mask[groups] = True
+        held = np.where(self.hi.live & (self.idom < 0), self.holder, -1)
+        kids = np.flatnonzero((held >= 0) & mask[np.maximum(held, 0)])
+        return kids[np.lexsort((kids, -self.retained[kids].astype(np.float64)))].astype(np.int32)
+
     def heaviest_chain(self, i: int, most: float = 0.5) -> np.ndarray:
         """Return the ids from live object ``i`` down the dominator tree, each the child of
         the one before that retains over ``most`` of its parent's retained bytes, ``i``

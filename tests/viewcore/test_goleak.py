@@ -131,3 +131,73 @@ def test_pprof_top_ranks_the_handler(version, capsys, tmp_path_factory):
                                        r.stdout, re.M)}
     assert len(held) == m["n"]
     assert {req["goid"] for req in m["requests"]} <= held
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_top_under_the_handlers_and_a_request(version, capsys, tmp_path_factory):
+    """`top --under main.handle.r`: the N requests, each retaining exactly the bytes it cost
+    the program (itself and its payload); under one request (by its %p): its payload alone."""
+    core, exe, m, _ = _goleak(version, tmp_path_factory)
+    n, per = m["n"], m["bytes_per_request"]
+    doc = _json(capsys, core, exe, "top", "--under", f"{m['handler']}.r", "--n", "3")
+    under = doc["under"]
+    assert (under["kind"], under["root_kind"], under["type"]) == ("root", "frame", "*main.Request")
+    assert under["roots"] == n and under["retained"] == n * per
+    assert doc["total"] == n and len(doc["children"]) == 3
+    for c in doc["children"]:
+        assert (c["type"], c["size"], c["retained"], c["retained_objects"]) == \
+            ("main.Request", m["request_size"], per, 2)
+    assert doc["more"] == {"children": n - 3, "retained": (n - 3) * per}
+    # every request, with the goroutine that printed its %p
+    every = _json(capsys, core, exe, "top", "--under", f"{m['handler']}.r", "--n", str(n))["children"]
+    by_addr = {c["address"]: c["goroutine"] for c in every}
+    assert len(by_addr) == n and {int(r["addr"], 16): r["goid"] for r in m["requests"]}.items() <= by_addr.items()
+    for req in m["requests"]:
+        doc = _json(capsys, core, exe, "top", "--under", req["addr"])
+        assert (doc["under"]["address"], doc["under"]["type"]) == (int(req["addr"], 16), "main.Request")
+        assert doc["under"]["retained"] == per and doc["total"] == 1
+        (payload,) = doc["children"]
+        assert (payload["size"], payload["retained"], payload["retained_objects"]) == \
+            (m["payload_len"], m["payload_len"], 1)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_objgraph_keeps_the_handlers(version, capsys, tmp_path_factory):
+    """objgraph of the whole heap: the handler's chain is drawn, every goroutine's merged,
+    with exactly N requests and N times their cost; under main.handle.r each request is
+    below the cut (0.005 of the heap): one '… N more' node with all their bytes."""
+    core, exe, m, _ = _goleak(version, tmp_path_factory)
+    n, per = m["n"], m["bytes_per_request"]
+    out = tmp_path_factory.mktemp("goleak-dot") / "heap.dot"
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out)
+    assert status == 0, err
+    text = out.read_text()
+    assert f'label="main.Request\\n{n} objects, {n * per} bytes on paths through here"' in text
+    handler = re.search(r'label="main\.handle\\n0 objects, (\d+) bytes on paths through here"', text)
+    assert handler and int(handler.group(1)) >= n * per
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out, "--root", "main.handle.r")
+    assert status == 0, err
+    text = out.read_text()
+    assert f'label="main.handle.r\\n{n} roots\\nalone retains {n * per} bytes"' in text
+    assert re.findall(r'(\w+)_more \[label="… (\d+) more \((\d+) bytes\)"', text) == [("root", str(n), str(n * per))]
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out, "--root", "main.handle.r",
+                             "--node-fraction", "0", "--depth", "1")
+    assert status == 0, err
+    text = out.read_text()
+    drawn = text.count('label="main.Request\\n')
+    assert drawn == 300 and f'root_more [label="… {n - drawn} more ({(n - drawn) * per} bytes)"' in text
+    # around one request: its handler's variable above it, its payload below the cut
+    req = m["requests"][0]
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out, "--addr", req["addr"])
+    assert status == 0, err
+    text = out.read_text()
+    assert 'label="main.handle.r\\n(frame)"' in text
+    me = re.search(rf'(o\d+) \[label="main\.Request\\n{req["addr"]}\\n{m["request_size"]} B, retains {per} bytes"', text)
+    assert me, text
+    assert f'{me.group(1)}_more [label="… 1 more ({m["payload_len"]} bytes)"' in text
+    status, _, err = run_cli(capsys, core, "--exe", exe, "objgraph", "-o", out, "--addr", req["addr"],
+                             "--node-fraction", "0")
+    assert status == 0, err
+    text = out.read_text()
+    payload = re.search(rf'(o\d+) \[label="[^"]*\\n{m["payload_len"]} B, retains {m["payload_len"]} bytes"', text)
+    assert payload and re.search(rf'{me.group(1)} -> {payload.group(1)} \[label="?Payload', text), text

@@ -41,6 +41,7 @@ def test_global_names(complete):
     """`objgraph --root` completes to the program's globals (its manifest names them)."""
     got = complete("objgraph -o g.dot --root main.")
     assert {f"{name} " for name in complete.case.manifest["globals"]} <= set(got)
+    assert {f"{name} " for name in complete.case.manifest["globals"]} <= set(complete("top --under main."))
 
 
 def test_goroutine_ids(complete):

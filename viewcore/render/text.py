@@ -317,5 +317,6 @@ def _top_retained(result: TopRetained, console) -> None:
 
 
 from . import toproots  # noqa: E402,F401 - registers top --by root's renderer
+from . import topunder  # noqa: E402,F401 - registers top --under's renderer
 from . import locals as _locals  # noqa: E402,F401 - registers goroutine --locals' renderer
 from .walk import render_diff_extras  # noqa: E402,F401 - the heap-walking commands' renderers register here

@@ -111,6 +111,10 @@ def _goleak_checks(m: dict) -> dict[str, list[str]]:
                      rf"^\s+\S+ \S+\s+{n} × \[{m['payload_len']}\]uint8$", rf"^\s+\S+ \S+\s+{n} × main\.Request$"],
         "top --by": [rf"^\s+retained.*\n\s+{_mib(n * per)}\s+{2 * n}\s+{n} ×\s+frame\s+{h}\.r \*main\.Request "
                 rf"in {n} goroutines\s*$"],
+        "top --under": [rf"^{h}\.r \*main\.Request \(frame, {n} roots\): alone keeps {_mib(n * per)} alive "
+                        rf"in {2 * n} objects; {n} children in the dominator tree$",
+                        rf"^\s+1\.0 KiB\s+2\s+48\s+0x[0-9a-f]+\s+main\.Request\s+\d+\s*$",
+                        rf"^… {n - 3} more \({_mib((n - 3) * per)}; --n shows more\)$"],
         "goroutine": [rf"^goroutine {req['goid']} \[chan receive\]",
                       rf"^{h}\n\s+r \*main\.Request = {req['addr']}  @", rf"^\s+id int = {req['id']}  @"],
         "referrers": [rf"^main\.Request at {req['addr']}, 48 bytes: 0 heap objects and 1 root point into it$",
@@ -137,6 +141,10 @@ def _cacheleak_checks(m: dict, base: dict) -> dict[str, list[str]]:
                      rf"^\s+\S+ \S+\s+{leak} × main\.Leak$"],
         "top --by": [r"^\s+retained.*\n.*global\s+main\.cache map\[string\]\*main\.Entry\s*\n"
                 r".*global\s+main\.leaks \[\]\*main\.Leak\s*$"],
+        # the map header alone: the one child (the run pasted is not the page's other one)
+        "top --under": [r"^main\.cache map\[string\]\*main\.Entry \(global\): alone keeps \S+ \S+ alive in "
+                        r"(\d+) objects; 1 child in the dominator tree\n.*\n\s+\S+ \S+\s+\1\s+48\s+0x[0-9a-f]+"
+                        r"\s+internal/runtime/maps\.Map\s*$"],
         "referrers": [rf"^main\.Target at {m['target']}, \d+ bytes: 1 heap object and 1 root point into it$",
                       rf"^\s*object\s+{m['entry_k']}\s+main\.Entry\s+\+0x[0-9a-f]+ \.Target\s",
                       r"^\s*global root\s+main\.pinned\s+\*main\.Target\s"],
@@ -186,13 +194,12 @@ MANIFESTS = _manifest_lines(TEXT)
 
 
 def test_the_page_shows_each_step():
-    """The walk-through has the steps it promises, and a place for `top --under`."""
+    """The walk-through has the steps it promises."""
     keys = [_key(c) for c, _ in PAGE]
     for step in (("G", "overview"), ("G", "suspects"), ("G", "top --by"), ("G", "goroutine"),
                  ("G", "referrers"), ("G", "pprof"), ("G", "go tool pprof"), ("C", "suspects"),
-                 ("C", "top --by"), ("C", "referrers"), ("C", "print"), ("C", "histogram"), ("C", "diff")):
+                 ("G", "top --under"), ("C", "top --by"), ("C", "top --under"), ("C", "referrers"), ("C", "print"), ("C", "histogram"), ("C", "diff")):
         assert step in keys, step
-    assert "<!-- top --under: added by the lead -->" in TEXT
     assert len(MANIFESTS) == 3
     assert "[docs/leak-hunting.md](docs/leak-hunting.md)" in (ROOT / "README.md").read_text()
 

@@ -89,7 +89,7 @@ def test_text(capsys):
     arr_addr, _ = _slot(case, case.manifest["objects"]["arr_large_array"])
     status, out, err = run_cli(capsys, case.core, "--exe", case.exe, "top", "--under", "main.arrLarge")
     assert status == 0, err
-    assert "main.arrLarge" in out and f"{arr_addr:#x}" in out and "1 children" in out
+    assert "main.arrLarge" in out and f"{arr_addr:#x}" in out and "1 child in" in out
     status, out, err = run_cli(capsys, case.core, "--exe", case.exe, "top", "--under", hex(arr_addr), "--n", "3")
     assert status == 0, err
     n = case.manifest["counts"]["main.ElemL"]

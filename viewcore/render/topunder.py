@@ -19,7 +19,8 @@ def _top_under(result: UnderResult, console) -> None:
         typ = f" {escape(result.type)}" if result.type else ""
         head = f"[bold]{escape(result.root or '?')}[/bold]{typ} ({result.root_kind}{many})"
     console.print(f"{head}: alone keeps {_size(result.retained)} alive in {result.retained_objects} "
-                  f"objects; {result.children} children in the dominator tree")
+                  f"objects; {result.children} {'child' if result.children == 1 else 'children'} "
+                  "in the dominator tree")
     t = Table(box=None, header_style="bold")
     frames = any(c.goroutine is not None for c in result.rows)
     cols = [("retained", "right"), ("objects", "right"), ("size", "right"), ("address", "left"), ("type", "left")]

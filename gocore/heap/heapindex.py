@@ -275,8 +275,15 @@ class HeapIndex:
         ids = self.live_ids
         if type_name is None:
             return ids
-        want = [t for t in np.unique(self.type_id[ids]) if self.type_name(int(t)) == type_name]
-        return ids[np.isin(self.type_id[ids], np.array(want, dtype=np.int32))]
+        # the ids of that name among every type id (a few thousand names), not a sort of
+        # the objects' ids (np.unique over 20 M objects cost 0.3 s)
+        tid = np.asarray(self.type_id)
+        want = [t for t in range(UNKNOWN, int(tid.max(initial=-1)) + 1) if self.type_name(t) == type_name]
+        if not want:
+            return ids[:0]
+        of = tid[ids]
+        mask = of == want[0] if len(want) == 1 else np.isin(of, np.array(want, dtype=np.int32))
+        return ids[mask]
 
     # ---- one object ----
 

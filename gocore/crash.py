@@ -127,18 +127,9 @@ def signal_name(number: int | None) -> str | None:
     return desc.split(":", 1)[0] if desc else f"signal {number}"
 
 
-def frame_offsets(gp: GoProcess, frames: list[Frame]) -> list[FrameOffset]:
+def frame_offsets(frames: list[Frame]) -> list[FrameOffset]:
     """Return ``frames`` with the offset of each machine frame's pc in its function."""
-    tab, bias = gp.pclntab, gp.process.exe_bias
-    out = []
-    for f in frames:
-        offset = None
-        if not f.inlined:
-            fn = tab.find_func(f.pc - bias)
-            if fn is not None:
-                offset = f.pc - bias - fn.entry
-        out.append(FrameOffset(f.func, f.file, f.line, f.pc, offset, f.inlined))
-    return out
+    return [FrameOffset(f.func, f.file, f.line, f.pc, f.offset, f.inlined) for f in frames]
 
 
 def signature(frames: list[Frame], n: int = SIGNATURE_FRAMES) -> list[str]:
@@ -298,5 +289,5 @@ def read_crash(gp: GoProcess) -> Crash:
         proc.warn(f"crash: {p}")
     return Crash(panics=panics, signal=sig, fatal_signal=fatal, goroutine=g.id,
                  thread=g.thread if g.thread is not None else tid,
-                 frames=frame_offsets(gp, g.frames), signature=signature(g.frames),
+                 frames=frame_offsets(g.frames), signature=signature(g.frames),
                  partial=bool(problems) or g.partial, problems=problems)

@@ -90,11 +90,12 @@ class FrameRow:
     pc: int
     sp: int
     inlined: bool
+    offset: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the frame as a JSON object."""
         return {"func": self.func, "file": self.file, "line": self.line, "pc": self.pc,
-                "sp": self.sp, "inlined": self.inlined}
+                "sp": self.sp, "inlined": self.inlined, "offset": self.offset}
 
 
 @dataclass
@@ -136,7 +137,7 @@ def goroutine_row(g, detail: bool = False) -> GoroutineRow:
     created_at = f"{g.created_file}:{g.created_line}" if g.created_file else None
     return GoroutineRow(
         id=g.id, status=g.status, wait_reason=g.wait_reason, system=g.system,
-        frames=[FrameRow(f.func, f.file, f.line, f.pc, f.sp, f.inlined) for f in g.frames],
+        frames=[FrameRow(f.func, f.file, f.line, f.pc, f.sp, f.inlined, f.offset) for f in g.frames],
         created_by=g.created_by, creator_id=g.creator_id, created_at=created_at, address=g.address,
         thread=g.thread, stack_lo=g.stack_lo, stack_hi=g.stack_hi, partial=g.partial,
         problem=g.problem, detail=detail)

@@ -70,6 +70,17 @@ class Frame:
         return self.func
 
     @property
+    def offset(self) -> int | None:
+        """Return the pc's offset from its function's entry, the ``+0x…`` the runtime's
+        traceback prints after file:line; None for an inlined call's frame (printed
+        without one) or a pc in no function the pclntab knows."""
+        if self.inlined or self._gp is None:
+            return None
+        bias = self._gp.process.exe_bias
+        fn = self._gp.pclntab.find_func(self.pc - bias)
+        return None if fn is None else self.pc - bias - fn.entry
+
+    @property
     def locals(self) -> dict[str, Value]:
         """Return the frame's arguments and locals live at ``pc``, by name, as Values (DWARF
         locations; empty without DWARF, and for an inlined call's frame: its variables are

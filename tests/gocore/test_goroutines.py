@@ -20,7 +20,7 @@ from __future__ import annotations
 import pytest
 
 import gocore
-from tests.conftest import dump_cases, open_case
+from tests.conftest import dump_cases, go_case, open_case
 from tests.gotraceback import parse
 
 
@@ -151,3 +151,19 @@ def test_print_names_follow_the_runtime():
     assert print_name("main.Map[go.shape.int,go.shape.string]") == "main.Map[...]"
     assert print_name("main.(*List[go.shape.int]).Push") == "main.(*List[...]).Push"
     assert print_name("main.main.func1") == "main.main.func1"
+
+
+@pytest.mark.parametrize("entry", dump_cases(kinds=("crash", "panic")))
+def test_frame_offsets_match_traceback(entry):
+    """Every machine frame the traceback printed with ``+0x…`` and ``pc=`` has that offset
+    in ours (the frame with the same pc and sp); inlined frames have none, as printed."""
+    from tests.gotraceback import FILELINE
+    case, gp = go_case(entry)
+    ours = {(f.pc, f.sp): f for g in gp.goroutines() for f in g.frames if not f.inlined}
+    printed = [m for line in case.traceback.splitlines() if (m := FILELINE.match(line)) and m.group(3) and m.group(6)]
+    assert printed
+    matched = [m for m in printed if (int(m.group(6), 16), int(m.group(5), 16)) in ours]
+    assert len(matched) >= 20
+    for m in matched:
+        assert ours[(int(m.group(6), 16), int(m.group(5), 16))].offset == int(m.group(3), 16), m.group(0)
+    assert all(f.offset is None for g in gp.goroutines() for f in g.frames if f.inlined)

@@ -111,7 +111,8 @@ def _frames(frames, console, indent: str = "  ") -> None:
     for f in frames:
         mark = " (inlined)" if f.inlined else ""
         console.print(escape(f"{indent}{f.func}{mark}"))
-        console.print(escape(f"{indent}    {f.file}:{f.line}  pc={f.pc:#x} sp={f.sp:#x}"), style="dim")
+        off = f" +{f.offset:#x}" if f.offset is not None else ""
+        console.print(escape(f"{indent}    {f.file}:{f.line}{off}  pc={f.pc:#x} sp={f.sp:#x}"), style="dim")
 
 
 @render.register

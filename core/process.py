@@ -110,6 +110,12 @@ class Process:
         """Return ``n`` bytes at ``addr`` without copying when they lie in one segment."""
         return self.memory.view(addr, n)
 
+    def release_resident(self) -> None:
+        """Drop the dump's and executable's mapped pages from the resident set (they
+        stay in the page cache): a caller done with a bulk pass calls it so that the
+        pages it read do not count against its peak memory while it works on."""
+        self.memory.release_resident()
+
     @property
     def word_dtype(self) -> np.dtype:
         """Return the numpy dtype of a pointer-sized word in the process's byte order."""

@@ -61,3 +61,29 @@ def test_segment_at_top_of_address_space():
     assert m.read(top - 8, 8) == b"t" * 8
     with pytest.raises(UnmappedAddress):
         m.read(top - 4, 8)
+
+
+def _rss_file_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssFile:"))
+
+
+def test_release_resident_drops_the_read_pages_and_keeps_the_bytes(tmp_path):
+    """After reading all of a 64 MiB file-backed segment, releasing it takes its pages out
+    of this process's resident set (the kernel's RssFile) and every byte reads the same."""
+    import mmap
+    import os
+    path = tmp_path / "dump"
+    payload = os.urandom(1 << 20) * 64
+    path.write_bytes(payload)
+    with open(path, "rb") as f:
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    mem = Memory([Segment(0x10000000, 0x10000000 + len(payload), m, 0, "r--", "core")])
+    before = _rss_file_kb()
+    assert mem.read(0x10000000, len(payload)) == payload
+    assert _rss_file_kb() - before >= 60 << 10
+    assert mem.release_resident() == 1
+    assert _rss_file_kb() - before < 8 << 10
+    assert mem.read(0x10000000 + 12345, 100) == payload[12345:12445]
+    m.close()
+    assert mem.release_resident() == 0          # a closed map is skipped, not an error

@@ -411,6 +411,7 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     the executable had no DWARF (to compare both on one dump). ``live`` (bool per object)
     limits the scans of untyped memory to live objects."""
     from ..binary.rtype import runtime_types
+    from .closuresites import closure_sites
     from .typeinfer import ClosureTypes
     from .typeseeds import UntypedFacts
     sp = heap.spans
@@ -426,7 +427,8 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
         hdr[big] = sp.large_type[heap.span[big]]
     closures = None
     if dwarf is not None:
-        closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias).types
+        closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias,
+                                sites=lambda: closure_sites(gp)).types
 
     def read(addrs):
         return heap.gather.words(addrs)

@@ -411,7 +411,7 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     the executable had no DWARF (to compare both on one dump). ``live`` (bool per object)
     limits the scans of untyped memory to live objects."""
     from ..binary.rtype import runtime_types
-    from .closuresites import closure_sites
+    from .allocsites import closure_sites
     from .typeinfer import ClosureTypes
     from .typeseeds import UntypedFacts
     sp = heap.spans

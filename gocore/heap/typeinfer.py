@@ -551,7 +551,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     reg.layout = gp.layout
     if closures is None:
-        from .closuresites import closure_sites
+        from .allocsites import closure_sites
         closures = ClosureTypes(None, reg, gp.pclntab, gp.process.exe_bias,
                                 sites=lambda: closure_sites(gp)).types
     addr = np.asarray(addr, dtype=np.uint64)
@@ -1340,7 +1340,7 @@ class ClosureTypes:
       ``struct { F uintptr; R T }`` (typecheck.MethodValueType), R the receiver, whose type
       is the one runtime type of that name (of which M is a method, when its descriptor
       lists methods); the field is named ``.this`` as DWARF names it;
-    * the code making the closure (``gocore.heap.closuresites``, amd64): the compiler's
+    * the code making the closure (``gocore.heap.allocsites``, amd64): the compiler's
       closure struct ``struct { F uintptr; X0 T0; ... }`` whose descriptor the allocation
       call takes, fields ``F``, ``X0``... as the descriptor names them (also a method
       value's ``struct { F uintptr; R T }`` when its receiver type is not found by name);
@@ -1474,6 +1474,14 @@ class ClosureTypes:
         size = -(-(ps + rt.size) // ps) * ps
         return self._struct(CLOSURE_PREFIX + name, size, [Field("F", 0, self._uintptr()),
                                                           Field(".this", ps, r)])
+
+    def pointer_receiver(self, recv: str, method: str) -> RuntimeType | None:
+        """Return the runtime type ``recv`` (``*pkg.T``) when it is the one typelinked type of
+        that name and ``method`` is among its methods (when its descriptor lists any)."""
+        rt = self._unique_type(recv)
+        if rt is None or (rt.methods and method not in {m.name for m in rt.methods}):
+            return None
+        return rt
 
     def _unique_type(self, qualified: str):
         """Return the one runtime type spelled ``qualified`` (``pkg/path.T`` or ``*pkg/path.T``)

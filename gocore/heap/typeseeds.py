@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .chans import Channels
-from .roots import FRAME, RootTable, finalizer_records, section_pointer_mask
+from .roots import FRAME, GLOBAL, RootTable, finalizer_records, section_pointer_mask
 from ..binary.rtype import CHAN, INTERFACE, MAP, POINTER
 from .sizeclasses import alloc_slots, check_against_spans
 from .spans import U64, ragged_arange
@@ -91,10 +91,11 @@ class UntypedFacts:
         self.chans = Channels(self.gp, reg, UNKNOWN)
         self._dyn: dict[int, tuple[str, int, int, int]] = {}
         objs, tids = [], []
-        for got in (self._finalizers(), self._interfaces()):
+        for got in (self._finalizers(), self._interfaces(), self._package_variables()):
             objs.append(got[0])
             tids.append(got[1])
         self._assign(np.concatenate(objs), np.concatenate(tids))
+        self._map_variables()
         self._channels()
         self._goroutines()
         self._closures()
@@ -411,6 +412,95 @@ class UntypedFacts:
             else np.zeros(len(ct), dtype=bool)
         fit = (ct != UNKNOWN) & (prefix | self._fits(cand, size, np.ones(len(cand), dtype=bool)))
         h.assign(cand[fit], ct[fit].astype(np.int32))
+
+    # ---- package variables the code fills with new(T) ----
+
+    def _package_variables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (object ids, type ids) of what package variables point at when the code
+        only ever stores a fresh ``new(T)`` there (``allocsites.global_sites``); not for a
+        word that follows a type descriptor or itab (an interface's data word)."""
+        from .allocsites import closure_sites, global_sites
+        none = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+        contexts = set(closure_sites(self.gp).values())     # named by _closures instead
+        sites = {k: v for k, v in global_sites(self.gp).items() if v not in contexts}
+        for slot, (recv, method) in self._variable_uses().receivers.items():
+            rt = self.reg_closures().pointer_receiver(recv, method)
+            if rt is not None and rt.elem:
+                if sites.setdefault(slot, rt.elem) != rt.elem:
+                    sites[slot] = 0              # two sources disagree: neither is used
+        sites = {k: v for k, v in sites.items() if v}
+        if not sites:
+            return none
+        slots = np.fromiter(sites.keys(), dtype=U64, count=len(sites))
+        taddr = np.fromiter(sites.values(), dtype=U64, count=len(sites))
+        gather = self.gp.process.gather
+        ptr, ok = gather.words(slots)
+        prev, okp = gather.words(slots - U64(8))
+        ok &= ~(okp & self._valid_type_words(np.where(okp, prev, 0)))
+        objs = np.where(ok, self.h.find(np.where(ok, ptr, 0)), -1)
+        keep = objs >= 0
+        objs, taddr = objs[keep], taddr[keep]
+        if not len(objs):
+            return none
+        rts, reg = self.reg.rts, self.reg
+        u, inv = np.unique(taddr, return_inverse=True)
+        inv = np.asarray(inv).ravel()
+        info = []
+        for a in u.tolist():
+            rt = rts.try_get(a)
+            # pointer-free values under 16 bytes go to tiny blocks: never a slot of their own
+            good = rt is not None and rt.size > 0 and (rt.ptrdata > 0 or rt.size >= 16)
+            info.append((reg.of_rtype(a), rt.size, rt.ptrdata > 0) if good else (UNKNOWN, 0, False))
+        tid = np.array([i[0] for i in info], dtype=np.int32)[inv]
+        size = np.array([i[1] for i in info], dtype=np.int64)[inv]
+        scan = np.array([i[2] for i in info], dtype=bool)[inv]
+        fit = (tid != UNKNOWN) & self._fits(objs, size, scan)
+        return objs[fit], tid[fit]
+
+    def _variable_uses(self):
+        """Return ``allocsites.global_uses`` for the data and bss words pointing at the start
+        of an untyped live object (computed once per call of the seeds)."""
+        from .allocsites import global_uses
+        if getattr(self, "_uses", None) is None:
+            r, h = self.roots, self.h
+            if r is None or not len(r):
+                slots = np.zeros(0, U64)
+            else:
+                o = r.obj.astype(np.int64)
+                sel = (r.kind == GLOBAL) & (h.tid[o] == UNKNOWN) & (h.base(o) == r.ptr)
+                if self.live is not None:
+                    sel &= self.live[o]
+                slots = np.unique(r.slot[sel])
+            self._uses = global_uses(self.gp, slots)
+        return self._uses
+
+    def reg_closures(self):
+        """Return a ``ClosureTypes`` over this registry (its typelinked-name lookups)."""
+        from .typeinfer import ClosureTypes
+        if getattr(self, "_ct", None) is None:
+            self._ct = ClosureTypes(None, self.reg, self.gp.pclntab, self.gp.process.exe_bias)
+        return self._ct
+
+    def _map_variables(self) -> None:
+        """Follow the map headers package variables point at, typed by the map runtime
+        calls that use them (``allocsites.global_uses``)."""
+        uses = self._variable_uses().maps
+        if not uses:
+            return
+        slots = np.fromiter(uses.keys(), dtype=U64, count=len(uses))
+        taddr = np.fromiter(uses.values(), dtype=U64, count=len(uses))
+        ptr, ok = self.gp.process.gather.words(slots)
+        objs = np.where(ok, self.h.find(np.where(ok, ptr, 0)), -1)
+        mt = np.array([self._map_type(int(a)) for a in taddr.tolist()], dtype=np.int32)
+        objs = np.where((mt != UNKNOWN) & (objs >= 0), objs, -1)
+        if not np.any(objs >= 0):
+            return
+        self.maps.follow(self.h, np.where(self._map_headers(np.maximum(objs, 0)) & (objs >= 0), objs, -1),
+                         mt)
+
+    def _map_type(self, taddr: int) -> int:
+        rt = self.reg.rts.try_get(taddr)
+        return self.reg.of_rtype(taddr) if rt is not None and rt.kind == MAP else UNKNOWN
 
     # ---- finalizers ----
 

@@ -98,7 +98,7 @@ def test_stripped_names_what_dwarf_names(version, tmp_path_factory):
     mine = {n for n in cs if n.startswith("closure for main.") or n.startswith("main.")}
     theirs = {n for n in cd if n.startswith("closure for main.") or n.startswith("main.")}
     # what DWARF alone types: the closures' captured variables off amd64 (there the code
-    # making the closures names them, gocore.heap.closuresites), and the Holder before Go
+    # making the closures names them, gocore.heap.allocsites), and the Holder before Go
     # 1.22 (no malloc header; only DWARF's global ``holder`` names it)
     dwarf_only = set() if gs.process.goarch == "amd64" else {"main.Captured"}
     if not gs.facts.malloc_headers:       # nothing names the Holder, so nor its atomic pointers

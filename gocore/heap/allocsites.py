@@ -423,9 +423,12 @@ def _registers(tx: _Text, i: int, end: int) -> dict[int, tuple] | None:
 
 
 def _not_in_data(gp: GoProcess, tx: _Text, cand: np.ndarray) -> list[int]:
-    """Return the link-time addresses of ``cand`` that no word of the module's data and
-    read-only data (the executable's bytes) holds: no static pointer to them."""
+    """Return the link-time addresses of ``cand`` that no word of the module's data,
+    noptrdata or type section holds (``runtime.firstmoduledata``'s own section bounds
+    aside): no static pointer to them."""
     md = gp.moduledata
+    md_lo = int(md.addr)
+    md_hi = md_lo + (gp.layout.size("runtime.moduledata") if gp.layout.has("runtime.moduledata") else 0)
     want = np.unique(cand + tx.bias).astype(np.uint64)
     held = np.zeros(len(want), dtype=bool)
     for lo, hi in ((int(md.noptrdata), int(md.enoptrdata)), (int(md.data), int(md.edata)),
@@ -437,6 +440,8 @@ def _not_in_data(gp: GoProcess, tx: _Text, cand: np.ndarray) -> list[int]:
         except Error:
             return []                  # unreadable: every candidate may be pointed at
         w = np.frombuffer(raw[:len(raw) // 8 * 8], dtype="<u8")
+        if lo <= md_lo < hi:            # moduledata's own bounds (bss, ebss...): not pointers
+            w = np.concatenate([w[:(md_lo - lo) // 8], w[(md_hi - lo + 7) // 8:]])
         i = np.minimum(np.searchsorted(want, w), len(want) - 1)
         held[i[want[i] == w]] = True
     return (want[~held].astype(np.int64) - tx.bias).tolist()

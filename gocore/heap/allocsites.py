@@ -56,6 +56,7 @@ BX_ALLOCATOR_PREFIX = "runtime.mallocgcSmallScanNoHeaderSC"   # Go 1.27+: (size,
 WRITE_BARRIER_PREFIX = "runtime.gcWriteBarrier"
 LEAQ_AX, LEAQ_BX = 0x05, 0x1D        # ModRM of LEAQ disp32(RIP) into AX / BX
 MAX_BACK = 24                         # bytes between the type's LEAQ and the call, at most
+MAX_TEXT = 1 << 30                    # a text larger than this is not read (bad moduledata)
 MAX_TO_STORE = 256                    # bytes between an allocation call and the global's store
 # Go's no-ops (cmd/internal/obj/x86 asm6.go ``nop``)
 _NOPS = (b"\x90", b"\x66\x90", b"\x0f\x1f\x00", b"\x0f\x1f\x40\x00", b"\x0f\x1f\x44\x00\x00",
@@ -99,7 +100,7 @@ class _Text:
 
     def call_target(self, p: int) -> int | None:
         """Return the link-time target of a ``CALL rel32`` at ``p`` (None: not one)."""
-        if self.raw[p] != 0xE8:
+        if not 0 <= p <= len(self.raw) - 5 or self.raw[p] != 0xE8:
             return None
         return self.base + p + 5 + int.from_bytes(self.raw[p + 1:p + 5], "little", signed=True)
 
@@ -143,7 +144,7 @@ def _text(gp: GoProcess) -> _Text | None:
         return None
     md = gp.moduledata
     base, end = int(md.text), int(md.etext)
-    if end <= base:
+    if end <= base or end - base > MAX_TEXT:
         return None
     try:
         raw = gp.process.read(base + gp.process.exe_bias, end - base)
@@ -351,6 +352,8 @@ def _registers(tx: _Text, i: int, end: int) -> dict[int, tuple] | None:
     end exactly at ``end``. Conditional jumps are passed through (the fall-through path)."""
     raw, base = tx.raw, tx.base
     regs: dict[int, tuple] = {}
+    if i < 0 or end > len(raw) - 16:     # an instruction is read whole: stay clear of the end
+        return None
     while i < end:
         for nop in _NOPS:
             if raw.startswith(nop, i):

@@ -417,8 +417,9 @@ class UntypedFacts:
 
     def _package_variables(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (object ids, type ids) of what package variables point at when the code
-        only ever stores a fresh ``new(T)`` there (``allocsites.global_sites``); not for a
-        word that follows a type descriptor or itab (an interface's data word)."""
+        only ever stores a fresh ``new(T)`` there (``allocsites.global_sites``) or calls a
+        method of ``*T`` on them (``allocsites.global_uses``); not for a word that follows a
+        type descriptor or itab (an interface's data word)."""
         from .allocsites import closure_sites, global_sites
         none = (np.zeros(0, np.int64), np.zeros(0, np.int32))
         contexts = set(closure_sites(self.gp).values())     # named by _closures instead
@@ -433,10 +434,8 @@ class UntypedFacts:
             return none
         slots = np.fromiter(sites.keys(), dtype=U64, count=len(sites))
         taddr = np.fromiter(sites.values(), dtype=U64, count=len(sites))
-        gather = self.gp.process.gather
-        ptr, ok = gather.words(slots)
-        prev, okp = gather.words(slots - U64(8))
-        ok &= ~(okp & self._valid_type_words(np.where(okp, prev, 0)))
+        ptr, ok = self.gp.process.gather.words(slots)
+        ok &= self._not_interface_data(slots)
         objs = np.where(ok, self.h.find(np.where(ok, ptr, 0)), -1)
         keep = objs >= 0
         objs, taddr = objs[keep], taddr[keep]
@@ -456,6 +455,13 @@ class UntypedFacts:
         scan = np.array([i[2] for i in info], dtype=bool)[inv]
         fit = (tid != UNKNOWN) & self._fits(objs, size, scan)
         return objs[fit], tid[fit]
+
+    def _not_interface_data(self, slots: np.ndarray) -> np.ndarray:
+        """Return whether each word at ``slots`` is not an interface's data word: the word
+        before it holds no type descriptor or itab (a type assertion's use of the data word
+        says nothing of what the interface holds later)."""
+        prev, ok = self.gp.process.gather.words(slots - U64(8))
+        return ~(ok & self._valid_type_words(np.where(ok, prev, 0)))
 
     def _variable_uses(self):
         """Return ``allocsites.global_uses`` for the data and bss words pointing at the start
@@ -489,7 +495,9 @@ class UntypedFacts:
             return
         slots = np.fromiter(uses.keys(), dtype=U64, count=len(uses))
         taddr = np.fromiter(uses.values(), dtype=U64, count=len(uses))
-        ptr, ok = self.gp.process.gather.words(slots)
+        ok = self._not_interface_data(slots)
+        ptr, got = self.gp.process.gather.words(slots)
+        ok &= got
         objs = np.where(ok, self.h.find(np.where(ok, ptr, 0)), -1)
         mt = np.array([self._map_type(int(a)) for a in taddr.tolist()], dtype=np.int32)
         objs = np.where((mt != UNKNOWN) & (objs >= 0), objs, -1)

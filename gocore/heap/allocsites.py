@@ -1,4 +1,5 @@
-"""Types that the amd64 code states at its allocation calls: closure contexts and globals.
+"""Types that the amd64 code states: at its allocation calls (closure contexts, package
+variables) and at its calls taking a package variable (maps, pointer-method receivers).
 
 The compiler passes the type descriptor of what it allocates to the allocation call:
 
@@ -27,6 +28,10 @@ type's LEAQ and the call. The result is in AX. Two uses are read from what follo
   (``LEAQ``; Go 1.19/1.21's write barrier ``LEAQ v(SB), DI; CALL runtime.gcWriteBarrier``
   aside) and no data word holds it: so no code the program has can have put another
   type there, short of writing through the address of an enclosing variable.
+
+* **package variables by their uses** (``global_uses``): a variable loaded and passed as
+  ``m`` to a map runtime function whose ``t`` is a ``LEAQ type(SB)``, or as the receiver
+  of a direct call of ``pkg.(*T).M`` (see there).
 
 The scan is numpy over the whole text (calls, stores and RIP-relative operands found by
 their bytes); only the candidate sites are decoded one by one. Other architectures:
@@ -309,8 +314,8 @@ def _barrier_slot(tx: _Text, p: int) -> bool:
     return False
 
 
-def _modrm_len(raw: bytes, i: int) -> tuple[int, int, int] | None:
-    """Return (length of ModRM+SIB+displacement, mod, rm) at ``raw[i]``, or None."""
+def _modrm_len(raw: bytes, i: int) -> tuple[int, int, int]:
+    """Return (length of ModRM+SIB+displacement, mod, rm) of the ModRM byte ``raw[i]``."""
     m = raw[i]
     mod, rm = m >> 6, m & 7
     n = 1
@@ -335,7 +340,7 @@ def _ax_kept(tx: _Text, i: int, end: int) -> bool:
     return got is not None and AX not in got
 
 
-AX, CX, DX, BX = 0, 1, 2, 3
+AX, BX = 0, 3                         # register numbers (ModRM order)
 _ALU_TO_RM = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x89, 0x88}       # op r/m, r
 _ALU_TO_REG = {0x03, 0x0B, 0x13, 0x1B, 0x23, 0x2B, 0x33, 0x8B, 0x8A, 0x63}  # op r, r/m
 _COMPARES = {0x39, 0x3B, 0x38, 0x3A, 0x85, 0x84}
@@ -394,10 +399,7 @@ def _registers(tx: _Text, i: int, end: int) -> dict[int, tuple] | None:
             elif not (b in _ALU_TO_RM or b in _ALU_TO_REG or b in _COMPARES
                       or b in (0x8D, 0xC7, 0xC6, 0x83, 0x81, 0x80, 0xC1, 0xD1)):
                 return None
-            got = _modrm_len(raw, i + 1)
-            if got is None:
-                return None
-            n, mod, rm = got
+            n, mod, rm = _modrm_len(raw, i + 1)
             reg = ((raw[i + 1] >> 3) & 7) + r_ext
             imm = 0
             if not two:

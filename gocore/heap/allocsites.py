@@ -49,7 +49,6 @@ import numpy as np
 from core.errors import Error
 
 from ..memo import once_per
-from .typeseeds import closure_function
 
 if TYPE_CHECKING:
     from ..process import GoProcess
@@ -160,6 +159,19 @@ def _text(gp: GoProcess) -> _Text | None:
 
 
 # ---- closure contexts ----
+
+_CLOSURE_NAME = re.compile(r"\.(func|gowrap|deferwrap)\d+(\.\d+)*$|-fm$")
+
+
+def closure_function(name: str) -> bool:
+    """Return whether ``name`` is a function the compiler makes for a closure or a method
+    value (``pkg.f.func1``, ``pkg.f.func1.2``, ``pkg.glob..func1``, ``pkg.f.gowrap1``,
+    ``pkg.(*T).M-fm``): its entry pc is stored only in a funcval (a named function's
+    funcval is static, never a heap object)."""
+    last = name[name.rfind("/") + 1:]
+    # ``pkg.func1`` is a top-level function of that name: a closure's has an outer function
+    return bool(_CLOSURE_NAME.search(last)) and (last.endswith("-fm") or last.count(".") >= 2)
+
 
 @once_per
 def closure_sites(gp: GoProcess) -> dict[int, int]:

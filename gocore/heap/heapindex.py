@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from .allocsites import closure_sites
 from .edges import Edges, edges_of
 from .fields import MAX_FIELDS, FieldValue, field_path, object_fields
 from .heap import Heap
@@ -411,7 +412,6 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     the executable had no DWARF (to compare both on one dump). ``live`` (bool per object)
     limits the scans of untyped memory to live objects."""
     from ..binary.rtype import runtime_types
-    from .allocsites import closure_sites
     from .typeinfer import ClosureTypes
     from .typeseeds import UntypedFacts
     sp = heap.spans

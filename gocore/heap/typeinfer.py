@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .allocsites import closure_sites
 from .chans import Channels, is_hchan_name
 from ..errors import GoCoreError
 from ..binary.gotypes import Field, Kind, TypeTable
@@ -551,7 +552,6 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     reg.layout = gp.layout
     if closures is None:
-        from .allocsites import closure_sites
         closures = ClosureTypes(None, reg, gp.pclntab, gp.process.exe_bias,
                                 sites=lambda: closure_sites(gp)).types
     addr = np.asarray(addr, dtype=np.uint64)

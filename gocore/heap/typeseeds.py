@@ -35,12 +35,13 @@ inside typed objects need none of this: propagation reads them with the object's
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .allocsites import closure_function, closure_sites, global_sites, global_uses
 from .chans import Channels
+from .typeinfer import ClosureTypes
 from .roots import FRAME, GLOBAL, RootTable, finalizer_records, section_pointer_mask
 from ..binary.rtype import CHAN, INTERFACE, MAP, POINTER
 from .sizeclasses import alloc_slots, check_against_spans
@@ -90,6 +91,9 @@ class UntypedFacts:
         self.type_hash = L.offset("runtime._type", "hash")
         self.chans = Channels(self.gp, reg, UNKNOWN)
         self._dyn: dict[int, tuple[str, int, int, int]] = {}
+        self._slots = self._untyped_global_slots()
+        self._uses = global_uses(self.gp, self._slots)
+        self._ct: ClosureTypes | None = None
         objs, tids = [], []
         for got in (self._finalizers(), self._interfaces(), self._package_variables()):
             objs.append(got[0])
@@ -420,12 +424,14 @@ class UntypedFacts:
         only ever stores a fresh ``new(T)`` there (``allocsites.global_sites``) or calls a
         method of ``*T`` on them (``allocsites.global_uses``); not for a word that follows a
         type descriptor or itab (an interface's data word)."""
-        from .allocsites import closure_sites, global_sites
         none = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+        if not len(self._slots):          # every variable's object is typed already
+            return none
         contexts = set(closure_sites(self.gp).values())     # named by _closures instead
-        sites = {k: v for k, v in global_sites(self.gp).items() if v not in contexts}
-        for slot, (recv, method) in self._variable_uses().receivers.items():
-            rt = self.reg_closures().pointer_receiver(recv, method)
+        wanted = set(self._slots.tolist())
+        sites = {k: v for k, v in global_sites(self.gp).items() if v not in contexts and k in wanted}
+        for slot, (recv, method) in self._uses.receivers.items():
+            rt = self._closure_types().pointer_receiver(recv, method)
             if rt is not None and rt.elem:
                 if sites.setdefault(slot, rt.elem) != rt.elem:
                     sites[slot] = 0              # two sources disagree: neither is used
@@ -463,34 +469,28 @@ class UntypedFacts:
         prev, ok = self.gp.process.gather.words(slots - U64(8))
         return ~(ok & self._valid_type_words(np.where(ok, prev, 0)))
 
-    def _variable_uses(self):
-        """Return ``allocsites.global_uses`` for the data and bss words pointing at the start
-        of an untyped live object (computed once per call of the seeds)."""
-        from .allocsites import global_uses
-        if getattr(self, "_uses", None) is None:
-            r, h = self.roots, self.h
-            if r is None or not len(r):
-                slots = np.zeros(0, U64)
-            else:
-                o = r.obj.astype(np.int64)
-                sel = (r.kind == GLOBAL) & (h.tid[o] == UNKNOWN) & (h.base(o) == r.ptr)
-                if self.live is not None:
-                    sel &= self.live[o]
-                slots = np.unique(r.slot[sel])
-            self._uses = global_uses(self.gp, slots)
-        return self._uses
+    def _untyped_global_slots(self) -> np.ndarray:
+        """Return the data and bss words (run-time addresses) pointing at the start of an
+        untyped live object: the variables the code may still name."""
+        r, h = self.roots, self.h
+        if r is None or not len(r):
+            return np.zeros(0, U64)
+        o = r.obj.astype(np.int64)
+        sel = (r.kind == GLOBAL) & (h.tid[o] == UNKNOWN) & (h.base(o) == r.ptr)
+        if self.live is not None:
+            sel &= self.live[o]
+        return np.unique(r.slot[sel])
 
-    def reg_closures(self):
+    def _closure_types(self) -> ClosureTypes:
         """Return a ``ClosureTypes`` over this registry (its typelinked-name lookups)."""
-        from .typeinfer import ClosureTypes
-        if getattr(self, "_ct", None) is None:
+        if self._ct is None:
             self._ct = ClosureTypes(None, self.reg, self.gp.pclntab, self.gp.process.exe_bias)
         return self._ct
 
     def _map_variables(self) -> None:
         """Follow the map headers package variables point at, typed by the map runtime
         calls that use them (``allocsites.global_uses``)."""
-        uses = self._variable_uses().maps
+        uses = self._uses.maps
         if not uses:
             return
         slots = np.fromiter(uses.keys(), dtype=U64, count=len(uses))
@@ -533,19 +533,6 @@ class UntypedFacts:
         scan = np.array([elem[o][2] for o in ots], dtype=bool)
         ok = self._fits(objs, size, scan)
         return objs[ok], tid[ok]
-
-
-_CLOSURE_NAME = re.compile(r"\.(func|gowrap|deferwrap)\d+(\.\d+)*$|-fm$")
-
-
-def closure_function(name: str) -> bool:
-    """Return whether ``name`` is a function the compiler makes for a closure or a method
-    value (``pkg.f.func1``, ``pkg.f.func1.2``, ``pkg.glob..func1``, ``pkg.f.gowrap1``,
-    ``pkg.(*T).M-fm``): its entry pc is stored only in a funcval (a named function's
-    funcval is static, never a heap object)."""
-    last = name[name.rfind("/") + 1:]
-    # ``pkg.func1`` is a top-level function of that name: a closure's has an outer function
-    return bool(_CLOSURE_NAME.search(last)) and (last.endswith("-fm") or last.count(".") >= 2)
 
 
 def _sizes_of(reg, tids: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from .allocsites import closure_sites
 from .edges import Edges, edges_of
 from .fields import MAX_FIELDS, FieldValue, field_path, object_fields
 from .heap import Heap
@@ -459,7 +460,8 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
         hdr[big] = sp.large_type[heap.span[big]]
     closures = None
     if dwarf is not None:
-        closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias).types
+        closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias,
+                                sites=lambda: closure_sites(gp)).types
 
     def read(addrs):
         return heap.gather.words(addrs)

@@ -34,11 +34,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .allocsites import closure_sites
 from .chans import Channels, is_hchan_name
 from ..errors import GoCoreError
 from ..binary.gotypes import Field, Kind, TypeTable
 from ..binary.rtype import INTERFACE as INTERFACE_KIND
 from ..binary.rtype import MAP as MAP_KIND
+from ..binary.rtype import STRUCT as STRUCT_KIND
 from ..binary.rtype import POINTER, TFLAG_EXTRA_STAR, RuntimeType, RuntimeTypes, runtime_types
 
 if TYPE_CHECKING:
@@ -550,7 +552,8 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     reg = registry or TypeRegistry(rts, gp.dwarf.types if gp.dwarf is not None else None)
     reg.layout = gp.layout
     if closures is None:
-        closures = ClosureTypes(None, reg, gp.pclntab, gp.process.exe_bias).types
+        closures = ClosureTypes(None, reg, gp.pclntab, gp.process.exe_bias,
+                                sites=lambda: closure_sites(gp)).types
     addr = np.asarray(addr, dtype=np.uint64)
     n = len(addr)  # ``size`` keeps its dtype (uint32 slot sizes): no per-object copy
     if read is None:
@@ -1337,19 +1340,27 @@ class ClosureTypes:
       ``struct { F uintptr; R T }`` (typecheck.MethodValueType), R the receiver, whose type
       is the one runtime type of that name (of which M is a method, when its descriptor
       lists methods); the field is named ``.this`` as DWARF names it;
+    * the code making the closure (``gocore.heap.allocsites``, amd64): the compiler's
+      closure struct ``struct { F uintptr; X0 T0; ... }`` whose descriptor the allocation
+      call takes, fields ``F``, ``X0``... as the descriptor names them (also a method
+      value's ``struct { F uintptr; R T }`` when its receiver type is not found by name);
     * otherwise only ``F``: a struct of one word that describes the start of the object
       (``TypeRegistry.prefix_types``), the function named by the pclntab. The object is a
       funcval because a func value points at it, so naming it is sound; what it captured
       stays untyped.
 
-    ``dwarf`` may be None (a stripped executable): then the last two sources answer.
+    ``dwarf`` may be None (a stripped executable): then the last three sources answer.
+    ``sites`` returns the code's {closure entry: descriptor address} (``closure_sites``);
+    None: that source is not used.
     """
 
-    def __init__(self, dwarf: DwarfData | None, reg: TypeRegistry, pclntab: Pclntab, bias: int):
+    def __init__(self, dwarf: DwarfData | None, reg: TypeRegistry, pclntab: Pclntab, bias: int,
+                 sites: Callable[[], dict[int, int]] | None = None):
         self.dwarf = dwarf
         self.reg = reg
         self.pclntab = pclntab
         self.bias = bias
+        self.sites = sites
         self._by_pc: dict[int, int] = {}
         self._by_name: _TypelinkNames | None = None
 
@@ -1380,8 +1391,10 @@ class ClosureTypes:
         if f is None or f.entry != entry:
             return UNKNOWN
         got = self._from_dwarf(entry) if self.dwarf is not None else UNKNOWN
-        if got == UNKNOWN:
+        if got == UNKNOWN:      # a method value's receiver is named ``.this``, as DWARF names it
             got = self._method_value(f.name)
+        if got == UNKNOWN:
+            got = self._from_code(entry, f.name)
         if got == UNKNOWN:
             got = self._name_only(f.name)
         return got
@@ -1413,6 +1426,21 @@ class ClosureTypes:
             fields.append(Field(v.name, v.closure_offset, v.type))
             end = v.closure_offset + table[v.type].size
         return self._struct(CLOSURE_PREFIX + fn.name, -(-end // ps) * ps, fields)
+
+    def _from_code(self, entry: int, name: str) -> int:
+        """Return ``closure for <name>`` laid out as the closure struct descriptor that the
+        code allocating the context names, else UNKNOWN."""
+        taddr = self.sites().get(entry) if self.sites is not None else None
+        rt = self.reg.rts.try_get(taddr) if taddr else None
+        if rt is None or rt.kind != STRUCT_KIND or rt.size < self.reg.ptr_size:
+            return UNKNOWN
+        t = self.reg.table[self.reg.of_rtype(taddr)] if self.reg.of_rtype(taddr) != UNKNOWN else None
+        if t is None or t.kind is not Kind.STRUCT or not t.fields:
+            return UNKNOWN
+        first = t.fields[0]
+        if first.offset != 0 or self.reg.table[first.type].kind is not Kind.UINTPTR:
+            return UNKNOWN                    # not the compiler's closure struct
+        return self._struct(CLOSURE_PREFIX + name, t.size, list(t.fields))
 
     def _uintptr(self) -> int:
         t = self.reg.table.lookup("uintptr")
@@ -1446,6 +1474,14 @@ class ClosureTypes:
         size = -(-(ps + rt.size) // ps) * ps
         return self._struct(CLOSURE_PREFIX + name, size, [Field("F", 0, self._uintptr()),
                                                           Field(".this", ps, r)])
+
+    def pointer_receiver(self, recv: str, method: str) -> RuntimeType | None:
+        """Return the runtime type ``recv`` (``*pkg.T``) when it is the one typelinked type of
+        that name and ``method`` is among its methods (when its descriptor lists any)."""
+        rt = self._unique_type(recv)
+        if rt is None or (rt.methods and method not in {m.name for m in rt.methods}):
+            return None
+        return rt
 
     def _unique_type(self, qualified: str):
         """Return the one runtime type spelled ``qualified`` (``pkg/path.T`` or ``*pkg/path.T``)

@@ -35,13 +35,14 @@ inside typed objects need none of this: propagation reads them with the object's
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .allocsites import closure_function, closure_sites, global_sites, global_uses
 from .chans import Channels
-from .roots import FRAME, RootTable, finalizer_records, section_pointer_mask
+from .typeinfer import ClosureTypes
+from .roots import FRAME, GLOBAL, RootTable, finalizer_records, section_pointer_mask
 from ..binary.rtype import CHAN, INTERFACE, MAP, POINTER
 from .sizeclasses import alloc_slots, check_against_spans
 from .spans import U64, ragged_arange
@@ -90,11 +91,15 @@ class UntypedFacts:
         self.type_hash = L.offset("runtime._type", "hash")
         self.chans = Channels(self.gp, reg, UNKNOWN)
         self._dyn: dict[int, tuple[str, int, int, int]] = {}
+        self._slots = self._untyped_global_slots()
+        self._uses = global_uses(self.gp, self._slots)
+        self._ct: ClosureTypes | None = None
         objs, tids = [], []
-        for got in (self._finalizers(), self._interfaces()):
+        for got in (self._finalizers(), self._interfaces(), self._package_variables()):
             objs.append(got[0])
             tids.append(got[1])
         self._assign(np.concatenate(objs), np.concatenate(tids))
+        self._map_variables()
         self._channels()
         self._goroutines()
         self._closures()
@@ -412,6 +417,99 @@ class UntypedFacts:
         fit = (ct != UNKNOWN) & (prefix | self._fits(cand, size, np.ones(len(cand), dtype=bool)))
         h.assign(cand[fit], ct[fit].astype(np.int32))
 
+    # ---- package variables the code fills with new(T) ----
+
+    def _package_variables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (object ids, type ids) of what package variables point at when the code
+        only ever stores a fresh ``new(T)`` there (``allocsites.global_sites``) or calls a
+        method of ``*T`` on them (``allocsites.global_uses``); not for a word that follows a
+        type descriptor or itab (an interface's data word)."""
+        none = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+        if not len(self._slots):          # every variable's object is typed already
+            return none
+        contexts = set(closure_sites(self.gp).values())     # named by _closures instead
+        wanted = set(self._slots.tolist())
+        sites = {k: v for k, v in global_sites(self.gp).items() if v not in contexts and k in wanted}
+        for slot, (recv, method) in self._uses.receivers.items():
+            rt = self._closure_types().pointer_receiver(recv, method)
+            if rt is not None and rt.elem:
+                if sites.setdefault(slot, rt.elem) != rt.elem:
+                    sites[slot] = 0              # two sources disagree: neither is used
+        sites = {k: v for k, v in sites.items() if v}
+        if not sites:
+            return none
+        slots = np.fromiter(sites.keys(), dtype=U64, count=len(sites))
+        taddr = np.fromiter(sites.values(), dtype=U64, count=len(sites))
+        ptr, ok = self.gp.process.gather.words(slots)
+        ok &= self._not_interface_data(slots)
+        objs = np.where(ok, self.h.find(np.where(ok, ptr, 0)), -1)
+        keep = objs >= 0
+        objs, taddr = objs[keep], taddr[keep]
+        if not len(objs):
+            return none
+        rts, reg = self.reg.rts, self.reg
+        u, inv = np.unique(taddr, return_inverse=True)
+        inv = np.asarray(inv).ravel()
+        info = []
+        for a in u.tolist():
+            rt = rts.try_get(a)
+            # pointer-free values under 16 bytes go to tiny blocks: never a slot of their own
+            good = rt is not None and rt.size > 0 and (rt.ptrdata > 0 or rt.size >= 16)
+            info.append((reg.of_rtype(a), rt.size, rt.ptrdata > 0) if good else (UNKNOWN, 0, False))
+        tid = np.array([i[0] for i in info], dtype=np.int32)[inv]
+        size = np.array([i[1] for i in info], dtype=np.int64)[inv]
+        scan = np.array([i[2] for i in info], dtype=bool)[inv]
+        fit = (tid != UNKNOWN) & self._fits(objs, size, scan)
+        return objs[fit], tid[fit]
+
+    def _not_interface_data(self, slots: np.ndarray) -> np.ndarray:
+        """Return whether each word at ``slots`` is not an interface's data word: the word
+        before it holds no type descriptor or itab (a type assertion's use of the data word
+        says nothing of what the interface holds later)."""
+        prev, ok = self.gp.process.gather.words(slots - U64(8))
+        return ~(ok & self._valid_type_words(np.where(ok, prev, 0)))
+
+    def _untyped_global_slots(self) -> np.ndarray:
+        """Return the data and bss words (run-time addresses) pointing at the start of an
+        untyped live object: the variables the code may still name."""
+        r, h = self.roots, self.h
+        if r is None or not len(r):
+            return np.zeros(0, U64)
+        o = r.obj.astype(np.int64)
+        sel = (r.kind == GLOBAL) & (h.tid[o] == UNKNOWN) & (h.base(o) == r.ptr)
+        if self.live is not None:
+            sel &= self.live[o]
+        return np.unique(r.slot[sel])
+
+    def _closure_types(self) -> ClosureTypes:
+        """Return a ``ClosureTypes`` over this registry (its typelinked-name lookups)."""
+        if self._ct is None:
+            self._ct = ClosureTypes(None, self.reg, self.gp.pclntab, self.gp.process.exe_bias)
+        return self._ct
+
+    def _map_variables(self) -> None:
+        """Follow the map headers package variables point at, typed by the map runtime
+        calls that use them (``allocsites.global_uses``)."""
+        uses = self._uses.maps
+        if not uses:
+            return
+        slots = np.fromiter(uses.keys(), dtype=U64, count=len(uses))
+        taddr = np.fromiter(uses.values(), dtype=U64, count=len(uses))
+        ok = self._not_interface_data(slots)
+        ptr, got = self.gp.process.gather.words(slots)
+        ok &= got
+        objs = np.where(ok, self.h.find(np.where(ok, ptr, 0)), -1)
+        mt = np.array([self._map_type(int(a)) for a in taddr.tolist()], dtype=np.int32)
+        objs = np.where((mt != UNKNOWN) & (objs >= 0), objs, -1)
+        if not np.any(objs >= 0):
+            return
+        self.maps.follow(self.h, np.where(self._map_headers(np.maximum(objs, 0)) & (objs >= 0), objs, -1),
+                         mt)
+
+    def _map_type(self, taddr: int) -> int:
+        rt = self.reg.rts.try_get(taddr)
+        return self.reg.of_rtype(taddr) if rt is not None and rt.kind == MAP else UNKNOWN
+
     # ---- finalizers ----
 
     def _finalizers(self) -> tuple[np.ndarray, np.ndarray]:
@@ -435,19 +533,6 @@ class UntypedFacts:
         scan = np.array([elem[o][2] for o in ots], dtype=bool)
         ok = self._fits(objs, size, scan)
         return objs[ok], tid[ok]
-
-
-_CLOSURE_NAME = re.compile(r"\.(func|gowrap|deferwrap)\d+(\.\d+)*$|-fm$")
-
-
-def closure_function(name: str) -> bool:
-    """Return whether ``name`` is a function the compiler makes for a closure or a method
-    value (``pkg.f.func1``, ``pkg.f.func1.2``, ``pkg.glob..func1``, ``pkg.f.gowrap1``,
-    ``pkg.(*T).M-fm``): its entry pc is stored only in a funcval (a named function's
-    funcval is static, never a heap object)."""
-    last = name[name.rfind("/") + 1:]
-    # ``pkg.func1`` is a top-level function of that name: a closure's has an outer function
-    return bool(_CLOSURE_NAME.search(last)) and (last.endswith("-fm") or last.count(".") >= 2)
 
 
 def _sizes_of(reg, tids: np.ndarray) -> np.ndarray:

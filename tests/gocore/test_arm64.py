@@ -146,7 +146,7 @@ def _count_params():
                 continue
             # main.LocalOnly's gap is amd64's DWARF (its location list ends at the loop);
             # arm64's DWARF locates `lo` in its frame slot at the park pc
-            gap = None if t == "main.LocalOnly" else histogram._gap(t, entry["go_version"])
+            gap = None if t == "main.LocalOnly" else histogram._gap(t, entry["go_version"], "arm64")
             marks = [pytest.mark.xfail(reason=gap, strict=True)] if gap else []
             out.append(pytest.param(entry, t, id=f"{p.id}-{t}", marks=marks))
     return out

@@ -8,6 +8,9 @@ Truth is the program's own manifest (how many of each it made) and, for the stri
 build, the DWARF build's answer: both must name the same contexts and count them exactly,
 and the receivers of method values (and what they point at) must be typed without DWARF.
 
+The closures' captured variables (``main.Captured``) are typed without DWARF from the code
+that makes the closures (amd64: the closure struct's descriptor passed to the allocation).
+
 It also keeps closures only in a global slice, which nothing types: they are named from
 their first word (the closure function's entry) alone; and values (``main.Leaf``) only
 behind ``sync/atomic.Pointer[Leaf]`` fields, whose ``unsafe.Pointer`` holds a ``*Leaf``.
@@ -72,6 +75,8 @@ def test_func_value_contexts_counted_exactly(version, stripped, tmp_path_factory
     for t, n in manifest["counts"].items():
         if t == "main.Leaf" and stripped and not gp.facts.malloc_headers:
             continue                      # behind the Holder, which only DWARF names then
+        if t == "main.Captured" and stripped and gp.process.goarch != "amd64":
+            continue                      # only the amd64 code is read for closure layouts
         assert got[t] == n, (t, got[t], n)
     objs = manifest["objects"]
     assert hi.name_of(hi.find(objs["closure"])) == "closure for main.makeClosure.func1"
@@ -92,9 +97,10 @@ def test_stripped_names_what_dwarf_names(version, tmp_path_factory):
     cs, cd = type_counts(gs.heap_index()), type_counts(gd.heap_index())
     mine = {n for n in cs if n.startswith("closure for main.") or n.startswith("main.")}
     theirs = {n for n in cd if n.startswith("closure for main.") or n.startswith("main.")}
-    # what DWARF alone types: the closures' captured variables, and the Holder before Go
+    # what DWARF alone types: the closures' captured variables off amd64 (there the code
+    # making the closures names them, gocore.heap.allocsites), and the Holder before Go
     # 1.22 (no malloc header; only DWARF's global ``holder`` names it)
-    dwarf_only = {"main.Captured"}
+    dwarf_only = set() if gs.process.goarch == "amd64" else {"main.Captured"}
     if not gs.facts.malloc_headers:       # nothing names the Holder, so nor its atomic pointers
         dwarf_only |= {"main.Holder", "main.Leaf"}
     assert theirs - mine <= dwarf_only, theirs - mine
@@ -124,3 +130,24 @@ def test_method_value_receiver_names(name, want):
 def test_closure_function_names(name, want):
     from gocore.heap.typeseeds import closure_function
     assert closure_function(name) is want
+
+
+@pytest.mark.parametrize("version", [v for v in VERSIONS if v not in ("1.19", "1.21.13", "1.22.10")])
+def test_layout_from_code_is_dwarfs(version, tmp_path_factory):
+    """A closure context laid out from the code that makes it (stripped build) has the
+    layout DWARF gives it (go1.23+: DW_AT_go_closure_offset): the same field offsets and
+    types; only the names differ (the descriptor's ``X0``, DWARF's variable)."""
+    gs, _ = _closurekeeper(version, True, tmp_path_factory)
+    gd, _ = _closurekeeper(version, False, tmp_path_factory)
+    if gs.process.goarch != "amd64":
+        pytest.skip("closure layouts are read from amd64 code only")
+
+    def layout(gp, name):
+        reg = gp.heap_index().registry
+        t = reg.table.lookup(name)
+        assert t is not None, name
+        return [(f.offset, reg.display_name(f.type)) for f in t.fields]
+
+    for name in ("closure for main.makeClosure.func1", "closure for main.makeLoose.func1"):
+        got, want = layout(gs, name), layout(gd, name)
+        assert got == want == [(0, "uintptr"), (8, "*main.Captured")], (name, got, want)

@@ -16,7 +16,7 @@ import (
 	"unsafe"
 )
 
-type Captured struct{ ID, N int64 } // captured by the closures (typed only with DWARF)
+type Captured struct{ ID, N int64 } // captured by the closures (typed by DWARF or by the code making them)
 type Thing struct {                 // the receiver of a pointer method value
 	ID   int64
 	Data *Payload
@@ -99,7 +99,8 @@ func main() {
 			"closure for main.(*Thing).Describe-fm": nMethods,
 			"closure for main.Val.Get-fm":           nValues,
 			"main.Thing":                            nMethods, "main.Payload": nMethods, "main.Cell": nValues,
-			"main.Leaf": nLeaves,
+			"main.Leaf":     nLeaves,
+			"main.Captured": nClosures + nLoose,
 		},
 		"objects": map[string]uintptr{
 			"holder":  uintptr(unsafe.Pointer(h)),

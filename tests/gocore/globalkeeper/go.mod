@@ -1,0 +1,3 @@
+module globalkeeper
+
+go 1.19

@@ -4,9 +4,9 @@ Opt-in (``VIEWCORE_LOWEST_DEPS=1``): it makes a fresh venv, installs viewcore fr
 of the source with each dependency of pyproject.toml pinned to its lower bound
 (``numpy>=1.26`` becomes ``numpy==1.26``), then runs ``--version``, ``--help`` and the
 commands that reach each dependency (the heap index: numpy, pyelftools; ``top``: numba;
-``pprof``: protobuf; ``objgraph``: graphviz; text output: rich; a minidump: construct,
-pefile; the shell at a terminal under tmux: prompt_toolkit) on fixture dumps, checked
-against the fixture programs' manifests. About 2 minutes on 2 CPUs with pip's cache warm
+``pprof``: protobuf; ``objgraph``: graphviz; text output: rich; ``sql``: duckdb, pyarrow;
+``fleet``: dask; a minidump: construct, pefile; the shell at a terminal under tmux:
+prompt_toolkit) on fixture dumps, checked against the fixture programs' manifests. About 2 minutes on 2 CPUs with pip's cache warm
 (4 cold), most of it pip and numba's first compile.
 """
 
@@ -38,7 +38,7 @@ def lowest_pins() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pins = []
     for dep in project["dependencies"]:
-        m = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9A-Za-z.]*)", dep)
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+(?:\[[A-Za-z0-9_,.-]+\])?)\s*>=\s*([0-9][0-9A-Za-z.]*)", dep)
         assert m, f"dependency {dep!r} has no plain lower bound"
         pins.append(f"{m[1]}=={m[2]}")
     return pins
@@ -47,6 +47,7 @@ def lowest_pins() -> list[str]:
 def _name_version(pin: str) -> tuple[str, str]:
     """Return (normalized name, version without trailing .0s) of ``name==version``."""
     name, v = pin.split("==")
+    name = name.split("[")[0]                       # dask[distributed]: the package is dask
     return re.sub(r"[-_.]+", "-", name).lower(), re.sub(r"(\.0)+$", "", v)
 
 
@@ -103,6 +104,11 @@ def test_installs_and_runs_with_lowest_versions(tmp_path):
     assert dot["objects"] == overview["heap"]["objects"]
     assert (tmp_path / "heap.dot").read_text().startswith("digraph heap {")
     assert "main.Item" in viewcore(*dump, "histogram", "--top", "3")  # rich's tables
+    rows = json.loads(viewcore(*dump, "--json", "sql",                  # duckdb, pyarrow
+                               "SELECT count(*) FROM objects WHERE type = 'main.Item'"))["rows"]
+    assert rows == [[case.manifest["counts"]["main.Item"]]]
+    fleet = json.loads(viewcore("fleet", str(case.core), "--exes", str(case.exe.parent), "--json"))  # dask
+    assert fleet["dumps"] == 1 and not fleet["failed"], fleet
     win = Case(next(e for e in fixture_index(WINDOWS_DUMPS) if e["kind"] == "minidump-full"), WINDOWS_DUMPS)
     mini = json.loads(viewcore(str(win.core), "--exe", str(win.exe), "--json", "overview"))  # construct, pefile
     assert (mini["dump_format"], mini["go_version"]) == ("minidump", win.manifest["go_version"])

@@ -79,7 +79,7 @@ def test_fresh_arm64_types_roots_and_profile(regenerated, tmp_path, capsys):
         for t, want in case.manifest["counts"].items():
             if t in histogram.NOT_OBJECTS or t == "main.LocalOnly":
                 continue
-            gap = histogram._gap(t, entry["go_version"])
+            gap = histogram._gap(t, entry["go_version"], "arm64")
             assert (counts[t] == want) != bool(gap), (entry["core"], t, counts[t], want, gap)
         assert counts["main.LocalOnly"] == case.manifest["counts"]["main.LocalOnly"]
         roots.test_global_rows_are_the_programs_globals(entry)

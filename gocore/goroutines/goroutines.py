@@ -50,7 +50,9 @@ class Frame:
     ``func`` (also ``function``) is the printed name, ``pc`` and ``sp`` run-time addresses;
     ``fp`` is the machine frame's CFA (the runtime's ``frame.fp``: sp plus the frame size,
     plus the pushed return address on amd64) and ``trap`` says the frame
-    was stopped by a trap (its pc is not a return address).
+    was stopped by a trap (its pc is not a return address). ``offset`` is the pc's offset
+    from its function's entry, the ``+0x…`` the traceback prints after file:line; None for
+    an inlined call's frame, which it prints without one.
     """
 
     func: str
@@ -61,6 +63,7 @@ class Frame:
     inlined: bool = False
     fp: int = 0
     trap: bool = False
+    offset: int | None = None
     _gp: GoProcess | None = field(default=None, repr=False, compare=False)
     _locals: dict | None = field(default=None, repr=False, compare=False)
 
@@ -68,17 +71,6 @@ class Frame:
     def function(self) -> str:
         """Return the function's name as the traceback prints it (``main.handle``)."""
         return self.func
-
-    @property
-    def offset(self) -> int | None:
-        """Return the pc's offset from its function's entry, the ``+0x…`` the runtime's
-        traceback prints after file:line; None for an inlined call's frame (printed
-        without one) or a pc in no function the pclntab knows."""
-        if self.inlined or self._gp is None:
-            return None
-        bias = self._gp.process.exe_bias
-        fn = self._gp.pclntab.find_func(self.pc - bias)
-        return None if fn is None else self.pc - bias - fn.entry
 
     @property
     def locals(self) -> dict[str, Value]:
@@ -518,8 +510,10 @@ class Unwinder:
                 return frames, physical, f"pc {pc:#x} is not in any Go function"
             caller_sp = sp + spd + pushed if spd >= 0 else sp
             for i, lf in enumerate(logical):
+                inlined = i < len(logical) - 1
                 frames.append(Frame(print_name(lf.name), lf.file, lf.line, pc, sp,
-                                    inlined=i < len(logical) - 1, fp=caller_sp, trap=trap,
+                                    inlined=inlined, fp=caller_sp, trap=trap,
+                                    offset=None if inlined else pc - self.bias - f.entry,
                                     _gp=self.gp))
             top = f.is_topframe or f.func_id_name in ("goexit", "mstart", "rt0_go")
             physical.append(PhysicalFrame(pc, sp, caller_sp, f.name, trap))

@@ -29,7 +29,7 @@ type's LEAQ and the call. The result is in AX. Two uses are read from what follo
   putting the value in a register, ``CALL runtime.gcWriteBarrier<R>`` aside) and no data
   word holds it: so no code the program has can have put another type there, short of
   writing through the address of an enclosing variable. The kinds of instruction allowed
-  are capstone's (``_LINE_KINDS``: moves, integer arithmetic, logic, shifts, compares,
+  are capstone's (``_Isa.line_kinds``: moves, integer arithmetic, logic, shifts, compares,
   LEAQ, SSE moves and zeroing); writing AX is writing any part of it, implicitly or not
   (capstone's ``regs_access``).
 
@@ -47,20 +47,20 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from functools import cache, lru_cache
 from itertools import islice
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-import capstone
 import numpy as np
-from capstone import x86
 
 from core.errors import Error
 
 from ..memo import once_per
 
 if TYPE_CHECKING:
+    import capstone
+
     from ..process import GoProcess
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ LEAQ_AX, LEAQ_BX = 0x05, 0x1D        # ModRM of LEAQ disp32(RIP) into AX / BX
 MAX_BACK = 24                         # bytes between the type's LEAQ and the call, at most
 MAX_TEXT = 1 << 30                    # a text larger than this is not read (bad moduledata)
 MAX_TO_STORE = 256                    # bytes between an allocation call and the global's store
-AX, CX, BX, _DI = 0, 1, 3, 7           # register numbers (ModRM order, as _GPR gives them)
+AX, CX, BX, _DI = 0, 1, 3, 7           # register numbers (ModRM order, as _Isa.gpr gives them)
 # the registers other than the type's that may be set to a constant between its LEAQ and
 # the call: the other arguments (Go 1.27's size in AX and needzero in CX)
 _OTHER_ARGS = {LEAQ_AX: frozenset(), LEAQ_BX: frozenset({AX, CX})}
@@ -126,15 +126,7 @@ class _Text:
         return None
 
 
-@cache
-def _decoder() -> capstone.Cs:
-    """Return capstone's amd64 decoder in detail mode."""
-    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    cs.detail = True
-    return cs
-
-
-def _gpr_numbers() -> dict[int, int]:
+def _gpr_numbers(x86) -> dict[int, int]:
     """Return {capstone register id: number of the general register (0 AX ... 15 R15) it is
     all or part of}: a write of EAX, AX or AL is a write of AX."""
     out = {}
@@ -149,30 +141,56 @@ def _gpr_numbers() -> dict[int, int]:
     return out
 
 
-_GPR = _gpr_numbers()
-# The kinds of instruction a straight line may hold besides no-ops, conditional jumps and
-# the write barrier's call: moves (loads, stores, constants), integer arithmetic, logic,
-# shifts and compares, LEAQ, and the SSE moves and zeroing Go uses to copy and clear memory.
-_LINE_KINDS = frozenset(getattr(x86, f"X86_INS_{k}") for k in (
-    "MOV MOVABS MOVZX MOVSX MOVSXD LEA ADD OR ADC SBB AND SUB XOR CMP TEST "
-    "SHL SHR SAR SAL ROL ROR RCL RCR MOVUPS MOVUPD MOVAPS MOVAPD MOVDQA MOVDQU "
-    "MOVQ MOVD MOVSS MOVSD XORPS XORPD PXOR").split())
+class _Isa:
+    """capstone's amd64 decoder in detail mode and the ids read here. capstone is imported
+    only when some code is to be decoded (its import takes about 0.1 s)."""
+
+    def __init__(self):
+        import capstone
+        from capstone import x86
+        self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        self.cs.detail = True
+        self.GRP_CALL, self.GRP_JUMP = capstone.CS_GRP_CALL, capstone.CS_GRP_JUMP
+        self.NOP, self.MOV, self.LEA = x86.X86_INS_NOP, x86.X86_INS_MOV, x86.X86_INS_LEA
+        self.XOR, self.CALL, self.JMP = x86.X86_INS_XOR, x86.X86_INS_CALL, x86.X86_INS_JMP
+        self.OP_IMM, self.OP_REG, self.OP_MEM = x86.X86_OP_IMM, x86.X86_OP_REG, x86.X86_OP_MEM
+        self.RIP, self.RDI = x86.X86_REG_RIP, x86.X86_REG_RDI
+        self.gpr = _gpr_numbers(x86)
+        self.gpr64 = frozenset(getattr(x86, f"X86_REG_{r}") for r in (
+            "RAX RCX RDX RBX RSP RBP RSI RDI R8 R9 R10 R11 R12 R13 R14 R15".split()))
+        # The kinds of instruction a straight line may hold besides no-ops, conditional
+        # jumps and the write barrier's call: moves (loads, stores, constants), integer
+        # arithmetic, logic, shifts and compares, LEAQ, and the SSE moves and zeroing Go
+        # uses to copy and clear memory.
+        self.line_kinds = frozenset(getattr(x86, f"X86_INS_{k}") for k in (
+            "MOV MOVABS MOVZX MOVSX MOVSXD LEA ADD OR ADC SBB AND SUB XOR CMP TEST "
+            "SHL SHR SAR SAL ROL ROR RCL RCR MOVUPS MOVUPD MOVAPS MOVAPD MOVDQA MOVDQU "
+            "MOVQ MOVD MOVSS MOVSD XORPS XORPD PXOR").split())
+        self.mov_lea = frozenset({self.MOV, self.LEA})
+
+
+@cache
+def _isa() -> _Isa:
+    """Return the one _Isa."""
+    return _Isa()
 
 
 def _decode(tx: _Text, i: int, end: int) -> Iterator[capstone.CsInsn]:
     """Return capstone's instructions of text offsets ``i`` to ``end`` (the last one may run
     past ``end``), at their link-time addresses."""
-    return _decoder().disasm(tx.raw[i:min(end + 15, len(tx.raw))], tx.base + i)
+    return _isa().cs.disasm(tx.raw[i:min(end + 15, len(tx.raw))], tx.base + i)
 
 
 def _written(ins: capstone.CsInsn) -> set[int]:
     """Return the general registers ``ins`` writes (capstone's, implicit ones included)."""
-    return {_GPR[r] for r in ins.regs_access()[1] if r in _GPR}
+    gpr = _isa().gpr
+    return {gpr[r] for r in ins.regs_access()[1] if r in gpr}
 
 
 def _call_target(ins: capstone.CsInsn) -> int | None:
     """Return the link-time target of a direct call (None: not one)."""
-    if ins.id != x86.X86_INS_CALL or ins.operands[0].type != x86.X86_OP_IMM:
+    k = _isa()
+    if ins.id != k.CALL or ins.operands[0].type != k.OP_IMM:
         return None
     return ins.operands[0].imm
 
@@ -180,7 +198,8 @@ def _call_target(ins: capstone.CsInsn) -> int | None:
 def _rip_target(ins: capstone.CsInsn, op) -> int | None:
     """Return the link-time address a RIP-relative memory operand ``op`` of ``ins`` names
     (None: not RIP-relative)."""
-    if op.type != x86.X86_OP_MEM or op.mem.base != x86.X86_REG_RIP or op.mem.index != 0:
+    k = _isa()
+    if op.type != k.OP_MEM or op.mem.base != k.RIP or op.mem.index != 0:
         return None
     return ins.address + ins.size + op.mem.disp
 
@@ -190,15 +209,15 @@ def _only_fillers(code: bytes, other_args: frozenset[int]) -> bool:
     """Return whether ``code`` (between the type's LEAQ and the call) is only no-ops and
     constants put into ``other_args`` (``MOVL $c, R``, ``XORL R, R``): nothing writes the
     type's register. Kept per byte string: the same few sit before thousands of calls."""
+    k = _isa()
     at = 0
-    for ins in _decoder().disasm(code, 0):
+    for ins in k.cs.disasm(code, 0):
         at += ins.size
-        if ins.id == x86.X86_INS_NOP:
+        if ins.id == k.NOP:
             continue
         ops = ins.operands
-        constant = (ins.id == x86.X86_INS_MOV and ops[1].type == x86.X86_OP_IMM) or (
-            ins.id == x86.X86_INS_XOR and ops[0].type == ops[1].type == x86.X86_OP_REG
-            and ops[0].reg == ops[1].reg)
+        constant = (ins.id == k.MOV and ops[1].type == k.OP_IMM) or (
+            ins.id == k.XOR and ops[0].type == ops[1].type == k.OP_REG and ops[0].reg == ops[1].reg)
         written = _written(ins)
         if not (constant and written and written <= other_args):
             return False
@@ -393,17 +412,18 @@ def _barrier_slot(tx: _Text, p: int) -> bool:
     slot in DI, the value in the register the variant names)."""
     if p < 0:
         return False
+    k = _isa()
     insns = _decode(tx, p, p + 64)
     first = next(insns, None)
-    if first is None or first.id != x86.X86_INS_LEA or first.operands[0].reg != x86.X86_REG_RDI:
+    if first is None or first.id != k.LEA or first.operands[0].reg != k.RDI:
         return False
     value_set = False
     for ins in islice(insns, 8):
-        if ins.id == x86.X86_INS_NOP:
+        if ins.id == k.NOP:
             continue
-        if ins.group(capstone.CS_GRP_CALL):
+        if ins.group(k.GRP_CALL):
             return _call_target(ins) in tx.barriers
-        if value_set or ins.group(capstone.CS_GRP_JUMP) or _DI in _written(ins):
+        if value_set or ins.group(k.GRP_JUMP) or _DI in _written(ins):
             return False
         value_set = True
     return False
@@ -417,9 +437,6 @@ def _ax_kept(tx: _Text, i: int, end: int) -> bool:
 
 
 _OTHER = ("other",)
-_MOV_LEA = frozenset({x86.X86_INS_MOV, x86.X86_INS_LEA})
-_GPR64 = frozenset(getattr(x86, f"X86_REG_{r}") for r in (
-    "RAX RCX RDX RBX RSP RBP RSI RDI R8 R9 R10 R11 R12 R13 R14 R15".split()))
 
 
 def _how_written(ins: capstone.CsInsn, reads: list[int], writes: list[int],
@@ -427,18 +444,19 @@ def _how_written(ins: capstone.CsInsn, reads: list[int], writes: list[int],
     """Return how the MOV or LEA ``ins`` (reading and writing the registers ``reads`` and
     ``writes``) sets its register, as ``_registers`` says. Its operands (slow to read from
     capstone) are read only for a RIP-relative one."""
-    if len(writes) != 1 or writes[0] not in _GPR64:
+    k = _isa()
+    if len(writes) != 1 or writes[0] not in k.gpr64:
         return _OTHER
-    if x86.X86_REG_RIP in reads:
+    if k.RIP in reads:
         src = ins.operands[1]
         a = _rip_target(ins, src)
         if a is None:
             return _OTHER
-        if ins.id == x86.X86_INS_LEA:
+        if ins.id == k.LEA:
             return ("lea", a)
         return ("load", a) if src.size == 8 else _OTHER
-    if ins.id == x86.X86_INS_MOV and len(reads) == 1 and reads[0] in _GPR64 and "[" not in ins.op_str:
-        return regs.get(_GPR[reads[0]], _OTHER)                          # a copy
+    if ins.id == k.MOV and len(reads) == 1 and reads[0] in k.gpr64 and "[" not in ins.op_str:
+        return regs.get(k.gpr[reads[0]], _OTHER)                          # a copy
     return _OTHER
 
 
@@ -447,11 +465,13 @@ def _registers(tx: _Text, i: int, end: int) -> dict[int, tuple] | None:
     return {general register number: how it was last written}: ``("lea", a)`` /
     ``("load", a)`` for ``LEAQ a(SB), R`` / ``MOVQ a(SB), R`` (``a`` link-time), what the
     source held for ``MOVQ R1, R2``, ``("other",)`` for any other write. None when an
-    instruction is not of ``_LINE_KINDS``, a no-op, a conditional jump (passed through: the
+    instruction is not of ``_Isa.line_kinds``, a no-op, a conditional jump (passed through: the
     fall-through path) or a call of the write barrier (which preserves every register), or
     the line does not end exactly at ``end``."""
     if i < 0 or end > len(tx.raw) - 16:     # an instruction is read whole: stay clear of the end
         return None
+    k = _isa()
+    gpr = k.gpr
     regs: dict[int, tuple] = {}
     at = i
     for ins in _decode(tx, i, end):
@@ -459,17 +479,17 @@ def _registers(tx: _Text, i: int, end: int) -> dict[int, tuple] | None:
             break
         at += ins.size
         kind = ins.id
-        if kind in _LINE_KINDS:
+        if kind in k.line_kinds:
             reads, writes = ins.regs_access()
-            written = {_GPR[r] for r in writes if r in _GPR}
+            written = {gpr[r] for r in writes if r in gpr}
             if written:
-                state = _how_written(ins, reads, writes, regs) if kind in _MOV_LEA else _OTHER
+                state = _how_written(ins, reads, writes, regs) if kind in k.mov_lea else _OTHER
                 for r in written:
                     regs[r] = state
-        elif kind == x86.X86_INS_CALL:
+        elif kind == k.CALL:
             if _call_target(ins) not in tx.barriers:
                 return None
-        elif kind != x86.X86_INS_NOP and (kind == x86.X86_INS_JMP or not ins.group(capstone.CS_GRP_JUMP)):
+        elif kind != k.NOP and (kind == k.JMP or not ins.group(k.GRP_JUMP)):
             return None
     return regs if at == end else None
 

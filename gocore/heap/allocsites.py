@@ -432,8 +432,7 @@ def _barrier_slot(tx: _Text, p: int) -> bool:
 def _ax_kept(tx: _Text, i: int, end: int) -> bool:
     """Return whether the instructions from text offset ``i`` to ``end`` are all of the
     kinds the module doc lists, none writing AX (decoded in a straight line)."""
-    got = _registers(tx, i, end)
-    return got is not None and AX not in got
+    return _registers(tx, i, end, keep=AX) is not None
 
 
 _OTHER = ("other",)
@@ -460,14 +459,16 @@ def _how_written(ins: capstone.CsInsn, reads: list[int], writes: list[int],
     return _OTHER
 
 
-def _registers(tx: _Text, i: int, end: int) -> dict[int, tuple] | None:
+def _registers(tx: _Text, i: int, end: int, keep: int | None = None) -> dict[int, tuple] | None:
     """Decode the straight line of instructions from text offset ``i`` to ``end`` and
     return {general register number: how it was last written}: ``("lea", a)`` /
     ``("load", a)`` for ``LEAQ a(SB), R`` / ``MOVQ a(SB), R`` (``a`` link-time), what the
     source held for ``MOVQ R1, R2``, ``("other",)`` for any other write. None when an
     instruction is not of ``_Isa.line_kinds``, a no-op, a conditional jump (passed through: the
     fall-through path) or a call of the write barrier (which preserves every register), or
-    the line does not end exactly at ``end``."""
+    the line does not end exactly at ``end``. With ``keep`` (a register number), also None
+    as soon as an instruction writes ``keep``, and how the others were written is not
+    worked out (it is empty)."""
     if i < 0 or end > len(tx.raw) - 16:     # an instruction is read whole: stay clear of the end
         return None
     k = _isa()
@@ -482,7 +483,10 @@ def _registers(tx: _Text, i: int, end: int) -> dict[int, tuple] | None:
         if kind in k.line_kinds:
             reads, writes = ins.regs_access()
             written = {gpr[r] for r in writes if r in gpr}
-            if written:
+            if keep is not None:
+                if keep in written:
+                    return None
+            elif written:
                 state = _how_written(ins, reads, writes, regs) if kind in k.mov_lea else _OTHER
                 for r in written:
                     regs[r] = state

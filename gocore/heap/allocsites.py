@@ -25,23 +25,31 @@ type's LEAQ and the call. The result is in AX. Two uses are read from what follo
   register, and its buffer stores). The word ``v`` then held a ``*T``. It is kept only
   when *every* instruction of the text that writes ``v`` by its address is such a store
   of the same T (a ``MOVQ $0`` storing nil aside), no instruction takes ``v``'s address
-  (``LEAQ``; Go 1.19/1.21's write barrier ``LEAQ v(SB), DI; CALL runtime.gcWriteBarrier``
-  aside) and no data word holds it: so no code the program has can have put another
-  type there, short of writing through the address of an enclosing variable.
+  (``LEAQ``; Go 1.19/1.21's write barrier ``LEAQ v(SB), DI``, at most one instruction
+  putting the value in a register, ``CALL runtime.gcWriteBarrier<R>`` aside) and no data
+  word holds it: so no code the program has can have put another type there, short of
+  writing through the address of an enclosing variable. The kinds of instruction allowed
+  are capstone's (``_Isa.line_kinds``: moves, integer arithmetic, logic, shifts, compares,
+  LEAQ, SSE moves and zeroing); writing AX is writing any part of it, implicitly or not
+  (capstone's ``regs_access``).
 
 * **package variables by their uses** (``global_uses``): a variable loaded and passed as
   ``m`` to a map runtime function whose ``t`` is a ``LEAQ type(SB)``, or as the receiver
   of a direct call of ``pkg.(*T).M`` (see there).
 
 The scan is numpy over the whole text (calls, stores and RIP-relative operands found by
-their bytes); only the candidate sites are decoded one by one. Other architectures:
-nothing is found.
+their bytes); only the candidate sites are decoded, one by one and a few hundred bytes
+each, by capstone (its detail mode: the operands and the registers each instruction
+writes, implicit ones included). Other architectures: nothing is found.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from functools import cache, lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -51,6 +59,8 @@ from core.errors import Error
 from ..memo import once_per
 
 if TYPE_CHECKING:
+    import capstone
+
     from ..process import GoProcess
 
 log = logging.getLogger(__name__)
@@ -62,10 +72,10 @@ LEAQ_AX, LEAQ_BX = 0x05, 0x1D        # ModRM of LEAQ disp32(RIP) into AX / BX
 MAX_BACK = 24                         # bytes between the type's LEAQ and the call, at most
 MAX_TEXT = 1 << 30                    # a text larger than this is not read (bad moduledata)
 MAX_TO_STORE = 256                    # bytes between an allocation call and the global's store
-# Go's no-ops (cmd/internal/obj/x86 asm6.go ``nop``)
-_NOPS = (b"\x90", b"\x66\x90", b"\x0f\x1f\x00", b"\x0f\x1f\x40\x00", b"\x0f\x1f\x44\x00\x00",
-         b"\x66\x0f\x1f\x44\x00\x00", b"\x0f\x1f\x80\x00\x00\x00\x00",
-         b"\x0f\x1f\x84\x00\x00\x00\x00\x00", b"\x66\x0f\x1f\x84\x00\x00\x00\x00\x00")
+AX, CX, BX, _DI = 0, 1, 3, 7           # register numbers (ModRM order, as _Isa.gpr gives them)
+# the registers other than the type's that may be set to a constant between its LEAQ and
+# the call: the other arguments (Go 1.27's size in AX and needzero in CX)
+_OTHER_ARGS = {LEAQ_AX: frozenset(), LEAQ_BX: frozenset({AX, CX})}
 
 
 class _Text:
@@ -102,12 +112,6 @@ class _Text:
              | (t[pos + 2].astype(np.uint32) << 16) | (t[pos + 3].astype(np.uint32) << 24))
         return v.view(np.int32).astype(np.int64)
 
-    def call_target(self, p: int) -> int | None:
-        """Return the link-time target of a ``CALL rel32`` at ``p`` (None: not one)."""
-        if not 0 <= p <= len(self.raw) - 5 or self.raw[p] != 0xE8:
-            return None
-        return self.base + p + 5 + int.from_bytes(self.raw[p + 1:p + 5], "little", signed=True)
-
     def type_argument(self, call: int) -> int | None:
         """Return the run-time address of the type descriptor an allocation call at text
         offset ``call`` is passed (None: not loaded just before it as described)."""
@@ -116,30 +120,108 @@ class _Text:
         raw = self.raw
         for p in range(call - 7, max(call - 7 - MAX_BACK, -1), -1):
             if raw[p] == 0x48 and raw[p + 1] == 0x8D and raw[p + 2] == modrm:
-                if _only_fillers(raw[p + 7:call], modrm == LEAQ_BX):
+                if p + 7 == call or _only_fillers(raw[p + 7:call], _OTHER_ARGS[modrm]):
                     disp = int.from_bytes(raw[p + 3:p + 7], "little", signed=True)
                     return self.base + p + 7 + disp + self.bias
         return None
 
 
-def _only_fillers(code: bytes, writes_ax_ok: bool) -> bool:
-    """Return whether ``code`` is a run of no-ops (and, when the type is in BX, constant
-    moves into AX or CX): nothing in it writes the register holding the type."""
-    i = 0
-    while i < len(code):
-        for nop in _NOPS:
-            if code.startswith(nop, i):
-                i += len(nop)
-                break
-        else:
-            b = code[i]
-            if writes_ax_ok and b in (0xB8, 0xB9) and i + 5 <= len(code):   # MOVL $imm32, AX|CX
-                i += 5
-            elif writes_ax_ok and code.startswith(b"\x31\xc9", i):          # XORL CX, CX
-                i += 2
-            else:
-                return False
-    return True
+def _gpr_numbers(x86) -> dict[int, int]:
+    """Return {capstone register id: number of the general register (0 AX ... 15 R15) it is
+    all or part of}: a write of EAX, AX or AL is a write of AX."""
+    out = {}
+    for n, r in enumerate(("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")):
+        wide = r.endswith("x")
+        names = ["r" + r, "e" + r, r, (r[0] if wide else r) + "l"] + ([r[0] + "h"] if wide else [])
+        for name in names:
+            out[getattr(x86, f"X86_REG_{name.upper()}")] = n
+    for n in range(8, 16):
+        for suffix in ("", "D", "W", "B"):
+            out[getattr(x86, f"X86_REG_R{n}{suffix}")] = n
+    return out
+
+
+class _Isa:
+    """capstone's amd64 decoder in detail mode and the ids read here. capstone is imported
+    only when some code is to be decoded (its import takes about 0.1 s)."""
+
+    def __init__(self):
+        import capstone
+        from capstone import x86
+        self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        self.cs.detail = True
+        self.GRP_CALL, self.GRP_JUMP = capstone.CS_GRP_CALL, capstone.CS_GRP_JUMP
+        self.NOP, self.MOV, self.LEA = x86.X86_INS_NOP, x86.X86_INS_MOV, x86.X86_INS_LEA
+        self.XOR, self.CALL, self.JMP = x86.X86_INS_XOR, x86.X86_INS_CALL, x86.X86_INS_JMP
+        self.OP_IMM, self.OP_REG, self.OP_MEM = x86.X86_OP_IMM, x86.X86_OP_REG, x86.X86_OP_MEM
+        self.RIP, self.RDI = x86.X86_REG_RIP, x86.X86_REG_RDI
+        self.gpr = _gpr_numbers(x86)
+        self.gpr64 = frozenset(getattr(x86, f"X86_REG_{r}") for r in (
+            "RAX RCX RDX RBX RSP RBP RSI RDI R8 R9 R10 R11 R12 R13 R14 R15".split()))
+        # The kinds of instruction a straight line may hold besides no-ops, conditional
+        # jumps and the write barrier's call: moves (loads, stores, constants), integer
+        # arithmetic, logic, shifts and compares, LEAQ, and the SSE moves and zeroing Go
+        # uses to copy and clear memory.
+        self.line_kinds = frozenset(getattr(x86, f"X86_INS_{k}") for k in (
+            "MOV MOVABS MOVZX MOVSX MOVSXD LEA ADD OR ADC SBB AND SUB XOR CMP TEST "
+            "SHL SHR SAR SAL ROL ROR RCL RCR MOVUPS MOVUPD MOVAPS MOVAPD MOVDQA MOVDQU "
+            "MOVQ MOVD MOVSS MOVSD XORPS XORPD PXOR").split())
+        self.mov_lea = frozenset({self.MOV, self.LEA})
+
+
+@cache
+def _isa() -> _Isa:
+    """Return the one _Isa."""
+    return _Isa()
+
+
+def _decode(tx: _Text, i: int, end: int) -> Iterator[capstone.CsInsn]:
+    """Return capstone's instructions of text offsets ``i`` to ``end`` (the last one may run
+    past ``end``), at their link-time addresses."""
+    return _isa().cs.disasm(tx.raw[i:min(end + 15, len(tx.raw))], tx.base + i)
+
+
+def _written(ins: capstone.CsInsn) -> set[int]:
+    """Return the general registers ``ins`` writes (capstone's, implicit ones included)."""
+    gpr = _isa().gpr
+    return {gpr[r] for r in ins.regs_access()[1] if r in gpr}
+
+
+def _call_target(ins: capstone.CsInsn) -> int | None:
+    """Return the link-time target of a direct call (None: not one)."""
+    k = _isa()
+    if ins.id != k.CALL or ins.operands[0].type != k.OP_IMM:
+        return None
+    return ins.operands[0].imm
+
+
+def _rip_target(ins: capstone.CsInsn, op) -> int | None:
+    """Return the link-time address a RIP-relative memory operand ``op`` of ``ins`` names
+    (None: not RIP-relative)."""
+    k = _isa()
+    if op.type != k.OP_MEM or op.mem.base != k.RIP or op.mem.index != 0:
+        return None
+    return ins.address + ins.size + op.mem.disp
+
+
+@lru_cache(maxsize=1 << 12)
+def _only_fillers(code: bytes, other_args: frozenset[int]) -> bool:
+    """Return whether ``code`` (between the type's LEAQ and the call) is only no-ops and
+    constants put into ``other_args`` (``MOVL $c, R``, ``XORL R, R``): nothing writes the
+    type's register. Kept per byte string: the same few sit before thousands of calls."""
+    k = _isa()
+    at = 0
+    for ins in k.cs.disasm(code, 0):
+        at += ins.size
+        if ins.id == k.NOP:
+            continue
+        ops = ins.operands
+        constant = (ins.id == k.MOV and ops[1].type == k.OP_IMM) or (
+            ins.id == k.XOR and ops[0].type == ops[1].type == k.OP_REG and ops[0].reg == ops[1].reg)
+        written = _written(ins)
+        if not (constant and written and written <= other_args):
+            return False
+    return at == len(code)
 
 
 @once_per
@@ -266,17 +348,16 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
     # MOVQ AX, v(SB) (48 89 05): the candidate stores; MOVQ $0, v(SB): nil
     store_ax = (op == 0x89) & (t[q] == 0x05) & (pre == 0x48) & ~two
     nil = (op == 0xC7) & (t[q] == 0x05) & (pre == 0x48) & (tx.int32_at(q + 5) == 0) & ~two
-    typ_of: dict[int, set[int]] = {}
-    bad: set[int] = set()
-    for p, v in zip((q[store_ax] - 2).tolist(), target[store_ax].tolist()):
-        typ = _stored_allocation(tx, p)
-        if typ is None:
-            bad.add(v)
-        else:
-            typ_of.setdefault(v, set()).add(typ)
-    for p, v in zip((q[(op == 0x8D) & ~two] - 2).tolist(), target[(op == 0x8D) & ~two].tolist()):
-        if not _barrier_slot(tx, p):
-            bad.add(v)                  # the address escapes: any store may go through it
+    # first what needs no decoding: a store with no allocation call shortly before it, a
+    # LEAQ other than REX.W 8D 3D (into DI: the write barrier's), any other write, a data
+    # word holding the variable's address; then only what is left is decoded
+    stores, stored = q[store_ax] - 2, target[store_ax]
+    prev = np.searchsorted(tx.calls, stores) - 1
+    near = (prev >= 0) & (stores - tx.calls[np.maximum(prev, 0)] <= MAX_TO_STORE)
+    lea = (op == 0x8D) & ~two
+    leas, leaed = q[lea] - 2, target[lea]
+    to_di = (t[leas] == 0x48) & (t[q[lea]] == 0x3D)
+    cand = np.setdiff1d(np.unique(stored), np.concatenate([stored[~near], leaed[~to_di]]))
     # every other write, as the bytes [start, start+width) it may cover (every immediate
     # size tried when the opcode's is not certain)
     other = writes & ~store_ax & ~nil
@@ -284,7 +365,6 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
                                        np.where((pre & 0xF8) == 0x48, 8, 4)))[other]
     starts = np.concatenate([disp_end[other] + k for k in (0, 1, 2, 4)])
     widths = np.tile(width, 4)
-    cand = np.array([v for v, ts in typ_of.items() if len(ts) == 1 and v not in bad], dtype=np.int64)
     if len(cand) and len(starts):
         order = np.argsort(starts)
         starts, widths = starts[order], widths[order]
@@ -297,7 +377,19 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
         cand = cand[~hit]
     if len(cand):
         cand = np.array(_not_in_data(gp, tx, cand), dtype=np.int64)
-    out = {int(v) + tx.bias: next(iter(typ_of[int(v)])) for v in cand}
+    keep = to_di & np.isin(leaed, cand)
+    bad = {v for p, v in zip(leas[keep].tolist(), leaed[keep].tolist()) if not _barrier_slot(tx, p)}
+    typ_of: dict[int, set[int]] = {}
+    keep = np.isin(stored, cand)
+    for p, v in zip(stores[keep].tolist(), stored[keep].tolist()):
+        if v in bad:
+            continue
+        typ = _stored_allocation(tx, p)
+        ts = typ_of.setdefault(v, set())
+        ts.add(typ)
+        if typ is None or len(ts) > 1:
+            bad.add(v)
+    out = {v + tx.bias: next(iter(ts)) for v, ts in typ_of.items() if v not in bad}
     log.debug("allocation sites: %d package variables typed from code", len(out))
     return out
 
@@ -309,134 +401,101 @@ def _stored_allocation(tx: _Text, store: int) -> int | None:
     if i < 0 or store - int(tx.calls[i]) > MAX_TO_STORE:
         return None
     call = int(tx.calls[i])
-    if not _ax_kept(tx, call + 5, store):
-        return None
-    return tx.type_argument(call)
+    typ = tx.type_argument(call)
+    return typ if typ is not None and _ax_kept(tx, call + 5, store) else None
 
 
 def _barrier_slot(tx: _Text, p: int) -> bool:
-    """Return whether the LEAQ at ``p`` is Go 1.19/1.21's write barrier: ``LEAQ v(SB), DI``
-    followed, within one more instruction, by ``CALL runtime.gcWriteBarrier*``."""
-    raw = tx.raw
-    if p < 0 or raw[p] != 0x48 or raw[p + 2] != 0x3D:
+    """Return whether the LEAQ at ``p`` is Go 1.19/1.21's write barrier: ``LEAQ v(SB), DI``,
+    then at most one instruction putting the value in a register (no-ops aside; it leaves
+    DI as it is), then ``CALL runtime.gcWriteBarrier*`` (src/runtime/asm_amd64.s: the
+    slot in DI, the value in the register the variant names)."""
+    if p < 0:
         return False
-    for c in (p + 7, p + 12, p + 15):              # next, or after a MOVQ off(SP), R
-        if tx.call_target(c) in tx.barriers:
-            return True
+    k = _isa()
+    insns = _decode(tx, p, p + 64)
+    first = next(insns, None)
+    if first is None or first.id != k.LEA or first.operands[0].reg != k.RDI:
+        return False
+    value_set = False
+    for ins in islice(insns, 8):
+        if ins.id == k.NOP:
+            continue
+        if ins.group(k.GRP_CALL):
+            return _call_target(ins) in tx.barriers
+        if value_set or ins.group(k.GRP_JUMP) or _DI in _written(ins):
+            return False
+        value_set = True
     return False
-
-
-def _modrm_len(raw: bytes, i: int) -> tuple[int, int, int]:
-    """Return (length of ModRM+SIB+displacement, mod, rm) of the ModRM byte ``raw[i]``."""
-    m = raw[i]
-    mod, rm = m >> 6, m & 7
-    n = 1
-    if mod != 3 and rm == 4:
-        sib = raw[i + 1]
-        n += 1
-        if mod == 0 and sib & 7 == 5:
-            n += 4
-    if mod == 0 and rm == 5:
-        n += 4
-    elif mod == 1:
-        n += 1
-    elif mod == 2:
-        n += 4
-    return n, mod, rm
 
 
 def _ax_kept(tx: _Text, i: int, end: int) -> bool:
     """Return whether the instructions from text offset ``i`` to ``end`` are all of the
     kinds the module doc lists, none writing AX (decoded in a straight line)."""
-    got = _registers(tx, i, end)
-    return got is not None and AX not in got
+    return _registers(tx, i, end, keep=AX) is not None
 
 
-AX, BX = 0, 3                         # register numbers (ModRM order)
-_ALU_TO_RM = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x89, 0x88}       # op r/m, r
-_ALU_TO_REG = {0x03, 0x0B, 0x13, 0x1B, 0x23, 0x2B, 0x33, 0x8B, 0x8A, 0x63}  # op r, r/m
-_COMPARES = {0x39, 0x3B, 0x38, 0x3A, 0x85, 0x84}
-_XMM_0F = {0x10, 0x11, 0x28, 0x29, 0x57, 0xEF, 0xD6, 0x6F, 0x7F, 0x7E, 0x6E}
-_MOVX_0F = {0xB6, 0xB7, 0xBE, 0xBF}
+_OTHER = ("other",)
 
 
-def _registers(tx: _Text, i: int, end: int) -> dict[int, tuple] | None:
+def _how_written(ins: capstone.CsInsn, reads: list[int], writes: list[int],
+                 regs: dict[int, tuple]) -> tuple:
+    """Return how the MOV or LEA ``ins`` (reading and writing the registers ``reads`` and
+    ``writes``) sets its register, as ``_registers`` says. Its operands (slow to read from
+    capstone) are read only for a RIP-relative one."""
+    k = _isa()
+    if len(writes) != 1 or writes[0] not in k.gpr64:
+        return _OTHER
+    if k.RIP in reads:
+        src = ins.operands[1]
+        a = _rip_target(ins, src)
+        if a is None:
+            return _OTHER
+        if ins.id == k.LEA:
+            return ("lea", a)
+        return ("load", a) if src.size == 8 else _OTHER
+    if ins.id == k.MOV and len(reads) == 1 and reads[0] in k.gpr64 and "[" not in ins.op_str:
+        return regs.get(k.gpr[reads[0]], _OTHER)                          # a copy
+    return _OTHER
+
+
+def _registers(tx: _Text, i: int, end: int, keep: int | None = None) -> dict[int, tuple] | None:
     """Decode the straight line of instructions from text offset ``i`` to ``end`` and
-    return {register: how it was last written}: ``("lea", a)`` / ``("load", a)`` for
-    ``LEAQ a(SB), R`` / ``MOVQ a(SB), R`` (``a`` link-time), ``("other",)`` for any other
-    write. None when an instruction is not one of the few kinds known here (calls other
-    than the write barrier, which preserves every register, included), or the line does not
-    end exactly at ``end``. Conditional jumps are passed through (the fall-through path)."""
-    raw, base = tx.raw, tx.base
-    regs: dict[int, tuple] = {}
-    if i < 0 or end > len(raw) - 16:     # an instruction is read whole: stay clear of the end
+    return {general register number: how it was last written}: ``("lea", a)`` /
+    ``("load", a)`` for ``LEAQ a(SB), R`` / ``MOVQ a(SB), R`` (``a`` link-time), what the
+    source held for ``MOVQ R1, R2``, ``("other",)`` for any other write. None when an
+    instruction is not of ``_Isa.line_kinds``, a no-op, a conditional jump (passed through: the
+    fall-through path) or a call of the write barrier (which preserves every register), or
+    the line does not end exactly at ``end``. With ``keep`` (a register number), also None
+    as soon as an instruction writes ``keep``, and how the others were written is not
+    worked out (it is empty)."""
+    if i < 0 or end > len(tx.raw) - 16:     # an instruction is read whole: stay clear of the end
         return None
-    while i < end:
-        for nop in _NOPS:
-            if raw.startswith(nop, i):
-                i += len(nop)
-                break
-        else:
-            opsize16 = False
-            while raw[i] == 0x66:
-                opsize16, i = True, i + 1
-            rex = 0
-            if 0x40 <= raw[i] <= 0x4F:
-                rex, i = raw[i], i + 1
-            b = raw[i]
-            r_ext = 8 if rex & 4 else 0
-            b_ext = 8 if rex & 1 else 0
-            imm32 = 2 if opsize16 else 4
-            if 0x70 <= b <= 0x7F:                               # Jcc rel8
-                i += 2
-                continue
-            if b == 0xE8:                                       # CALL: a write barrier only
-                if tx.call_target(i) not in tx.barriers:
+    k = _isa()
+    gpr = k.gpr
+    regs: dict[int, tuple] = {}
+    at = i
+    for ins in _decode(tx, i, end):
+        if at >= end:
+            break
+        at += ins.size
+        kind = ins.id
+        if kind in k.line_kinds:
+            reads, writes = ins.regs_access()
+            written = {gpr[r] for r in writes if r in gpr}
+            if keep is not None:
+                if keep in written:
                     return None
-                i += 5
-                continue
-            if 0xB8 <= b <= 0xBF:                               # MOV $imm, r
-                regs[(b - 0xB8) + b_ext] = ("other",)
-                i += 1 + (8 if rex & 8 else imm32)
-                continue
-            two = b == 0x0F
-            if two:
-                i += 1
-                b = raw[i]
-                if 0x80 <= b <= 0x8F:                           # Jcc rel32
-                    i += 5
-                    continue
-                if b not in _XMM_0F and b not in _MOVX_0F:
-                    return None
-            elif not (b in _ALU_TO_RM or b in _ALU_TO_REG or b in _COMPARES
-                      or b in (0x8D, 0xC7, 0xC6, 0x83, 0x81, 0x80, 0xC1, 0xD1)):
+            elif written:
+                state = _how_written(ins, reads, writes, regs) if kind in k.mov_lea else _OTHER
+                for r in written:
+                    regs[r] = state
+        elif kind == k.CALL:
+            if _call_target(ins) not in tx.barriers:
                 return None
-            n, mod, rm = _modrm_len(raw, i + 1)
-            reg = ((raw[i + 1] >> 3) & 7) + r_ext
-            imm = 0
-            if not two:
-                imm = {0xC7: imm32, 0x81: imm32, 0xC6: 1, 0x83: 1, 0x80: 1, 0xC1: 1}.get(b, 0)
-            i += 1 + n + imm
-            rip = base + i + int.from_bytes(raw[i - imm - 4:i - imm], "little", signed=True) \
-                if mod == 0 and rm == 5 else None
-            if two:
-                if b in _MOVX_0F:
-                    regs[reg] = ("other",)
-                elif b == 0x7E and mod == 3:                    # MOVQ X, r
-                    regs[rm + b_ext] = ("other",)
-                continue
-            if b in _COMPARES:
-                continue
-            if mod == 3 and rex & 8 and b in (0x89, 0x8B):    # MOVQ r, r: a copy
-                src, dst = (reg, rm + b_ext) if b == 0x89 else (rm + b_ext, reg)
-                regs[dst] = regs.get(src, ("other",))
-            elif b == 0x8D:
-                regs[reg] = ("lea", rip) if rip is not None else ("other",)
-            elif b in _ALU_TO_REG:
-                regs[reg] = ("load", rip) if rip is not None and b == 0x8B and rex & 8 else ("other",)
-            elif mod == 3 and not (b in (0x83, 0x81, 0x80) and (reg & 7) == 7):
-                regs[rm + b_ext] = ("other",)                   # a register destination
-    return regs if i == end else None
+        elif kind != k.NOP and (kind == k.JMP or not ins.group(k.GRP_JUMP)):
+            return None
+    return regs if at == end else None
 
 
 def _not_in_data(gp: GoProcess, tx: _Text, cand: np.ndarray) -> list[int]:
@@ -489,8 +548,8 @@ def global_uses(gp: GoProcess, slots: np.ndarray) -> GlobalUses:
     ``t`` in AX, ``m`` in BX under ABIInternal) says v holds a map of that type;
     ``MOVQ v(SB), AX`` reaching a call of ``pkg.(*T).M`` says v holds a ``*T`` (the
     receiver is the first argument); the load may be into another register copied into
-    AX or BX on the way (``MOVQ R, AX``). Only straight lines of the instructions ``_registers``
-    knows are read, and a variable named two ways is left out."""
+    AX or BX on the way (``MOVQ R, AX``). Only straight lines of the instruction kinds
+    ``_registers`` reads are followed, and a variable named two ways is left out."""
     empty = GlobalUses({}, {})
     tx = _text(gp)
     if tx is None or not len(slots):
@@ -539,7 +598,7 @@ def global_uses(gp: GoProcess, slots: np.ndarray) -> GlobalUses:
             recv.setdefault(var, set()).add(kind[1:])
     both = set(maps) & set(recv)
     out = GlobalUses({k + tx.bias: next(iter(s)) for k, s in maps.items() if len(s) == 1 and k not in both},
-                     {k + tx.bias: next(iter(s)) for k, s in recv.items()
+                     {k + tx.bias: min(s) for k, s in recv.items()     # min: the same each run
                       if len({r for r, _ in s}) == 1 and k not in both})
     log.debug("allocation sites: %d map and %d pointer variables typed by their uses",
               len(out.maps), len(out.receivers))

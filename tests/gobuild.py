@@ -41,6 +41,7 @@ def sigquit_dump(go: str, program: Path, stripped: bool, work: Path,
     try:
         text, _ = make_dumps._read_manifest_line(proc, time.monotonic() + 120)
         manifest = json.loads(text)
+        make_dumps._wait_until_asleep(proc.pid)   # the writer of the line has parked
         proc.send_signal(signal.SIGQUIT)
         proc.wait(timeout=120)
     finally:
@@ -52,3 +53,22 @@ def sigquit_dump(go: str, program: Path, stripped: bool, work: Path,
     if core is None:
         pytest.skip("the kernel wrote no core file (core_pattern, RLIMIT_CORE)")
     return core, exe, manifest
+
+
+def loaded_sigquit_dump(program: Path, version: str, stripped: bool, tmp_path_factory,
+                        cache: dict) -> tuple:
+    """Return (gocore.GoProcess, manifest) of ``program`` built by Go ``version`` (``-s -w``
+    when ``stripped``) and dumped by SIGQUIT (``sigquit_dump``), made once per (version,
+    stripped) and kept in ``cache``; skips the test when the toolchain cannot be had."""
+    key = (version, stripped)
+    if key not in cache:
+        import core
+        import gocore
+        try:
+            go, _ = make_dumps.ensure_toolchain(version)
+        except (make_dumps.FixtureError, subprocess.CalledProcessError, OSError) as e:
+            pytest.skip(f"cannot make a {program.name} dump with go{version}: {e}")
+        work = tmp_path_factory.mktemp(f"{program.name}-{version}-{'s' if stripped else 'd'}")
+        c, exe, manifest = sigquit_dump(go, program, stripped, work)
+        cache[key] = (gocore.load(core.open_dump(str(c), exe=str(exe))), manifest)
+    return cache[key]

@@ -23,18 +23,12 @@ heap has), 1.22.10 (no DWARF closure offsets) and 1.27.3 by default, every relea
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT
 from tests.coreedit import type_counts
-from ..gobuild import sigquit_dump
-
-sys.path.insert(0, str(ROOT / "fixtures"))
-import make_dumps  # noqa: E402
+from ..gobuild import loaded_sigquit_dump
 
 PROGRAM = Path(__file__).resolve().parent / "closurekeeper"
 DEFAULT_VERSIONS = ("1.19", "1.22.10", "1.27.3")
@@ -45,18 +39,7 @@ _LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores a
 
 
 def _closurekeeper(version: str, stripped: bool, tmp_path_factory):
-    key = (version, stripped)
-    if key not in _LOADED:
-        import core
-        import gocore
-        try:
-            go, _ = make_dumps.ensure_toolchain(version)
-        except (make_dumps.FixtureError, subprocess.CalledProcessError, OSError) as e:
-            pytest.skip(f"cannot make a closurekeeper dump with go{version}: {e}")
-        work = tmp_path_factory.mktemp(f"closurekeeper-{version}-{'s' if stripped else 'd'}")
-        c, exe, manifest = sigquit_dump(go, PROGRAM, stripped, work)
-        _LOADED[key] = (gocore.load(core.open_dump(str(c), exe=str(exe))), manifest)
-    return _LOADED[key]
+    return loaded_sigquit_dump(PROGRAM, version, stripped, tmp_path_factory, _LOADED)
 
 
 PARAMS = [pytest.param(v, s, id=f"go{v}-{'stripped' if s else 'dwarf'}")

@@ -20,21 +20,15 @@ every release with ``VIEWCORE_GLOBALKEEPER_ALL=1``; amd64 code only.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ..conftest import ROOT
 from tests.coreedit import type_counts
-from ..gobuild import sigquit_dump
+from ..gobuild import loaded_sigquit_dump
 from .test_chan_types import _same_but_spelling
-
-sys.path.insert(0, str(ROOT / "fixtures"))
-import make_dumps  # noqa: E402
 
 PROGRAM = Path(__file__).resolve().parent / "globalkeeper"
 DEFAULT_VERSIONS = ("1.19", "1.22.10", "1.27.3")
@@ -47,21 +41,10 @@ _LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores a
 
 
 def _globalkeeper(version: str, stripped: bool, tmp_path_factory):
-    key = (version, stripped)
-    if key not in _LOADED:
-        import core
-        import gocore
-        try:
-            go, _ = make_dumps.ensure_toolchain(version)
-        except (make_dumps.FixtureError, subprocess.CalledProcessError, OSError) as e:
-            pytest.skip(f"cannot make a globalkeeper dump with go{version}: {e}")
-        work = tmp_path_factory.mktemp(f"globalkeeper-{version}-{'s' if stripped else 'd'}")
-        c, exe, manifest = sigquit_dump(go, PROGRAM, stripped, work)
-        gp = gocore.load(core.open_dump(str(c), exe=str(exe)))
-        if gp.process.goarch != "amd64":
-            pytest.skip("package variables are typed from amd64 code only")
-        _LOADED[key] = (gp, manifest)
-    return _LOADED[key]
+    gp, manifest = loaded_sigquit_dump(PROGRAM, version, stripped, tmp_path_factory, _LOADED)
+    if gp.process.goarch != "amd64":
+        pytest.skip("package variables are typed from amd64 code only")
+    return gp, manifest
 
 
 def _object_type(gp, addr: int) -> str:

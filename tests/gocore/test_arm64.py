@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 import gocore
-from tests.conftest import ARM64_DUMPS, Case, dump_cases, go_case, open_case
+from tests.conftest import ARM64_DUMPS, dump_cases, go_case, open_case
 from tests.coreedit import type_counts
 from tests.gocore import test_goroutines as goroutines
 from tests.gocore import test_heap as heap
@@ -135,24 +135,7 @@ def test_breakdown_matches_memstats(entry):
     histogram.test_breakdown_matches_memstats(entry)
 
 
-def _count_params():
-    out = []
-    for p in DWARF:
-        entry = p.values[0]
-        if entry is None:
-            return DWARF
-        for t in sorted(Case(entry).manifest["counts"]):
-            if t in histogram.NOT_OBJECTS:
-                continue
-            # main.LocalOnly's gap is amd64's DWARF (its location list ends at the loop);
-            # arm64's DWARF locates `lo` in its frame slot at the park pc
-            gap = None if t == "main.LocalOnly" else histogram._gap(t, entry["go_version"], "arm64")
-            marks = [pytest.mark.xfail(reason=gap, strict=True)] if gap else []
-            out.append(pytest.param(entry, t, id=f"{p.id}-{t}", marks=marks))
-    return out
-
-
-@pytest.mark.parametrize("entry,type_name", _count_params())
+@pytest.mark.parametrize("entry,type_name", histogram.count_params(DWARF, "arm64"))
 def test_histogram_counts_each_manifest_type(entry, type_name):
     case, gp = go_case(entry)
     assert type_counts(gp)[type_name] == case.manifest["counts"][type_name]

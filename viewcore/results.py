@@ -15,6 +15,8 @@ import numpy as np
 
 from gocore import Summary
 
+from .render.rowtext import RowText
+
 
 @dataclass
 class Overview:
@@ -256,16 +258,21 @@ class ObjectList:
         """Yield the text of ``to_json()`` as compact JSON, in pieces (streamed output)."""
         quoted = [json.dumps(n) for n in self.type_names]
         yield "["
-        sep = ""
         for a in range(0, len(self.address), self.CHUNK):
             b = a + self.CHUNK
-            rows = ",".join(f'{{"address":{x},"size":{s},"type":{quoted[t]}}}' for x, s, t in
-                            zip(self.address[a:b].tolist(), self.size[a:b].tolist(),
-                                self.type_row[a:b].tolist()))
-            if rows:
-                yield sep + rows
-                sep = ","
+            text = (RowText(len(self.address[a:b])).literal(',{"address":').number(self.address[a:b])
+                    .literal(',"size":').number(self.size[a:b]).literal(',"type":')
+                    .names(self.type_row[a:b], quoted).literal("}").bytes().decode())
+            yield text[1:] if a == 0 else text
         yield "]"
+
+    def text_chunks(self, address_width: int, size_width: int) -> Iterator[str]:
+        """Yield the rows as text lines (address, size, type), in pieces."""
+        for a in range(0, len(self.address), self.CHUNK):
+            b = a + self.CHUNK
+            yield (RowText(len(self.address[a:b])).number(self.address[a:b], 16, "0x", address_width, left=True)
+                   .literal("  ").number(self.size[a:b], width=size_width).literal("  ")
+                   .names(self.type_row[a:b], self.type_names).literal("\n").bytes().decode())
 
 
 @dataclass

@@ -168,8 +168,8 @@ def _(result: ObjectList, console) -> None:
     sw = max(len("size"), len(str(int(result.size.max()))) if len(result) else 0)
     out = console.file
     out.write(f"{'address':<{aw}}  {'size':>{sw}}  type\n")
-    for addrs, sizes, types in result.chunks():
-        out.write("".join(f"{a:<#{aw}x}  {s:>{sw}}  {t}\n" for a, s, t in zip(addrs, sizes, types)))
+    for text in result.text_chunks(aw, sw):
+        out.write(text)
     out.write(f"{len(result)} of {result.total} objects\n")
 
 

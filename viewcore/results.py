@@ -254,25 +254,26 @@ class ObjectList:
         """Return the rows as a JSON list."""
         return [r.to_json() for r in self.rows]
 
-    def json_chunks(self) -> Iterator[str]:
-        """Yield the text of ``to_json()`` as compact JSON, in pieces (streamed output)."""
+    def json_chunks(self) -> Iterator[str | bytes]:
+        """Yield the text of ``to_json()`` as compact JSON, in pieces (streamed output; the
+        rows as UTF-8 bytes)."""
         quoted = [json.dumps(n) for n in self.type_names]
         yield "["
         for a in range(0, len(self.address), self.CHUNK):
             b = a + self.CHUNK
             text = (RowText(len(self.address[a:b])).literal(',{"address":').number(self.address[a:b])
                     .literal(',"size":').number(self.size[a:b]).literal(',"type":')
-                    .names(self.type_row[a:b], quoted).literal("}").bytes().decode())
+                    .names(self.type_row[a:b], quoted).literal("}").bytes())
             yield text[1:] if a == 0 else text
         yield "]"
 
-    def text_chunks(self, address_width: int, size_width: int) -> Iterator[str]:
-        """Yield the rows as text lines (address, size, type), in pieces."""
+    def text_chunks(self, address_width: int, size_width: int) -> Iterator[bytes]:
+        """Yield the rows as UTF-8 text lines (address, size, type), in pieces."""
         for a in range(0, len(self.address), self.CHUNK):
             b = a + self.CHUNK
             yield (RowText(len(self.address[a:b])).number(self.address[a:b], 16, "0x", address_width, left=True)
                    .literal("  ").number(self.size[a:b], width=size_width).literal("  ")
-                   .names(self.type_row[a:b], self.type_names).literal("\n").bytes().decode())
+                   .names(self.type_row[a:b], self.type_names).literal("\n").bytes())
 
 
 @dataclass

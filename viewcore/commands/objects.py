@@ -23,7 +23,12 @@ def run(gp, args) -> ObjectList:
     total = len(ids)
     if args.limit:
         ids = ids[:args.limit]
-    tids, row = np.unique(hi.type_id[ids], return_inverse=True)
-    names = [hi.type_name(int(t)) for t in tids]
-    return ObjectList(hi.heap.addr[ids], hi.heap.size[ids], row.ravel().astype(np.int32), names,
+    # the types present by counting over the few thousand type ids, not by sorting the
+    # objects' (np.unique over 6.7 M objects: 0.17 s)
+    shifted = np.asarray(hi.type_id[ids], dtype=np.int64) + 1  # unknown (-1) counts as 0
+    present = np.flatnonzero(np.bincount(shifted))
+    row_of = np.zeros(len(present) and int(present[-1]) + 1, dtype=np.int32)
+    row_of[present] = np.arange(len(present), dtype=np.int32)
+    names = [hi.type_name(int(t) - 1) for t in present]
+    return ObjectList(hi.heap.addr[ids], hi.heap.size[ids], row_of[shifted], names,
                       total, list(gp.warnings))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from .rowtext import write_bytes
+
 
 def render(result, stream) -> None:
     """Write ``result.to_json()`` to ``stream`` as one JSON document and a newline."""
@@ -17,7 +19,10 @@ def write(result, stream) -> None:
     chunks = getattr(result, "json_chunks", None)
     if chunks is not None:
         for piece in chunks():
-            stream.write(piece)
+            if isinstance(piece, bytes):
+                write_bytes(stream, piece)
+            else:
+                stream.write(piece)
         return
     # Compact: the C encoder is ten times faster than an indented dump on big results.
     stream.write(json.dumps(result.to_json(), separators=(",", ":")))

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ..results import (BreakdownResult, HeapDiff, WrittenFile, GoroutineGroups, GoroutineRow, Histogram, MemoryRead,
                        ObjectDetail, ObjectList, Overview, ReachableAll, ReachablePath, Rows)
+from .rowtext import write_bytes
 
 
 def type_label(type_name: str, backing_arrays: bool) -> str:
@@ -169,7 +170,7 @@ def _(result: ObjectList, console) -> None:
     out = console.file
     out.write(f"{'address':<{aw}}  {'size':>{sw}}  type\n")
     for text in result.text_chunks(aw, sw):
-        out.write(text)
+        write_bytes(out, text)
     out.write(f"{len(result)} of {result.total} objects\n")
 
 

@@ -9,6 +9,7 @@ dropped, as ``scanobject`` does. ``edge_start[i]:edge_start[i+1]`` are object i'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -61,17 +62,26 @@ class Edges:
                      None if self.delta is None else self.delta[order])
 
 
-def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20) -> Edges:
+RELEASE_BATCHES = 16  # batches of pointer words read between two releases of dump pages
+
+
+def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20,
+                release: Callable[[], None] | None = None) -> Edges:
     """Scan every object's pointer words and return the CSR edges between objects.
 
     Batches are ascending runs of ids and ``slots`` gives pairs by object, so the sources
     come sorted: only the per-object counts are kept (no source array), and each batch's
-    destinations and offsets are kept at their final dtypes.
+    destinations and offsets are kept at their final dtypes. ``release`` (when given) is
+    called every ``RELEASE_BATCHES`` batches to drop the dump pages read so far from the
+    resident set: the scan reads the whole heap once, which would otherwise stay resident
+    (a 1 GB core: 1 GB).
     """
     n = len(heap)
     start = np.zeros(n + 1, dtype=np.int64)
     dsts, offs, deltas = [], [], []
-    for ids in pmaps.batches(max_words):
+    for batch, ids in enumerate(pmaps.batches(max_words)):
+        if release is not None and batch and batch % RELEASE_BATCHES == 0:
+            release()
         o, k = pmaps.slots(ids)
         if len(o) == 0:
             continue
@@ -109,4 +119,4 @@ def edges_of(gp: GoProcess) -> tuple[Heap, PointerMaps, Edges]:
     """Return (heap, pointer maps, edges) of ``gp``, built once per GoProcess."""
     heap = heap_of(gp)
     pm = PointerMaps(gp, heap)
-    return heap, pm, build_edges(heap, pm)
+    return heap, pm, build_edges(heap, pm, release=gp.process.release_resident)

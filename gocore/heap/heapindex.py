@@ -453,11 +453,13 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     reg = TypeRegistry(rts, dwarf.types if dwarf is not None else None)
     noscan = sp.noscan[heap.span]
     large = sp.sizeclass[heap.span] == 0
-    hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
-                                large=large)
+    # held in a list that the call below empties: infer_types drops the array (8 bytes per
+    # object) once it has read it, and nothing here may keep it alive through the typing
+    hdrs = [header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
+                                  large=large)]
     if gp.facts.malloc_headers:  # large objects: mspan.largeType (set here: few objects)
         big = np.flatnonzero(large)
-        hdr[big] = sp.large_type[heap.span[big]]
+        hdrs[0][big] = sp.large_type[heap.span[big]]
     closures = None
     if dwarf is not None:
         closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias,
@@ -468,6 +470,6 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
 
     typed = _typed_roots(gp, reg, roots) if dwarf is not None else []
     return infer_types(gp, heap.addr, heap.size, typed,
-                       header_types=hdr, read=read, registry=reg, closures=closures,
+                       header_types=hdrs.pop(), read=read, registry=reg, closures=closures,
                        noscan=noscan, large=large,
                        seeds=UntypedFacts(gp, heap, edges, pmaps, roots, live), edges=edges)

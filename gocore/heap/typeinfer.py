@@ -28,7 +28,7 @@ none reaches stays ``UNKNOWN`` (-1): we never guess.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -578,6 +578,9 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         pay = size[hit].astype(np.int64) - data_off[hit].astype(np.int64)
         tid[hit] = _sized_types(reg, elem, pay, arrays=True)
         from_header[hit] = True
+        # per object (8 bytes each for the header words): not needed while the types spread
+        del header_types, ht, small_hdr, big, hit, inv
+
     def base(ids: np.ndarray) -> np.ndarray:
         """Return where the data of objects ``ids`` starts (after a malloc header)."""
         return addr[ids] + data_off[ids].astype(np.uint64)
@@ -609,20 +612,15 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     newly: dict[int, list[np.ndarray]] = {}
 
     def assign(objs: np.ndarray, types: np.ndarray) -> None:
-        """Type the still untyped objects ``objs`` (-1: none) as ``types`` (UNKNOWN: skip)."""
-        keep = objs >= 0
-        objs, types = objs[keep], types[keep]
-        keep = types != UNKNOWN
-        objs, types = objs[keep], types[keep]
+        """Type the still untyped objects ``objs`` (-1: none) as ``types`` (UNKNOWN: skip),
+        each object as its first known type."""
         if not len(objs):
             return
-        objs, first = np.unique(objs, return_index=True)
-        types = types[first]
-        free = tid[objs] == UNKNOWN
-        objs, types = objs[free], types[free]
-        tid[objs] = types
-        for t in np.unique(types):
-            newly.setdefault(int(t), []).append(objs[types == t])
+        from .markkernels import assign_first
+        got, gt = assign_first(objs, types, tid, UNKNOWN)
+        # per type, ascending ids (the order the frontier is read in)
+        for t, ids in _by_type(got, gt, np.lexsort((got, gt))):
+            newly.setdefault(t, []).append(ids)
 
     maps = MapInternals(gp, reg)
     heap = _HeapView(tid, size, data_off, base, find, assign, read,
@@ -653,9 +651,8 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
                               data_off, size, slot_start, slot_off, slot_tgt, tsize, UNKNOWN)
         out = [f._replace(ptr_done=True) if f.objs is not None else f for f in frontier]
         gt = tid[got]
-        for t in np.unique(gt):
-            ids = got[gt == t]
-            out.append(_Typed(base(ids), int(t), ids, True))
+        for t, ids in _by_type(got, gt, np.argsort(gt, kind="stable")):
+            out.append(_Typed(base(ids), t, ids, True))
         return out
 
     def spread(frontier: list[_Typed]) -> list[_Typed]:
@@ -785,6 +782,17 @@ class _Typed(NamedTuple):
     t: int
     objs: np.ndarray | None
     ptr_done: bool
+
+
+def _by_type(objs: np.ndarray, types: np.ndarray, order: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (type, its objects) by ascending type, ``order`` (sorting ``types``) putting
+    each type's objects in the order wanted: one sort, not a pass per type."""
+    if not len(objs):
+        return
+    objs, types = objs[order], types[order]
+    cut = np.flatnonzero(types[1:] != types[:-1]) + 1
+    for a, b in zip(np.r_[0, cut], np.r_[cut, len(types)]):
+        yield int(types[a]), objs[a:b]
 
 
 def _untyped_first(tid: np.ndarray, objs: np.ndarray, types: np.ndarray

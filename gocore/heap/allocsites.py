@@ -111,12 +111,14 @@ class _Text:
     @cached_property
     def entry_calls(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (text offsets, link-time targets) of the direct calls of a function's
-        entry, sorted by position (the allocation calls among them)."""
+        entry but the write barrier's (which keeps every register), sorted by position
+        (the allocation calls among them)."""
         t = self.t
         calls = np.flatnonzero(t[:max(len(t) - 24, 0)] == 0xE8)
         calls = calls[calls >= 7]
         tgt = self.base + calls + 5 + self.int32_at(calls + 1)
         keep = np.isin(tgt, self.pt.entries[:-1].astype(np.int64))
+        keep &= ~np.isin(tgt, np.fromiter(self.barriers, dtype=np.int64, count=len(self.barriers)))
         return calls[keep], tgt[keep]
 
     def int32_at(self, pos: np.ndarray) -> np.ndarray:

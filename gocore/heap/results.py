@@ -18,7 +18,8 @@ on (nil and a fresh T join to "nil or a fresh T"). Any call but the write barrie
 caller-saved) and the stack slots the callee may write (its argument area: the callee's
 ``_func.args`` bytes from SP; every slot for an indirect call); a write through any other
 register forgets every slot when the function takes a stack address (``LEAQ off(SP)``),
-and any instruction not read here forgets all it may write. A function is not read when
+an instruction not read here forgets the registers it writes and, when it has a memory
+operand or is a string instruction, every slot. A function is not read when
 it has a jump table (an indirect jump), a ``deferreturn`` (a recovered panic resumes there
 with results the paths do not show) or more than ``MAX_BYTES`` of code; a tail jump to
 another function returns what that one returns. Recursion is cut (not known). The
@@ -28,6 +29,7 @@ whose map type only its caller knows (``allocsites.global_uses`` reads it from i
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .allocsites import LEAQ_AX, _isa, _Text
@@ -41,6 +43,7 @@ MAX_BYTES = 1 << 15      # a function longer than this is not read
 RUNTIME_PACKAGES = ("runtime.", "internal/runtime/")
 MAX_DEPTH = 8            # calls followed into callees, at most
 NIL = ("nil",)
+_STRING = re.compile(r"rep|stos|movs[bwdq]?$|cmps|scas|lods|ins|outs")
 AX, BX, SP, BP = 0, 3, 4, 5
 
 _Val = tuple            # ("lea", a) | NIL | ("new", descriptor address) | ARG0
@@ -102,7 +105,11 @@ class _Insn:
                 self.kind += "*"           # indirect
             return
         if i not in k.line_kinds:
-            return                          # "other": forgets what it may write, all slots
+            # no memory operand, no string instruction (which writes through DI): only
+            # registers change (INC, CMOVQ, SETcc, IMUL...); else "other": all slots too
+            if not any(op.type == k.OP_MEM for op in ins.operands) and not _STRING.search(ins.mnemonic):
+                self.kind = "regs"
+            return
         ops = ins.operands
         self.kind = "line"
         if i == k.LEA and len(ops) == 2 and k.gpr.get(ops[1].mem.base) in (SP, BP):
@@ -236,6 +243,8 @@ class Results:
                     slots = {} if args is None else {o: v for o, v in slots.items() if o >= args}
             elif k == "nop":
                 pass
+            elif k == "regs" and not ins.sp_write:
+                regs = {r: v for r, v in regs.items() if r not in ins.writes}
             elif k == "other" or ins.sp_write:
                 regs = {r: v for r, v in regs.items() if r not in ins.writes}
                 slots = {}

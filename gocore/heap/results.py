@@ -112,7 +112,14 @@ class _Insn:
             return
         ops = ins.operands
         self.kind = "line"
-        if i == k.LEA and len(ops) == 2 and k.gpr.get(ops[1].mem.base) in (SP, BP):
+        # Go 1.19/1.21's prologue sets the frame pointer by LEAQ off(SP), BP (writes
+        # through BP forget every slot): a frame address in another register is taken
+        if i == k.LEA and len(ops) == 2 and k.gpr.get(ops[1].mem.base) in (SP, BP) \
+                and k.gpr.get(ops[0].reg) != BP:
+            self.takes_stack = True
+        if i == k.MOV and len(ops) == 2 and ops[1].type == k.OP_REG and k.gpr.get(ops[1].reg) in (SP, BP) \
+                and not (ops[0].type == k.OP_REG and k.gpr.get(ops[0].reg) in (SP, BP)) \
+                and not (ops[0].type == k.OP_MEM and k.gpr.get(ops[0].mem.base) == SP):   # BP saved
             self.takes_stack = True
         if ops and ops[0].type == k.OP_MEM and i not in _read_only():
             m = ops[0].mem

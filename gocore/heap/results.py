@@ -16,11 +16,11 @@ a(SB)``'s address, nil, a fresh T, or not known. Joining paths keeps only what t
 on (nil and a fresh T join to "nil or a fresh T"). Any call but the write barrier's
 (src/runtime/asm_amd64.s: it preserves every register) forgets every register (all are
 caller-saved) and the stack slots the callee may write (its argument area: the callee's
-``_func.args`` bytes from SP; every slot for an indirect call); a write through any other
-register forgets every slot when the function takes a stack address (``LEAQ off(SP)``),
-an instruction not read here forgets the registers it writes and, when it has a memory
-operand or is a string instruction, every slot. A function is not read when
-it has a jump table (an indirect jump), a ``deferreturn`` (a recovered panic resumes there
+``_func.args`` bytes from SP; every slot for an indirect call, or when the function
+takes a stack address: ``LEAQ off(SP)`` into a register other than BP); a write through
+any other register then forgets every slot too. An instruction not read here forgets the
+registers it writes and, when it has a memory operand or is a string instruction, every
+slot. A function is not read when it has a jump table (an indirect jump), a ``deferreturn`` (a recovered panic resumes there
 with results the paths do not show) or more than ``MAX_BYTES`` of code; a tail jump to
 another function returns what that one returns. Recursion is cut (not known). The
 runtime's own functions are not read: ``makemap_small``'s ``new(hmap)`` is a map header
@@ -247,7 +247,9 @@ class Results:
                     ax = self._call_value(ins.target, regs, depth) if k == "call" else None
                     args = self._callee_args(ins.target) if k == "call" else None
                     regs = {} if ax is None else {AX: ax}
-                    slots = {} if args is None else {o: v for o, v in slots.items() if o >= args}
+                    # a callee given a frame address may write any slot
+                    slots = {} if args is None or stack_taken else \
+                        {o: v for o, v in slots.items() if o >= args}
             elif k == "nop":
                 pass
             elif k == "regs" and not ins.sp_write:

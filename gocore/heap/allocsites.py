@@ -48,7 +48,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     import capstone
 
     from ..process import GoProcess
+    from .results import Results
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ WRITE_BARRIER_PREFIX = "runtime.gcWriteBarrier"
 LEAQ_AX, LEAQ_BX = 0x05, 0x1D        # ModRM of LEAQ disp32(RIP) into AX / BX
 MAX_BACK = 24                         # bytes between the type's LEAQ and the call, at most
 MAX_TEXT = 1 << 30                    # a text larger than this is not read (bad moduledata)
+MAX_CHAIN = 4                         # calls returning their argument followed back, at most
 MAX_TO_STORE = 256                    # bytes between an allocation call and the global's store
 AX, CX, BX, _DI = 0, 1, 3, 7           # register numbers (ModRM order, as _Isa.gpr gives them)
 # the registers other than the type's that may be set to a constant between its LEAQ and
@@ -104,6 +106,20 @@ class _Text:
         tgt = self.base + calls + 5 + self.int32_at(calls + 1)
         keep = np.isin(tgt, np.fromiter(self.allocators, dtype=np.int64, count=len(self.allocators)))
         self.calls, self.call_targets = calls[keep], tgt[keep]   # sorted by position
+        self.pt = pt
+
+    @cached_property
+    def entry_calls(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (text offsets, link-time targets) of the direct calls of a function's
+        entry but the write barrier's (which keeps every register), sorted by position
+        (the allocation calls among them)."""
+        t = self.t
+        calls = np.flatnonzero(t[:max(len(t) - 24, 0)] == 0xE8)
+        calls = calls[calls >= 7]
+        tgt = self.base + calls + 5 + self.int32_at(calls + 1)
+        keep = np.isin(tgt, self.pt.entries[:-1].astype(np.int64))
+        keep &= ~np.isin(tgt, np.fromiter(self.barriers, dtype=np.int64, count=len(self.barriers)))
+        return calls[keep], tgt[keep]
 
     def int32_at(self, pos: np.ndarray) -> np.ndarray:
         """Return the little-endian int32 at each byte position."""
@@ -352,8 +368,9 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
     # LEAQ other than REX.W 8D 3D (into DI: the write barrier's), any other write, a data
     # word holding the variable's address; then only what is left is decoded
     stores, stored = q[store_ax] - 2, target[store_ax]
-    prev = np.searchsorted(tx.calls, stores) - 1
-    near = (prev >= 0) & (stores - tx.calls[np.maximum(prev, 0)] <= MAX_TO_STORE)
+    calls = tx.entry_calls[0]
+    prev = np.searchsorted(calls, stores) - 1
+    near = (prev >= 0) & (stores - calls[np.maximum(prev, 0)] <= MAX_TO_STORE)
     lea = (op == 0x8D) & ~two
     leas, leaed = q[lea] - 2, target[lea]
     to_di = (t[leas] == 0x48) & (t[q[lea]] == 0x3D)
@@ -381,10 +398,12 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
     bad = {v for p, v in zip(leas[keep].tolist(), leaed[keep].tolist()) if not _barrier_slot(tx, p)}
     typ_of: dict[int, set[int]] = {}
     keep = np.isin(stored, cand)
+    from .results import Results
+    results = Results(gp, tx)
     for p, v in zip(stores[keep].tolist(), stored[keep].tolist()):
         if v in bad:
             continue
-        typ = _stored_allocation(tx, p)
+        typ = _stored_allocation(tx, p, results)
         ts = typ_of.setdefault(v, set())
         ts.add(typ)
         if typ is None or len(ts) > 1:
@@ -394,15 +413,27 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
     return out
 
 
-def _stored_allocation(tx: _Text, store: int) -> int | None:
-    """Return the descriptor of what the allocation call before the ``MOVQ AX, v(SB)`` at
-    text offset ``store`` allocated, when AX reaches the store unchanged (else None)."""
-    i = int(np.searchsorted(tx.calls, store)) - 1
-    if i < 0 or store - int(tx.calls[i]) > MAX_TO_STORE:
-        return None
-    call = int(tx.calls[i])
-    typ = tx.type_argument(call)
-    return typ if typ is not None and _ax_kept(tx, call + 5, store) else None
+def _stored_allocation(tx: _Text, store: int, results: Results) -> int | None:
+    """Return the descriptor of what the call before the ``MOVQ AX, v(SB)`` at text
+    offset ``store`` returned, when AX reaches the store unchanged (else None): an
+    allocation call's type, or T of a function returning only a fresh ``new(T)``
+    (``results.Results``); through calls returning their first argument (AX) to the
+    call before them, AX unchanged between (``new(T).M()``, M returning its receiver)."""
+    calls, targets = tx.entry_calls
+    end = store
+    for _ in range(MAX_CHAIN):
+        i = int(np.searchsorted(calls, end)) - 1
+        if i < 0 or end - int(calls[i]) > MAX_TO_STORE:
+            return None
+        call, target = int(calls[i]), int(targets[i])
+        if not _ax_kept(tx, call + 5, end):
+            return None
+        if target in tx.allocators:
+            return tx.type_argument(call)
+        if not results.returns_first_argument(target):
+            return results.result_type(target)
+        end = call
+    return None
 
 
 def _barrier_slot(tx: _Text, p: int) -> bool:

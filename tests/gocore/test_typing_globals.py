@@ -2,9 +2,11 @@
 
 ``globalkeeper/`` (built here with real Go toolchains, stripped and not, run, and dumped
 with SIGQUIT under GOTRACEBACK=crash) keeps values only behind package variables: regexps
-from ``regexp.MustCompile`` (the code calls their pointer methods), maps (the code calls
+from ``regexp.MustCompile`` (the code calls their pointer methods, or only stores
+``MustCompile``'s result, which its code shows to be a fresh ``&Regexp{}``), maps (the code calls
 the map runtime functions on them, which take the map's type), a ``new(Counter)`` (stored
-in init, used by a pointer method) and what those hold. A stripped binary has no symbols
+in init, used by a pointer method), what functions returning a fresh ``new(T)`` or their receiver
+return (``newThing``, ``new(Big).Set``) and what those hold. A stripped binary has no symbols
 and no DWARF, so nothing else names these variables (``gocore.heap.allocsites``).
 
 Truth is the program's own manifest (each variable's value, ``%p``, and type, ``%T``; how
@@ -35,7 +37,9 @@ DEFAULT_VERSIONS = ("1.19", "1.22.10", "1.27.3")
 ALL_VERSIONS = ("1.19", "1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.26.6", "1.27.3")
 VERSIONS = ALL_VERSIONS if os.environ.get("VIEWCORE_GLOBALKEEPER_ALL") else DEFAULT_VERSIONS
 # what the code names: variables used by pointer methods and map calls, and new(T) stores
-TYPED_FROM_CODE = ("reWord", "reNumber", "counter", "byName", "byID")
+# and variables stored from a function returning a fresh new(T) or its receiver
+# (gocore.heap.results)
+TYPED_FROM_CODE = ("reWord", "reNumber", "counter", "byName", "byID", "made", "chained", "reOnly")
 
 _LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores are small
 

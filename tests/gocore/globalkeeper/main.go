@@ -2,7 +2,8 @@
 // cannot name (no symbols, no DWARF): what they hold is typed from the code that fills and
 // uses them. It holds regexps from regexp.MustCompile (used through pointer methods), maps
 // (used through the map runtime calls), pointers filled only with new(T) in init, and
-// values behind them. It prints one "MANIFEST {json}" line with the addresses the variables
+// values behind them, and variables filled from a function's result (a fresh new(T), or a
+// method's receiver it returns). It prints one "MANIFEST {json}" line with the addresses the variables
 // hold and their types (%T), then sleeps until it is killed (SIGQUIT under
 // GOTRACEBACK=crash).
 package main
@@ -39,6 +40,33 @@ type Counter struct { // filled only by new(Counter), used by a pointer method
 //go:noinline
 func (c *Counter) Add(n int64) { c.N += n; c.Last = &Leaf{A: n} }
 
+// Thing is made only by newThing, whose result fills a variable: typed from newThing's code.
+type Thing struct {
+	Name string
+	Leaf *Leaf
+}
+
+// Big is made by new(Big) and passed through Set, which returns its receiver.
+type Big struct {
+	V    int64
+	Leaf *Leaf
+}
+
+//go:noinline
+func newThing(name string) *Thing {
+	if name == "" {
+		return nil
+	}
+	t := &Thing{Name: name}
+	if len(name) > 100 {
+		t.Leaf = &Leaf{A: 9}
+	}
+	return t
+}
+
+//go:noinline
+func (b *Big) Set(v int64) *Big { b.V = v; return b }
+
 const nEntries = 50
 
 var (
@@ -48,6 +76,9 @@ var (
 	byID     = make(map[int64]*Entry)
 	config   *Config
 	counter  = new(Counter)
+	made     = newThing("made")         // a function's result: every return nil or new(Thing)
+	chained  = new(Big).Set(5)          // a method returning its receiver, a new(Big)
+	reOnly   = regexp.MustCompile(`^x`) // MustCompile -> Compile -> compile's &Regexp{}
 )
 
 func init() {
@@ -83,12 +114,16 @@ func main() {
 			"reNumber": []interface{}{fmt.Sprintf("%p", reNumber), fmt.Sprintf("%T", reNumber)},
 			"config":   []interface{}{fmt.Sprintf("%p", config), fmt.Sprintf("%T", config)},
 			"counter":  []interface{}{fmt.Sprintf("%p", counter), fmt.Sprintf("%T", counter)},
+			"made":     []interface{}{fmt.Sprintf("%p", made), fmt.Sprintf("%T", made)},
+			"chained":  []interface{}{fmt.Sprintf("%p", chained), fmt.Sprintf("%T", chained)},
+			"reOnly":   []interface{}{fmt.Sprintf("%p", reOnly), fmt.Sprintf("%T", reOnly)},
 			"byName":   []interface{}{fmt.Sprintf("%#x", word(unsafe.Pointer(&byName))), fmt.Sprintf("%T", byName)},
 			"byID":     []interface{}{fmt.Sprintf("%#x", word(unsafe.Pointer(&byID))), fmt.Sprintf("%T", byID)},
 		},
 		"counts": map[string]int{
 			"main.Entry": 2 * nEntries, "main.Config": 1, "main.Counter": 1,
-			"main.Leaf": nEntries + 2, "regexp.Regexp": 2,
+			"main.Leaf": nEntries + 2, "regexp.Regexp": 3,
+			"main.Thing": 1, "main.Big": 1,
 		},
 	}
 	b, _ := json.Marshal(m)

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     import capstone
 
     from ..process import GoProcess
-    from .results import Results
+    from .funcresults import Results
 
 log = logging.getLogger(__name__)
 
@@ -398,7 +398,7 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
     bad = {v for p, v in zip(leas[keep].tolist(), leaed[keep].tolist()) if not _barrier_slot(tx, p)}
     typ_of: dict[int, set[int]] = {}
     keep = np.isin(stored, cand)
-    from .results import Results
+    from .funcresults import Results
     results = Results(gp, tx)
     for p, v in zip(stores[keep].tolist(), stored[keep].tolist()):
         if v in bad:

@@ -38,7 +38,7 @@ ALL_VERSIONS = ("1.19", "1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.
 VERSIONS = ALL_VERSIONS if os.environ.get("VIEWCORE_GLOBALKEEPER_ALL") else DEFAULT_VERSIONS
 # what the code names: variables used by pointer methods and map calls, and new(T) stores
 # and variables stored from a function returning a fresh new(T) or its receiver
-# (gocore.heap.results)
+# (gocore.heap.funcresults)
 TYPED_FROM_CODE = ("reWord", "reNumber", "counter", "byName", "byID", "made", "chained", "reOnly")
 
 _LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores are small

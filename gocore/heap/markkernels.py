@@ -1,5 +1,7 @@
 """Compiled walks of the object graph: marking (breadth-first, level by level) and the
-spread of types along plain pointers.
+spread of types along plain pointers; with them the index build's two per-pointer passes
+(pointer -> object id, first-come type assignment), which as numpy took a dozen
+temporaries the size of their input.
 
 Both are per object and per edge, which numpy can only do one BFS level at a time: on a
 heap that is one long linked list (10 M nodes, one per level) that is 10 M numpy rounds,

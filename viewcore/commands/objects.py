@@ -26,8 +26,9 @@ def run(gp, args) -> ObjectList:
     # the types present by counting over the few thousand type ids, not by sorting the
     # objects' (np.unique over 6.7 M objects: 0.17 s)
     shifted = np.asarray(hi.type_id[ids], dtype=np.int64) + 1  # unknown (-1) counts as 0
-    present = np.flatnonzero(np.bincount(shifted))
-    row_of = np.zeros(len(present) and int(present[-1]) + 1, dtype=np.int32)
+    counts = np.bincount(shifted)
+    present = np.flatnonzero(counts)
+    row_of = np.zeros(len(counts), dtype=np.int32)
     row_of[present] = np.arange(len(present), dtype=np.int32)
     names = [hi.type_name(int(t) - 1) for t in present]
     return ObjectList(hi.heap.addr[ids], hi.heap.size[ids], row_of[shifted], names,

@@ -27,6 +27,7 @@ none reaches stays ``UNKNOWN`` (-1): we never guess.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -611,16 +612,18 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
 
     newly: dict[int, list[np.ndarray]] = {}
 
-    def assign(objs: np.ndarray, types: np.ndarray) -> None:
+    def assign(objs: np.ndarray, types: np.ndarray,
+               into: dict[int, list[np.ndarray]] | None = None) -> None:
         """Type the still untyped objects ``objs`` (-1: none) as ``types`` (UNKNOWN: skip),
-        each object as its first known type."""
+        each object as its first known type; what it types goes to ``into`` (default:
+        ``newly``) by type."""
         if not len(objs):
             return
         from .markkernels import assign_first
         got, gt = assign_first(objs, types, tid, UNKNOWN)
         # per type, ascending ids (the order the frontier is read in)
         for t, ids in _by_type(got, gt, np.lexsort((got, gt))):
-            newly.setdefault(t, []).append(ids)
+            (newly if into is None else into).setdefault(t, []).append(ids)
 
     maps = MapInternals(gp, reg)
     heap = _HeapView(tid, size, data_off, base, find, assign, read,
@@ -682,19 +685,34 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
                 if act not in _CHUNKED or len(addrs) <= step:
                     read_act(act, addrs, offs, tg, assign)
                     continue
-                # In chunks, to bound the temporaries (several words per slot read). The
-                # chunks' assignments are kept and made after the last one, call by call, so
-                # that first-come-first-typed gives what one pass over all slots gives.
-                calls: list[list[tuple[np.ndarray, np.ndarray]]] = []
-                for lo in range(0, len(addrs), step):
-                    got: list[tuple[np.ndarray, np.ndarray]] = []
-                    read_act(act, addrs[lo:lo + step], offs, tg,
-                             lambda objs, types: got.append(_untyped_first(tid, objs, types)))
-                    calls.append(got)
-                for k in range(max(len(c) for c in calls)):
-                    parts = [c[k] for c in calls if k < len(c)]
-                    assign(np.concatenate([o for o, _ in parts]),
-                           np.concatenate([ty for _, ty in parts]))
+                _chunked(act, addrs, offs, tg, step)
+
+    def _chunked(act: int, addrs: np.ndarray, offs: np.ndarray, tg: np.ndarray, step: int) -> None:
+        """``read_act`` over ``addrs`` in chunks of ``step``, to bound the temporaries
+        (several words per slot read), typing what one pass over all of them types.
+
+        One pass makes its ``put`` calls in order: all of the first (every chunk's, in
+        chunk order), then all of the second (STRING's tiny blocks). So each chunk's first
+        call is assigned at once, first-come in chunk order, and the later calls wait for
+        the last chunk; what the first calls typed joins ``newly`` as one ascending run per
+        type, as one call's would."""
+        first: dict[int, list[np.ndarray]] = {}
+        later: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for lo in range(0, len(addrs), step):
+            calls = itertools.count()
+
+            def put(objs: np.ndarray, types: np.ndarray) -> None:
+                k = next(calls)
+                if k == 0:
+                    assign(objs, types, into=first)
+                else:
+                    later.setdefault(k, []).append(_untyped_first(tid, objs, types))
+            read_act(act, addrs[lo:lo + step], offs, tg, put)
+        for t, runs in first.items():
+            newly.setdefault(t, []).append(np.sort(np.concatenate(runs)))
+        for k in sorted(later):
+            parts = later[k]
+            assign(np.concatenate([o for o, _ in parts]), np.concatenate([ty for _, ty in parts]))
 
     def read_act(act: int, addrs: np.ndarray, offs: np.ndarray, tg: np.ndarray,
                  put: Callable[[np.ndarray, np.ndarray], None]) -> None:

@@ -26,9 +26,11 @@ def bfs_mark(seeds, start, dst, off, reached, parent, parent_off, root):
     order = np.empty(n, dtype=np.int32)      # every reached object once, level after level
     m = len(seeds)
     order[:m] = seeds
+    fresh = np.zeros(0, dtype=np.bool_)      # the level being found, by id (for wide levels)
     a = 0
     while a < m:
         b = m
+        lo, hi = n, -1
         for i in range(a, b):
             u = order[i]
             ru = root[u]
@@ -41,8 +43,31 @@ def bfs_mark(seeds, start, dst, off, reached, parent, parent_off, root):
                     root[d] = ru
                     order[m] = d
                     m += 1
-        order[b:m].sort()
+                    lo = min(lo, d)
+                    hi = max(hi, d)
+        if m - b > 1 and hi - lo < 32 * (m - b):
+            # a dense level: sorted by marking its ids and reading them back in id order,
+            # linear in its range (numba's quicksort took 5.7 s on a 13 M-object level)
+            if len(fresh) == 0:
+                fresh = np.zeros(n, dtype=np.bool_)
+            _sort_dense(order, b, m, lo, hi, fresh)
+        else:
+            order[b:m].sort()
         a = b
+
+
+@njit(cache=True, nogil=True)
+def _sort_dense(order, b, m, lo, hi, fresh):
+    """Sort ``order[b:m]``, distinct ids in ``[lo, hi]``, through the all-false ``fresh``
+    (left all false)."""
+    for i in range(b, m):
+        fresh[order[i]] = True
+    j = b
+    for d in range(lo, hi + 1):
+        if fresh[d]:
+            fresh[d] = False
+            order[j] = d
+            j += 1
 
 
 @njit(cache=True, nogil=True)

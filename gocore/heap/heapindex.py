@@ -491,4 +491,5 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     return infer_types(gp, heap.addr, heap.size, typed,
                        header_types=hdrs.pop(), read=read, registry=reg, closures=closures,
                        noscan=noscan, large=large,
-                       seeds=UntypedFacts(gp, heap, edges, pmaps, roots, live), edges=edges)
+                       seeds=UntypedFacts(gp, heap, edges, pmaps, roots, live), edges=edges,
+                       locate=heap.find)

@@ -43,7 +43,7 @@ Progress = Callable[[str, float], None]
 UNKNOWN_NAME = "unknown"
 SHORT_CHAIN = 4096  # parent steps walked in Python before the compiled walk takes over
 SCAN_RUN = 1 << 20  # objects per run when a column of every object is scanned
-RELEASE_READS = 1 << 20  # words typing reads between two releases of the dump's pages
+RELEASE_READS = 1 << 16  # words typing reads between two releases of the dump's pages
 
 
 def _root_chain(parent: np.ndarray, parent_off: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -469,7 +469,6 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     if gp.facts.malloc_headers:  # large objects: mspan.largeType (set here: few objects)
         big = np.flatnonzero(large)
         hdrs[0][big] = sp.large_type[heap.span[big]]
-    gp.process.release_resident()   # the header words are on most of the heap's pages
     closures = None
     if dwarf is not None:
         closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias,
@@ -480,12 +479,14 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     def read(addrs):
         # typing reads back the pointer slots of most objects: without a release now and
         # then the dump's pages it touched (1 GB of a 20 M-object core) stay resident
-        # under the typing's own arrays
+        # under the typing's own arrays; released after the read, so that a large read's
+        # pages go before the work on its words
+        got = heap.gather.words(addrs)
         read_since_release[0] += len(addrs)
         if read_since_release[0] >= RELEASE_READS:
             gp.process.release_resident()
             read_since_release[0] = 0
-        return heap.gather.words(addrs)
+        return got
 
     typed = _typed_roots(gp, reg, roots) if dwarf is not None else []
     return infer_types(gp, heap.addr, heap.size, typed,

@@ -65,6 +65,12 @@ CHUNK_WORDS = 1 << 20      # slot words one step of a typing round reads (bounds
 ReadWords = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+# malloc-header words read between two releases of the dump's pages: one header per page
+# or more, and each fault maps the 64 KiB around it (the kernel's fault-around), so 1,024
+# headers make up to 64 MiB resident (6,675 headers of a 20 M-object heap made 415 MiB)
+HEADER_CHUNK = 1 << 10
+
+
 def header_type_addresses(proc: Process, addrs: np.ndarray, sizes: np.ndarray, facts: Facts, *,
                           noscan: np.ndarray | None = None,
                           large_type: np.ndarray | None = None,
@@ -90,14 +96,17 @@ def header_type_addresses(proc: Process, addrs: np.ndarray, sizes: np.ndarray, f
     small = (sizes > MIN_SIZE_FOR_MALLOC_HEADER) & ~big
     if noscan is not None:
         small &= ~np.asarray(noscan, dtype=bool)
+    if noscan is None and valid is None:
+        raise ValueError("header_type_addresses needs noscan or valid")
     sel = np.flatnonzero(small)
-    words, ok = proc.gather.words(addrs[sel])
-    words[~ok] = 0
-    if noscan is None or valid is not None:
-        if valid is None:
-            raise ValueError("header_type_addresses needs noscan or valid")
-        words[~valid(words)] = 0
-    out[sel] = words
+    for lo in range(0, len(sel), HEADER_CHUNK):
+        part = sel[lo:lo + HEADER_CHUNK]
+        words, ok = proc.gather.words(addrs[part])
+        words[~ok] = 0
+        if valid is not None:
+            words[~valid(words)] = 0
+        out[part] = words
+        proc.release_resident()   # a few microseconds: madvise on the dump's mappings
     if large_type is not None:
         big = np.flatnonzero(big)
         out[big] = np.asarray(large_type)[big]
@@ -611,10 +620,10 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
             continue
         by_type.setdefault(int(t), []).append(int(a))
     frontier = [_Typed(np.array(v, dtype=np.uint64), t, None, False) for t, v in by_type.items()]
-    typed0 = np.flatnonzero(tid != UNKNOWN)
+    typed0 = np.flatnonzero(tid != UNKNOWN).astype(np.int32)
     for t in np.unique(tid[typed0]):
         ids = typed0[tid[typed0] == t]
-        frontier.append(_Typed(base(ids), int(t), ids, False))
+        frontier.append(_Typed(None, int(t), ids, False))
 
     newly: dict[int, list[np.ndarray]] = {}
 
@@ -641,8 +650,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     def newly_typed() -> list[_Typed]:
         out = []
         for t, v in newly.items():
-            ids = np.concatenate(v)
-            out.append(_Typed(base(ids), t, ids, False))
+            out.append(_Typed(None, t, np.concatenate(v), False))
         return out
 
     def follow_pointers(frontier: list[_Typed]) -> list[_Typed]:
@@ -653,7 +661,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         if not todo:
             return frontier
         from .markkernels import spread_pointers
-        objs = np.concatenate(todo).astype(np.int32)
+        objs = np.concatenate(todo).astype(np.int32, copy=False)
         types = {f.t for f in frontier if f.objs is not None}
         slot_start, slot_off, slot_tgt, tsize = _pointer_slot_tables(reg, types, slots_cache)
         got = spread_pointers(objs, tid, edges.start, edges.dst, edges.off, edges.delta,
@@ -661,7 +669,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         out = [f._replace(ptr_done=True) if f.objs is not None else f for f in frontier]
         gt = tid[got]
         for t, ids in _by_type(got, gt, np.argsort(gt, kind="stable")):
-            out.append(_Typed(base(ids), t, ids, True))
+            out.append(_Typed(None, t, ids, True))
         return out
 
     def spread(frontier: list[_Typed]) -> list[_Typed]:
@@ -678,7 +686,14 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         return frontier
 
     def _round(frontier: list[_Typed]) -> None:
-        for addrs, t, _, ptr_done in frontier:
+        for f in frontier:
+            t, ptr_done = f.t, f.ptr_done
+            count = len(f.addrs) if f.addrs is not None else len(f.objs)
+
+            def at(lo: int, hi: int, f: _Typed = f) -> np.ndarray:
+                # heap objects' data addresses made a chunk at a time (8 bytes per object
+                # of a frontier that can hold most of the heap)
+                return f.addrs[lo:hi] if f.addrs is not None else base(f.objs[lo:hi])
             s = _slots(reg, t, slots_cache)
             if not len(s.off):
                 continue
@@ -688,13 +703,15 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
                 m = s.act == act
                 offs, tg = s.off[m], s.tgt[m]
                 step = max(1, CHUNK_WORDS // len(offs))
-                if act not in _CHUNKED or len(addrs) <= step:
-                    read_act(act, addrs, offs, tg, assign)
+                if act not in _CHUNKED or count <= step:
+                    read_act(act, at(0, count), offs, tg, assign)
                     continue
-                _chunked(act, addrs, offs, tg, step)
+                _chunked(act, at, count, offs, tg, step)
 
-    def _chunked(act: int, addrs: np.ndarray, offs: np.ndarray, tg: np.ndarray, step: int) -> None:
-        """``read_act`` over ``addrs`` in chunks of ``step``, to bound the temporaries
+    def _chunked(act: int, at: Callable[[int, int], np.ndarray], count: int, offs: np.ndarray,
+                 tg: np.ndarray, step: int) -> None:
+        """``read_act`` over the ``count`` addresses ``at(lo, hi)`` gives in chunks of
+        ``step``, to bound the temporaries
         (several words per slot read), typing what one pass over all of them types.
 
         One pass makes its ``put`` calls in order: all of the first (every chunk's, in
@@ -704,7 +721,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         type, as one call's would."""
         first: dict[int, list[np.ndarray]] = {}
         later: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for lo in range(0, len(addrs), step):
+        for lo in range(0, count, step):
             calls = itertools.count()
 
             def put(objs: np.ndarray, types: np.ndarray) -> None:
@@ -713,7 +730,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
                     assign(objs, types, into=first)
                 else:
                     later.setdefault(k, []).append(_untyped_first(tid, objs, types))
-            read_act(act, addrs[lo:lo + step], offs, tg, put)
+            read_act(act, at(lo, min(lo + step, count)), offs, tg, put)
         for t, runs in first.items():
             # ascending runs, one per chunk: timsort merges them (3x numpy's default sort)
             newly.setdefault(t, []).append(np.sort(np.concatenate(runs), kind="stable"))
@@ -800,10 +817,11 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
 
 
 class _Typed(NamedTuple):
-    """Typed memory whose slots are still to read: data addresses, their type, the heap
-    objects they are (None for root memory), whether their plain pointers were followed."""
+    """Typed memory whose slots are still to read: data addresses (None for heap objects:
+    their data starts), their type, the heap objects they are (None for root memory),
+    whether their plain pointers were followed."""
 
-    addrs: np.ndarray
+    addrs: np.ndarray | None
     t: int
     objs: np.ndarray | None
     ptr_done: bool

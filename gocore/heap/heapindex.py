@@ -129,8 +129,11 @@ class HeapIndex:
 
     @classmethod
     def build(cls, gp: GoProcess, progress: Progress | None = None,
-              store: IndexStore | None = None) -> HeapIndex:
-        """Return the index computed from the dump: heap, edges, roots, marks, types."""
+              store: IndexStore | None = None,
+              marked: Callable[[Heap, Edges, Reach], None] | None = None) -> HeapIndex:
+        """Return the index computed from the dump: heap, edges, roots, marks, types.
+        ``marked`` is called once the marks are known, before the typing (to start
+        writing what is final)."""
         say = progress or (lambda stage, frac: None)
         say("reading spans and objects", 0.0)
         heap, pmaps, edges = edges_of(gp)
@@ -146,6 +149,8 @@ class HeapIndex:
         if not compiled_code_kept((bfs_mark, spread_pointers)):
             gp.note("compiling the heap-walk code (once after install: a few seconds)")
         reach = mark(heap, edges, roots)
+        if marked is not None:
+            marked(heap, edges, reach)
         say("typing objects", 0.6)
         types = _infer(gp, heap, roots, edges, pmaps, live=reach.reached)
         gp.process.release_resident()

@@ -6,8 +6,8 @@ first and last MiB) together with the source of ``core`` and ``gocore`` (any cha
 code that computes an index is a new key, so a stale index is never read). A part is a
 directory of ``.npy`` files plus ``record.json`` (what each array is: dtype, shape, file
 size, XXH3-64 checksum; the part's small values; the warnings its computation raised, replayed when
-it is loaded). Parts: ``base`` (heap, edges, roots, marks, types: written at the end of the
-first build) and results computed later on demand (``histogram``, ``dominators``,
+it is loaded). Parts: ``base`` (heap, edges, roots, marks, types: the heap, edges and marks
+written by a background thread while the first build types the objects, the rest at its end) and results computed later on demand (``histogram``, ``dominators``,
 ``reverse``), each written when first computed.
 
 Safety: directories are ``core.cachedir.private_dir`` ones (0700, ours, checked). A part is
@@ -35,6 +35,7 @@ import mmap
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -228,36 +229,21 @@ class IndexStore:
 
         ``meta`` goes into the record (read whenever the part is); ``docs`` are larger
         JSON documents, each its own file, read only when asked for."""
-        final = self.path / part
-        if final.exists():
-            return False
-        need = sum(a.nbytes for a in arrays.values()) + _DISK_MARGIN
+        w = self.begin(part, {}, later_bytes=sum(a.nbytes for a in arrays.values()))
+        return w is not None and w.finish(arrays, meta, warnings, docs)
+
+    def begin(self, part: str, arrays: dict[str, np.ndarray], later_bytes: int = 0
+              ) -> PartWriter | None:
+        """Start writing part ``part``: ``arrays`` are written by a background thread
+        from now on (the work that makes the rest goes on meanwhile), ``finish`` adds the
+        rest and makes the part visible. Return None when it will not be written (it
+        exists, or the disk cannot take these arrays and ``later_bytes`` more)."""
+        if (self.path / part).exists():
+            return None
+        need = sum(a.nbytes for a in arrays.values()) + later_bytes + _DISK_MARGIN
         if shutil.disk_usage(self.path).free < need:
-            return False
-        tmp = self.path / f".{part}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-        os.mkdir(tmp, 0o700)
-        try:
-            record = {"format": FORMAT, "part": part, "arrays": {}, "docs": {}, "meta": meta,
-                      "warnings": list(warnings)}
-            for name, doc in (docs or {}).items():
-                data = json.dumps(doc).encode()
-                (tmp / f"{name}.json").write_bytes(data)
-                record["docs"][name] = {"bytes": len(data), "xxh3": xxhash.xxh3_64_intdigest(data)}
-            for name, a in arrays.items():
-                a = np.ascontiguousarray(a)
-                f = tmp / f"{name}.npy"
-                np.save(f, a, allow_pickle=False)
-                record["arrays"][name] = {"dtype": a.dtype.str, "shape": list(a.shape),
-                                          "bytes": f.stat().st_size, "xxh3": _checksum(f)}
-            (tmp / _RECORD).write_text(json.dumps(record))
-            try:
-                os.rename(tmp, final)
-            except OSError:        # another process renamed its copy first: keep theirs
-                return False
-            return True
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+            return None
+        return PartWriter(self.path, part, arrays)
 
     def drop(self, part: str) -> None:
         """Remove stored part ``part`` (found damaged), if it is there."""
@@ -272,6 +258,65 @@ class IndexStore:
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 p.unlink(missing_ok=True)
+
+
+class PartWriter:
+    """One part being written into a private temporary directory, renamed into place by
+    ``finish``: a crash or a failed write leaves no part, and of two processes writing the
+    same part the first rename wins."""
+
+    def __init__(self, root: Path, part: str, arrays: dict[str, np.ndarray]):
+        self._root, self._part = root, part
+        self._tmp = root / f".{part}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        os.mkdir(self._tmp, 0o700)
+        self._written: dict[str, dict] = {}
+        self._error: OSError | None = None
+        # numpy writes and xxhash hashes large buffers without the GIL: the arrays go to
+        # disk while the caller computes
+        self._thread = threading.Thread(target=self._write_all, args=(arrays,), daemon=True)
+        self._thread.start()
+
+    def _write_all(self, arrays: dict[str, np.ndarray]) -> None:
+        try:
+            for name, a in arrays.items():
+                a = np.ascontiguousarray(a)
+                f = self._tmp / f"{name}.npy"
+                np.save(f, a, allow_pickle=False)
+                self._written[name] = {"dtype": a.dtype.str, "shape": list(a.shape),
+                                       "bytes": f.stat().st_size, "xxh3": _checksum(f)}
+        except OSError as e:
+            self._error = e
+
+    def finish(self, arrays: dict[str, np.ndarray], meta: dict, warnings: list[str] = (),
+               docs: dict | None = None) -> bool:
+        """Write ``arrays`` and ``docs`` too, then the record; return whether the part is
+        now in place (False: a write failed, or another process put its copy first)."""
+        try:
+            self._thread.join()
+            if self._error is None:
+                self._write_all(arrays)
+            if self._error is not None:
+                return False
+            record = {"format": FORMAT, "part": self._part, "arrays": self._written, "docs": {},
+                      "meta": meta, "warnings": list(warnings)}
+            for name, doc in (docs or {}).items():
+                data = json.dumps(doc).encode()
+                (self._tmp / f"{name}.json").write_bytes(data)
+                record["docs"][name] = {"bytes": len(data), "xxh3": xxhash.xxh3_64_intdigest(data)}
+            (self._tmp / _RECORD).write_text(json.dumps(record))
+            try:
+                os.rename(self._tmp, self._root / self._part)
+            except OSError:        # another process renamed its copy first: keep theirs
+                return False
+            return True
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Stop (waiting for the thread) and remove what was written but not put in place."""
+        self._thread.join()
+        if self._tmp.exists():
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 def open_store(dump_path: str, exe_path: str | None,

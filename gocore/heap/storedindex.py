@@ -19,7 +19,7 @@ from ..binary.gotypes import Field, Kind, Type, TypeTable
 from .edges import Edges
 from .heap import Heap
 from .heapindex import HeapIndex, Progress
-from .indexstore import IndexDamaged, IndexStore, StoredPart
+from .indexstore import IndexDamaged, IndexStore, PartWriter, StoredPart
 from .reach import Reach
 from .roots import FrameTable, RootTable
 from .spans import Arenas, Spans
@@ -57,28 +57,51 @@ def open_heap_index(gp: GoProcess, progress: Progress | None,
             say("done", 1.0)
             return hi
     before = len(gp.process.warnings)
-    hi = HeapIndex.build(gp, progress, store)
-    if store is not None:
+    writer: list[PartWriter] = []
+
+    def marked(heap: Heap, edges: Edges, reach: Reach) -> None:
+        # written while the objects are typed: 2 s of disk writes at 20 M objects
+        early = _marked_arrays(heap, edges, reach)
+        w = store.begin(BASE, early, later_bytes=heap.addr.nbytes)   # types, live ids
+        if w is not None:
+            writer.append(w)
+
+    try:
+        hi = HeapIndex.build(gp, progress, store, marked=marked if store is not None else None)
+    except BaseException:
+        for w in writer:
+            w.abandon()
+        raise
+    if writer:
         arrays, meta, docs = _storable_base(hi)
-        store.save(BASE, arrays, meta, gp.process.warnings[before:], docs)
+        for name in _marked_arrays(hi.heap, hi.edges, hi.reach):
+            del arrays[name]
+        writer[0].finish(arrays, meta, gp.process.warnings[before:], docs)
     return hi
 
 
 # ---- writing ----
 
-def _storable_base(hi: HeapIndex) -> tuple[dict, dict, dict]:
-    """Return (arrays, meta, docs) of the index's base part."""
-    heap, sp, ar, roots = hi.heap, hi.heap.spans, hi.heap.arenas, hi.roots
+def _marked_arrays(heap: Heap, edges: Edges, reach: Reach) -> dict[str, np.ndarray]:
+    """Return the base part's arrays that are final once the heap is marked."""
+    sp, ar = heap.spans, heap.arenas
     arrays = {"heap.addr": heap.addr, "heap.size": heap.size, "heap.span": heap.span,
               "arenas.index": ar.index, "arenas.base": ar.base, "arenas.heap_arena": ar.heap_arena,
-              "edges.start": hi.edges.start, "edges.dst": hi.edges.dst, "edges.off": hi.edges.off,
-              "edges.delta": hi.edges.delta,
-              "live.reached": hi.reach.reached, "live.ids": hi.live_ids,
-              "reach.parent": hi.reach.parent, "reach.parent_off": hi.reach.parent_off,
-              "reach.root": hi.reach.root,
-              "types.type_id": hi.types.type_id, "types.data_off": hi.types.data_off,
-              "types.from_header": hi.types.from_header}
+              "edges.start": edges.start, "edges.dst": edges.dst, "edges.off": edges.off,
+              "edges.delta": edges.delta, "live.reached": reach.reached,
+              "reach.parent": reach.parent, "reach.parent_off": reach.parent_off,
+              "reach.root": reach.root}
     arrays.update({f"spans.{n}": getattr(sp, n) for n in _SPAN_ARRAYS})
+    return arrays
+
+
+def _storable_base(hi: HeapIndex) -> tuple[dict, dict, dict]:
+    """Return (arrays, meta, docs) of the index's base part."""
+    sp, ar, roots = hi.heap.spans, hi.heap.arenas, hi.roots
+    arrays = _marked_arrays(hi.heap, hi.edges, hi.reach)
+    arrays.update({"live.ids": hi.live_ids, "types.type_id": hi.types.type_id,
+                   "types.data_off": hi.types.data_off,
+                   "types.from_header": hi.types.from_header})
     arrays.update({f"roots.{n}": getattr(roots, n) for n in _ROOT_ARRAYS})
     arrays.update({f"frames.{n}": getattr(roots.frames, n) for n in _FRAME_ARRAYS})
     meta = {"spans": {"page_size": sp.page_size, "in_use_state": sp.in_use_state,

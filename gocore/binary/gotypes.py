@@ -178,7 +178,9 @@ class TypeTable:
                 sub = self._pointer_offsets(f.type, active + (tid,))
                 if len(sub):
                     parts.append(sub + f.offset)
-            out = np.unique(np.concatenate(parts)) if parts else empty
+            out = np.concatenate(parts) if parts else empty
+            if len(out) > 1 and not (out[1:] > out[:-1]).all():
+                out = np.unique(out)   # fields out of offset order (bad DWARF): sorted here
         elif k is Kind.ARRAY:
             n = t.len or 0
             if n == 0 or t.elem is None or tid in active:

@@ -264,7 +264,9 @@ class Gather:
         self.ends = np.array([min(s.end, ADDRESS_SPACE_END - 1) for s in segs], dtype=np.uint64)
         self._u8: dict[int, np.ndarray] = {}
 
-    def _bytes(self, i: int) -> np.ndarray:
+    def segment_bytes(self, i: int) -> np.ndarray:
+        """Return present segment ``i`` (an index into ``starts``/``ends``) as a read-only
+        uint8 array over the dump's bytes (no copy)."""
         a = self._u8.get(i)
         if a is None:
             a = np.frombuffer(self._segs[i].view(), dtype=np.uint8)
@@ -334,7 +336,7 @@ class Gather:
             del a
             if idx is None:
                 idx = slice(None)
-            buf = self._bytes(si)
+            buf = self.segment_bytes(si)
             if dtype is not None and self._segs[si].start % width == 0 and len(buf) % width == 0 \
                     and not (off & (width - 1)).any():
                 out[idx] = buf.view(dtype)[off // width]

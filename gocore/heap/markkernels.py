@@ -176,36 +176,102 @@ def _popcount(x):
 
 
 @njit(cache=True, nogil=True)
+def _find_one(p, lo, shift, table, base, elemsize, nelems, slot0, bits, prefix, clip):
+    """Return the object id of pointer ``p``, or -1 (``slot_find`` for one pointer)."""
+    if p < lo:
+        return -1
+    pg = (p - lo) >> shift
+    if pg >= np.uint64(len(table)):
+        return -1
+    row = table[pg]
+    if row < 0:
+        return -1
+    rel = p - np.uint64(base[row])
+    es = np.uint64(elemsize[row])
+    slot = rel // es
+    if slot >= np.uint64(nelems[row]):
+        return -1
+    if clip and rel - slot * es >= min(es, np.uint64(0xFFFFFFFF)):
+        return -1
+    return _slot_id(np.uint64(slot0[row]) + slot, bits, prefix)
+
+
+@njit(cache=True, nogil=True)
+def _slot_id(g, bits, prefix):
+    """Return the object id of global slot ``g`` (the rank of its allocated bit), or -1
+    when the slot is free."""
+    one = np.uint64(1)
+    w = g >> np.uint64(6)
+    b = g & np.uint64(63)
+    word = np.uint64(bits[w])
+    if (word >> b) & one == np.uint64(0):
+        return -1
+    return prefix[w] + np.int32(_popcount(word & ((one << b) - one)))
+
+
+@njit(cache=True, nogil=True)
 def slot_find(ptrs, lo, shift, table, base, elemsize, nelems, slot0, bits, prefix, clip):
     """Return the object id of each pointer (-1: none), as ``heap._SlotIndex.find`` does
     with numpy: page -> span row, slot = offset // elemsize, id = rank of the slot's
     allocated bit. One pass per pointer instead of a dozen full-size numpy temporaries."""
     out = np.empty(len(ptrs), dtype=np.int32)
-    npages = np.uint64(len(table))
-    one = np.uint64(1)
     for i in range(len(ptrs)):
-        out[i] = -1
-        p = np.uint64(ptrs[i])
-        if p < lo:
-            continue
-        pg = (p - lo) >> shift
-        if pg >= npages:
-            continue
-        row = table[pg]
-        if row < 0:
-            continue
-        rel = p - np.uint64(base[row])
-        es = np.uint64(elemsize[row])
-        slot = rel // es
-        if slot >= np.uint64(nelems[row]):
-            continue
-        if clip and rel - slot * es >= min(es, np.uint64(0xFFFFFFFF)):
-            continue
-        g = np.uint64(slot0[row]) + slot
-        w = g >> np.uint64(6)
-        b = g & np.uint64(63)
-        word = np.uint64(bits[w])
-        if (word >> b) & one == np.uint64(0):
-            continue
-        out[i] = prefix[w] + np.int32(_popcount(word & ((one << b) - one)))
+        out[i] = _find_one(np.uint64(ptrs[i]), lo, shift, table, base, elemsize, nelems,
+                           slot0, bits, prefix, clip)
     return out
+
+
+@njit(cache=True, nogil=True)
+def span_edges(rows, bitmap_at, used_words, cap, id_lo, id_hi, mem8, mem64, mem_start, addr,
+               lo, shift, table, base, elemsize, nelems, slot0, bits, prefix, clip):
+    """Return (sources, destinations, byte offsets, deltas) of the pointers held by the
+    objects with ids in ``[id_lo, id_hi)`` of small-object spans ``rows``, each span and
+    its heap bitmap wholly in one segment of the dump (``mem8``/``mem64``: its bytes and
+    words, from address ``mem_start``). ``bitmap_at`` is each row's bitmap address (one bit
+    per word, set for a pointer slot), ``used_words`` the words of its slots; ``cap`` bounds
+    the pointers found. Sources ascend, and each object's pointers by offset: the CSR
+    order. The edge scan's numpy steps (bitmap bits to words, words to slots, the reads,
+    the lookups) fused into one pass, with no temporary per word."""
+    src = np.empty(cap, dtype=np.int32)
+    dst = np.empty(cap, dtype=np.int32)
+    off = np.empty(cap, dtype=np.uint32)
+    delta = np.empty(cap, dtype=np.uint8)
+    k = 0
+    word = np.uint64(8)
+    for i in range(len(rows)):
+        r = rows[i]
+        b0 = np.uint64(base[r])
+        es = np.uint64(elemsize[r])
+        g0 = np.uint64(slot0[r])
+        uw = np.int64(used_words[i])
+        hb = np.int64(np.uint64(bitmap_at[i]) - mem_start)
+        last_slot = np.uint64(1) << np.uint64(63)
+        o = -1
+        for j in range((uw + 7) // 8):
+            byte = mem8[hb + j]
+            if byte == 0:
+                continue
+            for t in range(8):
+                if (byte >> t) & 1 == 0:
+                    continue
+                w = j * 8 + t
+                if w >= uw:
+                    break
+                rel = np.uint64(w) * word
+                slot = rel // es
+                if slot != last_slot:
+                    last_slot = slot
+                    o = _slot_id(g0 + slot, bits, prefix)
+                if o < id_lo or o >= id_hi:
+                    continue
+                p = np.uint64(mem64[np.int64((b0 + rel - mem_start) >> np.uint64(3))])
+                d = _find_one(p, lo, shift, table, base, elemsize, nelems, slot0, bits,
+                              prefix, clip)
+                if d < 0 or d == o:
+                    continue
+                src[k] = o
+                dst[k] = d
+                off[k] = np.uint32(b0 + rel - np.uint64(addr[o]))
+                delta[k] = np.uint8(min(p - np.uint64(addr[d]), np.uint64(255)))
+                k += 1
+    return src[:k].copy(), dst[:k].copy(), off[:k].copy(), delta[:k].copy()

@@ -275,3 +275,34 @@ def span_edges(rows, bitmap_at, used_words, cap, id_lo, id_hi, mem8, mem64, mem_
                 delta[k] = np.uint8(min(p - np.uint64(addr[d]), np.uint64(255)))
                 k += 1
     return src[:k].copy(), dst[:k].copy(), off[:k].copy(), delta[:k].copy()
+
+
+@njit(cache=True, nogil=True)
+def expand_slots(raw, rows, nbytes, base, elemsize, n):
+    """Return (addr, size, span) of the ``n`` allocated slots whose bits are set in
+    ``raw``: each row's ``nbytes`` bytes of (masked) alloc bits in turn, slot = bit index,
+    addr = ``base + slot * elemsize`` of the row's span, sizes clipped to 32 bits. In
+    address order when the rows are."""
+    addr = np.empty(n, dtype=np.uint64)
+    size = np.empty(n, dtype=np.uint32)
+    span = np.empty(n, dtype=np.int32)
+    pos = 0
+    at = 0
+    for i in range(len(rows)):
+        r = rows[i]
+        b = np.uint64(base[r])
+        es = np.uint64(elemsize[r])
+        clipped = np.uint32(min(es, np.uint64(0xFFFFFFFF)))
+        for j in range(nbytes[i]):
+            byte = raw[at + j]
+            t = 0
+            while byte:
+                if byte & 1:
+                    addr[pos] = b + np.uint64(j * 8 + t) * es
+                    size[pos] = clipped
+                    span[pos] = r
+                    pos += 1
+                byte >>= 1
+                t += 1
+        at += nbytes[i]
+    return addr[:pos], size[:pos], span[:pos]

@@ -176,21 +176,18 @@ class _SlotIndex:
         return out
 
 
-COMPILED_FROM = 1 << 16   # bytes of alloc bits from which the compiled expansion is used
 _LOW = np.array([(1 << c) - 1 for c in range(9)], dtype=np.uint8)   # c low bits set, c = 0..8
 
 
-def _allocated(spans: Spans, gather: Gather, max_bytes: int = 1 << 15
+def _allocated(spans: Spans, gather: Gather
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (addr, size, span) of every allocated slot of the in-use spans.
 
     Works at the byte level of the alloc bits: the "below freeindex" and "below nelems"
-    rules are byte masks, so only set bits are ever expanded to slots, ``max_bytes`` bytes
-    of bits (8x as many slots) at a time, straight into the output arrays (sized by a
-    popcount first); from ``COMPILED_FROM`` bytes on, in one compiled pass
-    (``markkernels.expand_slots``: the numpy chunks took 0.9 s at 20 M objects). Spans are
-    sorted by base and slots ascend within a span, so the result is sorted by address
-    without a sort.
+    rules are byte masks, and the set bits are expanded to slots in one compiled pass
+    (``markkernels.expand_slots``; numpy in chunks took 0.9 s at 20 M objects), into
+    output arrays sized by a popcount first. Spans are sorted by base and slots ascend
+    within a span, so the result is sorted by address without a sort.
     """
     rows = np.flatnonzero(spans.in_use)
     nelems = spans.nelems[rows]
@@ -204,30 +201,8 @@ def _allocated(spans: Spans, gather: Gather, max_bytes: int = 1 << 15
     raw &= _LOW[np.clip(nelems[owner] - k8, 0, 8)]
     del k8
     n = int(np.bitwise_count(raw).sum(dtype=np.int64))
-    if len(raw) >= COMPILED_FROM:
-        from .markkernels import expand_slots
-        addr, size, span = expand_slots(raw, rows, (nelems + 7) // 8, spans.base,
-                                        spans.elemsize, n)
-        return _sorted(addr, size, span)
-    addr = np.empty(n, dtype=U64)
-    size = np.empty(n, dtype=np.uint32)
-    span = np.empty(n, dtype=np.int32)
-    pos = 0
-    for lo in range(0, len(raw), max_bytes):
-        hi = min(lo + max_bytes, len(raw))
-        bit = np.flatnonzero(np.unpackbits(raw[lo:hi], bitorder="little"))
-        byte = (bit >> 3) + lo
-        slot = (k[byte] << 3) | (bit & 7)
-        srow = rows[owner[byte]]
-        del bit, byte
-        es = spans.elemsize[srow]
-        end = pos + len(srow)
-        np.add(spans.base[srow], slot.astype(U64) * es, out=addr[pos:end])
-        np.minimum(es, U64(0xFFFFFFFF), out=es)
-        size[pos:end] = es
-        span[pos:end] = srow
-        pos = end
-    return _sorted(addr, size, span)
+    from .markkernels import expand_slots
+    return _sorted(*expand_slots(raw, rows, (nelems + 7) // 8, spans.base, spans.elemsize, n))
 
 
 def _sorted(addr: np.ndarray, size: np.ndarray, span: np.ndarray

@@ -135,6 +135,12 @@ class HeapIndex:
         ``marked`` is called once the marks are known, before the typing (to start
         writing what is final)."""
         say = progress or (lambda stage, frac: None)
+        from . import markkernels as mk
+        from .domkernels import compiled_code_kept
+        # the kernels every build calls (the others, used from some size or Go version
+        # on, may never be compiled here, and the note would then never go away)
+        if not compiled_code_kept((mk.expand_slots, mk.bfs_mark, mk.spread_pointers)):
+            gp.note("compiling the heap-walk code (once after install: a few seconds)")
         say("reading spans and objects", 0.0)
         heap, pmaps, edges = edges_of(gp)
         # the pass above touched most of the dump's heap pages: as resident memory they
@@ -144,10 +150,6 @@ class HeapIndex:
         say("collecting roots", 0.35)
         roots = collect_roots(gp, heap, edges)
         say("marking live objects", 0.45)
-        from .domkernels import compiled_code_kept
-        from .markkernels import bfs_mark, spread_pointers
-        if not compiled_code_kept((bfs_mark, spread_pointers)):
-            gp.note("compiling the heap-walk code (once after install: a few seconds)")
         reach = mark(heap, edges, roots)
         if marked is not None:
             marked(heap, edges, reach)

@@ -63,7 +63,7 @@ class Edges:
                      None if self.delta is None else self.delta[order])
 
 
-RELEASE_BATCHES = 16  # batches of pointer words read between two releases of dump pages
+RELEASE_BATCHES = 4  # batches of pointer words read between two releases of dump pages
 
 
 class _SpanScan:
@@ -200,4 +200,7 @@ def edges_of(gp: GoProcess) -> tuple[Heap, PointerMaps, Edges]:
     """Return (heap, pointer maps, edges) of ``gp``, built once per GoProcess."""
     heap = heap_of(gp)
     pm = PointerMaps(gp, heap)
+    # reading the malloc headers' types faults one page per header, and the kernel maps
+    # the 64 KiB around each (6,675 headers: 415 MiB resident at 20 M objects)
+    gp.process.release_resident()
     return heap, pm, build_edges(heap, pm, release=gp.process.release_resident)

@@ -232,18 +232,21 @@ class IndexStore:
         w = self.begin(part, {}, later_bytes=sum(a.nbytes for a in arrays.values()))
         return w is not None and w.finish(arrays, meta, warnings, docs)
 
-    def begin(self, part: str, arrays: dict[str, np.ndarray], later_bytes: int = 0
-              ) -> PartWriter | None:
+    def begin(self, part: str, arrays: dict[str, np.ndarray], later_bytes: int = 0,
+              written: Callable[[str, np.ndarray], None] | None = None) -> PartWriter | None:
         """Start writing part ``part``: ``arrays`` are written by a background thread
-        from now on (the work that makes the rest goes on meanwhile), ``finish`` adds the
-        rest and makes the part visible. Return None when it will not be written (it
-        exists, or the disk cannot take these arrays and ``later_bytes`` more)."""
+        from now on, in their order (the work that makes the rest goes on meanwhile),
+        ``finish`` adds the rest and makes the part visible. ``written(name, mapped)`` is
+        called from that thread as each array is on disk, with a read-only map of its
+        file: a caller that swaps it in for its own copy frees that memory. Return None
+        when it will not be written (it exists, or the disk cannot take these arrays and
+        ``later_bytes`` more)."""
         if (self.path / part).exists():
             return None
         need = sum(a.nbytes for a in arrays.values()) + later_bytes + _DISK_MARGIN
         if shutil.disk_usage(self.path).free < need:
             return None
-        return PartWriter(self.path, part, arrays)
+        return PartWriter(self.path, part, arrays, written)
 
     def drop(self, part: str) -> None:
         """Remove stored part ``part`` (found damaged), if it is there."""
@@ -265,25 +268,33 @@ class PartWriter:
     ``finish``: a crash or a failed write leaves no part, and of two processes writing the
     same part the first rename wins."""
 
-    def __init__(self, root: Path, part: str, arrays: dict[str, np.ndarray]):
-        self._root, self._part = root, part
+    def __init__(self, root: Path, part: str, arrays: dict[str, np.ndarray],
+                 written: Callable[[str, np.ndarray], None] | None = None):
+        self._root, self._part, self._on_written = root, part, written
         self._tmp = root / f".{part}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         os.mkdir(self._tmp, 0o700)
         self._written: dict[str, dict] = {}
         self._error: OSError | None = None
         # numpy writes and xxhash hashes large buffers without the GIL: the arrays go to
         # disk while the caller computes
-        self._thread = threading.Thread(target=self._write_all, args=(arrays,), daemon=True)
+        self._thread = threading.Thread(target=self._write_all, args=(dict(arrays), self._on_written),
+                                        daemon=True)
         self._thread.start()
 
-    def _write_all(self, arrays: dict[str, np.ndarray]) -> None:
+    def _write_all(self, arrays: dict[str, np.ndarray],
+                   written: Callable[[str, np.ndarray], None] | None = None) -> None:
+        # each array is taken out of ``arrays`` as it is written: once the caller has
+        # swapped in the mapped copy, nothing here holds the original
         try:
-            for name, a in arrays.items():
-                a = np.ascontiguousarray(a)
+            for name in list(arrays):
+                a = np.ascontiguousarray(arrays.pop(name))
                 f = self._tmp / f"{name}.npy"
                 np.save(f, a, allow_pickle=False)
                 self._written[name] = {"dtype": a.dtype.str, "shape": list(a.shape),
                                        "bytes": f.stat().st_size, "xxh3": _checksum(f)}
+                del a
+                if written is not None:
+                    written(name, np.load(f, mmap_mode="r", allow_pickle=False))
         except OSError as e:
             self._error = e
 

@@ -35,6 +35,7 @@ _SPAN_ARRAYS = ("mspan", "base", "npages", "nelems", "elemsize", "limit", "freei
 _ROOT_ARRAYS = ("ptr", "obj", "slot", "kind", "goroutine", "frame", "name", "base", "type",
                 "type_address", "area", "precise", "var")
 _FRAME_ARRAYS = ("goroutine", "func", "pc", "fp")
+_PATH_ARRAYS = ("parent", "parent_off", "root")     # of Reach
 
 
 def open_heap_index(gp: GoProcess, progress: Progress | None,
@@ -60,9 +61,20 @@ def open_heap_index(gp: GoProcess, progress: Progress | None,
     writer: list[PartWriter] = []
 
     def marked(heap: Heap, edges: Edges, reach: Reach) -> None:
-        # written while the objects are typed: 2 s of disk writes at 20 M objects
-        early = _marked_arrays(heap, edges, reach)
-        w = store.begin(BASE, early, later_bytes=heap.addr.nbytes)   # types, live ids
+        # written while the objects are typed: 2 s of disk writes at 20 M objects. The
+        # paths (parent, offset, root: 12 bytes an object) go first and are then read
+        # from their files: typing does not use them, and their memory (240 MB at 20 M)
+        # is freed under its peak
+        paths = {f"reach.{n}": n for n in _PATH_ARRAYS}
+        early = {name: getattr(reach, n) for name, n in paths.items()}
+        early.update(_marked_arrays(heap, edges, reach))
+
+        def written(name: str, mapped: np.ndarray) -> None:
+            if name in paths:
+                setattr(reach, paths[name], mapped)
+
+        w = store.begin(BASE, early, later_bytes=heap.addr.nbytes, written=written)   # types, live ids
+        del early
         if w is not None:
             writer.append(w)
 
@@ -88,9 +100,8 @@ def _marked_arrays(heap: Heap, edges: Edges, reach: Reach) -> dict[str, np.ndarr
     arrays = {"heap.addr": heap.addr, "heap.size": heap.size, "heap.span": heap.span,
               "arenas.index": ar.index, "arenas.base": ar.base, "arenas.heap_arena": ar.heap_arena,
               "edges.start": edges.start, "edges.dst": edges.dst, "edges.off": edges.off,
-              "edges.delta": edges.delta, "live.reached": reach.reached,
-              "reach.parent": reach.parent, "reach.parent_off": reach.parent_off,
-              "reach.root": reach.root}
+              "edges.delta": edges.delta, "live.reached": reach.reached}
+    arrays.update({f"reach.{n}": getattr(reach, n) for n in _PATH_ARRAYS})
     arrays.update({f"spans.{n}": getattr(sp, n) for n in _SPAN_ARRAYS})
     return arrays
 

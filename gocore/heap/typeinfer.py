@@ -60,7 +60,7 @@ MALLOC_HEADER_SIZE = 8     # runtime.mallocHeaderSize (goarch.PtrSize)
 MIN_SIZE_FOR_MALLOC_HEADER = 512  # runtime.minSizeForMallocHeader = goarch.PtrSize * ptrBits
 MAX_SMALL_SIZE = 32768     # runtime.maxSmallSize (_MaxSmallSize)
 MAX_SLOTS = 1 << 16        # beyond this many pointer slots an array type is walked by stride
-CHUNK_WORDS = 1 << 20      # slot words one step of a typing round reads (bounds its temporaries)
+CHUNK_WORDS = 1 << 18      # slot words one step of a typing round reads (bounds its temporaries)
 
 ReadWords = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 

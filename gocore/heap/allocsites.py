@@ -585,15 +585,8 @@ def global_uses(gp: GoProcess, slots: np.ndarray) -> GlobalUses:
     tx = _text(gp)
     if tx is None or not len(slots):
         return empty
-    pt, t, base = gp.pclntab, tx.t, tx.base
-    kinds: dict[int, tuple] = {}
-    for i, name in enumerate(pt.names):
-        if _MAP_FUNCS.match(name):
-            kinds[int(pt.entries[i])] = ("map",)
-        elif not name.endswith("-fm"):
-            m = _POINTER_METHOD.match(name)
-            if m is not None:
-                kinds[int(pt.entries[i])] = ("recv", f"*{m['pkg']}.{m['T']}", m["M"])
+    t, base = tx.t, tx.base
+    kinds = _call_kinds(gp)
     if not kinds:
         return empty
     calls = np.flatnonzero(t[:max(len(t) - 5, 0)] == 0xE8)
@@ -633,4 +626,67 @@ def global_uses(gp: GoProcess, slots: np.ndarray) -> GlobalUses:
                       if len({r for r, _ in s}) == 1 and k not in both})
     log.debug("allocation sites: %d map and %d pointer variables typed by their uses",
               len(out.maps), len(out.receivers))
+    return out
+
+
+@once_per
+def _call_kinds(gp: GoProcess) -> dict[int, tuple]:
+    """Return {link-time entry: ("map",) | ("recv", "*pkg.T", M)} of the map runtime
+    functions and the pointer methods ``pkg.(*T).M`` (method value wrappers aside)."""
+    pt = gp.pclntab
+    kinds: dict[int, tuple] = {}
+    for i, name in enumerate(pt.names):
+        if _MAP_FUNCS.match(name):
+            kinds[int(pt.entries[i])] = ("map",)
+        elif not name.endswith("-fm"):
+            m = _POINTER_METHOD.match(name)
+            if m is not None:
+                kinds[int(pt.entries[i])] = ("recv", f"*{m['pkg']}.{m['T']}", m["M"])
+    return kinds
+
+
+@once_per
+def addressed_receivers(gp: GoProcess) -> dict[int, tuple[str, str]]:
+    """Return {run-time address v in data or bss: (``*pkg.T``, M)} for the package variables
+    whose address the code passes as the receiver of a direct call of ``pkg.(*T).M``:
+    ``LEAQ v(SB), R`` (REX.W 8D, ModRM 00 rrr 101) reaching the call with v in AX (the
+    receiver is the first argument, src/cmd/compile/abi-internal.md), perhaps through
+    register copies, in a straight line of the kinds ``_registers`` reads. The receiver
+    points at a T: the memory at v holds one (a variable of type T, or a T field or element
+    of one at that address). A variable named by two receiver types is left out (one
+    may be the first field of the other: which one is whole is not known here)."""
+    tx = _text(gp)
+    if tx is None:
+        return {}
+    kinds = {e: k for e, k in _call_kinds(gp).items() if k[0] == "recv"}
+    if not kinds:
+        return {}
+    md, t, base = gp.moduledata, tx.t, tx.base
+    calls = np.flatnonzero(t[:max(len(t) - 5, 0)] == 0xE8)
+    tgt = base + calls + 5 + tx.int32_at(calls + 1)
+    keep = np.isin(tgt, np.fromiter(kinds, dtype=np.int64, count=len(kinds)))
+    calls, tgt = calls[keep], tgt[keep]
+    if not len(calls):
+        return {}
+    q = np.flatnonzero((t[1:len(t) - 6] == 0x8D) & ((t[2:len(t) - 5] & 0xC7) == 0x05)
+                       & ((t[:len(t) - 7] == 0x48) | (t[:len(t) - 7] == 0x4C)))
+    v = base + q + 7 + tx.int32_at(q + 3)
+    inside = np.zeros(len(v), dtype=bool)
+    for lo, hi in ((int(md.data), int(md.edata)), (int(md.bss), int(md.ebss))):
+        inside |= (v >= lo) & (v < hi)
+    q, v = q[inside], v[inside]
+    nxt = np.searchsorted(calls, q + 7)
+    ok = nxt < len(calls)
+    q, v, nxt = q[ok], v[ok], nxt[ok]
+    c = calls[nxt]
+    ok = c - q <= MAX_TO_CALL
+    q, v, c, ct = q[ok], v[ok], c[ok], tgt[nxt[ok]]
+    found: dict[int, set] = {}
+    for lea, var, call, callee in zip(q.tolist(), v.tolist(), c.tolist(), ct.tolist()):
+        regs = _registers(tx, lea, call)
+        if regs is not None and regs.get(AX) == ("lea", var):
+            found.setdefault(var, set()).add(kinds[callee][1:])
+    out = {k + tx.bias: min(s) for k, s in found.items()      # min: the same each run
+           if len({r for r, _ in s}) == 1}
+    log.debug("allocation sites: %d package variables typed as pointer-method receivers", len(out))
     return out

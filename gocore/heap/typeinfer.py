@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -786,7 +786,12 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     if seeds is not None and not left:
         newly.clear()
         seeds(heap, reg, maps)
-        left = spread(newly_typed())
+        # typed memory outside the heap the seeds found (package variables), read as roots
+        by_mem: dict[int, list[int]] = {}
+        for a, t in heap.memory:
+            by_mem.setdefault(int(t), []).append(int(a))
+        left = spread(newly_typed() + [_Typed(np.array(v, dtype=np.uint64), t, None, False)
+                                       for t, v in by_mem.items()])
     if left:
         gp.process.warn(f"type inference stopped after {max_rounds} rounds")
     return TypeInference(tid, data_off, reg, from_header)
@@ -985,6 +990,8 @@ class _HeapView:
     read: ReadWords
     noscan: np.ndarray | None = None              # per object: a pointer-free span
     closures: Callable[[np.ndarray], np.ndarray] | None = None   # funcval pcs -> context types
+    # (address, type id) of typed memory outside the heap that seeds found: read as roots
+    memory: list[tuple[int, int]] = field(default_factory=list)
 
 
 # Go types of the fields of the runtime's map structs (src/internal/runtime/maps/map.go Map,

@@ -16,8 +16,9 @@ none reaches stays ``UNKNOWN`` (-1): we never guess.
     dynamic type named by their type word (eface) or itab (iface), channels their hchan
     (only when it is one of ``makechan``'s shapes, ``gocore.heap.chans``) and the hchan its
     buffer ``[N]T`` from ``elemtype``, func values their closure context (``ClosureTypes``:
-    DWARF's layout, a method value's receiver, or the function's name alone) and
-    ``sync/atomic.Pointer[T]`` its ``*T``. Only pointers to an object's start are followed
+    DWARF's layout, a method value's receiver, or the function's name alone),
+    ``sync/atomic.Pointer[T]`` its ``*T`` and Go 1.19's ``sync.entry.p`` its boxed
+    ``interface{}``. Only pointers to an object's start are followed
     (interior pointers say nothing certain about the object), except string bytes inside a
     16-byte tiny block.
 (c) What untyped memory states in the runtime's words, once (a) and (b) have spread
@@ -245,6 +246,13 @@ class TypeRegistry:
             self._uint8 = t.id if t is not None else self._add("uint8", Kind.UINT, 1)
         return self._uint8
 
+    def empty_interface(self) -> int:
+        """Return the id of ``interface {}`` (DWARF's, else made: two words, an eface)."""
+        t = self.table.lookup("interface {}")
+        if t is not None and t.kind is Kind.EFACE:
+            return t.id
+        return self._add("interface {}", Kind.EFACE, 2 * self.ptr_size)
+
     def hchan_type(self) -> int:
         """Return the id of ``runtime.hchan``: DWARF's, else built from the runtime layout
         (UNKNOWN without either)."""
@@ -430,10 +438,14 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         bucket = t.name.replace("noalg.", "").startswith("map.bucket[")
         hchan = is_hchan_name(t.name)
         atomic_elem = _atomic_pointer_elem(reg.table, t)
+        boxed_any = _sync_entry_any(reg.table, t)
         for f in t.fields:
             ft = reg.table[f.type]
             if hchan and f.name == "buf":
                 one(f.offset, CHAN_BUF, tid)
+                continue
+            if boxed_any and f.name == "p":
+                one(f.offset, SLOT_PTR, reg.empty_interface())
                 continue
             if atomic_elem is not None and f.name == "v" and ft.kind is Kind.UNSAFE_PTR:
                 one(f.offset, SLOT_PTR, atomic_elem)
@@ -471,6 +483,18 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         out = cache[tid]
     cache[tid] = out
     return out
+
+
+def _sync_entry_any(table: TypeTable, t) -> bool:
+    """Return whether ``t`` is Go 1.19's ``sync.entry``, ``struct { p unsafe.Pointer }``,
+    whose ``p`` only ever holds a ``*interface{}`` (src/sync/map.go: "p points to the
+    interface{} value stored for the entry"; ``newEntry`` stores ``&i``, ``tryStore`` and
+    ``storeLocked`` a ``*any``, ``expunged`` is ``new(any)``). Later releases declare
+    ``p atomic.Pointer[any]`` (read as any ``sync/atomic.Pointer[T]``) or replace it."""
+    if t.name != "sync.entry" or len(t.fields) != 1:
+        return False
+    f = t.fields[0]
+    return f.name == "p" and f.offset == 0 and table[f.type].kind is Kind.UNSAFE_PTR
 
 
 def _atomic_pointer_elem(table: TypeTable, t) -> int | None:

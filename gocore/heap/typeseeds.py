@@ -28,6 +28,9 @@ header) holds. Some words there still name a type, because the runtime wrote the
   type SetFinalizer was called with, so the object at the record's offset (the start of
   its allocation, src/runtime/mfinal.go) is a T when its slot fits T as above.
 
+* a package variable the code stored a map in just after handing that map, with its type,
+  to a map runtime function or getting it from ``makemap`` (``mapflows.map_flows``): its
+  header, as for the map variables the map calls use (``allocsites.global_uses``);
 * a package variable whose address the code passes as the receiver of a pointer method
   ``(*T).M`` (``allocsites.addressed_receivers``) holds a T there, when the module's
   pointer mask over its words is T's GC mask: that memory is typed as a root, and what
@@ -47,6 +50,7 @@ import numpy as np
 from .allocsites import (addressed_receivers, closure_function, closure_sites, global_sites,
                          global_uses)
 from .chans import Channels
+from .mapflows import map_flows
 from ..errors import GoCoreError
 from .typeinfer import ClosureTypes
 from .roots import FRAME, GLOBAL, RootTable, finalizer_records, section_pointer_mask
@@ -497,8 +501,15 @@ class UntypedFacts:
 
     def _map_variables(self) -> None:
         """Follow the map headers package variables point at, typed by the map runtime
-        calls that use them (``allocsites.global_uses``)."""
-        uses = self._uses.maps
+        calls that use them (``allocsites.global_uses``) or that were handed the map just
+        before the code stored it there (``mapflows.map_flows``); two sources naming two
+        types leave the variable out."""
+        uses = dict(self._uses.maps)
+        wanted = set(self._slots.tolist())
+        for slot, t in map_flows(self.gp).items():
+            if slot in wanted and uses.setdefault(slot, t) != t:
+                uses[slot] = 0
+        uses = {k: v for k, v in uses.items() if v}
         if not uses:
             return
         slots = np.fromiter(uses.keys(), dtype=U64, count=len(uses))

@@ -645,6 +645,26 @@ def _call_kinds(gp: GoProcess) -> dict[int, tuple]:
     return kinds
 
 
+# Go 1.24+: sync.Map is ``struct { _ noCopy; m isync.HashTrieMap[any, any] }`` and each of
+# its methods ``return m.m.M(...)`` (src/sync/hashtriemap.go), inlined: the call left in the
+# code is the generic HashTrieMap method's, with ``&m.m`` (the sync.Map's own address: ``m``
+# is its first field, after the zero-size noCopy) as the receiver
+_HASH_TRIE_METHOD = "internal/sync.(*HashTrieMap["
+_SYNC_MAP_METHOD = re.compile(r"^sync\.\(\*Map\)\.(?P<M>\w+)$")
+
+
+def _inlined_sync_map(pt, pc: int) -> tuple[str, str, str] | None:
+    """Return ("recv", "*sync.Map", M) when the call at link-time ``pc`` lies, innermost,
+    in an inlined ``sync.(*Map).M`` (its pclntab inline tree), else None."""
+    f = pt.find_func(pc)
+    try:
+        chain = f.inline_chain(pc) if f is not None else []
+    except Error:
+        return None
+    m = _SYNC_MAP_METHOD.match(chain[0].name) if chain else None
+    return ("recv", "*sync.Map", m["M"]) if m is not None else None
+
+
 @once_per
 def addressed_receivers(gp: GoProcess) -> dict[int, tuple[str, str]]:
     """Return {run-time address v in data or bss: (``*pkg.T``, M)} for the package variables
@@ -653,12 +673,19 @@ def addressed_receivers(gp: GoProcess) -> dict[int, tuple[str, str]]:
     receiver is the first argument, src/cmd/compile/abi-internal.md), perhaps through
     register copies, in a straight line of the kinds ``_registers`` reads. The receiver
     points at a T: the memory at v holds one (a variable of type T, or a T field or element
-    of one at that address). A variable named by two receiver types is left out (one
+    of one at that address). From Go 1.24 a ``sync.Map``'s methods are inlined: a call of
+    a generic ``internal/sync.(*HashTrieMap[...]).M`` inside an inlined ``sync.(*Map).M``
+    (the inline tree at the call) takes the sync.Map's address (``_inlined_sync_map``).
+    A variable named by two receiver types is left out (one
     may be the first field of the other: which one is whole is not known here)."""
     tx = _text(gp)
     if tx is None:
         return {}
     kinds = {e: k for e, k in _call_kinds(gp).items() if k[0] == "recv"}
+    pt = gp.pclntab
+    for i, name in enumerate(pt.names):
+        if name.startswith(_HASH_TRIE_METHOD):
+            kinds[int(pt.entries[i])] = ("sync.Map",)
     if not kinds:
         return {}
     md, t, base = gp.moduledata, tx.t, tx.base
@@ -683,9 +710,14 @@ def addressed_receivers(gp: GoProcess) -> dict[int, tuple[str, str]]:
     q, v, c, ct = q[ok], v[ok], c[ok], tgt[nxt[ok]]
     found: dict[int, set] = {}
     for lea, var, call, callee in zip(q.tolist(), v.tolist(), c.tolist(), ct.tolist()):
+        kind = kinds[callee]
+        if kind[0] == "sync.Map":
+            kind = _inlined_sync_map(pt, tx.base + call)
+            if kind is None:
+                continue
         regs = _registers(tx, lea, call)
         if regs is not None and regs.get(AX) == ("lea", var):
-            found.setdefault(var, set()).add(kinds[callee][1:])
+            found.setdefault(var, set()).add(kind[1:])
     out = {k + tx.bias: min(s) for k, s in found.items()      # min: the same each run
            if len({r for r, _ in s}) == 1}
     log.debug("allocation sites: %d package variables typed as pointer-method receivers", len(out))

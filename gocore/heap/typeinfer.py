@@ -17,8 +17,9 @@ none reaches stays ``UNKNOWN`` (-1): we never guess.
     (only when it is one of ``makechan``'s shapes, ``gocore.heap.chans``) and the hchan its
     buffer ``[N]T`` from ``elemtype``, func values their closure context (``ClosureTypes``:
     DWARF's layout, a method value's receiver, or the function's name alone),
-    ``sync/atomic.Pointer[T]`` its ``*T`` and Go 1.19's ``sync.entry.p`` its boxed
-    ``interface{}``. Only pointers to an object's start are followed
+    ``sync/atomic.Pointer[T]`` its ``*T``, Go 1.19's ``sync.entry.p`` its boxed
+    ``interface{}`` and a Go 1.24+ ``internal/sync.indirect``'s children the entry or
+    indirect node their ``isEntry`` byte names. Only pointers to an object's start are followed
     (interior pointers say nothing certain about the object), except string bytes inside a
     16-byte tiny block.
 (c) What untyped memory states in the runtime's words, once (a) and (b) have spread
@@ -365,7 +366,10 @@ def _split_top(s: str) -> list[str]:
 # CHAN is a pointer to an hchan (a ``chan T`` value, ``*hchan``): the object is typed only when
 # it is an hchan as makechan made it (gocore/heap/chans.py); CHAN_BUF is ``hchan.buf``: the buffer
 # object, ``[N]T`` with T from the hchan's ``elemtype`` (target: the hchan type).
-SLOT_PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF = range(11)
+# TRIE_NODE is a child of Go 1.24+'s ``internal/sync.indirect[K,V]`` (a ``*node[K,V]``): an
+# ``entry[K,V]`` or an ``indirect[K,V]`` as its ``isEntry`` byte says (target: the indirect type).
+SLOT_PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF, \
+    TRIE_NODE = range(12)
 # slot kinds whose reading only assigns (it reads no type state between its assignments),
 # so a round may read them in chunks and assign afterwards
 _CHUNKED = frozenset({SLOT_PTR, SLICE, STRING})
@@ -439,6 +443,7 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         hchan = is_hchan_name(t.name)
         atomic_elem = _atomic_pointer_elem(reg.table, t)
         boxed_any = _sync_entry_any(reg.table, t)
+        trie_node = _trie_node(reg.table, t)
         for f in t.fields:
             ft = reg.table[f.type]
             if hchan and f.name == "buf":
@@ -466,9 +471,13 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
                     one(f.offset, HMAP_EXTRA, bt.elem)
             s = _slots(reg, f.type, cache)
             if len(s.off):
+                act, tgt = s.act, s.tgt
+                if trie_node is not None and f.name == "children":
+                    node = (act == SLOT_PTR) & (tgt == trie_node)
+                    act, tgt = np.where(node, TRIE_NODE, act).astype(np.int8), np.where(node, tid, tgt)
                 offs.append(s.off + f.offset)
-                acts.append(s.act)
-                tgts.append(s.tgt)
+                acts.append(act)
+                tgts.append(tgt.astype(np.int32))
     elif k is Kind.ARRAY and t.elem is not None and t.len:
         s = _slots(reg, t.elem, cache)
         n = t.len
@@ -483,6 +492,65 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         out = cache[tid]
     cache[tid] = out
     return out
+
+
+_TRIE_INDIRECT = "internal/sync.indirect["
+_TRIE_ENTRY = "internal/sync.entry["
+
+
+def _trie_node(table: TypeTable, t) -> int | None:
+    """Return the id of ``node[K,V]`` when ``t`` is Go 1.24+'s ``internal/sync.indirect[K,V]``
+    (src/internal/sync/hashtriemap.go), whose first field is the embedded ``node[K,V]``,
+    ``struct { isEntry bool }``, and whose ``children`` point at nodes; None otherwise."""
+    if not t.name.startswith(_TRIE_INDIRECT) or not t.fields:
+        return None
+    f = t.fields[0]
+    n = table[f.type]
+    if f.offset != 0 or f.name != "node" or not n.name.startswith("internal/sync.node[") \
+            or len(n.fields) != 1 or n.fields[0].name != "isEntry" or n.fields[0].offset != 0 \
+            or table[n.fields[0].type].kind is not Kind.BOOL:
+        return None
+    return f.type
+
+
+def _trie_entry(reg: TypeRegistry, indirect: int) -> int:
+    """Return the id of ``internal/sync.entry[K,V]`` for ``indirect[K,V]`` (UNKNOWN when
+    the program has no such descriptor or its first field is not the same ``node[K,V]``):
+    a node whose ``isEntry`` is true is one (``node.entry()`` casts it so)."""
+    cache = reg.__dict__.setdefault("_trie_entries", {})
+    got = cache.get(indirect)
+    if got is None:
+        t = reg.table[indirect]
+        name = _TRIE_ENTRY + t.name[len(_TRIE_INDIRECT):]
+        e = reg.table.lookup(name)
+        got = e.id if e is not None and e.kind is Kind.STRUCT and e.fields else _typelinked(reg, name)
+        e = reg.table[got] if got != UNKNOWN else None
+        if e is None or not e.fields or e.fields[0].offset != 0 or e.fields[0].type != t.fields[0].type:
+            got = UNKNOWN
+        cache[indirect] = got
+    return got
+
+
+def _typelinked(reg: TypeRegistry, qualified: str) -> int:
+    """Return the id of the one runtime type spelled ``qualified`` among the elements of the
+    typelinked pointer types ``*pkg.T`` (UNKNOWN: none, or several)."""
+    rts = reg.rts
+    names = reg.__dict__.get("_typelink_names")
+    if names is None:
+        try:
+            addrs = rts.typelink_addresses()
+        except GoCoreError as e:
+            log.warning("typelinks: %s", e)
+            addrs = []
+        names = reg.__dict__.setdefault("_typelink_names", _TypelinkNames(rts, addrs))
+    got = []
+    head = qualified.split("[", 1)[0]          # the package's dot, not one in type arguments
+    for a in names.pointers_to(qualified[head.rfind(".") + 1:]):
+        rt = rts.try_get(a)
+        e = rts.try_get(rt.elem) if rt is not None and rt.kind == POINTER and rt.elem else None
+        if e is not None and rts.qualified_name(e) == qualified:
+            got.append(e.addr)
+    return reg.of_rtype(got[0]) if len(got) == 1 else UNKNOWN
 
 
 def _sync_entry_any(table: TypeTable, t) -> bool:
@@ -780,6 +848,18 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
             objs = find(np.where(ok, w, 0))
             good = chans.check(heap, objs).ok
             put(objs[good], tgt[good])
+        elif act == TRIE_NODE:
+            objs = find(np.where(ok, w, 0))
+            types = np.full(len(objs), UNKNOWN, dtype=np.int32)
+            hit = np.flatnonzero(objs >= 0)
+            if len(hit):
+                first, fok = read(base(objs[hit]))
+                flag = np.where(fok, first & np.uint64(0xFF), np.uint64(2))  # isEntry (little-endian)
+                ut, inv = np.unique(tgt[hit], return_inverse=True)      # per indirect type
+                entry = np.array([_trie_entry(reg, int(x)) for x in ut], dtype=np.int32)
+                entry = entry[np.asarray(inv).ravel()]
+                types[hit] = np.where(flag == 1, entry, np.where(flag == 0, tgt[hit], UNKNOWN))
+            put(objs, _types_for(reg, objs, types, size, data_off, sized=False))
         elif act == CHAN_BUF:
             hobj = find(where - np.uint64(chans.off["buf"]))
             got = chans.check(heap, hobj)

@@ -15,8 +15,9 @@ stripped build must count them as the program printed them, and the DWARF build'
 typed as if stripped must name no object otherwise than DWARF does.
 
 Versions: 1.19 (Debian's 1.19.8), 1.22.10 and 1.27.3; amd64 code only. From Go 1.24 the
-``sync.Map`` methods are inlined wrappers of generic ``internal/sync.HashTrieMap`` methods,
-which take the map's address after a dictionary: the Tags are then not counted here.
+``sync.Map`` methods are inlined wrappers of generic ``internal/sync.HashTrieMap`` methods
+(the inline tree at the call names the wrapper), and the map's trie nodes are entries or
+indirect nodes as their ``isEntry`` byte says.
 """
 
 from __future__ import annotations
@@ -45,24 +46,19 @@ def _registrykeeper(version: str, stripped: bool, tmp_path_factory):
 
 
 def _expected(gp, manifest) -> dict[str, int]:
-    """Return the counts the stripped build must reach: all the program printed, but the
-    Tags from Go 1.24 (behind a sync.Map whose methods are inlined generic calls)."""
-    want = dict(manifest["counts"])
-    if gp.go_release >= (1, 24):
-        del want["main.Tag"]
-    return want
+    """Return the counts the stripped build must reach: all the program printed."""
+    return dict(manifest["counts"])
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_kept_values_counted_as_the_program_printed(version, tmp_path_factory):
     """The stripped build types every value the program keeps behind the registry, the
-    sync.Map (before Go 1.24) and the map literal, and no more of them than it keeps."""
+    sync.Map and the map literal, and no more of them than it keeps."""
     gs, manifest = _registrykeeper(version, True, tmp_path_factory)
     assert gs.dwarf is None
     got = type_counts(gs.heap_index())
     for t, n in _expected(gs, manifest).items():
         assert got[t] == n, (t, got[t], n)
-    assert got["main.Tag"] <= manifest["counts"]["main.Tag"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -589,10 +589,7 @@ def global_uses(gp: GoProcess, slots: np.ndarray) -> GlobalUses:
     kinds = _call_kinds(gp)
     if not kinds:
         return empty
-    calls = np.flatnonzero(t[:max(len(t) - 5, 0)] == 0xE8)
-    tgt = base + calls + 5 + tx.int32_at(calls + 1)
-    keep = np.isin(tgt, np.fromiter(kinds, dtype=np.int64, count=len(kinds)))
-    calls, tgt = calls[keep], tgt[keep]
+    calls, tgt = _calls_of(tx, kinds)
     want = np.unique(np.asarray(slots, dtype=np.int64) - tx.bias)
     # MOVQ v(SB), R: REX.W 8B, ModRM 00 rrr 101 (R is then copied into AX or BX, or is one)
     q = np.flatnonzero((t[1:len(t) - 6] == 0x8B) & ((t[2:len(t) - 5] & 0xC7) == 0x05)
@@ -665,10 +662,21 @@ def _inlined_sync_map(pt, pc: int) -> tuple[str, str, str] | None:
     return ("recv", "*sync.Map", m["M"]) if m is not None else None
 
 
-@once_per
-def addressed_receivers(gp: GoProcess) -> dict[int, tuple[str, str]]:
+def _calls_of(tx: _Text, entries) -> tuple[np.ndarray, np.ndarray]:
+    """Return (text offsets, link-time targets) of the direct calls of the functions whose
+    entries are ``entries`` (from ``entry_calls``, by position)."""
+    calls, tgt = tx.entry_calls
+    keep = np.isin(tgt, np.fromiter(entries, dtype=np.int64, count=len(entries)))
+    return calls[keep], tgt[keep]
+
+
+MAX_VARIABLE = 1 << 16   # bytes from a receiver's address to an untyped root word it may hold
+
+
+def addressed_receivers(gp: GoProcess, slots: np.ndarray) -> dict[int, tuple[str, str]]:
     """Return {run-time address v in data or bss: (``*pkg.T``, M)} for the package variables
-    whose address the code passes as the receiver of a direct call of ``pkg.(*T).M``:
+    that may hold one of the words ``slots`` (run-time addresses; within 64 KiB after v)
+    and whose address the code passes as the receiver of a direct call of ``pkg.(*T).M``:
     ``LEAQ v(SB), R`` (REX.W 8D, ModRM 00 rrr 101) reaching the call with v in AX (the
     receiver is the first argument, src/cmd/compile/abi-internal.md), perhaps through
     register copies, in a straight line of the kinds ``_registers`` reads. The receiver
@@ -689,11 +697,9 @@ def addressed_receivers(gp: GoProcess) -> dict[int, tuple[str, str]]:
     if not kinds:
         return {}
     md, t, base = gp.moduledata, tx.t, tx.base
-    calls = np.flatnonzero(t[:max(len(t) - 5, 0)] == 0xE8)
-    tgt = base + calls + 5 + tx.int32_at(calls + 1)
-    keep = np.isin(tgt, np.fromiter(kinds, dtype=np.int64, count=len(kinds)))
-    calls, tgt = calls[keep], tgt[keep]
-    if not len(calls):
+    calls, tgt = _calls_of(tx, kinds)
+    want = np.unique(np.asarray(slots, dtype=np.int64) - tx.bias)
+    if not len(calls) or not len(want):
         return {}
     q = np.flatnonzero((t[1:len(t) - 6] == 0x8D) & ((t[2:len(t) - 5] & 0xC7) == 0x05)
                        & ((t[:len(t) - 7] == 0x48) | (t[:len(t) - 7] == 0x4C)))
@@ -701,6 +707,9 @@ def addressed_receivers(gp: GoProcess) -> dict[int, tuple[str, str]]:
     inside = np.zeros(len(v), dtype=bool)
     for lo, hi in ((int(md.data), int(md.edata)), (int(md.bss), int(md.ebss))):
         inside |= (v >= lo) & (v < hi)
+    # only variables that may hold one of ``slots``: an untyped root word in [v, v+64 KiB)
+    j = np.searchsorted(want, v)
+    inside &= (j < len(want)) & (want[np.minimum(j, len(want) - 1)] < v + MAX_VARIABLE)
     q, v = q[inside], v[inside]
     nxt = np.searchsorted(calls, q + 7)
     ok = nxt < len(calls)

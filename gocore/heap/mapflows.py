@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..memo import once_per
 from .allocsites import MAX_TO_STORE, _call_kinds, _isa, _text
 
 if TYPE_CHECKING:
@@ -56,16 +55,16 @@ _MAKEMAP = re.compile(r"^runtime\.makemap(64)?$")
 _SETUP = (b"\x48\x8d\x05", b"\x48\x8b\x5c\x24", b"\x48\x8b\x9c\x24")
 
 
-@once_per
-def map_flows(gp: GoProcess) -> dict[int, int]:
+def map_flows(gp: GoProcess, slots: np.ndarray) -> dict[int, int]:
     """Return {run-time address of a data or bss word: run-time address of a map type
-    descriptor} for the package variables stored, as the module doc says, from a map a
-    map runtime function was just handed with that type; a word stored two types is left
-    out. Empty when the text is unreadable or not amd64."""
+    descriptor} for the words among ``slots`` (run-time addresses) that the code stores,
+    as the module doc says, from a map a map runtime function was just handed with that
+    type; a word stored two types is left out. Empty when the text is unreadable or not
+    amd64."""
     tx = _text(gp)
-    if tx is None:
+    if tx is None or not len(slots):
         return {}
-    pt, md, t, base = gp.pclntab, gp.moduledata, tx.t, tx.base
+    pt, t, base = gp.pclntab, tx.t, tx.base
     kinds = _call_kinds(gp)
     maps = {e for e, k in kinds.items() if k[0] == "map"}
     makemap = {int(pt.entries[i]) for i, n in enumerate(pt.names) if _MAKEMAP.match(n)}
@@ -75,9 +74,7 @@ def map_flows(gp: GoProcess) -> dict[int, int]:
     q = np.flatnonzero((t[1:len(t) - 6] == 0x89) & ((t[2:len(t) - 5] & 0xC7) == 0x05)
                        & ((t[:len(t) - 7] == 0x48) | (t[:len(t) - 7] == 0x4C)))
     v = base + q + 7 + tx.int32_at(q + 3)
-    inside = np.zeros(len(v), dtype=bool)
-    for lo, hi in ((int(md.data), int(md.edata)), (int(md.bss), int(md.ebss))):
-        inside |= (v >= lo) & (v < hi) & (v % 8 == 0)
+    inside = np.isin(v, np.asarray(slots, dtype=np.int64) - tx.bias)
     q, v = q[inside], v[inside]
     calls, targets = tx.entry_calls
     prev = np.searchsorted(calls, q) - 1
@@ -161,9 +158,10 @@ def _line(tx: _Text, i: int, end: int, regs: dict, slots: dict) -> tuple[dict, d
     from .funcresults import _Insn
     regs, slots = dict(regs), dict(slots)
     at, jumps = i, 0
+    code = _isa().cs.disasm(tx.raw[at:min(end + 15, len(tx.raw))], tx.base + at)
     while at < end:
-        raw = next(_isa().cs.disasm(tx.raw[at:at + 15], tx.base + at), None)
-        if raw is None:
+        raw = next(code, None)
+        if raw is None or raw.address != tx.base + at:
             return None
         at += raw.size
         ins = _Insn(raw)
@@ -172,6 +170,7 @@ def _line(tx: _Text, i: int, end: int, regs: dict, slots: dict) -> tuple[dict, d
             continue
         if k == "jmp" and at <= ins.target - tx.base <= end and jumps < MAX_JUMPS:
             at, jumps = ins.target - tx.base, jumps + 1     # a forward jump: one path
+            code = _isa().cs.disasm(tx.raw[at:min(end + 15, len(tx.raw))], tx.base + at)
             continue
         if k == "call" and ins.target in tx.barriers:
             continue

@@ -505,9 +505,8 @@ class UntypedFacts:
         before the code stored it there (``mapflows.map_flows``); two sources naming two
         types leave the variable out."""
         uses = dict(self._uses.maps)
-        wanted = set(self._slots.tolist())
-        for slot, t in map_flows(self.gp).items():
-            if slot in wanted and uses.setdefault(slot, t) != t:
+        for slot, t in map_flows(self.gp, self._slots).items():
+            if uses.setdefault(slot, t) != t:
                 uses[slot] = 0
         uses = {k: v for k, v in uses.items() if v}
         if not uses:
@@ -530,7 +529,7 @@ class UntypedFacts:
         the receiver of a ``(*T).M`` call (``allocsites.addressed_receivers``), when the
         module's pointer mask over those words is T's own GC mask (the linker wrote the
         mask from the variable's type): what T's pointers reach then spreads from there."""
-        found = addressed_receivers(self.gp)
+        found = addressed_receivers(self.gp, self._slots)
         if not found:
             return
         gp, rts, reg = self.gp, self.reg.rts, self.reg

@@ -18,7 +18,8 @@ or ``LEAQ type(SB), AX; CALL runtime.makemap(SB); MOVQ AX, v(SB)``. The word ``v
 map of that type (``map_flows``). The line is decoded by capstone as
 ``gocore.heap.funcresults`` decodes a function (its ``_Insn``): from a load of BX or the type's
 LEAQ shortly before the map call to the store, the map call the last call before the store,
-other calls only the write barrier's (which keeps every register and writes no stack slot);
+other calls only the write barrier's (which keeps every register and writes no stack slot)
+and Duff's devices' (which write only through DI, the element's address in the map);
 conditional jumps fall through and forward jumps (to the store's side of a write barrier
 test) are followed: one path, along which the stored value is a map of that type, which
 is then the variable's static type.
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AX, BX, SP, BP = 0, 3, 4, 5
+AX, BX, SP, BP, SI, DI = 0, 3, 4, 5, 6, 7
 MAX_SETUP = 64          # bytes from the map call's first argument load to the call, at most
 MAX_JUMPS = 4           # forward jumps followed on the way to the store, at most
 _MAKEMAP = re.compile(r"^runtime\.makemap(64)?$")
@@ -82,10 +83,15 @@ def map_flows(gp: GoProcess, slots: np.ndarray) -> dict[int, int]:
     q, v, prev = q[ok], v[ok], prev[ok]
     c, ct = calls[prev], targets[prev]
     ok = (q - c <= MAX_TO_STORE) & np.isin(ct, np.fromiter(maps | makemap, dtype=np.int64))
+    duff = []                # Duff's devices: calls land inside them, not at their entry
+    for name in ("runtime.duffcopy", "runtime.duffzero"):
+        f = pt.lookup(name)
+        if f is not None:
+            duff.append((f.entry, f.end))
     found: dict[int, set[int]] = {}
     for store, var, call, callee in zip(q[ok].tolist(), v[ok].tolist(), c[ok].tolist(),
                                         ct[ok].tolist()):
-        typ = _stored_map(tx, gp, store, call, callee in makemap)
+        typ = _stored_map(tx, gp, store, call, callee in makemap, duff)
         if typ is not None:
             found.setdefault(var, set()).add(typ)
     out = {k + tx.bias: next(iter(s)) + tx.bias for k, s in found.items() if len(s) == 1}
@@ -93,12 +99,13 @@ def map_flows(gp: GoProcess, slots: np.ndarray) -> dict[int, int]:
     return out
 
 
-def _stored_map(tx: _Text, gp: GoProcess, store: int, call: int, makemap: bool) -> int | None:
+def _stored_map(tx: _Text, gp: GoProcess, store: int, call: int, makemap: bool,
+                duff: list[tuple[int, int]]) -> int | None:
     """Return the link-time map type descriptor of the map the ``MOVQ R, v(SB)`` at text
     offset ``store`` stores, when the line from the argument setup of the map call at
     ``call`` shows it (None otherwise)."""
     for start in _setup_starts(tx, call):
-        got = _line(tx, start, call, {}, {})
+        got = _line(tx, start, call, {}, {}, duff)
         if got is None:
             continue
         regs, slots = got
@@ -114,7 +121,7 @@ def _stored_map(tx: _Text, gp: GoProcess, store: int, call: int, makemap: bool) 
             slots = _after_call(gp, tx, call, slots)
             slots[m[1]] = ("map", t[1])
             regs = {AX: ("safe",)}          # the element's address in the map's storage
-        got = _line(tx, call + 5, store, regs, slots)
+        got = _line(tx, call + 5, store, regs, slots, duff)
         if got is None:
             return None
         ins = next(_isa().cs.disasm(tx.raw[store:store + 15], tx.base + store), None)
@@ -150,7 +157,8 @@ def _after_call(gp: GoProcess, tx: _Text, call: int, slots: dict) -> dict:
     return {o: v for o, v in slots.items() if o >= args}
 
 
-def _line(tx: _Text, i: int, end: int, regs: dict, slots: dict) -> tuple[dict, dict] | None:
+def _line(tx: _Text, i: int, end: int, regs: dict, slots: dict,
+          duff: list[tuple[int, int]]) -> tuple[dict, dict] | None:
     """Follow the straight line from text offset ``i`` to ``end`` (exclusive) and return
     (registers, slots) as the module doc says, or None when it is not such a line.
     Register values: ``("lea", a)``, ``("slot", off)`` (what slot ``off`` held, unknown),
@@ -173,6 +181,15 @@ def _line(tx: _Text, i: int, end: int, regs: dict, slots: dict) -> tuple[dict, d
             code = _isa().cs.disasm(tx.raw[at:min(end + 15, len(tx.raw))], tx.base + at)
             continue
         if k == "call" and ins.target in tx.barriers:
+            continue
+        if k == "call" and any(lo <= ins.target < hi for lo, hi in duff):
+            # duffcopy / duffzero (src/runtime/duff_amd64.s): write [DI...) and advance DI
+            # and SI, nothing else; a copy into the map's storage leaves the frame as it is
+            if regs.get(DI) != ("safe",):
+                slots.clear()
+                regs = {r: x for r, x in regs.items() if x[0] != "slot"}
+            regs.pop(DI, None)
+            regs.pop(SI, None)
             continue
         if k not in ("line", "set", "copy", "load", "spill", "regs") or ins.sp_write:
             return None

@@ -371,6 +371,10 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
     calls = tx.entry_calls[0]
     prev = np.searchsorted(calls, stores) - 1
     near = (prev >= 0) & (stores - calls[np.maximum(prev, 0)] <= MAX_TO_STORE)
+    # or an allocation call shortly after it: a rotated loop whose allocation's line jumps
+    # back to the store (Go 1.27's ``for ... { v = &T{Next: v} }``)
+    nxt = np.minimum(np.searchsorted(tx.calls, stores), len(tx.calls) - 1)
+    near |= (tx.calls[nxt] > stores) & (tx.calls[nxt] - stores <= MAX_TO_STORE)
     lea = (op == 0x8D) & ~two
     leas, leaed = q[lea] - 2, target[lea]
     to_di = (t[leas] == 0x48) & (t[q[lea]] == 0x3D)
@@ -404,6 +408,8 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
         if v in bad:
             continue
         typ = _stored_allocation(tx, p, results)
+        if typ is None:
+            typ = _allocation_jumping_to(tx, p)
         ts = typ_of.setdefault(v, set())
         ts.add(typ)
         if typ is None or len(ts) > 1:
@@ -434,6 +440,64 @@ def _stored_allocation(tx: _Text, store: int, results: Results) -> int | None:
             return results.result_type(target)
         end = call
     return None
+
+
+MAX_PATH = 64        # instructions followed from an allocation call to a store, at most
+MAX_PATH_JUMPS = 4   # unconditional jumps followed on that path, at most
+
+
+def _allocation_jumping_to(tx: _Text, store: int) -> int | None:
+    """Return the descriptor of the allocation call (within ``MAX_TO_STORE`` bytes of the
+    ``MOVQ AX, v(SB)`` at text offset ``store``, either side, nearest first) whose line
+    reaches the store with AX unchanged, direct jumps followed (``_path_keeps_ax``); None
+    when none does. A rotated loop puts the store before the allocation and jumps back."""
+    calls = tx.calls
+    lo, hi = np.searchsorted(calls, [store - MAX_TO_STORE, store + MAX_TO_STORE])
+    near = sorted(calls[lo:hi].tolist(), key=lambda c: abs(c - store))
+    for c in near:
+        if _path_keeps_ax(tx, c + 5, store):
+            return tx.type_argument(c)
+    return None
+
+
+def _path_keeps_ax(tx: _Text, i: int, end: int) -> bool:
+    """Return whether the path from text offset ``i`` arrives at ``end`` with AX unwritten:
+    instructions of ``_Isa.line_kinds``, no-ops, the write barrier's calls and conditional
+    jumps (falling through) as ``_registers`` reads them, and direct unconditional jumps
+    followed (at most ``MAX_PATH_JUMPS``, ``MAX_PATH`` instructions in all)."""
+    k = _isa()
+    gpr = k.gpr
+    at, jumps, n = i, 0, 0
+    while n < MAX_PATH and 0 <= at < len(tx.raw) - 16:
+        if at == end:
+            return True
+        ins = next(_decode(tx, at, at + 1), None)
+        if ins is None:
+            return False
+        n += 1
+        at += ins.size
+        kind = ins.id
+        if kind in k.line_kinds:
+            if AX in {gpr[r] for r in ins.regs_access()[1] if r in gpr}:
+                return False
+        elif kind == k.CALL:
+            if _call_target(ins) not in tx.barriers:
+                return False
+        elif kind == k.JMP:
+            t = _call_target_jmp(ins)
+            if t is None or jumps >= MAX_PATH_JUMPS:
+                return False
+            at, jumps = t - tx.base, jumps + 1
+        elif kind != k.NOP and not ins.group(k.GRP_JUMP):
+            return False
+    return False
+
+
+def _call_target_jmp(ins: capstone.CsInsn) -> int | None:
+    """Return the link-time target of a direct jump (None: an indirect one)."""
+    k = _isa()
+    op = ins.operands[0] if ins.operands else None
+    return op.imm if op is not None and op.type == k.OP_IMM else None
 
 
 def _barrier_slot(tx: _Text, p: int) -> bool:

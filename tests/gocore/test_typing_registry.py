@@ -7,10 +7,13 @@ method ``(*Registry).Add`` (``allocsites.addressed_receivers``: the memory there
 Registry), a ``sync.Map`` variable (``(*sync.Map).Store`` takes its address; Go 1.19's
 ``sync.entry.p`` points at a boxed ``interface{}``), and a map filled by a composite
 literal in ``init`` and stored into a struct field, the map runtime calls having been
-handed that map with its type just before (``mapflows.map_flows``).
+handed that map with its type just before (``mapflows.map_flows``), and a list grown by
+``chain = &Link{Next: chain}`` in a loop, whose store Go 1.27 lays out before the
+allocation, the allocation's line jumping back to it (``allocsites.global_sites``).
 
 Truth is the program's own counts of what it keeps (``main.Item`` behind the registry,
-``main.Tag`` behind the sync.Map, ``main.Row`` behind the map) and the DWARF build: the
+``main.Tag`` behind the sync.Map, ``main.Row`` behind the map, ``main.Link`` behind the list)
+and the DWARF build: the
 stripped build must count them as the program printed them, and the DWARF build's dump
 typed as if stripped must name no object otherwise than DWARF does.
 

@@ -531,18 +531,26 @@ def _trie_entry(reg: TypeRegistry, indirect: int) -> int:
     return got
 
 
+def _typelink_names(reg: TypeRegistry) -> "_TypelinkNames":
+    """Return the typelinked descriptors' names of ``reg``'s module, read once per registry
+    (every ``ClosureTypes`` over it shares them: 128 bytes per typelinked type)."""
+    names = reg.__dict__.get("_typelink_names")
+    if names is None:
+        rts = reg.rts
+        try:
+            addrs = rts.typelink_addresses()
+        except GoCoreError as e:     # unreadable typelinks: nothing is found by name, once
+            log.warning("typelinks: %s", e)
+            addrs = []
+        names = reg.__dict__.setdefault("_typelink_names", _TypelinkNames(rts, addrs))
+    return names
+
+
 def _typelinked(reg: TypeRegistry, qualified: str) -> int:
     """Return the id of the one runtime type spelled ``qualified`` among the elements of the
     typelinked pointer types ``*pkg.T`` (UNKNOWN: none, or several)."""
     rts = reg.rts
-    names = reg.__dict__.get("_typelink_names")
-    if names is None:
-        try:
-            addrs = rts.typelink_addresses()
-        except GoCoreError as e:
-            log.warning("typelinks: %s", e)
-            addrs = []
-        names = reg.__dict__.setdefault("_typelink_names", _TypelinkNames(rts, addrs))
+    names = _typelink_names(reg)
     got = []
     head = qualified.split("[", 1)[0]          # the package's dot, not one in type arguments
     for a in names.pointers_to(qualified[head.rfind(".") + 1:]):
@@ -1639,13 +1647,7 @@ class ClosureTypes:
 
     def _typelink_names(self) -> "_TypelinkNames":
         if self._by_name is None:
-            rts = self.reg.rts
-            try:
-                addrs = rts.typelink_addresses()
-            except GoCoreError as e:     # unreadable typelinks: no receiver is found, once
-                log.warning("typelinks: %s", e)
-                addrs = []
-            self._by_name = _TypelinkNames(rts, addrs)
+            self._by_name = _typelink_names(self.reg)
         return self._by_name
 
     def _name_only(self, name: str) -> int:

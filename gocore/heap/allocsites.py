@@ -371,6 +371,10 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
     calls = tx.entry_calls[0]
     prev = np.searchsorted(calls, stores) - 1
     near = (prev >= 0) & (stores - calls[np.maximum(prev, 0)] <= MAX_TO_STORE)
+    # or an allocation call shortly after it: a rotated loop whose allocation's line jumps
+    # back to the store (Go 1.27's ``for ... { v = &T{Next: v} }``)
+    nxt = np.minimum(np.searchsorted(tx.calls, stores), len(tx.calls) - 1)
+    near |= (tx.calls[nxt] > stores) & (tx.calls[nxt] - stores <= MAX_TO_STORE)
     lea = (op == 0x8D) & ~two
     leas, leaed = q[lea] - 2, target[lea]
     to_di = (t[leas] == 0x48) & (t[q[lea]] == 0x3D)
@@ -404,6 +408,8 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
         if v in bad:
             continue
         typ = _stored_allocation(tx, p, results)
+        if typ is None:
+            typ = _allocation_jumping_to(tx, p)
         ts = typ_of.setdefault(v, set())
         ts.add(typ)
         if typ is None or len(ts) > 1:
@@ -434,6 +440,64 @@ def _stored_allocation(tx: _Text, store: int, results: Results) -> int | None:
             return results.result_type(target)
         end = call
     return None
+
+
+MAX_PATH = 64        # instructions followed from an allocation call to a store, at most
+MAX_PATH_JUMPS = 4   # unconditional jumps followed on that path, at most
+
+
+def _allocation_jumping_to(tx: _Text, store: int) -> int | None:
+    """Return the descriptor of the allocation call (within ``MAX_TO_STORE`` bytes of the
+    ``MOVQ AX, v(SB)`` at text offset ``store``, either side, nearest first) whose line
+    reaches the store with AX unchanged, direct jumps followed (``_path_keeps_ax``); None
+    when none does. A rotated loop puts the store before the allocation and jumps back."""
+    calls = tx.calls
+    lo, hi = np.searchsorted(calls, [store - MAX_TO_STORE, store + MAX_TO_STORE])
+    near = sorted(calls[lo:hi].tolist(), key=lambda c: abs(c - store))
+    for c in near:
+        if _path_keeps_ax(tx, c + 5, store):
+            return tx.type_argument(c)
+    return None
+
+
+def _path_keeps_ax(tx: _Text, i: int, end: int) -> bool:
+    """Return whether the path from text offset ``i`` arrives at ``end`` with AX unwritten:
+    instructions of ``_Isa.line_kinds``, no-ops, the write barrier's calls and conditional
+    jumps (falling through) as ``_registers`` reads them, and direct unconditional jumps
+    followed (at most ``MAX_PATH_JUMPS``, ``MAX_PATH`` instructions in all)."""
+    k = _isa()
+    gpr = k.gpr
+    at, jumps, n = i, 0, 0
+    while n < MAX_PATH and 0 <= at < len(tx.raw) - 16:
+        if at == end:
+            return True
+        ins = next(_decode(tx, at, at + 1), None)
+        if ins is None:
+            return False
+        n += 1
+        at += ins.size
+        kind = ins.id
+        if kind in k.line_kinds:
+            if AX in {gpr[r] for r in ins.regs_access()[1] if r in gpr}:
+                return False
+        elif kind == k.CALL:
+            if _call_target(ins) not in tx.barriers:
+                return False
+        elif kind == k.JMP:
+            t = _call_target_jmp(ins)
+            if t is None or jumps >= MAX_PATH_JUMPS:
+                return False
+            at, jumps = t - tx.base, jumps + 1
+        elif kind != k.NOP and not ins.group(k.GRP_JUMP):
+            return False
+    return False
+
+
+def _call_target_jmp(ins: capstone.CsInsn) -> int | None:
+    """Return the link-time target of a direct jump (None: an indirect one)."""
+    k = _isa()
+    op = ins.operands[0] if ins.operands else None
+    return op.imm if op is not None and op.type == k.OP_IMM else None
 
 
 def _barrier_slot(tx: _Text, p: int) -> bool:
@@ -585,21 +649,11 @@ def global_uses(gp: GoProcess, slots: np.ndarray) -> GlobalUses:
     tx = _text(gp)
     if tx is None or not len(slots):
         return empty
-    pt, t, base = gp.pclntab, tx.t, tx.base
-    kinds: dict[int, tuple] = {}
-    for i, name in enumerate(pt.names):
-        if _MAP_FUNCS.match(name):
-            kinds[int(pt.entries[i])] = ("map",)
-        elif not name.endswith("-fm"):
-            m = _POINTER_METHOD.match(name)
-            if m is not None:
-                kinds[int(pt.entries[i])] = ("recv", f"*{m['pkg']}.{m['T']}", m["M"])
+    t, base = tx.t, tx.base
+    kinds = _call_kinds(gp)
     if not kinds:
         return empty
-    calls = np.flatnonzero(t[:max(len(t) - 5, 0)] == 0xE8)
-    tgt = base + calls + 5 + tx.int32_at(calls + 1)
-    keep = np.isin(tgt, np.fromiter(kinds, dtype=np.int64, count=len(kinds)))
-    calls, tgt = calls[keep], tgt[keep]
+    calls, tgt = _calls_of(tx, kinds)
     want = np.unique(np.asarray(slots, dtype=np.int64) - tx.bias)
     # MOVQ v(SB), R: REX.W 8B, ModRM 00 rrr 101 (R is then copied into AX or BX, or is one)
     q = np.flatnonzero((t[1:len(t) - 6] == 0x8B) & ((t[2:len(t) - 5] & 0xC7) == 0x05)
@@ -633,4 +687,111 @@ def global_uses(gp: GoProcess, slots: np.ndarray) -> GlobalUses:
                       if len({r for r, _ in s}) == 1 and k not in both})
     log.debug("allocation sites: %d map and %d pointer variables typed by their uses",
               len(out.maps), len(out.receivers))
+    return out
+
+
+@once_per
+def _call_kinds(gp: GoProcess) -> dict[int, tuple]:
+    """Return {link-time entry: ("map",) | ("recv", "*pkg.T", M)} of the map runtime
+    functions and the pointer methods ``pkg.(*T).M`` (method value wrappers aside)."""
+    pt = gp.pclntab
+    kinds: dict[int, tuple] = {}
+    for i, name in enumerate(pt.names):
+        if _MAP_FUNCS.match(name):
+            kinds[int(pt.entries[i])] = ("map",)
+        elif not name.endswith("-fm"):
+            m = _POINTER_METHOD.match(name)
+            if m is not None:
+                kinds[int(pt.entries[i])] = ("recv", f"*{m['pkg']}.{m['T']}", m["M"])
+    return kinds
+
+
+# Go 1.24+: sync.Map is ``struct { _ noCopy; m isync.HashTrieMap[any, any] }`` and each of
+# its methods ``return m.m.M(...)`` (src/sync/hashtriemap.go), inlined: the call left in the
+# code is the generic HashTrieMap method's, with ``&m.m`` (the sync.Map's own address: ``m``
+# is its first field, after the zero-size noCopy) as the receiver
+_HASH_TRIE_METHOD = "internal/sync.(*HashTrieMap["
+_SYNC_MAP_METHOD = re.compile(r"^sync\.\(\*Map\)\.(?P<M>\w+)$")
+
+
+def _inlined_sync_map(pt, pc: int) -> tuple[str, str, str] | None:
+    """Return ("recv", "*sync.Map", M) when the call at link-time ``pc`` lies, innermost,
+    in an inlined ``sync.(*Map).M`` (its pclntab inline tree), else None."""
+    f = pt.find_func(pc)
+    try:
+        chain = f.inline_chain(pc) if f is not None else []
+    except Error:
+        return None
+    m = _SYNC_MAP_METHOD.match(chain[0].name) if chain else None
+    return ("recv", "*sync.Map", m["M"]) if m is not None else None
+
+
+def _calls_of(tx: _Text, entries) -> tuple[np.ndarray, np.ndarray]:
+    """Return (text offsets, link-time targets) of the direct calls of the functions whose
+    entries are ``entries`` (from ``entry_calls``, by position)."""
+    calls, tgt = tx.entry_calls
+    keep = np.isin(tgt, np.fromiter(entries, dtype=np.int64, count=len(entries)))
+    return calls[keep], tgt[keep]
+
+
+MAX_VARIABLE = 1 << 16   # bytes from a receiver's address to an untyped root word it may hold
+
+
+def addressed_receivers(gp: GoProcess, slots: np.ndarray) -> dict[int, tuple[str, str]]:
+    """Return {run-time address v in data or bss: (``*pkg.T``, M)} for the package variables
+    that may hold one of the words ``slots`` (run-time addresses; within 64 KiB after v)
+    and whose address the code passes as the receiver of a direct call of ``pkg.(*T).M``:
+    ``LEAQ v(SB), R`` (REX.W 8D, ModRM 00 rrr 101) reaching the call with v in AX (the
+    receiver is the first argument, src/cmd/compile/abi-internal.md), perhaps through
+    register copies, in a straight line of the kinds ``_registers`` reads. The receiver
+    points at a T: the memory at v holds one (a variable of type T, or a T field or element
+    of one at that address). From Go 1.24 a ``sync.Map``'s methods are inlined: a call of
+    a generic ``internal/sync.(*HashTrieMap[...]).M`` inside an inlined ``sync.(*Map).M``
+    (the inline tree at the call) takes the sync.Map's address (``_inlined_sync_map``).
+    A variable named by two receiver types is left out (one
+    may be the first field of the other: which one is whole is not known here)."""
+    tx = _text(gp)
+    if tx is None:
+        return {}
+    kinds = {e: k for e, k in _call_kinds(gp).items() if k[0] == "recv"}
+    pt = gp.pclntab
+    for i, name in enumerate(pt.names):
+        if name.startswith(_HASH_TRIE_METHOD):
+            kinds[int(pt.entries[i])] = ("sync.Map",)
+    if not kinds:
+        return {}
+    md, t, base = gp.moduledata, tx.t, tx.base
+    calls, tgt = _calls_of(tx, kinds)
+    want = np.unique(np.asarray(slots, dtype=np.int64) - tx.bias)
+    if not len(calls) or not len(want):
+        return {}
+    q = np.flatnonzero((t[1:len(t) - 6] == 0x8D) & ((t[2:len(t) - 5] & 0xC7) == 0x05)
+                       & ((t[:len(t) - 7] == 0x48) | (t[:len(t) - 7] == 0x4C)))
+    v = base + q + 7 + tx.int32_at(q + 3)
+    inside = np.zeros(len(v), dtype=bool)
+    for lo, hi in ((int(md.data), int(md.edata)), (int(md.bss), int(md.ebss))):
+        inside |= (v >= lo) & (v < hi)
+    # only variables that may hold one of ``slots``: an untyped root word in [v, v+64 KiB)
+    j = np.searchsorted(want, v)
+    inside &= (j < len(want)) & (want[np.minimum(j, len(want) - 1)] < v + MAX_VARIABLE)
+    q, v = q[inside], v[inside]
+    nxt = np.searchsorted(calls, q + 7)
+    ok = nxt < len(calls)
+    q, v, nxt = q[ok], v[ok], nxt[ok]
+    c = calls[nxt]
+    ok = c - q <= MAX_TO_CALL
+    q, v, c, ct = q[ok], v[ok], c[ok], tgt[nxt[ok]]
+    found: dict[int, set] = {}
+    for lea, var, call, callee in zip(q.tolist(), v.tolist(), c.tolist(), ct.tolist()):
+        kind = kinds[callee]
+        if kind[0] == "sync.Map":
+            kind = _inlined_sync_map(pt, tx.base + call)
+            if kind is None:
+                continue
+        regs = _registers(tx, lea, call)
+        if regs is not None and regs.get(AX) == ("lea", var):
+            found.setdefault(var, set()).add(kind[1:])
+    out = {k + tx.bias: min(s) for k, s in found.items()      # min: the same each run
+           if len({r for r, _ in s}) == 1}
+    log.debug("allocation sites: %d package variables typed as pointer-method receivers", len(out))
     return out

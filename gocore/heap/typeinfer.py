@@ -16,8 +16,10 @@ none reaches stays ``UNKNOWN`` (-1): we never guess.
     dynamic type named by their type word (eface) or itab (iface), channels their hchan
     (only when it is one of ``makechan``'s shapes, ``gocore.heap.chans``) and the hchan its
     buffer ``[N]T`` from ``elemtype``, func values their closure context (``ClosureTypes``:
-    DWARF's layout, a method value's receiver, or the function's name alone) and
-    ``sync/atomic.Pointer[T]`` its ``*T``. Only pointers to an object's start are followed
+    DWARF's layout, a method value's receiver, or the function's name alone),
+    ``sync/atomic.Pointer[T]`` its ``*T``, Go 1.19's ``sync.entry.p`` its boxed
+    ``interface{}`` and a Go 1.24+ ``internal/sync.indirect``'s children the entry or
+    indirect node their ``isEntry`` byte names. Only pointers to an object's start are followed
     (interior pointers say nothing certain about the object), except string bytes inside a
     16-byte tiny block.
 (c) What untyped memory states in the runtime's words, once (a) and (b) have spread
@@ -30,7 +32,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -254,6 +256,13 @@ class TypeRegistry:
             self._uint8 = t.id if t is not None else self._add("uint8", Kind.UINT, 1)
         return self._uint8
 
+    def empty_interface(self) -> int:
+        """Return the id of ``interface {}`` (DWARF's, else made: two words, an eface)."""
+        t = self.table.lookup("interface {}")
+        if t is not None and t.kind is Kind.EFACE:
+            return t.id
+        return self._add("interface {}", Kind.EFACE, 2 * self.ptr_size)
+
     def hchan_type(self) -> int:
         """Return the id of ``runtime.hchan``: DWARF's, else built from the runtime layout
         (UNKNOWN without either)."""
@@ -366,7 +375,10 @@ def _split_top(s: str) -> list[str]:
 # CHAN is a pointer to an hchan (a ``chan T`` value, ``*hchan``): the object is typed only when
 # it is an hchan as makechan made it (gocore/heap/chans.py); CHAN_BUF is ``hchan.buf``: the buffer
 # object, ``[N]T`` with T from the hchan's ``elemtype`` (target: the hchan type).
-SLOT_PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF = range(11)
+# TRIE_NODE is a child of Go 1.24+'s ``internal/sync.indirect[K,V]`` (a ``*node[K,V]``): an
+# ``entry[K,V]`` or an ``indirect[K,V]`` as its ``isEntry`` byte says (target: the indirect type).
+SLOT_PTR, SLICE, STRING, EFACE, IFACE, SWISS_DIR, FUNCVAL, MAP, HMAP_EXTRA, CHAN, CHAN_BUF, \
+    TRIE_NODE = range(12)
 # slot kinds whose reading only assigns (it reads no type state between its assignments),
 # so a round may read them in chunks and assign afterwards
 _CHUNKED = frozenset({SLOT_PTR, SLICE, STRING})
@@ -439,10 +451,15 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         bucket = t.name.replace("noalg.", "").startswith("map.bucket[")
         hchan = is_hchan_name(t.name)
         atomic_elem = _atomic_pointer_elem(reg.table, t)
+        boxed_any = _sync_entry_any(reg.table, t)
+        trie_node = _trie_node(reg.table, t)
         for f in t.fields:
             ft = reg.table[f.type]
             if hchan and f.name == "buf":
                 one(f.offset, CHAN_BUF, tid)
+                continue
+            if boxed_any and f.name == "p":
+                one(f.offset, SLOT_PTR, reg.empty_interface())
                 continue
             if atomic_elem is not None and f.name == "v" and ft.kind is Kind.UNSAFE_PTR:
                 one(f.offset, SLOT_PTR, atomic_elem)
@@ -463,9 +480,13 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
                     one(f.offset, HMAP_EXTRA, bt.elem)
             s = _slots(reg, f.type, cache)
             if len(s.off):
+                act, tgt = s.act, s.tgt
+                if trie_node is not None and f.name == "children":
+                    node = (act == SLOT_PTR) & (tgt == trie_node)
+                    act, tgt = np.where(node, TRIE_NODE, act).astype(np.int8), np.where(node, tid, tgt)
                 offs.append(s.off + f.offset)
-                acts.append(s.act)
-                tgts.append(s.tgt)
+                acts.append(act)
+                tgts.append(tgt.astype(np.int32))
     elif k is Kind.ARRAY and t.elem is not None and t.len:
         s = _slots(reg, t.elem, cache)
         n = t.len
@@ -480,6 +501,85 @@ def _slots(reg: TypeRegistry, tid: int, cache: dict) -> _Slots:
         out = cache[tid]
     cache[tid] = out
     return out
+
+
+_TRIE_INDIRECT = "internal/sync.indirect["
+_TRIE_ENTRY = "internal/sync.entry["
+
+
+def _trie_node(table: TypeTable, t) -> int | None:
+    """Return the id of ``node[K,V]`` when ``t`` is Go 1.24+'s ``internal/sync.indirect[K,V]``
+    (src/internal/sync/hashtriemap.go), whose first field is the embedded ``node[K,V]``,
+    ``struct { isEntry bool }``, and whose ``children`` point at nodes; None otherwise."""
+    if not t.name.startswith(_TRIE_INDIRECT) or not t.fields:
+        return None
+    f = t.fields[0]
+    n = table[f.type]
+    if f.offset != 0 or f.name != "node" or not n.name.startswith("internal/sync.node[") \
+            or len(n.fields) != 1 or n.fields[0].name != "isEntry" or n.fields[0].offset != 0 \
+            or table[n.fields[0].type].kind is not Kind.BOOL:
+        return None
+    return f.type
+
+
+def _trie_entry(reg: TypeRegistry, indirect: int) -> int:
+    """Return the id of ``internal/sync.entry[K,V]`` for ``indirect[K,V]`` (UNKNOWN when
+    the program has no such descriptor or its first field is not the same ``node[K,V]``):
+    a node whose ``isEntry`` is true is one (``node.entry()`` casts it so)."""
+    cache = reg.__dict__.setdefault("_trie_entries", {})
+    got = cache.get(indirect)
+    if got is None:
+        t = reg.table[indirect]
+        name = _TRIE_ENTRY + t.name[len(_TRIE_INDIRECT):]
+        e = reg.table.lookup(name)
+        got = e.id if e is not None and e.kind is Kind.STRUCT and e.fields else _typelinked(reg, name)
+        e = reg.table[got] if got != UNKNOWN else None
+        if e is None or not e.fields or e.fields[0].offset != 0 or e.fields[0].type != t.fields[0].type:
+            got = UNKNOWN
+        cache[indirect] = got
+    return got
+
+
+def _typelink_names(reg: TypeRegistry) -> "_TypelinkNames":
+    """Return the typelinked descriptors' names of ``reg``'s module, read once per registry
+    (every ``ClosureTypes`` over it shares them: 128 bytes per typelinked type)."""
+    names = reg.__dict__.get("_typelink_names")
+    if names is None:
+        rts = reg.rts
+        try:
+            addrs = rts.typelink_addresses()
+        except GoCoreError as e:     # unreadable typelinks: nothing is found by name, once
+            log.warning("typelinks: %s", e)
+            addrs = []
+        names = reg.__dict__.setdefault("_typelink_names", _TypelinkNames(rts, addrs))
+    return names
+
+
+def _typelinked(reg: TypeRegistry, qualified: str) -> int:
+    """Return the id of the one runtime type spelled ``qualified`` among the elements of the
+    typelinked pointer types ``*pkg.T`` (UNKNOWN: none, or several)."""
+    rts = reg.rts
+    names = _typelink_names(reg)
+    got = []
+    head = qualified.split("[", 1)[0]          # the package's dot, not one in type arguments
+    for a in names.pointers_to(qualified[head.rfind(".") + 1:]):
+        rt = rts.try_get(a)
+        e = rts.try_get(rt.elem) if rt is not None and rt.kind == POINTER and rt.elem else None
+        if e is not None and rts.qualified_name(e) == qualified:
+            got.append(e.addr)
+    return reg.of_rtype(got[0]) if len(got) == 1 else UNKNOWN
+
+
+def _sync_entry_any(table: TypeTable, t) -> bool:
+    """Return whether ``t`` is Go 1.19's ``sync.entry``, ``struct { p unsafe.Pointer }``,
+    whose ``p`` only ever holds a ``*interface{}`` (src/sync/map.go: "p points to the
+    interface{} value stored for the entry"; ``newEntry`` stores ``&i``, ``tryStore`` and
+    ``storeLocked`` a ``*any``, ``expunged`` is ``new(any)``). Later releases declare
+    ``p atomic.Pointer[any]`` (read as any ``sync/atomic.Pointer[T]``) or replace it."""
+    if t.name != "sync.entry" or len(t.fields) != 1:
+        return False
+    f = t.fields[0]
+    return f.name == "p" and f.offset == 0 and table[f.type].kind is Kind.UNSAFE_PTR
 
 
 def _atomic_pointer_elem(table: TypeTable, t) -> int | None:
@@ -780,6 +880,18 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
             objs = find(np.where(ok, w, 0))
             good = chans.check(heap, objs).ok
             put(objs[good], tgt[good])
+        elif act == TRIE_NODE:
+            objs = find(np.where(ok, w, 0))
+            types = np.full(len(objs), UNKNOWN, dtype=np.int32)
+            hit = np.flatnonzero(objs >= 0)
+            if len(hit):
+                first, fok = read(base(objs[hit]))
+                flag = np.where(fok, first & np.uint64(0xFF), np.uint64(2))  # isEntry (little-endian)
+                ut, inv = np.unique(tgt[hit], return_inverse=True)      # per indirect type
+                entry = np.array([_trie_entry(reg, int(x)) for x in ut], dtype=np.int32)
+                entry = entry[np.asarray(inv).ravel()]
+                types[hit] = np.where(flag == 1, entry, np.where(flag == 0, tgt[hit], UNKNOWN))
+            put(objs, _types_for(reg, objs, types, size, data_off, sized=False))
         elif act == CHAN_BUF:
             hobj = find(where - np.uint64(chans.off["buf"]))
             got = chans.check(heap, hobj)
@@ -810,7 +922,12 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     if seeds is not None and not left:
         newly.clear()
         seeds(heap, reg, maps)
-        left = spread(newly_typed())
+        # typed memory outside the heap the seeds found (package variables), read as roots
+        by_mem: dict[int, list[int]] = {}
+        for a, t in heap.memory:
+            by_mem.setdefault(int(t), []).append(int(a))
+        left = spread(newly_typed() + [_Typed(np.array(v, dtype=np.uint64), t, None, False)
+                                       for t, v in by_mem.items()])
     if left:
         gp.process.warn(f"type inference stopped after {max_rounds} rounds")
     return TypeInference(tid, data_off, reg, from_header)
@@ -1021,6 +1138,8 @@ class _HeapView:
     read: ReadWords
     noscan: np.ndarray | None = None              # per object: a pointer-free span
     closures: Callable[[np.ndarray], np.ndarray] | None = None   # funcval pcs -> context types
+    # (address, type id) of typed memory outside the heap that seeds found: read as roots
+    memory: list[tuple[int, int]] = field(default_factory=list)
 
 
 # Go types of the fields of the runtime's map structs (src/internal/runtime/maps/map.go Map,
@@ -1564,13 +1683,7 @@ class ClosureTypes:
 
     def _typelink_names(self) -> "_TypelinkNames":
         if self._by_name is None:
-            rts = self.reg.rts
-            try:
-                addrs = rts.typelink_addresses()
-            except GoCoreError as e:     # unreadable typelinks: no receiver is found, once
-                log.warning("typelinks: %s", e)
-                addrs = []
-            self._by_name = _TypelinkNames(rts, addrs)
+            self._by_name = _typelink_names(self.reg)
         return self._by_name
 
     def _name_only(self, name: str) -> int:

@@ -28,6 +28,14 @@ header) holds. Some words there still name a type, because the runtime wrote the
   type SetFinalizer was called with, so the object at the record's offset (the start of
   its allocation, src/runtime/mfinal.go) is a T when its slot fits T as above.
 
+* a package variable the code stored a map in just after handing that map, with its type,
+  to a map runtime function or getting it from ``makemap`` (``mapflows.map_flows``): its
+  header, as for the map variables the map calls use (``allocsites.global_uses``);
+* a package variable whose address the code passes as the receiver of a pointer method
+  ``(*T).M`` (``allocsites.addressed_receivers``) holds a T there, when the module's
+  pointer mask over its words is T's GC mask: that memory is typed as a root, and what
+  T's pointers reach spreads from it.
+
 Where two records give one object different types, the object stays untyped. Interfaces
 inside typed objects need none of this: propagation reads them with the object's type.
 """
@@ -39,8 +47,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .allocsites import closure_function, closure_sites, global_sites, global_uses
+from .allocsites import (addressed_receivers, closure_function, closure_sites, global_sites,
+                         global_uses)
 from .chans import Channels
+from .mapflows import map_flows
+from ..errors import GoCoreError
 from .typeinfer import ClosureTypes
 from .roots import FRAME, GLOBAL, RootTable, finalizer_records, section_pointer_mask
 from ..binary.rtype import CHAN, INTERFACE, MAP, POINTER
@@ -100,6 +111,7 @@ class UntypedFacts:
             tids.append(got[1])
         self._assign(np.concatenate(objs), np.concatenate(tids))
         self._map_variables()
+        self._addressed_variables()
         self._channels()
         self._goroutines()
         self._closures()
@@ -489,8 +501,14 @@ class UntypedFacts:
 
     def _map_variables(self) -> None:
         """Follow the map headers package variables point at, typed by the map runtime
-        calls that use them (``allocsites.global_uses``)."""
-        uses = self._uses.maps
+        calls that use them (``allocsites.global_uses``) or that were handed the map just
+        before the code stored it there (``mapflows.map_flows``); two sources naming two
+        types leave the variable out."""
+        uses = dict(self._uses.maps)
+        for slot, t in map_flows(self.gp, self._slots).items():
+            if uses.setdefault(slot, t) != t:
+                uses[slot] = 0
+        uses = {k: v for k, v in uses.items() if v}
         if not uses:
             return
         slots = np.fromiter(uses.keys(), dtype=U64, count=len(uses))
@@ -505,6 +523,37 @@ class UntypedFacts:
             return
         self.maps.follow(self.h, np.where(self._map_headers(np.maximum(objs, 0)) & (objs >= 0), objs, -1),
                          mt)
+
+    def _addressed_variables(self) -> None:
+        """Type as T the memory of the package variables whose address the code passes as
+        the receiver of a ``(*T).M`` call (``allocsites.addressed_receivers``), when the
+        module's pointer mask over those words is T's own GC mask (the linker wrote the
+        mask from the variable's type): what T's pointers reach then spreads from there."""
+        found = addressed_receivers(self.gp, self._slots)
+        if not found:
+            return
+        gp, rts, reg = self.gp, self.reg.rts, self.reg
+        md, bias, ps = gp.moduledata, gp.process.exe_bias, gp.process.ptr_size
+        masks = {w: (int(getattr(md, w)) + bias, section_pointer_mask(gp, w)) for w in ("data", "bss")}
+        ct = self._closure_types()
+        for v, (recv, method) in sorted(found.items()):
+            rt = ct.pointer_receiver(recv, method)
+            e = rts.try_get(rt.elem) if rt is not None and rt.elem else None
+            if e is None or e.ptrdata <= 0 or e.size % ps:
+                continue
+            for lo, mask in masks.values():
+                k = (v - lo) // ps
+                if mask is None or v < lo or (v - lo) % ps or k + e.size // ps > len(mask):
+                    continue
+                try:
+                    want = rts.gc_mask(e)
+                except GoCoreError:
+                    break
+                if np.array_equal(mask[k:k + len(want)], want):
+                    tid = reg.of_rtype(e.addr)
+                    if tid != UNKNOWN:
+                        self.h.memory.append((v, tid))
+                break
 
     def _map_type(self, taddr: int) -> int:
         rt = self.reg.rts.try_get(taddr)

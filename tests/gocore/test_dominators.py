@@ -30,6 +30,7 @@ CASES = dump_cases(kinds=KINDS)
 def _reach(start, dst, seeds, n, removed=-1) -> np.ndarray:
     """Return the nodes reachable from ``seeds`` without passing through ``removed``."""
     seen = np.zeros(n, dtype=bool)
+    start = np.asarray(start, dtype=np.int64)      # the index's may be uint32
     seeds = np.unique(np.asarray(seeds, dtype=np.int64))
     seeds = seeds[seeds != removed]
     seen[seeds] = True

@@ -661,12 +661,7 @@ def global_uses(gp: GoProcess, slots: np.ndarray) -> GlobalUses:
     v = base + q + 7 + tx.int32_at(q + 3)
     hit = np.isin(v, want)
     q, v = q[hit], v[hit]
-    nxt = np.searchsorted(calls, q + 7)
-    ok = nxt < len(calls)
-    q, v, nxt = q[ok], v[ok], nxt[ok]
-    c = calls[nxt]
-    ok = c - q <= MAX_TO_CALL
-    q, v, c, ct = q[ok], v[ok], c[ok], tgt[nxt[ok]]
+    q, v, c, ct = _next_calls(calls, tgt, q, v)
     maps: dict[int, set] = {}
     recv: dict[int, set] = {}
     for load, var, call, callee in zip(q.tolist(), v.tolist(), c.tolist(), ct.tolist()):
@@ -726,6 +721,19 @@ def _inlined_sync_map(pt, pc: int) -> tuple[str, str, str] | None:
     return ("recv", "*sync.Map", m["M"]) if m is not None else None
 
 
+def _next_calls(calls: np.ndarray, tgt: np.ndarray, q: np.ndarray, v: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (q, v, call offset, callee) for the 7-byte instructions at text offsets ``q``
+    (their variables ``v``) followed within ``MAX_TO_CALL`` bytes by one of ``calls``
+    (sorted; callees ``tgt``); the others dropped."""
+    nxt = np.searchsorted(calls, q + 7)
+    ok = nxt < len(calls)
+    q, v, nxt = q[ok], v[ok], nxt[ok]
+    c = calls[nxt]
+    ok = c - q <= MAX_TO_CALL
+    return q[ok], v[ok], c[ok], tgt[nxt[ok]]
+
+
 def _calls_of(tx: _Text, entries) -> tuple[np.ndarray, np.ndarray]:
     """Return (text offsets, link-time targets) of the direct calls of the functions whose
     entries are ``entries`` (from ``entry_calls``, by position)."""
@@ -775,12 +783,7 @@ def addressed_receivers(gp: GoProcess, slots: np.ndarray) -> dict[int, tuple[str
     j = np.searchsorted(want, v)
     inside &= (j < len(want)) & (want[np.minimum(j, len(want) - 1)] < v + MAX_VARIABLE)
     q, v = q[inside], v[inside]
-    nxt = np.searchsorted(calls, q + 7)
-    ok = nxt < len(calls)
-    q, v, nxt = q[ok], v[ok], nxt[ok]
-    c = calls[nxt]
-    ok = c - q <= MAX_TO_CALL
-    q, v, c, ct = q[ok], v[ok], c[ok], tgt[nxt[ok]]
+    q, v, c, ct = _next_calls(calls, tgt, q, v)
     found: dict[int, set] = {}
     for lea, var, call, callee in zip(q.tolist(), v.tolist(), c.tolist(), ct.tolist()):
         kind = kinds[callee]

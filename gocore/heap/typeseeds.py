@@ -174,7 +174,7 @@ class UntypedFacts:
         """Return (type word, data word) of the candidate interfaces in untyped memory: data
         and bss, untyped heap objects (a non-pointer word, then a pointer word, by the GC
         masks) and goroutine frames (the word before a root word)."""
-        gp, heap, h = self.gp, self.heap, self.h
+        gp, h = self.gp, self.h
         md, bias = gp.moduledata, gp.process.exe_bias
         w0s, w1s = [], []
         for which in ("data", "bss"):

@@ -88,24 +88,9 @@ def test_code_names_nothing_otherwise_than_dwarf(version, tmp_path_factory):
     """The DWARF build's dump typed as if it were stripped (``use_dwarf=False``: the code,
     interfaces, headers...) names no live object otherwise than DWARF names it, and names
     the objects behind the variables."""
-    from gocore.heap.edges import edges_of
-    from gocore.heap.heapindex import _infer
     gd, manifest = _globalkeeper(version, False, tmp_path_factory)
     hi = gd.heap_index()
-    heap, pmaps, edges = edges_of(gd)
-    res = _infer(gd, heap, hi.roots, edges, pmaps, use_dwarf=False)
-    live = hi.live_ids
-    # a 16-byte pointer-free slot may be a tiny block holding several values (a string's
-    # bytes and a rune array): no one type is true of it, so it is left out
-    tiny = (heap.size[live] == 16) & heap.spans.noscan[heap.span[live]]
-    a, b = hi.type_id[live], res.type_id[live]
-    both = np.flatnonzero((a >= 0) & (b >= 0) & ~tiny)
-    bad: Counter = Counter()
-    for x, y in zip(a[both].tolist(), b[both].tolist()):
-        na, nb = hi.type_name(x), res.registry.display_name(y)
-        if na != nb and not _same_but_spelling(na, nb) \
-                and not _first_field(res.registry, y, na) and not _first_field(hi.registry, x, nb):
-            bad[(na, nb)] += 1
+    res, bad = typed_as_if_stripped(gd)
     assert not bad, bad
     for var in TYPED_FROM_CODE:
         i = hi.find(int(manifest["objects"][var][0], 16))
@@ -125,3 +110,26 @@ def _first_field(reg, tid: int, name: str) -> bool:
         if reg.display_name(tid) == name:
             return True
     return False
+
+
+def typed_as_if_stripped(gd):
+    """Return (the typing of DWARF build ``gd`` as if stripped, Counter of the (DWARF name,
+    that typing's name) pairs of live objects both name and name otherwise)."""
+    from gocore.heap.edges import edges_of
+    from gocore.heap.heapindex import _infer
+    hi = gd.heap_index()
+    heap, pmaps, edges = edges_of(gd)
+    res = _infer(gd, heap, hi.roots, edges, pmaps, use_dwarf=False)
+    live = hi.live_ids
+    # a 16-byte pointer-free slot may be a tiny block holding several values (a string's
+    # bytes and a rune array): no one type is true of it, so it is left out
+    tiny = (heap.size[live] == 16) & heap.spans.noscan[heap.span[live]]
+    a, b = hi.type_id[live], res.type_id[live]
+    both = np.flatnonzero((a >= 0) & (b >= 0) & ~tiny)
+    bad: Counter = Counter()
+    for x, y in zip(a[both].tolist(), b[both].tolist()):
+        na, nb = hi.type_name(x), res.registry.display_name(y)
+        if na != nb and not _same_but_spelling(na, nb) \
+                and not _first_field(res.registry, y, na) and not _first_field(hi.registry, x, nb):
+            bad[(na, nb)] += 1
+    return res, bad

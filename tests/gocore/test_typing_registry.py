@@ -27,14 +27,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
 import pytest
 
 from tests.coreedit import type_counts
 from ..conftest import ROOT
 from ..gobuild import loaded_sigquit_dump
-from .test_chan_types import _same_but_spelling
-from .test_typing_globals import _first_field
+from .test_typing_globals import typed_as_if_stripped
 
 PROGRAM = ROOT / "fixtures" / "programs" / "registrykeeper"
 VERSIONS = ("1.19", "1.22.10", "1.27.3")
@@ -78,24 +76,11 @@ def test_dwarf_counts_the_same(version, tmp_path_factory):
 def test_code_names_nothing_otherwise_than_dwarf(version, tmp_path_factory):
     """The DWARF build's dump typed as if it were stripped (``use_dwarf=False``) names no
     live object otherwise than DWARF names it, and reaches the program's counts."""
-    from gocore.heap.edges import edges_of
-    from gocore.heap.heapindex import _infer
     gd, manifest = _registrykeeper(version, False, tmp_path_factory)
     hi = gd.heap_index()
-    heap, pmaps, edges = edges_of(gd)
-    res = _infer(gd, heap, hi.roots, edges, pmaps, use_dwarf=False)
-    live = hi.live_ids
-    # a 16-byte pointer-free slot may be a tiny block holding several values
-    tiny = (heap.size[live] == 16) & heap.spans.noscan[heap.span[live]]
-    a, b = hi.type_id[live], res.type_id[live]
-    both = np.flatnonzero((a >= 0) & (b >= 0) & ~tiny)
-    bad: Counter = Counter()
-    for x, y in zip(a[both].tolist(), b[both].tolist()):
-        na, nb = hi.type_name(x), res.registry.display_name(y)
-        if na != nb and not _same_but_spelling(na, nb) \
-                and not _first_field(res.registry, y, na) and not _first_field(hi.registry, x, nb):
-            bad[(na, nb)] += 1
+    res, bad = typed_as_if_stripped(gd)
     assert not bad, bad
+    b = res.type_id[hi.live_ids]
     names = Counter(res.registry.display_name(int(t)) for t in b[b >= 0].tolist())
     for t, n in _expected(gd, manifest).items():
         assert names[t] == n, (t, names[t], n)

@@ -10,6 +10,7 @@ dropped, as ``scanobject`` does. ``edge_start[i]:edge_start[i+1]`` are object i'
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -148,23 +149,40 @@ def _scan_numpy(heap: Heap, pmaps: PointerMaps, ids: np.ndarray) -> tuple | None
     return o, d.astype(np.int32, copy=False), k.astype(np.uint32, copy=False), delta
 
 
+def _reserve(n: int, dtype) -> np.ndarray:
+    """Return an uninitialised array of ``n`` items over anonymous memory reserved without
+    being committed: only the pages written take memory. The edges' bound (every heap word a
+    pointer) is several times what they need; reserving it lets each batch write its edges
+    in place, with no final concatenation (a copy of every edge, and its peak)."""
+    nbytes = max(n * np.dtype(dtype).itemsize, 1)
+    if hasattr(mmap, "MAP_ANONYMOUS"):
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0)
+        buf = mmap.mmap(-1, nbytes, flags=flags)
+    else:
+        buf = mmap.mmap(-1, nbytes)
+    return np.frombuffer(buf, dtype=dtype, count=n)
+
+
 def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20,
                 release: Callable[[], None] | None = None) -> Edges:
     """Scan every object's pointer words and return the CSR edges between objects.
 
-    Batches are ascending runs of ids, and each batch's pointers come sorted by source
-    (``_SpanScan`` for small objects where it applies, numpy for the rest, merged by
-    source): only the per-object counts are kept (no source array), and each batch's
-    destinations and offsets are kept at their final dtypes. ``release`` (when given) is
-    called every ``RELEASE_BATCHES`` batches to drop the dump pages read so far from the
-    resident set: the scan reads the whole heap once, which would otherwise stay resident
-    (a 1 GB core: 1 GB).
+    Batches are ascending runs of ids. A batch's pointers come in runs sorted by source
+    (``_SpanScan`` for small objects where it applies, numpy for the rest), and each run is
+    copied straight to its CSR places (``markkernels.place_edges``): no source array is
+    kept, no sort or concatenation. ``release`` (when given) is called every
+    ``RELEASE_BATCHES`` batches to drop the dump pages read so far from the resident set:
+    the scan reads the whole heap once, which would otherwise stay resident (a 1 GB core:
+    1 GB).
     """
+    from .markkernels import place_edges
     n = len(heap)
     # per-object counts, then their running sum: uint32 while the edges are under 4 G
     # (80 MB less at 20 M objects); an object's count fits, its slot size being uint32
     start = np.zeros(n + 1, dtype=np.uint32)
-    dsts, offs, deltas = [], [], []
+    bound = int((heap.size // np.uint32(heap.word_size)).sum(dtype=np.int64))
+    dst, off, delta = _reserve(bound, np.int32), _reserve(bound, np.uint32), _reserve(bound, np.uint8)
+    e = 0
     fused = _SpanScan.make(heap, pmaps)
     for batch, ids in enumerate(pmaps.batches(max_words)):
         if release is not None and batch and batch % RELEASE_BATCHES == 0:
@@ -177,24 +195,25 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20,
         runs = [r for r in runs if len(r[0])]
         if not runs:
             continue
-        o, d, k, delta = (np.concatenate(c) for c in zip(*runs)) if len(runs) > 1 else runs[0]
-        if len(runs) > 1 and len(o) > 1 and (o[1:] < o[:-1]).any():
-            order = np.argsort(o, kind="stable")     # runs of disjoint objects: merged
-            o, d, k, delta = o[order], d[order], k[order], delta[order]
-        lo = int(ids[0])
-        start[lo + 1:lo + 1 + len(ids)] += \
-            np.bincount(o - lo, minlength=len(ids))[:len(ids)].astype(np.uint32)
-        dsts.append(d)
-        offs.append(k)
-        deltas.append(delta)
-        del o, d, k, delta, runs
-    dst = np.concatenate(dsts) if dsts else np.zeros(0, np.int32)
-    del dsts
-    off = np.concatenate(offs) if offs else np.zeros(0, np.uint32)
-    del offs
-    delta = np.concatenate(deltas) if deltas else np.zeros(0, np.uint8)
-    del deltas
-    if len(dst) < 1 << 32:
+        lo, m = int(ids[0]), len(ids)
+        counts = start[lo + 1:lo + 1 + m]
+        for r in runs:
+            counts += np.bincount(r[0] - lo, minlength=m)[:m].astype(np.uint32)
+        if len(runs) == 1:
+            _, d, k, dl = runs[0]
+            dst[e:e + len(d)], off[e:e + len(d)], delta[e:e + len(d)] = d, k, dl
+            e += len(d)
+        else:
+            pos = np.empty(m, dtype=np.int64)
+            pos[0] = e
+            np.cumsum(counts[:-1], dtype=np.int64, out=pos[1:])
+            pos[1:] += e
+            for r in runs:
+                place_edges(*r, lo, pos, dst, off, delta)
+            e += sum(len(r[0]) for r in runs)
+        del runs
+    dst, off, delta = dst[:e], off[:e], delta[:e]
+    if e < 1 << 32:
         np.cumsum(start, dtype=np.uint32, out=start)
     else:
         start = np.cumsum(start, dtype=np.int64)

@@ -278,6 +278,21 @@ def span_edges(rows, bitmap_at, used_words, cap, id_lo, id_hi, mem8, mem64, mem_
 
 
 @njit(cache=True, nogil=True)
+def place_edges(src, dst, off, delta, id_lo, pos, out_dst, out_off, out_delta):
+    """Copy one run of edges (sources ascending) to their CSR places: edge i of source o
+    goes to ``pos[o - id_lo]``, which then moves on. ``pos`` starts at each source's first
+    place, so runs of disjoint sources merge in CSR order without a sort or a
+    concatenation."""
+    for i in range(len(src)):
+        j = np.int64(src[i]) - id_lo
+        p = pos[j]
+        pos[j] = p + 1
+        out_dst[p] = dst[i]
+        out_off[p] = off[i]
+        out_delta[p] = delta[i]
+
+
+@njit(cache=True, nogil=True)
 def expand_slots(raw, rows, nbytes, base, elemsize, n):
     """Return (addr, size, span) of the ``n`` allocated slots whose bits are set in
     ``raw``: each row's ``nbytes`` bytes of (masked) alloc bits in turn, slot = bit index,

@@ -294,16 +294,24 @@ class PointerMaps:
         return ids[owner[sel]], k[sel]
 
     def batches(self, max_words: int = 1 << 23) -> Iterator[np.ndarray]:
-        """Yield arrays of object ids (ascending) whose slots total at most ~``max_words`` words."""
+        """Yield arrays of object ids (ascending) whose slots total at most ~``max_words``
+        words (more only for one span's objects), cut at span boundaries."""
         h = self.heap
-        words = (h.size // self.word).astype(np.int64)
-        words[h.spans.noscan[h.span]] = 0
+        n = len(h)
+        if n == 0:
+            return
+        # an object's ids are contiguous within its span (ids ascend by address): the words
+        # are summed per span run, not per object (two 20 M-object temporaries spared)
+        first = np.flatnonzero(np.r_[True, h.span[1:] != h.span[:-1]])
+        row = h.span[first]
+        objs = np.diff(np.r_[first, n])
+        words = objs * (h.size[first] // self.word).astype(np.int64)
+        words[h.spans.noscan[row]] = 0
         cum = np.cumsum(words)
-        start = 0
-        n = len(words)
-        while start < n:
-            base = cum[start - 1] if start else 0
-            end = int(np.searchsorted(cum, base + max_words, side="right"))
-            end = max(end, start + 1)
-            yield np.arange(start, min(end, n), dtype=np.int64)
-            start = end
+        run = 0
+        while run < len(first):
+            base = cum[run - 1] if run else 0
+            end = max(int(np.searchsorted(cum, base + max_words, side="right")), run + 1)
+            hi = int(first[end]) if end < len(first) else n
+            yield np.arange(int(first[run]), hi, dtype=np.int64)
+            run = end

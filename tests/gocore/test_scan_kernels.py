@@ -19,7 +19,7 @@ def test_span_scan_equals_numpy(entry, monkeypatch):
     _, gp = go_case(entry)
     heap = heap_of(gp)
     pm = PointerMaps(gp, heap)
-    fused = E.build_edges(heap, pm, max_words=1 << 12)        # many batches: split spans
+    fused = E.build_edges(heap, pm, max_words=1 << 12)        # many batches, mixed runs
     monkeypatch.setattr(E._SpanScan, "make", classmethod(lambda cls, h, p: None))
     plain = E.build_edges(heap, pm, max_words=1 << 12)
     for name in ("start", "dst", "off", "delta"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -135,7 +136,6 @@ class HeapIndex:
         self.live: np.ndarray = reach.reached
         self.type_id: np.ndarray = types.type_id
         self.data_off: np.ndarray = types.data_off
-        self.live_ids: np.ndarray = _true_ids(self.live)
         self.store = store
         self._names: dict[int, str] = {}
 
@@ -207,15 +207,24 @@ class HeapIndex:
     def registry(self) -> TypeRegistry:
         return self.types.registry
 
+    @cached_property
+    def live_ids(self) -> np.ndarray:
+        """Return the ids of the live objects, ascending (int32), made on first use: the
+        first command's histogram and figures scan the live flags instead (80 MB less at
+        20 M objects, at the index build's peak)."""
+        return _true_ids(self.live)
+
     @property
     def live_count(self) -> int:
         """Return the number of live (reachable) objects."""
-        return len(self.live_ids)
+        return int(np.count_nonzero(self.live))
 
     @property
     def live_bytes(self) -> int:
         """Return the slot bytes of the live objects."""
-        return int(self.heap.size[self.live_ids].sum(dtype=np.uint64))
+        size, live = self.heap.size, self.live
+        return sum(int(size[a:a + SCAN_RUN][live[a:a + SCAN_RUN]].sum(dtype=np.uint64))
+                   for a in range(0, len(size), SCAN_RUN))
 
     def type_name(self, tid: int) -> str:
         """Return the Go spelling of type id ``tid`` (``unknown`` for -1)."""
@@ -269,7 +278,6 @@ class HeapIndex:
         return self.remember("referrers", lambda: self.edges.reverse, stored, storable)
 
     def _histogram(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        ids = self.live_ids
         heap = self.heap
         # an object's slot size is its span's: the distinct sizes come from the spans, and
         # each object's size index from its span row (no sort over the objects)
@@ -279,14 +287,15 @@ class HeapIndex:
         ns = max(len(usize), 1)
         ntypes = int(self.type_id.max(initial=-1)) + 2 if len(self.type_id) else 1
         counts = np.zeros(ntypes * ns, dtype=np.int64)
-        for a in range(0, len(ids), 1 << 20):                 # bounded temporaries
-            chunk = ids[a:a + (1 << 20)]
-            key = self.type_id[chunk].astype(np.int64)
+        live = self.live
+        for a in range(0, len(live), SCAN_RUN):              # bounded temporaries
+            m = live[a:a + SCAN_RUN]
+            key = self.type_id[a:a + SCAN_RUN][m].astype(np.int64)
             key += 1                                           # 0 = unknown
             key *= ns
-            key += span_sidx[heap.span[chunk]]
+            key += span_sidx[heap.span[a:a + SCAN_RUN][m]]
             counts += np.bincount(key, minlength=len(counts))
-            del key, chunk
+            del key, m
         keys = np.flatnonzero(counts)
         counts = counts[keys]
         sizes = usize[keys % ns].astype(np.int64)
@@ -481,13 +490,10 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     reg = TypeRegistry(rts, dwarf.types if dwarf is not None else None)
     noscan = sp.noscan[heap.span]
     large = sp.sizeclass[heap.span] == 0
-    # held in a list that the call below empties: infer_types drops the array (8 bytes per
-    # object) once it has read it, and nothing here may keep it alive through the typing
-    hdrs = [header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
-                                  large=large)]
-    if gp.facts.malloc_headers:  # large objects: mspan.largeType (set here: few objects)
-        big = np.flatnonzero(large)
-        hdrs[0][big] = sp.large_type[heap.span[big]]
+    big = np.flatnonzero(large)      # large objects: mspan.largeType (few objects)
+    hdrs = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
+                                 large=large, large_type=sp.large_type[heap.span[big]])
+    del big
     closures = None
     if dwarf is not None:
         closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias,
@@ -509,7 +515,7 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
 
     typed = _typed_roots(gp, reg, roots) if dwarf is not None else []
     return infer_types(gp, heap.addr, heap.size, typed,
-                       header_types=hdrs.pop(), read=read, registry=reg, closures=closures,
+                       header_types=hdrs, read=read, registry=reg, closures=closures,
                        noscan=noscan, large=large,
                        seeds=UntypedFacts(gp, heap, edges, pmaps, roots, live), edges=edges,
                        locate=heap.find)

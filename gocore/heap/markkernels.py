@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .domkernels import _grow, njit
+from .domkernels import njit
 
 
 @njit(cache=True, nogil=True)
@@ -82,9 +82,11 @@ def spread_pointers(objs, tid, start, dst, off, delta, data_off, size, slot_star
     payload and not twice (see ``typeinfer._sized_types``). Returns the ids typed, in the
     order they were typed (each object's own pointers followed before the next object's)."""
     ntypes = len(slot_start) - 1
-    out = np.empty(16, dtype=np.int32)
+    # at their bounds (each object is typed and pushed once at most): only the pages
+    # written take memory, where growing by doubling copied and held both
+    out = np.empty(len(tid), dtype=np.int32)
     k = 0
-    work = np.empty(max(16, len(objs)), dtype=np.int32)
+    work = np.empty(len(objs) + len(tid), dtype=np.int32)
     w = 0
     for i in range(len(objs) - 1, -1, -1):
         work[w] = objs[i]
@@ -116,13 +118,72 @@ def spread_pointers(objs, tid, start, dst, off, delta, data_off, size, slot_star
             if es < 0 or es > pay or (es > 0 and pay // es >= 2):
                 continue
             tid[d] = el
-            out = _grow(out, k + 1)
             out[k] = d
             k += 1
-            work = _grow(work, w + 1)
             work[w] = d
             w += 1
     return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def slot_edges(objs, start, dst, off, delta, data_off, slot_off, slot_tgt, misses):
+    """Return what the slots at ``slot_off`` (byte offsets from the data start, strictly
+    ascending; targets ``slot_tgt``) of heap objects ``objs`` point at, read from their
+    edges instead of the dump: (objects, target types) where a slot's pointer is an edge to
+    another object's data start, in object then slot order, as reading the slots gives
+    them; and, when ``misses``, (sources, edges) of the slots whose edge points inside an
+    object past its data start."""
+    bound = 0               # one result per edge at most: arrays at that bound take
+    for i in range(len(objs)):      # memory only where written
+        bound += np.int64(start[objs[i] + 1]) - np.int64(start[objs[i]])
+    hit = np.empty(bound, dtype=np.int32)
+    hit_t = np.empty(bound, dtype=np.int32)
+    k = 0
+    miss_o = np.empty(bound if misses else 0, dtype=np.int32)
+    miss_e = np.empty(bound if misses else 0, dtype=np.int64)
+    m = 0
+    ns = len(slot_off)
+    for i in range(len(objs)):
+        o = objs[i]
+        base = np.int64(data_off[o])
+        s = 0
+        for e in range(start[o], start[o + 1]):
+            rel = np.int64(off[e]) - base
+            while s < ns and slot_off[s] < rel:
+                s += 1
+            if s == ns:
+                break
+            if slot_off[s] != rel:
+                continue
+            d = dst[e]
+            if delta[e] == data_off[d]:
+                hit[k] = d
+                hit_t[k] = slot_tgt[s]
+                k += 1
+            elif misses:
+                miss_o[m] = o
+                miss_e[m] = e
+                m += 1
+    return hit[:k], hit_t[:k], miss_o[:m], miss_e[:m]
+
+
+@njit(cache=True, nogil=True)
+def group_by_type(objs, types, ntypes):
+    """Return (``objs`` grouped by ascending type, each type's in their given order; the
+    start of each type's run, ``ntypes + 1`` of them), types in ``[0, ntypes)``. A counting
+    sort: 4 bytes per object, where an argsort and its gathers took 16."""
+    starts = np.zeros(ntypes + 1, dtype=np.int64)
+    for i in range(len(types)):
+        starts[types[i] + 1] += 1
+    for t in range(ntypes):
+        starts[t + 1] += starts[t]
+    pos = starts[:-1].copy()
+    out = np.empty(len(objs), dtype=np.int32)
+    for i in range(len(objs)):
+        t = types[i]
+        out[pos[t]] = objs[i]
+        pos[t] += 1
+    return out, starts
 
 
 @njit(cache=True, nogil=True)

@@ -73,7 +73,7 @@ def open_heap_index(gp: GoProcess, progress: Progress | None,
             if name in paths:
                 setattr(reach, paths[name], mapped)
 
-        w = store.begin(BASE, early, later_bytes=heap.addr.nbytes, written=written)   # types, live ids
+        w = store.begin(BASE, early, later_bytes=heap.addr.nbytes, written=written)   # then the types
         del early
         if w is not None:
             writer.append(w)
@@ -110,7 +110,7 @@ def _storable_base(hi: HeapIndex) -> tuple[dict, dict, dict]:
     """Return (arrays, meta, docs) of the index's base part."""
     sp, ar, roots = hi.heap.spans, hi.heap.arenas, hi.roots
     arrays = _marked_arrays(hi.heap, hi.edges, hi.reach)
-    arrays.update({"live.ids": hi.live_ids, "types.type_id": hi.types.type_id,
+    arrays.update({"types.type_id": hi.types.type_id,
                    "types.data_off": hi.types.data_off,
                    "types.from_header": hi.types.from_header})
     arrays.update({f"roots.{n}": getattr(roots, n) for n in _ROOT_ARRAYS})
@@ -214,10 +214,6 @@ class StoredHeapIndex(HeapIndex):
     @cached_property
     def live(self) -> np.ndarray:
         return self._piece("live", lambda p: p.array("live.reached"))
-
-    @cached_property
-    def live_ids(self) -> np.ndarray:
-        return self._piece("live_ids", lambda p: p.array("live.ids"))
 
     @cached_property
     def type_id(self) -> np.ndarray:

@@ -77,42 +77,49 @@ def header_type_addresses(proc: Process, addrs: np.ndarray, sizes: np.ndarray, f
                           noscan: np.ndarray | None = None,
                           large_type: np.ndarray | None = None,
                           valid: Callable[[np.ndarray], np.ndarray] | None = None,
-                          large: np.ndarray | None = None) -> np.ndarray:
-    """Return, per object, the run-time address of the ``*_type`` the runtime recorded (0: none).
+                          large: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (ids, type addresses): the objects whose ``*_type`` the runtime recorded, in
+    ascending id order, and the run-time address of that type. Sparse: a few thousand of
+    20 M objects have one, and a per-object array of them (160 MB) cost its memory and the
+    faults of its scattered first writes.
 
     ``addrs``/``sizes`` are slot starts and slot sizes (span elemsize). Small objects of a
     scan span with a slot over 512 bytes carry a malloc header at the slot start; pass
     ``noscan`` (per object, from the span class) when known, otherwise every candidate word
     must pass ``valid`` (default: inside the module's type section and 8-aligned). Large
-    objects take ``large_type`` (per object, ``mspan.largeType``; 0 for none) when given.
-    ``large`` (per object: its span's size class is 0) says which objects are large; without
-    it, slots over 32 KiB are (a 32 KiB slot may be either: a 32760-byte object with a
-    header in size class 67, or a large object of 4 pages). Before Go 1.22
-    (``facts.malloc_headers`` false) all are 0.
+    objects take ``large_type`` when given: ``mspan.largeType`` of each large object, in id
+    order (0 for none). ``large`` (per object: its span's size class is 0) says which
+    objects are large; without it, slots over 32 KiB are (a 32 KiB slot may be either: a
+    32760-byte object with a header in size class 67, or a large object of 4 pages). Before
+    Go 1.22 (``facts.malloc_headers`` false) there are none.
     """
     addrs = np.asarray(addrs, dtype=np.uint64)
-    out = np.zeros(len(addrs), dtype=np.uint64)
+    none = (np.zeros(0, np.int64), np.zeros(0, np.uint64))
     if not facts.malloc_headers or not len(addrs):
-        return out
+        return none
     big = sizes > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)
     small = (sizes > MIN_SIZE_FOR_MALLOC_HEADER) & ~big
     if noscan is not None:
         small &= ~np.asarray(noscan, dtype=bool)
     if noscan is None and valid is None:
         raise ValueError("header_type_addresses needs noscan or valid")
-    sel = np.flatnonzero(small)
-    for lo in range(0, len(sel), HEADER_CHUNK):
-        part = sel[lo:lo + HEADER_CHUNK]
-        words, ok = proc.gather.words(addrs[part])
+    ids = np.flatnonzero(small)
+    types = np.zeros(len(ids), dtype=np.uint64)
+    for lo in range(0, len(ids), HEADER_CHUNK):
+        words, ok = proc.gather.words(addrs[ids[lo:lo + HEADER_CHUNK]])
         words[~ok] = 0
         if valid is not None:
             words[~valid(words)] = 0
-        out[part] = words
+        types[lo:lo + HEADER_CHUNK] = words
         proc.release_resident()   # a few microseconds: madvise on the dump's mappings
     if large_type is not None:
-        big = np.flatnonzero(big)
-        out[big] = np.asarray(large_type)[big]
-    return out
+        big_ids = np.flatnonzero(big)
+        ids = np.concatenate([ids, big_ids])
+        types = np.concatenate([types, np.asarray(large_type, dtype=np.uint64)])
+        order = np.argsort(ids, kind="stable")
+        ids, types = ids[order], types[order]
+    keep = types != 0
+    return ids[keep], types[keep]
 
 
 def type_section_check(rts: RuntimeTypes) -> Callable[[np.ndarray], np.ndarray]:
@@ -642,7 +649,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
 
     ``roots`` yields ``(address, type id)`` of typed root memory (globals, stack slots) with
     ids from ``registry.table`` (default: a registry over the DWARF types).
-    ``header_types`` holds ``header_type_addresses`` results (0: none). ``read`` gathers
+    ``header_types`` is what ``header_type_addresses`` returns (ids, type addresses). ``read`` gathers
     words (default: the process's ``gather.words``). ``closures`` maps funcval entry pcs to
     closure context types (``ClosureTypes.types``; default: one without DWARF, which knows
     method values and names other closures by their function).
@@ -677,22 +684,19 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     if not n:            # no objects (a dump whose heap could not be read): nothing to type
         return TypeInference(tid, data_off, reg, from_header)
     if header_types is not None:
-        ht = np.asarray(header_types, dtype=np.uint64)
-        big = size > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)
-        small_hdr = (ht != 0) & ~big
-        data_off[small_hdr] = MALLOC_HEADER_SIZE
-        hit = np.flatnonzero(ht != 0)
+        hit, ht = (np.asarray(a) for a in header_types)
+        big = size[hit] > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)[hit]
+        data_off[hit[~big]] = MALLOC_HEADER_SIZE
         if withhold is not None:
-            hit = hit[~np.asarray(withhold, dtype=bool)[hit]]
-        uniq, inv = np.unique(ht[hit], return_inverse=True)
+            keep = ~np.asarray(withhold, dtype=bool)[hit]
+            hit, ht = hit[keep], ht[keep]
+        uniq, inv = np.unique(ht, return_inverse=True)
         elem = np.array([reg.of_rtype(int(a)) for a in uniq], dtype=np.int32)[inv]  # per type
         ok = elem != UNKNOWN
         hit, elem = hit[ok], elem[ok]
         pay = size[hit].astype(np.int64) - data_off[hit].astype(np.int64)
         tid[hit] = _sized_types(reg, elem, pay, arrays=True)
         from_header[hit] = True
-        # per object (8 bytes each for the header words): not needed while the types spread
-        del header_types, ht, small_hdr, big, hit, inv
 
     def base(ids: np.ndarray) -> np.ndarray:
         """Return where the data of objects ``ids`` starts (after a malloc header)."""
@@ -760,16 +764,19 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         todo = [f.objs for f in frontier if f.objs is not None and not f.ptr_done]
         if not todo:
             return frontier
-        from .markkernels import spread_pointers
+        from .markkernels import group_by_type, spread_pointers
         objs = np.concatenate(todo).astype(np.int32, copy=False)
         types = {f.t for f in frontier if f.objs is not None}
         slot_start, slot_off, slot_tgt, tsize = _pointer_slot_tables(reg, types, slots_cache)
         got = spread_pointers(objs, tid, edges.start, edges.dst, edges.off, edges.delta,
                               data_off, size, slot_start, slot_off, slot_tgt, tsize, UNKNOWN)
         out = [f._replace(ptr_done=True) if f.objs is not None else f for f in frontier]
-        gt = tid[got]
-        for t, ids in _by_type(got, gt, np.argsort(gt, kind="stable")):
-            out.append(_Typed(None, t, ids, True))
+        if len(got):
+            gt = tid[got]
+            grouped, at = group_by_type(got, gt, int(gt.max()) + 1)
+            del got, gt
+            for t in np.flatnonzero(at[1:] != at[:-1]):
+                out.append(_Typed(None, int(t), grouped[at[t]:at[t + 1]], True))
         return out
 
     def spread(frontier: list[_Typed]) -> list[_Typed]:
@@ -802,16 +809,22 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
                     continue           # followed by follow_pointers
                 m = s.act == act
                 offs, tg = s.off[m], s.tgt[m]
+                if f.objs is not None and edges is not None and act in (SLICE, STRING) \
+                        and (len(offs) < 2 or (offs[1:] > offs[:-1]).all()):
+                    def reader(lo: int, hi: int, put, act=act, offs=offs, tg=tg, f=f) -> None:
+                        read_edges(act, f.objs[lo:hi], offs, tg, put)
+                else:
+                    def reader(lo: int, hi: int, put, act=act, offs=offs, tg=tg, at=at) -> None:
+                        read_act(act, at(lo, hi), offs, tg, put)
                 step = max(1, CHUNK_WORDS // len(offs))
                 if act not in _CHUNKED or count <= step:
-                    read_act(act, at(0, count), offs, tg, assign)
+                    reader(0, count, assign)
                     continue
-                _chunked(act, at, count, offs, tg, step)
+                _chunked(reader, count, step)
 
-    def _chunked(act: int, at: Callable[[int, int], np.ndarray], count: int, offs: np.ndarray,
-                 tg: np.ndarray, step: int) -> None:
-        """``read_act`` over the ``count`` addresses ``at(lo, hi)`` gives in chunks of
-        ``step``, to bound the temporaries
+    def _chunked(reader: Callable[[int, int, Callable], None], count: int, step: int) -> None:
+        """``reader(lo, hi, put)`` (``read_act`` or ``read_edges`` over items ``lo:hi``
+        of ``count``) in chunks of ``step``, to bound the temporaries
         (several words per slot read), typing what one pass over all of them types.
 
         One pass makes its ``put`` calls in order: all of the first (every chunk's, in
@@ -830,13 +843,33 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
                     assign(objs, types, into=first)
                 else:
                     later.setdefault(k, []).append(_untyped_first(tid, objs, types))
-            read_act(act, at(lo, min(lo + step, count)), offs, tg, put)
+            reader(lo, min(lo + step, count), put)
         for t, runs in first.items():
             # ascending runs, one per chunk: timsort merges them (3x numpy's default sort)
             newly.setdefault(t, []).append(np.sort(np.concatenate(runs), kind="stable"))
         for k in sorted(later):
             parts = later[k]
             assign(np.concatenate([o for o, _ in parts]), np.concatenate([ty for _, ty in parts]))
+
+    def read_edges(act: int, objs: np.ndarray, offs: np.ndarray, tg: np.ndarray,
+                   put: Callable[[np.ndarray, np.ndarray], None]) -> None:
+        """``put`` the (objects, types) that the slice or string slots ``offs`` (targets
+        ``tg``) of heap objects ``objs`` give, from the heap's edges
+        (``markkernels.slot_edges``): what ``read_act`` gives from the dump's words, in the
+        same order, without reading, looking up and holding several words per slot of
+        every typed object (most of a typing round's time)."""
+        from .markkernels import slot_edges
+        tiny = act == STRING and heap.noscan is not None
+        hit, ht, mo, me = slot_edges(objs, edges.start, edges.dst, edges.off, edges.delta,
+                                     data_off, offs, tg, tiny)
+        put(hit, _types_for(reg, hit, ht, size, data_off, sized=True))
+        if len(me):
+            # string bytes inside a tiny block: its length word follows the pointer
+            n, nok = read(addr[mo] + edges.off[me].astype(np.uint64) + np.uint64(8))
+            ptrs = addr[edges.dst[me]] + edges.delta[me].astype(np.uint64)
+            blocks = _tiny_string_blocks(heap, addr, np.where(nok, ptrs, 0), n)
+            put(blocks, np.full(len(blocks), reg.array_of(reg.uint8(), MAX_TINY_SIZE),
+                                dtype=np.int32))
 
     def read_act(act: int, addrs: np.ndarray, offs: np.ndarray, tg: np.ndarray,
                  put: Callable[[np.ndarray, np.ndarray], None]) -> None:

@@ -57,7 +57,7 @@ FIRST_FIELD = {("runtime.m", "runtime.mPadded")}
 
 def _propagate_withheld(gp, parity: int):
     """Run type inference as the heap index does, with every other header (``parity``)
-    withheld; return (registry, result, header addresses, withheld mask)."""
+    withheld; return (registry, result, header (ids, type addresses), withheld mask)."""
     from gocore.heap.heapindex import _typed_roots
     from gocore.heap.spans import U64
     from gocore.binary.rtype import runtime_types
@@ -67,9 +67,8 @@ def _propagate_withheld(gp, parity: int):
     heap = hi.heap
     sp = heap.spans
     noscan = sp.noscan[heap.span]
-    large = np.zeros(len(heap.addr), dtype=U64)
     big = np.flatnonzero(heap.size > np.uint32(MAX_SMALL_SIZE))
-    large[big] = np.where(sp.sizeclass[heap.span[big]] == 0, sp.large_type[heap.span[big]], 0)
+    large = np.where(sp.sizeclass[heap.span[big]] == 0, sp.large_type[heap.span[big]], U64(0))
     hdr = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
                                 large_type=large)
     reg = TypeRegistry(runtime_types(gp), gp.dwarf.types if gp.dwarf is not None else None)
@@ -77,7 +76,7 @@ def _propagate_withheld(gp, parity: int):
     if gp.dwarf is not None:
         closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types
     withhold = np.zeros(len(heap.addr), dtype=bool)
-    withhold[np.flatnonzero(hdr != 0)[parity::2]] = True
+    withhold[hdr[0][parity::2]] = True
     res = infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, hi.roots),
                       header_types=hdr, read=heap.gather.words, registry=reg, closures=closures,
                       withhold=withhold)
@@ -92,7 +91,8 @@ def _header_mismatches(gp) -> tuple[int, Counter]:
     for parity in (0, 1):
         reg, res, hdr, withhold = _propagate_withheld(gp, parity)
         got = np.flatnonzero(withhold & (res.type_id != UNKNOWN))
-        u, inv = np.unique(hdr[got], return_inverse=True)
+        ids, types = hdr
+        u, inv = np.unique(types[np.searchsorted(ids, got)], return_inverse=True)
         elem = np.array([reg.of_rtype(int(a)) for a in u], dtype=np.int32)[inv.ravel()]
         size = gp.heap_index().heap.size
         pay = size[got].astype(np.int64) - res.data_off[got].astype(np.int64)

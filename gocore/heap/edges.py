@@ -46,6 +46,12 @@ class Edges:
         a, b = int(self.start[i]), int(self.start[i + 1])
         return self.dst[a:b], self.off[a:b]
 
+    def offset_to(self, i: int, j: int) -> int:
+        """Return the byte offset of object ``i``'s first pointer to object ``j``, or -1."""
+        a, b = int(self.start[i]), int(self.start[i + 1])
+        hit = np.flatnonzero(self.dst[a:b] == j)
+        return int(self.off[a + hit[0]]) if len(hit) else -1
+
     @cached_property
     def src(self) -> np.ndarray:
         """Return the source id of every edge (int32[E])."""

@@ -47,7 +47,7 @@ SCAN_RUN = 1 << 20  # objects per run when a column of every object is scanned
 RELEASE_READS = 1 << 16  # words typing reads between two releases of the dump's pages
 
 
-def _root_chain(parent: np.ndarray, parent_off: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
+def _root_chain(parent: np.ndarray, edges: Edges, i: int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``markkernels.root_chain``'s (ids, offsets) of the marking's path to ``i``.
 
     Most paths are a few steps: walking those in Python spares a command that asks for one
@@ -59,13 +59,12 @@ def _root_chain(parent: np.ndarray, parent_off: np.ndarray, i: int) -> tuple[np.
         cur = int(parent[cur])
         if cur < 0:
             ids = np.array(chain[::-1], dtype=np.int32)
-            offs = np.empty(len(ids), dtype=np.int64)
-            offs[:-1] = parent_off[ids[1:]]
-            offs[-1] = -1
+            offs = np.array([edges.offset_to(int(p), int(c)) for p, c in zip(ids[:-1], ids[1:])]
+                            + [-1], dtype=np.int64)
             return ids, offs
         chain.append(cur)
     from .markkernels import root_chain
-    return root_chain(parent, parent_off, np.int64(i))
+    return root_chain(parent, edges.start, edges.dst, edges.off, np.int64(i))
 
 
 @dataclass(frozen=True)
@@ -345,7 +344,7 @@ class HeapIndex:
         (a long linked list) without a Python object per step."""
         if not self.live[i]:
             return None
-        ids, offs = _root_chain(self.reach.parent, self.reach.parent_off, i)
+        ids, offs = _root_chain(self.reach.parent, self.edges, i)
         root = self.root_info(int(self.reach.root[ids[0]]))
         tids = self.type_id[ids]
         ut, trow = np.unique(tids, return_inverse=True)
@@ -490,10 +489,10 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     reg = TypeRegistry(rts, dwarf.types if dwarf is not None else None)
     noscan = sp.noscan[heap.span]
     large = sp.sizeclass[heap.span] == 0
-    big = np.flatnonzero(large)      # large objects: mspan.largeType (few objects)
     hdrs = header_type_addresses(gp.process, heap.addr, heap.size, gp.facts, noscan=noscan,
-                                 large=large, large_type=sp.large_type[heap.span[big]])
-    del big
+                                 large=large,   # large objects: mspan.largeType (few objects)
+                                 large_type=sp.large_type[heap.span[np.flatnonzero(large)]])
+    del large
     closures = None
     if dwarf is not None:
         closures = ClosureTypes(dwarf, reg, gp.pclntab, gp.process.exe_bias,
@@ -516,6 +515,6 @@ def _infer(gp: GoProcess, heap: Heap, roots: RootTable, edges: Edges, pmaps,
     typed = _typed_roots(gp, reg, roots) if dwarf is not None else []
     return infer_types(gp, heap.addr, heap.size, typed,
                        header_types=hdrs, read=read, registry=reg, closures=closures,
-                       noscan=noscan, large=large,
+                       noscan=noscan,
                        seeds=UntypedFacts(gp, heap, edges, pmaps, roots, live), edges=edges,
                        locate=heap.find)

@@ -17,11 +17,12 @@ from .domkernels import njit
 
 
 @njit(cache=True, nogil=True)
-def bfs_mark(seeds, start, dst, off, reached, parent, parent_off, root):
+def bfs_mark(seeds, start, dst, reached, parent, root):
     """Mark from ``seeds`` (sorted object ids, already ``reached``, ``root`` set) one BFS
     level at a time: each level's objects are visited in ascending id, and an object's
     parent is the first edge reaching it in that order (as a whole-level numpy step
-    would choose). Fills ``reached``, ``parent``, ``parent_off``, ``root`` in place."""
+    would choose), so the pointer followed is the parent's first one to it
+    (``edge_offset``). Fills ``reached``, ``parent``, ``root`` in place."""
     n = len(reached)
     order = np.empty(n, dtype=np.int32)      # every reached object once, level after level
     m = len(seeds)
@@ -39,7 +40,6 @@ def bfs_mark(seeds, start, dst, off, reached, parent, parent_off, root):
                 if not reached[d]:
                     reached[d] = True
                     parent[d] = u
-                    parent_off[d] = off[e]
                     root[d] = ru
                     order[m] = d
                     m += 1
@@ -187,7 +187,17 @@ def group_by_type(objs, types, ntypes):
 
 
 @njit(cache=True, nogil=True)
-def root_chain(parent, parent_off, i):
+def edge_offset(start, dst, off, p, c):
+    """Return the byte offset of object ``p``'s first pointer to object ``c`` (-1: none):
+    the pointer marking followed from a parent to its child."""
+    for e in range(start[p], start[p + 1]):
+        if dst[e] == c:
+            return np.int64(off[e])
+    return np.int64(-1)
+
+
+@njit(cache=True, nogil=True)
+def root_chain(parent, start, dst, off, i):
     """Return (ids, offsets) of the marking's path to ``i``: from the root's object to
     ``i``, with the byte offset in each object of the pointer to the next (-1 on ``i``)."""
     n = 1
@@ -202,8 +212,9 @@ def root_chain(parent, parent_off, i):
     for k in range(n - 1, -1, -1):
         ids[k] = cur
         if k:
-            offs[k - 1] = parent_off[cur]
-            cur = parent[cur]
+            p = parent[cur]
+            offs[k - 1] = edge_offset(start, dst, off, p, cur)
+            cur = p
     return ids, offs
 
 

@@ -23,14 +23,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class Reach:
-    """The result of marking: per object ``reached``, ``parent``, ``parent_off``, ``root``."""
+    """The result of marking: per object ``reached``, ``parent``, ``root``. The pointer
+    marking followed is the parent's first one to the object (``Edges.offset_to``): not
+    kept per object (4 bytes each, at the marking's peak)."""
 
     heap: Heap
     edges: Edges
     roots: RootTable
     reached: np.ndarray     # bool[N]
     parent: np.ndarray      # int32[N]: the object that first reached it; -1 for roots/unreached
-    parent_off: np.ndarray  # uint32[N]: byte offset of the pointer in the parent
     root: np.ndarray        # int32[N]: row in ``roots`` the object was reached from; -1 unreached
 
     @property
@@ -57,7 +58,7 @@ class Reach:
             p = int(self.parent[cur])
             if p < 0:
                 break
-            chain.append((p, int(self.parent_off[cur])))
+            chain.append((p, self.edges.offset_to(p, cur)))
             cur = p
         chain.reverse()
         return self.roots.describe(int(self.root[i])), chain
@@ -69,14 +70,12 @@ def mark(heap: Heap, edges: Edges, roots: RootTable) -> Reach:
     n = len(heap)
     reached = np.zeros(n, dtype=bool)
     parent = np.full(n, -1, dtype=np.int32)
-    parent_off = np.zeros(n, dtype=np.uint32)
     root = np.full(n, -1, dtype=np.int32)
     objs, first = np.unique(roots.obj, return_index=True)
     reached[objs] = True
     root[objs] = first
-    bfs_mark(objs.astype(np.int32), edges.start, edges.dst, edges.off, reached, parent,
-             parent_off, root)
-    return Reach(heap, edges, roots, reached, parent, parent_off, root)
+    bfs_mark(objs.astype(np.int32), edges.start, edges.dst, reached, parent, root)
+    return Reach(heap, edges, roots, reached, parent, root)
 
 
 def reach_of(gp: GoProcess) -> Reach:

@@ -35,7 +35,7 @@ _SPAN_ARRAYS = ("mspan", "base", "npages", "nelems", "elemsize", "limit", "freei
 _ROOT_ARRAYS = ("ptr", "obj", "slot", "kind", "goroutine", "frame", "name", "base", "type",
                 "type_address", "area", "precise", "var")
 _FRAME_ARRAYS = ("goroutine", "func", "pc", "fp")
-_PATH_ARRAYS = ("parent", "parent_off", "root")     # of Reach
+_PATH_ARRAYS = ("parent", "root")     # of Reach
 
 
 def open_heap_index(gp: GoProcess, progress: Progress | None,
@@ -62,16 +62,17 @@ def open_heap_index(gp: GoProcess, progress: Progress | None,
 
     def marked(heap: Heap, edges: Edges, reach: Reach) -> None:
         # written while the objects are typed: 2 s of disk writes at 20 M objects. The
-        # paths (parent, offset, root: 12 bytes an object) go first and are then read
-        # from their files: typing does not use them, and their memory (240 MB at 20 M)
-        # is freed under its peak
-        paths = {f"reach.{n}": n for n in _PATH_ARRAYS}
-        early = {name: getattr(reach, n) for name, n in paths.items()}
+        # paths (parent, root: 8 bytes an object) go first and are then read
+        # from their files, and so are the objects' span rows: typing does not use them,
+        # and their memory (240 MB at 20 M) is freed under its peak
+        swapped = {f"reach.{n}": (reach, n) for n in _PATH_ARRAYS}
+        early = {name: getattr(obj, n) for name, (obj, n) in swapped.items()}
         early.update(_marked_arrays(heap, edges, reach))
+        swapped["heap.span"] = (heap, "span")
 
         def written(name: str, mapped: np.ndarray) -> None:
-            if name in paths:
-                setattr(reach, paths[name], mapped)
+            if name in swapped:
+                setattr(*swapped[name], mapped)
 
         w = store.begin(BASE, early, later_bytes=heap.addr.nbytes, written=written)   # then the types
         del early

@@ -73,15 +73,23 @@ ReadWords = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 HEADER_CHUNK = 1 << 10
 
 
+class RecordedTypes(NamedTuple):
+    """The objects whose ``*_type`` the runtime recorded (``header_type_addresses``)."""
+
+    ids: np.ndarray     # int64 object ids, ascending
+    types: np.ndarray   # uint64 run-time address of each one's type
+    large: np.ndarray   # bool: a large object (mspan.largeType, no header in its slot)
+
+
 def header_type_addresses(proc: Process, addrs: np.ndarray, sizes: np.ndarray, facts: Facts, *,
                           noscan: np.ndarray | None = None,
                           large_type: np.ndarray | None = None,
                           valid: Callable[[np.ndarray], np.ndarray] | None = None,
-                          large: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return (ids, type addresses): the objects whose ``*_type`` the runtime recorded, in
-    ascending id order, and the run-time address of that type. Sparse: a few thousand of
-    20 M objects have one, and a per-object array of them (160 MB) cost its memory and the
-    faults of its scattered first writes.
+                          large: np.ndarray | None = None) -> RecordedTypes:
+    """Return the objects whose ``*_type`` the runtime recorded, in ascending id order, with
+    the run-time address of that type. Sparse: a few thousand of 20 M objects have one,
+    and a per-object array of them (160 MB) cost its memory and the faults of its
+    scattered first writes.
 
     ``addrs``/``sizes`` are slot starts and slot sizes (span elemsize). Small objects of a
     scan span with a slot over 512 bytes carry a malloc header at the slot start; pass
@@ -94,9 +102,8 @@ def header_type_addresses(proc: Process, addrs: np.ndarray, sizes: np.ndarray, f
     Go 1.22 (``facts.malloc_headers`` false) there are none.
     """
     addrs = np.asarray(addrs, dtype=np.uint64)
-    none = (np.zeros(0, np.int64), np.zeros(0, np.uint64))
     if not facts.malloc_headers or not len(addrs):
-        return none
+        return RecordedTypes(np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, bool))
     big = sizes > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)
     small = (sizes > MIN_SIZE_FOR_MALLOC_HEADER) & ~big
     if noscan is not None:
@@ -112,14 +119,16 @@ def header_type_addresses(proc: Process, addrs: np.ndarray, sizes: np.ndarray, f
             words[~valid(words)] = 0
         types[lo:lo + HEADER_CHUNK] = words
         proc.release_resident()   # a few microseconds: madvise on the dump's mappings
+    is_large = np.zeros(len(ids), dtype=bool)
     if large_type is not None:
         big_ids = np.flatnonzero(big)
         ids = np.concatenate([ids, big_ids])
         types = np.concatenate([types, np.asarray(large_type, dtype=np.uint64)])
+        is_large = np.concatenate([is_large, np.ones(len(big_ids), dtype=bool)])
         order = np.argsort(ids, kind="stable")
-        ids, types = ids[order], types[order]
+        ids, types, is_large = ids[order], types[order], is_large[order]
     keep = types != 0
-    return ids[keep], types[keep]
+    return RecordedTypes(ids[keep], types[keep], is_large[keep])
 
 
 def type_section_check(rts: RuntimeTypes) -> Callable[[np.ndarray], np.ndarray]:
@@ -634,13 +643,12 @@ def _as_array_type(reg: TypeRegistry, elem: int, payload: int) -> int:
 
 
 def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterable[tuple[int, int]], *,
-                header_types: np.ndarray | None = None,
+                header_types: RecordedTypes | None = None,
                 read: ReadWords | None = None,
                 registry: TypeRegistry | None = None,
                 closures: Callable[[np.ndarray], np.ndarray] | None = None,
                 withhold: np.ndarray | None = None,
                 noscan: np.ndarray | None = None,
-                large: np.ndarray | None = None,
                 seeds: Callable[["_HeapView", "TypeRegistry", "MapInternals"], None] | None = None,
                 edges: Edges | None = None,
                 locate: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -649,16 +657,13 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
 
     ``roots`` yields ``(address, type id)`` of typed root memory (globals, stack slots) with
     ids from ``registry.table`` (default: a registry over the DWARF types).
-    ``header_types`` is what ``header_type_addresses`` returns (ids, type addresses). ``read`` gathers
-    words (default: the process's ``gather.words``). ``closures`` maps funcval entry pcs to
+    ``header_types`` is what ``header_type_addresses`` returns. ``read`` gathers words (default: the process's ``gather.words``). ``closures`` maps funcval entry pcs to
     closure context types (``ClosureTypes.types``; default: one without DWARF, which knows
     method values and names other closures by their function).
     ``withhold`` (bool per object) keeps those objects' header types out: their data still
     starts after the header, but only propagation may type them (to check propagation
     against the runtime's own records). ``noscan`` (bool per object: a pointer-free span)
     lets channels be checked against ``makechan``'s shapes; without it no hchan is typed.
-    ``large`` (per object: a size class 0 span) tells large objects, which have no header
-    in their slot (default: slots over 32 KiB).
     ``seeds`` runs once the typed roots and headers have spread: it may type still untyped
     objects from what untyped memory states (``gocore.heap.typeseeds``) through the view's
     ``assign``; what it types spreads in turn.
@@ -684,9 +689,8 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     if not n:            # no objects (a dump whose heap could not be read): nothing to type
         return TypeInference(tid, data_off, reg, from_header)
     if header_types is not None:
-        hit, ht = (np.asarray(a) for a in header_types)
-        big = size[hit] > MAX_SMALL_SIZE if large is None else np.asarray(large, dtype=bool)[hit]
-        data_off[hit[~big]] = MALLOC_HEADER_SIZE
+        hit, ht = header_types.ids, header_types.types
+        data_off[hit[~header_types.large]] = MALLOC_HEADER_SIZE
         if withhold is not None:
             keep = ~np.asarray(withhold, dtype=bool)[hit]
             hit, ht = hit[keep], ht[keep]

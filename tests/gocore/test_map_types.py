@@ -57,7 +57,7 @@ FIRST_FIELD = {("runtime.m", "runtime.mPadded")}
 
 def _propagate_withheld(gp, parity: int):
     """Run type inference as the heap index does, with every other header (``parity``)
-    withheld; return (registry, result, header (ids, type addresses), withheld mask)."""
+    withheld; return (registry, result, recorded header types, withheld mask)."""
     from gocore.heap.heapindex import _typed_roots
     from gocore.heap.spans import U64
     from gocore.binary.rtype import runtime_types
@@ -76,7 +76,7 @@ def _propagate_withheld(gp, parity: int):
     if gp.dwarf is not None:
         closures = ClosureTypes(gp.dwarf, reg, gp.pclntab, gp.process.exe_bias).types
     withhold = np.zeros(len(heap.addr), dtype=bool)
-    withhold[hdr[0][parity::2]] = True
+    withhold[hdr.ids[parity::2]] = True
     res = infer_types(gp, heap.addr, heap.size, _typed_roots(gp, reg, hi.roots),
                       header_types=hdr, read=heap.gather.words, registry=reg, closures=closures,
                       withhold=withhold)
@@ -91,8 +91,7 @@ def _header_mismatches(gp) -> tuple[int, Counter]:
     for parity in (0, 1):
         reg, res, hdr, withhold = _propagate_withheld(gp, parity)
         got = np.flatnonzero(withhold & (res.type_id != UNKNOWN))
-        ids, types = hdr
-        u, inv = np.unique(types[np.searchsorted(ids, got)], return_inverse=True)
+        u, inv = np.unique(hdr.types[np.searchsorted(hdr.ids, got)], return_inverse=True)
         elem = np.array([reg.of_rtype(int(a)) for a in u], dtype=np.int32)[inv.ravel()]
         size = gp.heap_index().heap.size
         pay = size[got].astype(np.int64) - res.data_off[got].astype(np.int64)

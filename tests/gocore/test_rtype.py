@@ -226,13 +226,13 @@ def test_malloc_header_types(entry):
     noscan = np.array([s[2] for s in spans])
     large = np.array([s[3] if s[1] > 32768 else 0 for s in spans], np.uint64)
     big = sizes > 32768
-    ids, types = header_type_addresses(gp.process, addrs, sizes, gp.facts, noscan=noscan,
-                                       large_type=large[big])
-    g_ids, g_types = header_type_addresses(gp.process, addrs, sizes, gp.facts,
-                                           valid=type_section_check(rts), large_type=large[big])
-    assert np.array_equal(ids, g_ids) and np.array_equal(types, g_types)
+    rec = header_type_addresses(gp.process, addrs, sizes, gp.facts, noscan=noscan,
+                                large_type=large[big])
+    guessed = header_type_addresses(gp.process, addrs, sizes, gp.facts,
+                                    valid=type_section_check(rts), large_type=large[big])
+    assert all(np.array_equal(a, b) for a, b in zip(rec, guessed))
     got = np.zeros(len(addrs), np.uint64)
-    got[ids] = types
+    got[rec.ids] = rec.types
     if not gp.facts.malloc_headers:
         assert not got.any()
         return

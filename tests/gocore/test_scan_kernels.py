@@ -1,7 +1,7 @@
 """The compiled passes of the index build give what their numpy forms give: the edge scan
 of small objects (markkernels.span_edges) the numpy slot path's edges, on every version's
 dump (Go 1.22+ takes the compiled path; older ones check the fallback), and marking
-(markkernels.bfs_mark) the parents of a level-by-level numpy BFS, on wide (densely sorted)
+(markkernels.bfs_mark) the parents and followed pointers of a level-by-level numpy BFS, on wide (densely sorted)
 and narrow levels."""
 
 import numpy as np
@@ -70,13 +70,15 @@ def test_bfs_mark_equals_level_bfs(shape):
     seeds = np.array([0, 7, 123], np.int32)
     reached = np.zeros(n, bool)
     parent = np.full(n, -1, np.int32)
-    parent_off = np.zeros(n, np.uint32)
     root = np.full(n, -1, np.int32)
     reached[seeds] = True
     root[seeds] = np.arange(len(seeds))
-    bfs_mark(seeds, start, dst, off, reached, parent, parent_off, root)
+    bfs_mark(seeds, start, dst, reached, parent, root)
     want_reached, want_parent, want_off = _numpy_bfs(seeds, start, dst, off, n)
     assert np.array_equal(reached, want_reached)
     assert np.array_equal(parent, want_parent)
-    assert np.array_equal(parent_off, want_off)
+    # the pointer followed: the parent's first edge to the object (not kept by marking)
+    edges = E.Edges(start, dst, off)
+    kids = np.flatnonzero(parent >= 0)
+    assert [edges.offset_to(int(parent[d]), int(d)) for d in kids] == want_off[kids].tolist()
     assert reached.sum() > n // 2

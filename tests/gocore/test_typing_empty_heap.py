@@ -23,6 +23,6 @@ def test_infer_types_on_empty_heap(entry):
     assert roots
     empty = np.zeros(0, np.uint64)
     got = infer_types(gp, empty, np.zeros(0, np.uint32), roots, registry=reg,
-                      header_types=(np.zeros(0, np.int64), empty), noscan=np.zeros(0, bool), large=np.zeros(0, bool))
+                      header_types=None, noscan=np.zeros(0, bool))
     assert got.type_id.shape == (0,) and got.data_off.shape == (0,)
     assert got.from_header.shape == (0,)

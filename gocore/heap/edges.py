@@ -11,7 +11,10 @@ dropped, as ``scanobject`` does. ``edge_start[i]:edge_start[i+1]`` are object i'
 from __future__ import annotations
 
 import mmap
+import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -71,6 +74,7 @@ class Edges:
 
 
 RELEASE_BATCHES = 4  # batches of pointer words read between two releases of dump pages
+SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))   # batches scanned at once
 
 
 class _SpanScan:
@@ -190,17 +194,20 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20,
     dst, off, delta = _reserve(bound, np.int32), _reserve(bound, np.uint32), _reserve(bound, np.uint8)
     e = 0
     fused = _SpanScan.make(heap, pmaps)
-    for batch, ids in enumerate(pmaps.batches(max_words)):
-        if release is not None and batch and batch % RELEASE_BATCHES == 0:
-            release()
+    heap._slots                      # the lookup table, built here and not in two threads
+
+    def scan(ids: np.ndarray) -> list[tuple]:
         runs, rest = fused.scan(ids) if fused is not None else ([], ids)
         if len(rest):
             got = _scan_numpy(heap, pmaps, rest)
             if got is not None:
                 runs.append(got)
-        runs = [r for r in runs if len(r[0])]
+        return [r for r in runs if len(r[0])]
+
+    def place(ids: np.ndarray, runs: list[tuple]) -> None:
+        nonlocal e
         if not runs:
-            continue
+            return
         lo, m = int(ids[0]), len(ids)
         counts = start[lo + 1:lo + 1 + m]
         for r in runs:
@@ -209,15 +216,29 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20,
             _, d, k, dl = runs[0]
             dst[e:e + len(d)], off[e:e + len(d)], delta[e:e + len(d)] = d, k, dl
             e += len(d)
-        else:
-            pos = np.empty(m, dtype=np.int64)
-            pos[0] = e
-            np.cumsum(counts[:-1], dtype=np.int64, out=pos[1:])
-            pos[1:] += e
-            for r in runs:
-                place_edges(*r, lo, pos, dst, off, delta)
-            e += sum(len(r[0]) for r in runs)
-        del runs
+            return
+        pos = np.empty(m, dtype=np.int64)
+        pos[0] = e
+        np.cumsum(counts[:-1], dtype=np.int64, out=pos[1:])
+        pos[1:] += e
+        for r in runs:
+            place_edges(*r, lo, pos, dst, off, delta)
+        e += sum(len(r[0]) for r in runs)
+
+    # batches are scanned ahead in worker threads (the compiled scan, the reads and the
+    # lookups release the GIL) and placed here in order
+    with ThreadPoolExecutor(max_workers=SCAN_THREADS) as pool:
+        ahead: deque = deque()
+        for batch, ids in enumerate(pmaps.batches(max_words)):
+            if release is not None and batch and batch % RELEASE_BATCHES == 0:
+                release()
+            ahead.append((ids, pool.submit(scan, ids)))
+            if len(ahead) > SCAN_THREADS:
+                ids, job = ahead.popleft()
+                place(ids, job.result())
+        while ahead:
+            ids, job = ahead.popleft()
+            place(ids, job.result())
     dst, off, delta = dst[:e], off[:e], delta[:e]
     if e < 1 << 32:
         np.cumsum(start, dtype=np.uint32, out=start)

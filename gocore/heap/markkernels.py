@@ -168,6 +168,25 @@ def slot_edges(objs, start, dst, off, delta, data_off, slot_off, slot_tgt, misse
 
 
 @njit(cache=True, nogil=True)
+def fit_counts(rank, esize, pay, arrays):
+    """Return per object how many elements its payload holds as its type: 1 (the element
+    type), n >= 2 (``[n]elem``, only when ``arrays``), 0 (it does not fit, or holds several
+    and not ``arrays``). ``rank`` indexes ``esize`` (element sizes) per object; ``pay`` is
+    the payload in bytes. One pass, where numpy made six temporaries of 8 bytes each."""
+    out = np.empty(len(rank), dtype=np.int64)
+    for i in range(len(rank)):
+        es = esize[rank[i]]
+        p = pay[i]
+        if es > p:
+            out[i] = 0
+        elif es > 0 and p // es >= 2:
+            out[i] = p // es if arrays else 0
+        else:
+            out[i] = 1
+    return out
+
+
+@njit(cache=True, nogil=True)
 def group_by_type(objs, types, ntypes):
     """Return (``objs`` grouped by ascending type, each type's in their given order; the
     start of each type's run, ``ntypes + 1`` of them), types in ``[0, ntypes)``. A counting

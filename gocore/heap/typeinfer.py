@@ -1093,14 +1093,12 @@ def _sized_types(reg: TypeRegistry, elem: np.ndarray, pay: np.ndarray, arrays: b
         ut, inv = elem[:1], np.zeros(len(elem), dtype=np.intp)
     else:
         ut, inv = np.unique(elem, return_inverse=True)
-    esize = np.array([reg.table[int(t)].size for t in ut], dtype=np.int64)[inv]
-    fits = esize <= pay
-    n = np.where(esize > 0, pay // np.maximum(esize, 1), 1)
-    several = (esize > 0) & (n >= 2)
-    arr = fits & several if arrays else np.zeros(len(elem), bool)
-    one = fits & ~several
+    from .markkernels import fit_counts
+    esize = np.array([reg.table[int(t)].size for t in ut], dtype=np.int64)
+    n = fit_counts(inv, esize, np.asarray(pay, dtype=np.int64), arrays)
+    one = n == 1
     out[one] = elem[one]
-    ai = np.flatnonzero(arr)
+    ai = np.flatnonzero(n >= 2)
     if len(ai):
         # one key per (element type, length), the type as its rank in ``ut``
         width = np.int64(n[ai].max()) + 1

@@ -62,13 +62,14 @@ def open_heap_index(gp: GoProcess, progress: Progress | None,
 
     def marked(heap: Heap, edges: Edges, reach: Reach) -> None:
         # written while the objects are typed: 2 s of disk writes at 20 M objects. The
-        # paths (parent, root: 8 bytes an object) go first and are then read
-        # from their files, and so are the objects' span rows: typing does not use them,
-        # and their memory (240 MB at 20 M) is freed under its peak
+        # paths (parent, root: 8 bytes an object) go first, and they and the objects'
+        # columns are then read from their files: typing does not use the paths and span
+        # rows (their memory, 240 MB at 20 M, is freed under its peak), and what it reads
+        # of the addresses and sizes is page cache the kernel can take back
         swapped = {f"reach.{n}": (reach, n) for n in _PATH_ARRAYS}
         early = {name: getattr(obj, n) for name, (obj, n) in swapped.items()}
         early.update(_marked_arrays(heap, edges, reach))
-        swapped["heap.span"] = (heap, "span")
+        swapped.update({f"heap.{n}": (heap, n) for n in ("addr", "size", "span")})
 
         def written(name: str, mapped: np.ndarray) -> None:
             if name in swapped:

@@ -8,7 +8,6 @@ traceback only under ``--debug``).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import io
 import os
 import re
@@ -263,22 +262,6 @@ def main(argv: list[str] | None = None) -> int:
         set_max_decompressed(None)  # the limit is this command's, not the next caller's
 
 
-def _release_freed_blocks() -> None:
-    """Have glibc's malloc return every freed block of 256 KiB or more to the system.
-
-    By default glibc raises its mmap threshold to the size of each large block freed (up
-    to 32 MiB); blocks of that size then come from its heap and stay resident after they
-    are freed. The index build's temporaries of 1-32 MB (one per batch and chunk) left
-    80 MiB resident that way at 20 M objects. A fixed threshold keeps the peak at what is
-    in use."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None).mallopt(-3, 256 << 10)   # M_MMAP_THRESHOLD (malloc.h)
-        except (OSError, AttributeError):               # not glibc
-            pass
-
-
 def main_entry() -> None:
     """Console-script entry point."""
-    _release_freed_blocks()
     sys.exit(main())

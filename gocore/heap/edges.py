@@ -168,6 +168,10 @@ def _reserve(n: int, dtype) -> np.ndarray:
     if hasattr(mmap, "MAP_ANONYMOUS"):
         flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0)
         buf = mmap.mmap(-1, nbytes, flags=flags)
+        if hasattr(mmap, "MADV_HUGEPAGE"):
+            # a fault per 2 MiB written, not per 4 KiB (60 k faults at 20 M objects, each
+            # 20 us on a virtual machine); what is never written stays uncommitted
+            buf.madvise(mmap.MADV_HUGEPAGE)
     else:
         buf = mmap.mmap(-1, nbytes)
     return np.frombuffer(buf, dtype=dtype, count=n)

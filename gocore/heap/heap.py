@@ -202,7 +202,9 @@ def _allocated(spans: Spans, gather: Gather
     del k8
     n = int(np.bitwise_count(raw).sum(dtype=np.int64))
     from .markkernels import expand_slots
-    return _sorted(*expand_slots(raw, rows, (nelems + 7) // 8, spans.base, spans.elemsize, n))
+    addr, size, span = np.empty(n, dtype=U64), np.empty(n, dtype=np.uint32), np.empty(n, dtype=np.int32)
+    expand_slots(raw, rows, (nelems + 7) // 8, spans.base, spans.elemsize, addr, size, span)
+    return _sorted(addr, size, span)
 
 
 def _sorted(addr: np.ndarray, size: np.ndarray, span: np.ndarray

@@ -74,7 +74,8 @@ def mark(heap: Heap, edges: Edges, roots: RootTable) -> Reach:
     objs, first = np.unique(roots.obj, return_index=True)
     reached[objs] = True
     root[objs] = first
-    bfs_mark(objs.astype(np.int32), edges.start, edges.dst, reached, parent, root)
+    bfs_mark(objs.astype(np.int32), edges.start, edges.dst, reached, parent, root,
+             np.empty(n, dtype=np.int32), np.zeros(n, dtype=bool))
     return Reach(heap, edges, roots, reached, parent, root)
 
 

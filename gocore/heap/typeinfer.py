@@ -773,7 +773,8 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         types = {f.t for f in frontier if f.objs is not None}
         slot_start, slot_off, slot_tgt, tsize = _pointer_slot_tables(reg, types, slots_cache)
         got = spread_pointers(objs, tid, edges.start, edges.dst, edges.off, edges.delta,
-                              data_off, size, slot_start, slot_off, slot_tgt, tsize, UNKNOWN)
+                              data_off, size, slot_start, slot_off, slot_tgt, tsize, UNKNOWN,
+                              np.empty(n, dtype=np.int32), np.empty(len(objs) + n, dtype=np.int32))
         out = [f._replace(ptr_done=True) if f.objs is not None else f for f in frontier]
         if len(got):
             gt = tid[got]

@@ -73,7 +73,7 @@ def test_bfs_mark_equals_level_bfs(shape):
     root = np.full(n, -1, np.int32)
     reached[seeds] = True
     root[seeds] = np.arange(len(seeds))
-    bfs_mark(seeds, start, dst, reached, parent, root)
+    bfs_mark(seeds, start, dst, reached, parent, root, np.empty(n, np.int32), np.zeros(n, bool))
     want_reached, want_parent, want_off = _numpy_bfs(seeds, start, dst, off, n)
     assert np.array_equal(reached, want_reached)
     assert np.array_equal(parent, want_parent)

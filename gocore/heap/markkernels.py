@@ -70,6 +70,15 @@ def _sort_dense(order, b, m, lo, hi, fresh):
 
 
 @njit(cache=True, nogil=True)
+def _slot_from(slot_off, s, s_end, rel):
+    """Return the first slot at or past byte offset ``rel``, from slot ``s`` on (offsets
+    ascending; ``s_end`` when none): a walk of an object's edges against its type's slots."""
+    while s < s_end and slot_off[s] < rel:
+        s += 1
+    return s
+
+
+@njit(cache=True, nogil=True)
 def spread_pointers(objs, tid, start, dst, off, delta, data_off, size, slot_start, slot_off,
                     slot_tgt, tsize, unknown, out_buf, work_buf):
     """Type, transitively, what the plain-pointer slots of typed objects ``objs`` point at.
@@ -103,8 +112,7 @@ def spread_pointers(objs, tid, start, dst, off, delta, data_off, size, slot_star
         base = data_off[o]
         for e in range(start[o], start[o + 1]):
             rel = np.int64(off[e]) - base
-            while s < s_end and slot_off[s] < rel:
-                s += 1
+            s = _slot_from(slot_off, s, s_end, rel)
             if s == s_end:
                 break
             if slot_off[s] != rel:
@@ -151,8 +159,7 @@ def slot_edges(objs, start, dst, off, delta, data_off, slot_off, slot_tgt, misse
         s = 0
         for e in range(start[o], start[o + 1]):
             rel = np.int64(off[e]) - base
-            while s < ns and slot_off[s] < rel:
-                s += 1
+            s = _slot_from(slot_off, s, ns, rel)
             if s == ns:
                 break
             if slot_off[s] != rel:

@@ -98,6 +98,8 @@ class _SpanScan:
             (g.segment_of(span_end - U64(1)) == seg) & (g.segment_of(self.bitmap_at) == seg) & \
             (g.segment_of(np.maximum(bm_end, U64(1)) - U64(1)) == seg)
         self.seg = seg
+        self.pmaps = pmaps
+        self.aligned = aligned
 
     @classmethod
     def make(cls, heap: Heap, pmaps: PointerMaps) -> "_SpanScan | None":
@@ -110,20 +112,20 @@ class _SpanScan:
         return None if slots is None else cls(heap, pmaps, slots)
 
     def scan(self, ids: np.ndarray) -> tuple[list[tuple], np.ndarray]:
-        """Return (the edges of the fusable objects of ``ids``, one ascending run per
-        segment: (sources, destinations, offsets, deltas)) and the ids left to scan."""
+        """Return (the edges of the fusable objects of ``ids``, ascending runs of (sources,
+        destinations, offsets, deltas)) and the ids left to scan."""
         from .markkernels import span_edges
         h, x = self.heap, self.slots
         s = h.span[ids]
         f = self.fusable[s]
         rest = ids[~f]
         sf = s[f]
+        runs, rest = self._typed(rest)
         if not len(sf):
-            return [], rest
+            return runs, rest
         rows = sf[np.r_[True, sf[1:] != sf[:-1]]].astype(np.int64)
         seg = self.seg[rows]
         cuts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1], True])
-        runs = []
         lo, hi = int(ids[0]), int(ids[-1]) + 1
         for a, b in zip(cuts[:-1], cuts[1:]):
             r = rows[a:b]
@@ -135,6 +137,48 @@ class _SpanScan:
                                    x.lo, x.shift, x.table, x.base, x.elemsize, x.nelems,
                                    x.slot0, x.bits, x.prefix, x.clip))
         return runs, rest
+
+    def _typed(self, ids: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+        """Return (the edges of the objects of ``ids`` with a recorded type, wholly in one
+        segment, read by ``markkernels.typed_edges``: one ascending run per segment) and
+        the ids left to scan."""
+        from .markkernels import typed_edges
+        h, x, pm, g = self.heap, self.slots, self.pmaps, self.heap.gather
+        if not len(ids) or pm.types is None:
+            return [], ids
+        sp, T = h.spans, pm.types
+        s = h.span[ids]
+        typed = ~sp.noscan[s] & ((sp.sizeclass[s] == 0) | (sp.elemsize[s] > U64(pm.max_small)))
+        cand = ids[typed]
+        if not len(cand):
+            return [], ids
+        seg = g.segment_of(h.addr[cand])
+        end = h.addr[cand] + h.size[cand].astype(U64) - U64(1)
+        whole = (seg >= 0) & self.aligned[seg] & (g.segment_of(end) == seg)
+        cand, seg = cand[whole], seg[whole]
+        row = T.rows(pm._type_of(cand))
+        # no recorded type, or one without pointers: no edges (as in the numpy path)
+        if len(T.ptr_words) and len(T.bits):
+            none = (row < 0) | (T.ptr_words[np.maximum(row, 0)] <= 0)
+        else:
+            none = np.ones(len(cand), dtype=bool)
+        done = np.zeros(len(ids), dtype=bool)
+        done[np.flatnonzero(typed)[whole]] = True
+        keep = ~none
+        cand, seg, row = cand[keep], seg[keep], row[keep]
+        first = (sp.sizeclass[h.span[cand]] != 0).astype(np.int64)    # the header word
+        nwords = (h.size[cand] // np.uint32(8)).astype(np.int64)
+        elem_words = (T.size // U64(8)).astype(np.int64)
+        runs = []
+        for si in np.unique(seg):
+            m = seg == si
+            mem64 = g.segment_bytes(int(si)).view(np.uint64)
+            runs.append(typed_edges(cand[m], row[m], first[m], nwords[m], elem_words,
+                                    T.ptr_words, T.mask_off, T.bits, int(nwords[m].sum()),
+                                    mem64, g.starts[si], h.addr, x.lo, x.shift, x.table,
+                                    x.base, x.elemsize, x.nelems, x.slot0, x.bits, x.prefix,
+                                    x.clip))
+        return runs, ids[~done]
 
 
 def _scan_numpy(heap: Heap, pmaps: PointerMaps, ids: np.ndarray) -> tuple | None:

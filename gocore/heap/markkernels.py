@@ -177,6 +177,41 @@ def slot_edges(objs, start, dst, off, delta, data_off, slot_off, slot_tgt, misse
 
 
 @njit(cache=True, nogil=True)
+def group_ascending_by_type(objs, tid, ntypes, fresh):
+    """Return (distinct ids ``objs`` grouped by ascending type ``tid[o]`` in ``[0,
+    ntypes)``, each type's ids ascending; the start of each type's run, ``ntypes + 1`` of
+    them). A dense set of ids is read back in order through ``fresh`` (all false, one per
+    object, left so), a sparse one sorted: where a two-key lexsort took 0.25 s a round at
+    20 M objects."""
+    starts = np.zeros(ntypes + 1, dtype=np.int64)
+    lo, hi = len(tid), -1
+    for i in range(len(objs)):
+        o = objs[i]
+        starts[tid[o] + 1] += 1
+        lo = min(lo, o)
+        hi = max(hi, o)
+    for t in range(ntypes):
+        starts[t + 1] += starts[t]
+    pos = starts[:-1].copy()
+    out = np.empty(len(objs), dtype=np.int32)
+    if hi - lo < 32 * len(objs):
+        for i in range(len(objs)):
+            fresh[objs[i]] = True
+        for d in range(lo, hi + 1):
+            if fresh[d]:
+                fresh[d] = False
+                t = tid[d]
+                out[pos[t]] = d
+                pos[t] += 1
+    else:
+        for d in np.sort(objs):
+            t = tid[d]
+            out[pos[t]] = d
+            pos[t] += 1
+    return out, starts
+
+
+@njit(cache=True, nogil=True)
 def fit_counts(rank, esize, pay, arrays):
     """Return per object how many elements its payload holds as its type: 1 (the element
     type), n >= 2 (``[n]elem``, only when ``arrays``), 0 (it does not fit, or holds several

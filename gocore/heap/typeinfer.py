@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -684,6 +684,7 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
     if read is None:
         read = gp.process.gather.words
     tid = np.full(n, UNKNOWN, dtype=np.int32)
+    fresh = np.zeros(n, dtype=bool)   # scratch of assign's ordering (left all false)
     data_off = np.zeros(n, dtype=np.uint8)
     from_header = np.zeros(n, dtype=bool)
     if not n:            # no objects (a dump whose heap could not be read): nothing to type
@@ -742,11 +743,16 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         ``newly``) by type."""
         if not len(objs):
             return
-        from .markkernels import assign_first
+        from .markkernels import assign_first, group_ascending_by_type
         got, gt = assign_first(objs, types, tid, UNKNOWN)
+        if not len(got):
+            return
         # per type, ascending ids (the order the frontier is read in)
-        for t, ids in _by_type(got, gt, np.lexsort((got, gt))):
-            (newly if into is None else into).setdefault(t, []).append(ids)
+        grouped, at = group_ascending_by_type(got, tid, int(gt.max()) + 1, fresh)
+        del got, gt
+        for t in np.flatnonzero(at[1:] != at[:-1]):
+            (newly if into is None else into).setdefault(int(t), []).append(
+                grouped[at[t]:at[t + 1]])
 
     maps = MapInternals(gp, reg)
     heap = _HeapView(tid, size, data_off, base, find, assign, read,
@@ -980,17 +986,6 @@ class _Typed(NamedTuple):
     t: int
     objs: np.ndarray | None
     ptr_done: bool
-
-
-def _by_type(objs: np.ndarray, types: np.ndarray, order: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (type, its objects) by ascending type, ``order`` (sorting ``types``) putting
-    each type's objects in the order wanted: one sort, not a pass per type."""
-    if not len(objs):
-        return
-    objs, types = objs[order], types[order]
-    cut = np.flatnonzero(types[1:] != types[:-1]) + 1
-    for a, b in zip(np.r_[0, cut], np.r_[cut, len(types)]):
-        yield int(types[a]), objs[a:b]
 
 
 def _untyped_first(tid: np.ndarray, objs: np.ndarray, types: np.ndarray

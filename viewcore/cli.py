@@ -8,6 +8,7 @@ traceback only under ``--debug``).
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import os
 import re
@@ -263,5 +264,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def main_entry() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: run ``main`` and end the process with its status.
+
+    The process ends without the interpreter's teardown (after the exit handlers and a
+    flush of the output): freeing a freshly built index's arrays and the compiler's state
+    one object at a time took half a second at 20 M objects, after the answer was out."""
+    try:
+        status = main()
+    except SystemExit as e:            # argparse's usage errors and --help
+        status = e.code
+    if isinstance(status, str):
+        print(status, file=sys.stderr)
+        status = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:                    # the reader went away (a pipe into head)
+        status = status or 1
+    atexit._run_exitfuncs()
+    os._exit(status or 0)

@@ -17,14 +17,18 @@ on (nil and a fresh T join to "nil or a fresh T"). Any call but the write barrie
 (src/runtime/asm_amd64.s: it preserves every register) forgets every register (all are
 caller-saved) and the stack slots the callee may write (its argument area: the callee's
 ``_func.args`` bytes from SP; every slot for an indirect call, or when the function
-takes a stack address: ``LEAQ off(SP)`` into a register other than BP); a write through
-any other register then forgets every slot too. An instruction not read here forgets the
+takes a stack address: ``LEAQ off(SP)`` into a register other than BP, but the large-frame
+prologue's ``LEAQ -N(SP), R12; CMPQ R12, 16(R14)``, whose R12 is read by nothing else); a
+write through any other register then forgets every slot too. ``runtime.makemap_small``
+gives a fresh map header of a type its caller knows (``MAP_HEADER``). An instruction not read here forgets the
 registers it writes and, when it has a memory operand or is a string instruction, every
 slot. A function is not read when it has a jump table (an indirect jump), a ``deferreturn`` (a recovered panic resumes there
 with results the paths do not show) or more than ``MAX_BYTES`` of code; a tail jump to
 another function returns what that one returns. Recursion is cut (not known). The
 runtime's own functions are not read: ``makemap_small``'s ``new(hmap)`` is a map header
 whose map type only its caller knows (``allocsites.global_uses`` reads it from its uses).
+``Results.flow`` gives the state before every instruction of a ``decoded`` function, for
+readers of other instructions than its returns (``gocore.heap.storeflows``).
 """
 
 from __future__ import annotations
@@ -44,19 +48,22 @@ RUNTIME_PACKAGES = ("runtime.", "internal/runtime/")
 MAX_DEPTH = 3            # calls followed into callees, at most
 NIL = ("nil",)
 _STRING = re.compile(r"rep|stos|movs[bwdq]?$|cmps|scas|lods|ins|outs")
-AX, BX, SP, BP = 0, 3, 4, 5
+AX, BX, SP, BP, R12, R14 = 0, 3, 4, 5, 12, 14
 
-_Val = tuple            # ("lea", a) | NIL | ("new", descriptor address) | ARG0
+_Val = tuple            # ("lea", a) | NIL | ("new", descriptor address) | ARG0 | MAP_HEADER
 ARG0 = ("arg0",)        # what AX held at the function's entry: its first argument
+MAP_HEADER = ("map",)   # a fresh map header of a type not known here (makemap_small's)
+_FRESH = ("new", "arg0", "map")
+MAKEMAP_SMALL = "runtime.makemap_small"
 _State = tuple          # (registers {number: _Val}, slots {SP offset: _Val})
 
 
 def _join(a: _Val | None, b: _Val | None) -> _Val | None:
     if a == b:
         return a
-    if a == NIL and b is not None and b[0] in ("new", "arg0"):
+    if a == NIL and b is not None and b[0] in _FRESH:
         return b
-    if b == NIL and a is not None and a[0] in ("new", "arg0"):
+    if b == NIL and a is not None and a[0] in _FRESH:
         return a
     return None
 
@@ -71,7 +78,7 @@ class _Insn:
     """What one instruction does, as the analysis reads it (decoded once)."""
 
     __slots__ = ("addr", "next", "kind", "target", "dst", "src", "mem", "writes", "sp_write",
-                 "takes_stack")
+                 "takes_stack", "bound_check")
 
     def __init__(self, ins: capstone.CsInsn):
         k = _isa()
@@ -85,6 +92,7 @@ class _Insn:
         self.writes = {k.gpr[r] for r in writes if r in k.gpr}
         self.sp_write = SP in self.writes
         self.takes_stack = False            # LEAQ off(SP) / off(BP): a frame address
+        self.bound_check = False            # CMPQ R12, 16(R14): the stack bound's check
         i = ins.id
         if i == k.NOP:
             self.kind = "nop"
@@ -112,6 +120,10 @@ class _Insn:
             return
         ops = ins.operands
         self.kind = "line"
+        if i == _read_only_cmp() and len(ops) == 2 and ops[0].type == k.OP_REG \
+                and k.gpr.get(ops[0].reg) == R12 and ops[1].type == k.OP_MEM \
+                and k.gpr.get(ops[1].mem.base) == R14 and ops[1].mem.disp == 16:
+            self.bound_check = True
         # Go 1.19/1.21's prologue sets the frame pointer by LEAQ off(SP), BP (writes
         # through BP forget every slot): a frame address in another register is taken
         if i == k.LEA and len(ops) == 2 and k.gpr.get(ops[1].mem.base) in (SP, BP) \
@@ -150,6 +162,21 @@ class _Insn:
             self.kind, self.dst, self.src = "set", k.gpr[ops[0].reg], NIL
 
 
+def _prologue(insns: list[_Insn]) -> int:
+    """Return how many instructions at the function's entry are the large-frame stack bound
+    check, ``LEAQ -N(SP), R12; CMPQ R12, 16(R14)`` (cmd/internal/obj/x86/obj6.go
+    ``stacksplit``: R12 is REGENTRYTMP0, a scratch the register allocator never sees, so
+    the frame address it holds is not read afterwards): 2, else 0."""
+    if len(insns) > 2 and insns[0].takes_stack and insns[0].writes == {R12} and insns[1].bound_check:
+        return 2
+    return 0
+
+
+def _read_only_cmp() -> int:
+    from capstone import x86
+    return x86.X86_INS_CMP
+
+
 def _ret_group() -> int:
     import capstone
     return capstone.CS_GRP_RET
@@ -167,6 +194,8 @@ class Results:
         self.gp, self.tx = gp, tx
         self.known: dict[int, _Val | None] = {}
         self._active: set[int] = set()
+        f = gp.pclntab.lookup(MAKEMAP_SMALL)
+        self._makemap_small = f.entry if f is not None else None
 
     def result_type(self, entry: int) -> int | None:
         """Return the run-time address of T when the function at link-time ``entry``
@@ -201,16 +230,44 @@ class Results:
             return None
         return max(int(pt.func(fi).args), 0)
 
-    def _analyse(self, entry: int, depth: int) -> int | None:
-        tx, pt = self.tx, self.gp.pclntab
+    def _analyse(self, entry: int, depth: int) -> _Val | None:
+        pt = self.gp.pclntab
         fi = int(pt.find_index(entry))
         if fi < 0 or int(pt.entries[fi]) != entry:
             return None
         f = pt.func(fi)
-        end = f.end
         if f.name.startswith(RUNTIME_PACKAGES):
             return None     # makemap_small's hmap: a map header of a type its caller knows
-        if f.deferreturn or end - entry > MAX_BYTES or entry < tx.base or end > tx.base + len(tx.raw):
+        if f.deferreturn:
+            return None
+        insns = self.decoded(entry, MAX_BYTES)
+        if insns is None:
+            return None
+        state = self.flow(entry, insns, depth)
+        returned: set[_Val | None] = set()
+        end = insns[-1].next
+        for n, (regs, _) in state.items():
+            ins = insns[n]
+            if ins.kind == "ret":
+                returned.add(regs.get(AX))
+            elif ins.kind in ("jmp", "jcc") and not entry <= ins.target < end:
+                returned.add(self._call_value(ins.target, regs, depth))   # a tail call
+        news = {v for v in returned if v != NIL}
+        if len(news) != 1:
+            return None
+        v = news.pop()
+        return v if v is not None and v[0] in _FRESH else None
+
+    def decoded(self, entry: int, max_bytes: int) -> list[_Insn] | None:
+        """Return the instructions of the function at link-time ``entry`` (its pclntab
+        record's ``[entry, end)``), or None when it is longer than ``max_bytes``, not all
+        decoded, has an indirect jump (a jump table) or a jump into an instruction."""
+        tx, pt = self.tx, self.gp.pclntab
+        fi = int(pt.find_index(entry))
+        if fi < 0 or int(pt.entries[fi]) != entry:
+            return None
+        end = pt.func(fi).end
+        if end - entry > max_bytes or entry < tx.base or end > tx.base + len(tx.raw):
             return None
         code = tx.raw[entry - tx.base:end - tx.base]
         insns = [_Insn(i) for i in _isa().cs.disasm(code, entry)]
@@ -218,14 +275,22 @@ class Results:
             return None                     # not all of it decoded
         if any(i.kind in ("jmp*", "jcc*") for i in insns):
             return None
-        at = {ins.addr: n for n, ins in enumerate(insns)}
+        at = {ins.addr for ins in insns}
         if any(i.kind in ("jmp", "jcc") and entry <= i.target < end and i.target not in at
                for i in insns):
             return None                     # a jump into an instruction: not decoded so
-        stack_taken = any(i.takes_stack for i in insns)
+        return insns
+
+    def flow(self, entry: int, insns: list[_Insn], depth: int = 0) -> dict[int, _State]:
+        """Return, per index of ``insns`` (a function's ``decoded`` instructions) reached
+        from its entry, what the registers and stack slots hold before it, as the module
+        doc says (joined over every path that reaches it)."""
+        tx = self.tx
+        end = insns[-1].next
+        at = {ins.addr: n for n, ins in enumerate(insns)}
+        stack_taken = any(i.takes_stack for i in insns[_prologue(insns):])
         state: dict[int, _State] = {0: ({AX: ARG0}, {})}
         work = [0]
-        returned: set[_Val | None] = set()
         while work:
             n = work.pop()
             ins = insns[n]
@@ -234,12 +299,9 @@ class Results:
             succ: list[int] = []
             k = ins.kind
             if k == "ret":
-                returned.add(regs.get(AX))
                 continue
-            if k in ("jmp", "jcc") and not entry <= ins.target < end:
-                returned.add(self._call_value(ins.target, regs, depth))   # a tail call
-                if k == "jmp":
-                    continue
+            if k == "jmp" and not entry <= ins.target < end:
+                continue                    # a tail call
             if k in ("call", "call*"):
                 if k == "call" and ins.target in tx.barriers:
                     pass
@@ -257,7 +319,7 @@ class Results:
             elif k == "other" or ins.sp_write:
                 regs = {r: v for r, v in regs.items() if r not in ins.writes}
                 slots = {}
-            else:
+            elif k not in ("jmp", "jcc"):
                 if ins.mem is not None:
                     base, disp, size = ins.mem
                     if base == SP:
@@ -293,14 +355,12 @@ class Results:
                         continue
                 state[s] = new
                 work.append(s)
-        news = {v for v in returned if v != NIL}
-        if len(news) != 1:
-            return None
-        v = news.pop()
-        return v if v is not None and v[0] in ("new", "arg0") else None
+        return state
 
     def _call_value(self, target: int, regs: dict, depth: int) -> _Val | None:
         """Return what AX holds after a direct call of ``target`` (None: not known)."""
+        if target == self._makemap_small:
+            return MAP_HEADER     # src/runtime/map.go: new(hmap) / maps.NewEmptyMap's new(Map)
         modrm = self.tx.allocators.get(target)
         if modrm is not None:
             t = regs.get(AX if modrm == LEAQ_AX else BX)

@@ -51,6 +51,7 @@ from .allocsites import (addressed_receivers, closure_function, closure_sites, g
                          global_uses)
 from .chans import Channels
 from .mapflows import map_flows
+from .storeflows import MAP_HEADER, fresh_stores
 from ..errors import GoCoreError
 from .typeinfer import ClosureTypes
 from .roots import FRAME, GLOBAL, RootTable, finalizer_records, section_pointer_mask
@@ -104,6 +105,7 @@ class UntypedFacts:
         self._dyn: dict[int, tuple[str, int, int, int]] = {}
         self._slots = self._untyped_global_slots()
         self._uses = global_uses(self.gp, self._slots)
+        self._fresh = fresh_stores(self.gp, self._slots)
         self._ct: ClosureTypes | None = None
         objs, tids = [], []
         for got in (self._finalizers(), self._interfaces(), self._package_variables()):
@@ -111,6 +113,7 @@ class UntypedFacts:
             tids.append(got[1])
         self._assign(np.concatenate(objs), np.concatenate(tids))
         self._map_variables()
+        self._fresh_map_headers()
         self._addressed_variables()
         self._channels()
         self._goroutines()
@@ -442,6 +445,9 @@ class UntypedFacts:
         contexts = set(closure_sites(self.gp).values())     # named by _closures instead
         wanted = set(self._slots.tolist())
         sites = {k: v for k, v in global_sites(self.gp).items() if v not in contexts and k in wanted}
+        for slot, val in self._fresh.items():           # stored along every path (storeflows)
+            if val[0] == "new" and val[1] not in contexts and sites.setdefault(slot, val[1]) != val[1]:
+                sites[slot] = 0                  # two sources disagree: neither is used
         for slot, (recv, method) in self._uses.receivers.items():
             rt = self._closure_types().pointer_receiver(recv, method)
             if rt is not None and rt.elem:
@@ -523,6 +529,21 @@ class UntypedFacts:
             return
         self.maps.follow(self.h, np.where(self._map_headers(np.maximum(objs, 0)) & (objs >= 0), objs, -1),
                          mt)
+
+    def _fresh_map_headers(self) -> None:
+        """Type as the runtime's map header the untyped objects of the package variables
+        the code fills only with ``makemap_small``'s fresh header (``storeflows``; the map
+        type unnamed there: an empty map, or one whose groups stay untyped)."""
+        header = self.maps.header
+        slots = np.array(sorted(k for k, v in self._fresh.items() if v == MAP_HEADER), dtype=U64)
+        if header == UNKNOWN or not len(slots):
+            return
+        ptr, ok = self.gp.process.gather.words(slots)
+        ok &= self._not_interface_data(slots)
+        objs = np.where(ok, self.h.find(np.where(ok, ptr, 0)), -1)
+        objs = objs[objs >= 0]
+        objs = objs[self._map_headers(objs)]
+        self.h.assign(objs, np.full(len(objs), header, dtype=np.int32))
 
     def _addressed_variables(self) -> None:
         """Type as T the memory of the package variables whose address the code passes as

@@ -20,7 +20,8 @@ caller-saved) and the stack slots the callee may write (its argument area: the c
 takes a stack address: ``LEAQ off(SP)`` into a register other than BP, but the large-frame
 prologue's ``LEAQ -N(SP), R12; CMPQ R12, 16(R14)``, whose R12 is read by nothing else); a
 write through any other register then forgets every slot too. ``runtime.makemap_small``
-gives a fresh map header of a type its caller knows (``MAP_HEADER``). An instruction not read here forgets the
+gives a fresh map header of a type its caller knows (``MAP_HEADER``), ``runtime.makeslice``
+with ``LEAQ et(SB), AX`` a fresh array of ``et`` (``("slice", et)``). An instruction not read here forgets the
 registers it writes and, when it has a memory operand or is a string instruction, every
 slot. A function is not read when it has a jump table (an indirect jump), a ``deferreturn`` (a recovered panic resumes there
 with results the paths do not show) or more than ``MAX_BYTES`` of code; a tail jump to
@@ -50,11 +51,12 @@ NIL = ("nil",)
 _STRING = re.compile(r"rep|stos|movs[bwdq]?$|cmps|scas|lods|ins|outs")
 AX, BX, SP, BP, R12, R14 = 0, 3, 4, 5, 12, 14
 
-_Val = tuple            # ("lea", a) | NIL | ("new", descriptor address) | ARG0 | MAP_HEADER
+_Val = tuple            # ("lea", a) | NIL | ("new" or "slice", descriptor address) | ARG0 | MAP_HEADER
 ARG0 = ("arg0",)        # what AX held at the function's entry: its first argument
 MAP_HEADER = ("map",)   # a fresh map header of a type not known here (makemap_small's)
-_FRESH = ("new", "arg0", "map")
+_FRESH = ("new", "arg0", "map", "slice")   # ("slice", elem descriptor): makeslice's array
 MAKEMAP_SMALL = "runtime.makemap_small"
+MAKESLICE = ("runtime.makeslice", "runtime.makeslice64")
 _State = tuple          # (registers {number: _Val}, slots {SP offset: _Val})
 
 
@@ -196,6 +198,7 @@ class Results:
         self._active: set[int] = set()
         f = gp.pclntab.lookup(MAKEMAP_SMALL)
         self._makemap_small = f.entry if f is not None else None
+        self._makeslice = {f.entry for f in map(gp.pclntab.lookup, MAKESLICE) if f is not None}
 
     def result_type(self, entry: int) -> int | None:
         """Return the run-time address of T when the function at link-time ``entry``
@@ -361,6 +364,10 @@ class Results:
         """Return what AX holds after a direct call of ``target`` (None: not known)."""
         if target == self._makemap_small:
             return MAP_HEADER     # src/runtime/map.go: new(hmap) / maps.NewEmptyMap's new(Map)
+        if target in self._makeslice:
+            # src/runtime/slice.go: makeslice(et, len, cap) is mallocgc(et.size*cap, et, true)
+            t = regs.get(AX)
+            return ("slice", t[1] + self.tx.bias) if t is not None and t[0] == "lea" else None
         modrm = self.tx.allocators.get(target)
         if modrm is not None:
             t = regs.get(AX if modrm == LEAQ_AX else BX)

@@ -21,7 +21,9 @@ whose RIP-relative operand writes any byte of ``v`` is a ``MOVQ R, v(SB)`` of a 
 holding a fresh T or nil on every path to it, or a ``MOVQ $0, v(SB)``; no instruction takes
 an address inside ``v`` (``LEAQ``) but Go 1.19/1.21's write barrier
 (``allocsites._barrier_slot``); no data word holds that address (``allocsites._not_in_data``);
-and at least one store is of a fresh T. The value ``MAP_HEADER`` (``runtime.makemap_small``'s
+and at least one store is of a fresh T. ``("slice", et)`` says ``v`` (a slice's pointer
+word) points at the array ``runtime.makeslice(et, len, cap)`` allocated
+(``mallocgc(et.size*cap, et, true)``). The value ``MAP_HEADER`` (``runtime.makemap_small``'s
 ``new(hmap)`` / ``new(maps.Map)``, also through functions returning it) says ``v`` points at
 a map header of a map type the code does not name there. A function that cannot be followed
 (an indirect jump, longer than ``MAX_BYTES``, not decoded whole) makes every candidate it
@@ -59,8 +61,9 @@ WORD = 8
 
 def fresh_stores(gp: GoProcess, slots: np.ndarray) -> dict[int, tuple]:
     """Return {run-time address of a word of ``slots``: ``("new", run-time address of T's
-    descriptor)`` or ``MAP_HEADER``} for the package variables the code fills only with a
-    fresh allocation as the module doc says (empty when the text is unreadable or not amd64)."""
+    descriptor)``, ``("slice", the element type's)`` or ``MAP_HEADER``} for the package
+    variables the code fills only with a fresh allocation as the module doc says (empty when
+    the text is unreadable or not amd64)."""
     tx = _text(gp)
     if tx is None or not len(slots):
         return {}
@@ -94,7 +97,7 @@ def fresh_stores(gp: GoProcess, slots: np.ndarray) -> dict[int, tuple]:
         fresh = values[v] - {NIL}
         if len(fresh) == 1:
             val = fresh.pop()
-            out[v + tx.bias] = val if val == MAP_HEADER else ("new", val[1])
+            out[v + tx.bias] = val
     log.debug("store flows: %d package variables typed from code", len(out))
     return out
 
@@ -174,7 +177,8 @@ def _stored(ins: capstone.CsInsn, a: int, v: int, before) -> tuple | None:
     if src.type != k.OP_REG or src.reg not in k.gpr64 or before is None:
         return None
     got = before[0].get(k.gpr[src.reg])
-    return got if got is not None and (got == NIL or got == MAP_HEADER or got[0] == "new") else None
+    return got if got is not None and (got == NIL or got == MAP_HEADER or got[0] in ("new", "slice")) \
+        else None
 
 
 def _one(tx: _Text, insn: _Insn) -> capstone.CsInsn | None:

@@ -114,6 +114,7 @@ class UntypedFacts:
         self._assign(np.concatenate(objs), np.concatenate(tids))
         self._map_variables()
         self._fresh_map_headers()
+        self._fresh_arrays()
         self._addressed_variables()
         self._channels()
         self._goroutines()
@@ -544,6 +545,30 @@ class UntypedFacts:
         objs = objs[objs >= 0]
         objs = objs[self._map_headers(objs)]
         self.h.assign(objs, np.full(len(objs), header, dtype=np.int32))
+
+    def _fresh_arrays(self) -> None:
+        """Type as ``[N]E`` (N from the slot) the untyped objects of the package variables
+        the code fills only with ``runtime.makeslice(E, …)``'s array (``storeflows``), when
+        the span holds pointers exactly when E does; pointer-free slots of 16 bytes or less
+        may be tiny blocks shared with other values and are left alone."""
+        from .typeinfer import _types_for
+        got = sorted((k, v[1]) for k, v in self._fresh.items() if v[0] == "slice")
+        if not got or self.h.noscan is None:
+            return
+        h, reg, rts = self.h, self.reg, self.reg.rts
+        slots = np.array([k for k, _ in got], dtype=U64)
+        elem = {a: rts.try_get(a) for _, a in got}
+        tid = np.array([reg.of_rtype(a) if elem[a] is not None and elem[a].size > 0 else UNKNOWN
+                        for _, a in got], dtype=np.int32)
+        scan = np.array([elem[a] is not None and elem[a].ptrdata > 0 for _, a in got], dtype=bool)
+        ptr, ok = self.gp.process.gather.words(slots)
+        ok &= self._not_interface_data(slots) & (tid != UNKNOWN)
+        objs = np.where(ok, h.find(np.where(ok, ptr, 0)), -1)
+        o = np.maximum(objs, 0)
+        ok &= (objs >= 0) & (h.tid[o] == UNKNOWN) & (h.data_off[o] == 0) & (h.noscan[o] == ~scan)
+        ok &= ~(h.noscan[o] & (h.size[o] <= 16))
+        objs, tid = objs[ok], tid[ok]
+        h.assign(objs, _types_for(reg, objs, tid, h.size, h.data_off, sized=True))
 
     def _addressed_variables(self) -> None:
         """Type as T the memory of the package variables whose address the code passes as

@@ -6,10 +6,12 @@ variables whose initialisers do not store the allocation's result straight from 
 (``storeflows.fresh_stores``): six ``*Opt`` made by an inlined ``newOpt`` that spills the
 pointer across a call taking ``&o.On`` and stores it from the reloaded register, a
 ``*Table`` filled by loops and a ``memmove`` before its store, and three maps made empty by
-``makemap_small`` and never filled (their headers typed as the runtime's header).
+``makemap_small`` and never filled (their headers typed as the runtime's header), and two
+slices made by ``make`` (``runtime.makeslice``: their arrays typed ``[N]E``).
 
-Truth is the program's own counts of what it keeps and the header addresses it printed,
-and the DWARF build: the stripped build must count and name them as the program printed
+Truth is the program's own counts of what it keeps and the header and array addresses it printed,
+and the DWARF build: the stripped build must count and name them (arrays: at least the
+capacity the program printed) as the program printed
 them, and the DWARF build's dump typed as if stripped must name no object otherwise than
 DWARF does.
 
@@ -18,6 +20,7 @@ Versions: 1.19 (Debian's 1.19.8), 1.22.10 and 1.27.3; amd64 code only.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -65,6 +68,21 @@ def test_empty_maps_are_map_headers(version, tmp_path_factory):
         assert i >= 0 and int(hi.heap.addr[i]) == a, hex(a)
         names.append(hi.type_name(int(hi.type_id[i])) if hi.type_id[i] >= 0 else "unknown")
     assert names == [_header_name(gs)] * len(manifest["map_headers"]), names
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_made_slices_are_arrays_of_their_element(version, tmp_path_factory):
+    """The arrays ``make`` gave the two slice variables (addresses the program printed) are
+    typed ``[N]E`` in the stripped build, E the element type the program printed, N at least
+    the capacity (the rest of the slot)."""
+    gs, manifest = _storekeeper(version, True, tmp_path_factory)
+    hi = gs.heap_index()
+    for want in manifest["arrays"]:
+        i = hi.find(want["addr"])
+        assert i >= 0 and int(hi.heap.addr[i]) == want["addr"], want
+        name = hi.type_name(int(hi.type_id[i])) if hi.type_id[i] >= 0 else "unknown"
+        m = re.fullmatch(r"\[(\d+)\](.+)", name)
+        assert m and m.group(2) == want["elem"] and int(m.group(1)) >= want["cap"], (name, want)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -38,6 +38,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .allocsites import LEAQ_AX, _isa, _Text
+from ..memo import once_per
 
 if TYPE_CHECKING:
     import capstone
@@ -54,7 +55,9 @@ AX, BX, SP, BP, R12, R14 = 0, 3, 4, 5, 12, 14
 _Val = tuple            # ("lea", a) | NIL | ("new" or "slice", descriptor address) | ARG0 | MAP_HEADER
 ARG0 = ("arg0",)        # what AX held at the function's entry: its first argument
 MAP_HEADER = ("map",)   # a fresh map header of a type not known here (makemap_small's)
-_FRESH = ("new", "arg0", "map", "slice")   # ("slice", elem descriptor): makeslice's array
+_FRESH = ("new", "arg0", "map", "slice", "call")   # ("slice", elem descriptor): makeslice's array
+# ("call", target, AX before the call): a call's result worked out only when asked
+# (``Results.resolve``), in a ``flow(lazy=True)``
 MAKEMAP_SMALL = "runtime.makemap_small"
 MAKESLICE = ("runtime.makeslice", "runtime.makeslice64")
 _State = tuple          # (registers {number: _Val}, slots {SP offset: _Val})
@@ -99,13 +102,15 @@ class _Insn:
         if i == k.NOP:
             self.kind = "nop"
             return
-        if ins.group(k.GRP_CALL) or i == k.JMP or ins.group(k.GRP_JUMP) or ins.group(_ret_group()):
-            op = ins.operands[0] if ins.operands else None
+        groups = ins.groups        # read once: each access copies capstone's detail
+        if k.GRP_CALL in groups or i == k.JMP or k.GRP_JUMP in groups or _ret_group() in groups:
+            ops = ins.operands
+            op = ops[0] if ops else None
             direct = op is not None and op.type == k.OP_IMM
             self.target = op.imm if direct else None
-            if ins.group(_ret_group()):
+            if _ret_group() in groups:
                 self.kind = "ret"
-            elif ins.group(k.GRP_CALL):
+            elif k.GRP_CALL in groups:
                 self.kind = "call"
             elif i == k.JMP:
                 self.kind = "jmp"
@@ -284,10 +289,13 @@ class Results:
             return None                     # a jump into an instruction: not decoded so
         return insns
 
-    def flow(self, entry: int, insns: list[_Insn], depth: int = 0) -> dict[int, _State]:
+    def flow(self, entry: int, insns: list[_Insn], depth: int = 0,
+             lazy: bool = False) -> dict[int, _State]:
         """Return, per index of ``insns`` (a function's ``decoded`` instructions) reached
         from its entry, what the registers and stack slots hold before it, as the module
-        doc says (joined over every path that reaches it)."""
+        doc says (joined over every path that reaches it). ``lazy``: a call of another
+        function than an allocator leaves ``("call", target, AX before)`` in AX, its result
+        read only when ``resolve`` is asked (most calls' results are never looked at)."""
         tx = self.tx
         end = insns[-1].next
         at = {ins.addr: n for n, ins in enumerate(insns)}
@@ -309,7 +317,7 @@ class Results:
                 if k == "call" and ins.target in tx.barriers:
                     pass
                 else:
-                    ax = self._call_value(ins.target, regs, depth) if k == "call" else None
+                    ax = self._call_value(ins.target, regs, depth, lazy) if k == "call" else None
                     args = self._callee_args(ins.target) if k == "call" else None
                     regs = {} if ax is None else {AX: ax}
                     # a callee given a frame address may write any slot
@@ -360,7 +368,14 @@ class Results:
                 work.append(s)
         return state
 
-    def _call_value(self, target: int, regs: dict, depth: int) -> _Val | None:
+    def resolve(self, v: _Val | None) -> _Val | None:
+        """Return the value a ``flow(lazy=True)`` value stands for: a call's result read."""
+        while v is not None and v[0] == "call":
+            got = self.result(v[1], 1)
+            v = v[2] if got == ARG0 else got
+        return v
+
+    def _call_value(self, target: int, regs: dict, depth: int, lazy: bool = False) -> _Val | None:
         """Return what AX holds after a direct call of ``target`` (None: not known)."""
         if target == self._makemap_small:
             return MAP_HEADER     # src/runtime/map.go: new(hmap) / maps.NewEmptyMap's new(Map)
@@ -372,5 +387,16 @@ class Results:
         if modrm is not None:
             t = regs.get(AX if modrm == LEAQ_AX else BX)
             return ("new", t[1] + self.tx.bias) if t is not None and t[0] == "lea" else None
+        if lazy:
+            return ("call", target, regs.get(AX))
         got = self.result(target, depth + 1)
         return regs.get(AX) if got == ARG0 else got
+
+
+@once_per
+def shared_results(gp: GoProcess) -> Results | None:
+    """Return the one ``Results`` of a process's module (None: its text is not read), so
+    that every reader of call results shares what was worked out."""
+    from .allocsites import _text
+    tx = _text(gp)
+    return None if tx is None else Results(gp, tx)

@@ -75,6 +75,8 @@ def fresh_stores(gp: GoProcess, slots: np.ndarray) -> dict[int, tuple]:
     known = np.fromiter(global_sites(gp), dtype=np.int64)
     want = np.setdiff1d(np.asarray(slots).astype(np.int64), known) - tx.bias
     want = want[want % WORD == 0]
+    if not len(want):
+        return {}
     hits = _operand_hits(tx, want)
     if not len(hits):
         return {}
@@ -201,6 +203,8 @@ def _after_fresh_call(tx: _Text, results: Results, hits: np.ndarray) -> np.ndarr
     the nearest call only). Only the functions with such a store are followed (decoding
     costs about 30 us an instruction)."""
     calls, targets = tx.entry_calls
+    if not len(calls):
+        return np.zeros(len(hits), dtype=bool)
     makers = np.fromiter(_fresh_makers(tx) | set(tx.allocators), dtype=np.int64)
     j = np.searchsorted(calls, hits) - 1
     near = (j >= 0) & (hits - calls[np.maximum(j, 0)] <= MAX_TO_STORE)
@@ -213,8 +217,9 @@ def _after_fresh_call(tx: _Text, results: Results, hits: np.ndarray) -> np.ndarr
     # flag.Var, then the store)
     fresh = np.isin(targets, makers)
     c = calls[fresh]
-    i = np.searchsorted(c, hits) - 1
-    ok |= (i >= 0) & (hits - c[np.maximum(i, 0)] <= MAX_TO_STORE)
+    if len(c):
+        i = np.searchsorted(c, hits) - 1
+        ok |= (i >= 0) & (hits - c[np.maximum(i, 0)] <= MAX_TO_STORE)
     return ok
 
 

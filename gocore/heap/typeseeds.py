@@ -31,6 +31,9 @@ header) holds. Some words there still name a type, because the runtime wrote the
 * a package variable the code stored a map in just after handing that map, with its type,
   to a map runtime function or getting it from ``makemap`` (``mapflows.map_flows``): its
   header, as for the map variables the map calls use (``allocsites.global_uses``);
+* a package variable the code fills, along every path, only with a fresh ``new(T)`` kept
+  elsewhere before its store, with ``makeslice(E, ...)``'s array or with ``makemap_small``'s
+  header (``storeflows.fresh_stores``): a T, an ``[N]E``, a map header;
 * a package variable whose address the code passes as the receiver of a pointer method
   ``(*T).M`` (``allocsites.addressed_receivers``) holds a T there, when the module's
   pointer mask over its words is T's GC mask: that memory is typed as a root, and what

@@ -402,8 +402,8 @@ def global_sites(gp: GoProcess) -> dict[int, int]:
     bad = {v for p, v in zip(leas[keep].tolist(), leaed[keep].tolist()) if not _barrier_slot(tx, p)}
     typ_of: dict[int, set[int]] = {}
     keep = np.isin(stored, cand)
-    from .funcresults import Results
-    results = Results(gp, tx)
+    from .funcresults import shared_results
+    results = shared_results(gp)
     for p, v in zip(stores[keep].tolist(), stored[keep].tolist()):
         if v in bad:
             continue

@@ -17,14 +17,19 @@ on (nil and a fresh T join to "nil or a fresh T"). Any call but the write barrie
 (src/runtime/asm_amd64.s: it preserves every register) forgets every register (all are
 caller-saved) and the stack slots the callee may write (its argument area: the callee's
 ``_func.args`` bytes from SP; every slot for an indirect call, or when the function
-takes a stack address: ``LEAQ off(SP)`` into a register other than BP); a write through
-any other register then forgets every slot too. An instruction not read here forgets the
+takes a stack address: ``LEAQ off(SP)`` into a register other than BP, but the large-frame
+prologue's ``LEAQ -N(SP), R12; CMPQ R12, 16(R14)``, whose R12 is read by nothing else); a
+write through any other register then forgets every slot too. ``runtime.makemap_small``
+gives a fresh map header of a type its caller knows (``MAP_HEADER``), ``runtime.makeslice``
+with ``LEAQ et(SB), AX`` a fresh array of ``et`` (``("slice", et)``). An instruction not read here forgets the
 registers it writes and, when it has a memory operand or is a string instruction, every
 slot. A function is not read when it has a jump table (an indirect jump), a ``deferreturn`` (a recovered panic resumes there
 with results the paths do not show) or more than ``MAX_BYTES`` of code; a tail jump to
 another function returns what that one returns. Recursion is cut (not known). The
 runtime's own functions are not read: ``makemap_small``'s ``new(hmap)`` is a map header
 whose map type only its caller knows (``allocsites.global_uses`` reads it from its uses).
+``Results.flow`` gives the state before every instruction of a ``decoded`` function, for
+readers of other instructions than its returns (``gocore.heap.storeflows``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .allocsites import LEAQ_AX, _isa, _Text
+from ..memo import once_per
 
 if TYPE_CHECKING:
     import capstone
@@ -44,19 +50,25 @@ RUNTIME_PACKAGES = ("runtime.", "internal/runtime/")
 MAX_DEPTH = 3            # calls followed into callees, at most
 NIL = ("nil",)
 _STRING = re.compile(r"rep|stos|movs[bwdq]?$|cmps|scas|lods|ins|outs")
-AX, BX, SP, BP = 0, 3, 4, 5
+AX, BX, SP, BP, R12, R14 = 0, 3, 4, 5, 12, 14
 
-_Val = tuple            # ("lea", a) | NIL | ("new", descriptor address) | ARG0
+_Val = tuple            # ("lea", a) | NIL | ("new" or "slice", descriptor address) | ARG0 | MAP_HEADER
 ARG0 = ("arg0",)        # what AX held at the function's entry: its first argument
+MAP_HEADER = ("map",)   # a fresh map header of a type not known here (makemap_small's)
+_FRESH = ("new", "arg0", "map", "slice", "call")   # ("slice", elem descriptor): makeslice's array
+# ("call", target, AX before the call): a call's result worked out only when asked
+# (``Results.resolve``), in a ``flow(lazy=True)``
+MAKEMAP_SMALL = "runtime.makemap_small"
+MAKESLICE = ("runtime.makeslice", "runtime.makeslice64")
 _State = tuple          # (registers {number: _Val}, slots {SP offset: _Val})
 
 
 def _join(a: _Val | None, b: _Val | None) -> _Val | None:
     if a == b:
         return a
-    if a == NIL and b is not None and b[0] in ("new", "arg0"):
+    if a == NIL and b is not None and b[0] in _FRESH:
         return b
-    if b == NIL and a is not None and a[0] in ("new", "arg0"):
+    if b == NIL and a is not None and a[0] in _FRESH:
         return a
     return None
 
@@ -71,7 +83,7 @@ class _Insn:
     """What one instruction does, as the analysis reads it (decoded once)."""
 
     __slots__ = ("addr", "next", "kind", "target", "dst", "src", "mem", "writes", "sp_write",
-                 "takes_stack")
+                 "takes_stack", "bound_check")
 
     def __init__(self, ins: capstone.CsInsn):
         k = _isa()
@@ -85,17 +97,20 @@ class _Insn:
         self.writes = {k.gpr[r] for r in writes if r in k.gpr}
         self.sp_write = SP in self.writes
         self.takes_stack = False            # LEAQ off(SP) / off(BP): a frame address
+        self.bound_check = False            # CMPQ R12, 16(R14): the stack bound's check
         i = ins.id
         if i == k.NOP:
             self.kind = "nop"
             return
-        if ins.group(k.GRP_CALL) or i == k.JMP or ins.group(k.GRP_JUMP) or ins.group(_ret_group()):
-            op = ins.operands[0] if ins.operands else None
+        groups = ins.groups        # read once: each access copies capstone's detail
+        if k.GRP_CALL in groups or i == k.JMP or k.GRP_JUMP in groups or _ret_group() in groups:
+            ops = ins.operands
+            op = ops[0] if ops else None
             direct = op is not None and op.type == k.OP_IMM
             self.target = op.imm if direct else None
-            if ins.group(_ret_group()):
+            if _ret_group() in groups:
                 self.kind = "ret"
-            elif ins.group(k.GRP_CALL):
+            elif k.GRP_CALL in groups:
                 self.kind = "call"
             elif i == k.JMP:
                 self.kind = "jmp"
@@ -112,6 +127,10 @@ class _Insn:
             return
         ops = ins.operands
         self.kind = "line"
+        if i == _read_only_cmp() and len(ops) == 2 and ops[0].type == k.OP_REG \
+                and k.gpr.get(ops[0].reg) == R12 and ops[1].type == k.OP_MEM \
+                and k.gpr.get(ops[1].mem.base) == R14 and ops[1].mem.disp == 16:
+            self.bound_check = True
         # Go 1.19/1.21's prologue sets the frame pointer by LEAQ off(SP), BP (writes
         # through BP forget every slot): a frame address in another register is taken
         if i == k.LEA and len(ops) == 2 and k.gpr.get(ops[1].mem.base) in (SP, BP) \
@@ -150,6 +169,21 @@ class _Insn:
             self.kind, self.dst, self.src = "set", k.gpr[ops[0].reg], NIL
 
 
+def _prologue(insns: list[_Insn]) -> int:
+    """Return how many instructions at the function's entry are the large-frame stack bound
+    check, ``LEAQ -N(SP), R12; CMPQ R12, 16(R14)`` (cmd/internal/obj/x86/obj6.go
+    ``stacksplit``: R12 is REGENTRYTMP0, a scratch the register allocator never sees, so
+    the frame address it holds is not read afterwards): 2, else 0."""
+    if len(insns) > 2 and insns[0].takes_stack and insns[0].writes == {R12} and insns[1].bound_check:
+        return 2
+    return 0
+
+
+def _read_only_cmp() -> int:
+    from capstone import x86
+    return x86.X86_INS_CMP
+
+
 def _ret_group() -> int:
     import capstone
     return capstone.CS_GRP_RET
@@ -167,6 +201,9 @@ class Results:
         self.gp, self.tx = gp, tx
         self.known: dict[int, _Val | None] = {}
         self._active: set[int] = set()
+        f = gp.pclntab.lookup(MAKEMAP_SMALL)
+        self._makemap_small = f.entry if f is not None else None
+        self._makeslice = {f.entry for f in map(gp.pclntab.lookup, MAKESLICE) if f is not None}
 
     def result_type(self, entry: int) -> int | None:
         """Return the run-time address of T when the function at link-time ``entry``
@@ -201,16 +238,44 @@ class Results:
             return None
         return max(int(pt.func(fi).args), 0)
 
-    def _analyse(self, entry: int, depth: int) -> int | None:
-        tx, pt = self.tx, self.gp.pclntab
+    def _analyse(self, entry: int, depth: int) -> _Val | None:
+        pt = self.gp.pclntab
         fi = int(pt.find_index(entry))
         if fi < 0 or int(pt.entries[fi]) != entry:
             return None
         f = pt.func(fi)
-        end = f.end
         if f.name.startswith(RUNTIME_PACKAGES):
             return None     # makemap_small's hmap: a map header of a type its caller knows
-        if f.deferreturn or end - entry > MAX_BYTES or entry < tx.base or end > tx.base + len(tx.raw):
+        if f.deferreturn:
+            return None
+        insns = self.decoded(entry, MAX_BYTES)
+        if insns is None:
+            return None
+        state = self.flow(entry, insns, depth)
+        returned: set[_Val | None] = set()
+        end = insns[-1].next
+        for n, (regs, _) in state.items():
+            ins = insns[n]
+            if ins.kind == "ret":
+                returned.add(regs.get(AX))
+            elif ins.kind in ("jmp", "jcc") and not entry <= ins.target < end:
+                returned.add(self._call_value(ins.target, regs, depth))   # a tail call
+        news = {v for v in returned if v != NIL}
+        if len(news) != 1:
+            return None
+        v = news.pop()
+        return v if v is not None and v[0] in _FRESH else None
+
+    def decoded(self, entry: int, max_bytes: int) -> list[_Insn] | None:
+        """Return the instructions of the function at link-time ``entry`` (its pclntab
+        record's ``[entry, end)``), or None when it is longer than ``max_bytes``, not all
+        decoded, has an indirect jump (a jump table) or a jump into an instruction."""
+        tx, pt = self.tx, self.gp.pclntab
+        fi = int(pt.find_index(entry))
+        if fi < 0 or int(pt.entries[fi]) != entry:
+            return None
+        end = pt.func(fi).end
+        if end - entry > max_bytes or entry < tx.base or end > tx.base + len(tx.raw):
             return None
         code = tx.raw[entry - tx.base:end - tx.base]
         insns = [_Insn(i) for i in _isa().cs.disasm(code, entry)]
@@ -218,14 +283,25 @@ class Results:
             return None                     # not all of it decoded
         if any(i.kind in ("jmp*", "jcc*") for i in insns):
             return None
-        at = {ins.addr: n for n, ins in enumerate(insns)}
+        at = {ins.addr for ins in insns}
         if any(i.kind in ("jmp", "jcc") and entry <= i.target < end and i.target not in at
                for i in insns):
             return None                     # a jump into an instruction: not decoded so
-        stack_taken = any(i.takes_stack for i in insns)
+        return insns
+
+    def flow(self, entry: int, insns: list[_Insn], depth: int = 0,
+             lazy: bool = False) -> dict[int, _State]:
+        """Return, per index of ``insns`` (a function's ``decoded`` instructions) reached
+        from its entry, what the registers and stack slots hold before it, as the module
+        doc says (joined over every path that reaches it). ``lazy``: a call of another
+        function than an allocator leaves ``("call", target, AX before)`` in AX, its result
+        read only when ``resolve`` is asked (most calls' results are never looked at)."""
+        tx = self.tx
+        end = insns[-1].next
+        at = {ins.addr: n for n, ins in enumerate(insns)}
+        stack_taken = any(i.takes_stack for i in insns[_prologue(insns):])
         state: dict[int, _State] = {0: ({AX: ARG0}, {})}
         work = [0]
-        returned: set[_Val | None] = set()
         while work:
             n = work.pop()
             ins = insns[n]
@@ -234,17 +310,14 @@ class Results:
             succ: list[int] = []
             k = ins.kind
             if k == "ret":
-                returned.add(regs.get(AX))
                 continue
-            if k in ("jmp", "jcc") and not entry <= ins.target < end:
-                returned.add(self._call_value(ins.target, regs, depth))   # a tail call
-                if k == "jmp":
-                    continue
+            if k == "jmp" and not entry <= ins.target < end:
+                continue                    # a tail call
             if k in ("call", "call*"):
                 if k == "call" and ins.target in tx.barriers:
                     pass
                 else:
-                    ax = self._call_value(ins.target, regs, depth) if k == "call" else None
+                    ax = self._call_value(ins.target, regs, depth, lazy) if k == "call" else None
                     args = self._callee_args(ins.target) if k == "call" else None
                     regs = {} if ax is None else {AX: ax}
                     # a callee given a frame address may write any slot
@@ -257,7 +330,7 @@ class Results:
             elif k == "other" or ins.sp_write:
                 regs = {r: v for r, v in regs.items() if r not in ins.writes}
                 slots = {}
-            else:
+            elif k not in ("jmp", "jcc"):
                 if ins.mem is not None:
                     base, disp, size = ins.mem
                     if base == SP:
@@ -293,17 +366,37 @@ class Results:
                         continue
                 state[s] = new
                 work.append(s)
-        news = {v for v in returned if v != NIL}
-        if len(news) != 1:
-            return None
-        v = news.pop()
-        return v if v is not None and v[0] in ("new", "arg0") else None
+        return state
 
-    def _call_value(self, target: int, regs: dict, depth: int) -> _Val | None:
+    def resolve(self, v: _Val | None) -> _Val | None:
+        """Return the value a ``flow(lazy=True)`` value stands for: a call's result read."""
+        while v is not None and v[0] == "call":
+            got = self.result(v[1], 1)
+            v = v[2] if got == ARG0 else got
+        return v
+
+    def _call_value(self, target: int, regs: dict, depth: int, lazy: bool = False) -> _Val | None:
         """Return what AX holds after a direct call of ``target`` (None: not known)."""
+        if target == self._makemap_small:
+            return MAP_HEADER     # src/runtime/map.go: new(hmap) / maps.NewEmptyMap's new(Map)
+        if target in self._makeslice:
+            # src/runtime/slice.go: makeslice(et, len, cap) is mallocgc(et.size*cap, et, true)
+            t = regs.get(AX)
+            return ("slice", t[1] + self.tx.bias) if t is not None and t[0] == "lea" else None
         modrm = self.tx.allocators.get(target)
         if modrm is not None:
             t = regs.get(AX if modrm == LEAQ_AX else BX)
             return ("new", t[1] + self.tx.bias) if t is not None and t[0] == "lea" else None
+        if lazy:
+            return ("call", target, regs.get(AX))
         got = self.result(target, depth + 1)
         return regs.get(AX) if got == ARG0 else got
+
+
+@once_per
+def shared_results(gp: GoProcess) -> Results | None:
+    """Return the one ``Results`` of a process's module (None: its text is not read), so
+    that every reader of call results shares what was worked out."""
+    from .allocsites import _text
+    tx = _text(gp)
+    return None if tx is None else Results(gp, tx)

@@ -31,6 +31,9 @@ header) holds. Some words there still name a type, because the runtime wrote the
 * a package variable the code stored a map in just after handing that map, with its type,
   to a map runtime function or getting it from ``makemap`` (``mapflows.map_flows``): its
   header, as for the map variables the map calls use (``allocsites.global_uses``);
+* a package variable the code fills, along every path, only with a fresh ``new(T)`` kept
+  elsewhere before its store, with ``makeslice(E, ...)``'s array or with ``makemap_small``'s
+  header (``storeflows.fresh_stores``): a T, an ``[N]E``, a map header;
 * a package variable whose address the code passes as the receiver of a pointer method
   ``(*T).M`` (``allocsites.addressed_receivers``) holds a T there, when the module's
   pointer mask over its words is T's GC mask: that memory is typed as a root, and what
@@ -51,6 +54,7 @@ from .allocsites import (addressed_receivers, closure_function, closure_sites, g
                          global_uses)
 from .chans import Channels
 from .mapflows import map_flows
+from .storeflows import MAP_HEADER, fresh_stores
 from ..errors import GoCoreError
 from .typeinfer import ClosureTypes
 from .roots import FRAME, GLOBAL, RootTable, finalizer_records, section_pointer_mask
@@ -104,6 +108,7 @@ class UntypedFacts:
         self._dyn: dict[int, tuple[str, int, int, int]] = {}
         self._slots = self._untyped_global_slots()
         self._uses = global_uses(self.gp, self._slots)
+        self._fresh = fresh_stores(self.gp, self._slots)
         self._ct: ClosureTypes | None = None
         objs, tids = [], []
         for got in (self._finalizers(), self._interfaces(), self._package_variables()):
@@ -111,6 +116,8 @@ class UntypedFacts:
             tids.append(got[1])
         self._assign(np.concatenate(objs), np.concatenate(tids))
         self._map_variables()
+        self._fresh_map_headers()
+        self._fresh_arrays()
         self._addressed_variables()
         self._channels()
         self._goroutines()
@@ -442,6 +449,9 @@ class UntypedFacts:
         contexts = set(closure_sites(self.gp).values())     # named by _closures instead
         wanted = set(self._slots.tolist())
         sites = {k: v for k, v in global_sites(self.gp).items() if v not in contexts and k in wanted}
+        for slot, val in self._fresh.items():           # stored along every path (storeflows)
+            if val[0] == "new" and val[1] not in contexts and sites.setdefault(slot, val[1]) != val[1]:
+                sites[slot] = 0                  # two sources disagree: neither is used
         for slot, (recv, method) in self._uses.receivers.items():
             rt = self._closure_types().pointer_receiver(recv, method)
             if rt is not None and rt.elem:
@@ -523,6 +533,45 @@ class UntypedFacts:
             return
         self.maps.follow(self.h, np.where(self._map_headers(np.maximum(objs, 0)) & (objs >= 0), objs, -1),
                          mt)
+
+    def _fresh_map_headers(self) -> None:
+        """Type as the runtime's map header the untyped objects of the package variables
+        the code fills only with ``makemap_small``'s fresh header (``storeflows``; the map
+        type unnamed there: an empty map, or one whose groups stay untyped)."""
+        header = self.maps.header
+        slots = np.array(sorted(k for k, v in self._fresh.items() if v == MAP_HEADER), dtype=U64)
+        if header == UNKNOWN or not len(slots):
+            return
+        ptr, ok = self.gp.process.gather.words(slots)
+        ok &= self._not_interface_data(slots)
+        objs = np.where(ok, self.h.find(np.where(ok, ptr, 0)), -1)
+        objs = objs[objs >= 0]
+        objs = objs[self._map_headers(objs)]
+        self.h.assign(objs, np.full(len(objs), header, dtype=np.int32))
+
+    def _fresh_arrays(self) -> None:
+        """Type as ``[N]E`` (N from the slot) the untyped objects of the package variables
+        the code fills only with ``runtime.makeslice(E, …)``'s array (``storeflows``), when
+        the span holds pointers exactly when E does; pointer-free slots of 16 bytes or less
+        may be tiny blocks shared with other values and are left alone."""
+        from .typeinfer import _types_for
+        got = sorted((k, v[1]) for k, v in self._fresh.items() if v[0] == "slice")
+        if not got or self.h.noscan is None:
+            return
+        h, reg, rts = self.h, self.reg, self.reg.rts
+        slots = np.array([k for k, _ in got], dtype=U64)
+        elem = {a: rts.try_get(a) for _, a in got}
+        tid = np.array([reg.of_rtype(a) if elem[a] is not None and elem[a].size > 0 else UNKNOWN
+                        for _, a in got], dtype=np.int32)
+        scan = np.array([elem[a] is not None and elem[a].ptrdata > 0 for _, a in got], dtype=bool)
+        ptr, ok = self.gp.process.gather.words(slots)
+        ok &= self._not_interface_data(slots) & (tid != UNKNOWN)
+        objs = np.where(ok, h.find(np.where(ok, ptr, 0)), -1)
+        o = np.maximum(objs, 0)
+        ok &= (objs >= 0) & (h.tid[o] == UNKNOWN) & (h.data_off[o] == 0) & (h.noscan[o] == ~scan)
+        ok &= ~(h.noscan[o] & (h.size[o] <= 16))
+        objs, tid = objs[ok], tid[ok]
+        h.assign(objs, _types_for(reg, objs, tid, h.size, h.data_off, sized=True))
 
     def _addressed_variables(self) -> None:
         """Type as T the memory of the package variables whose address the code passes as

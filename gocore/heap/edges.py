@@ -11,10 +11,7 @@ dropped, as ``scanobject`` does. ``edge_start[i]:edge_start[i+1]`` are object i'
 from __future__ import annotations
 
 import mmap
-import os
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -74,7 +71,6 @@ class Edges:
 
 
 RELEASE_BATCHES = 4  # batches of pointer words read between two releases of dump pages
-SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))   # batches scanned at once
 
 
 class _SpanScan:
@@ -242,7 +238,6 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20,
     dst, off, delta = _reserve(bound, np.int32), _reserve(bound, np.uint32), _reserve(bound, np.uint8)
     e = 0
     fused = _SpanScan.make(heap, pmaps)
-    heap._slots                      # the lookup table, built here and not in two threads
 
     def scan(ids: np.ndarray) -> list[tuple]:
         runs, rest = fused.scan(ids) if fused is not None else ([], ids)
@@ -273,20 +268,10 @@ def build_edges(heap: Heap, pmaps: PointerMaps, max_words: int = 1 << 20,
             place_edges(*r, lo, pos, dst, off, delta)
         e += sum(len(r[0]) for r in runs)
 
-    # batches are scanned ahead in worker threads (the compiled scan, the reads and the
-    # lookups release the GIL) and placed here in order
-    with ThreadPoolExecutor(max_workers=SCAN_THREADS) as pool:
-        ahead: deque = deque()
-        for batch, ids in enumerate(pmaps.batches(max_words)):
-            if release is not None and batch and batch % RELEASE_BATCHES == 0:
-                release()
-            ahead.append((ids, pool.submit(scan, ids)))
-            if len(ahead) > SCAN_THREADS:
-                ids, job = ahead.popleft()
-                place(ids, job.result())
-        while ahead:
-            ids, job = ahead.popleft()
-            place(ids, job.result())
+    for batch, ids in enumerate(pmaps.batches(max_words)):
+        if release is not None and batch and batch % RELEASE_BATCHES == 0:
+            release()
+        place(ids, scan(ids))
     dst, off, delta = dst[:e], off[:e], delta[:e]
     if e < 1 << 32:
         np.cumsum(start, dtype=np.uint32, out=start)

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from tests.coreedit import type_counts
-from ..gobuild import loaded_sigquit_dump
+from ..gobuild import amd64_sigquit_dump
 from .test_chan_types import _same_but_spelling
 
 PROGRAM = Path(__file__).resolve().parent / "globalkeeper"
@@ -45,10 +45,7 @@ _LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest); the cores a
 
 
 def _globalkeeper(version: str, stripped: bool, tmp_path_factory):
-    gp, manifest = loaded_sigquit_dump(PROGRAM, version, stripped, tmp_path_factory, _LOADED)
-    if gp.process.goarch != "amd64":
-        pytest.skip("package variables are typed from amd64 code only")
-    return gp, manifest
+    return amd64_sigquit_dump(PROGRAM, version, stripped, tmp_path_factory, _LOADED)
 
 
 def _object_type(gp, addr: int) -> str:

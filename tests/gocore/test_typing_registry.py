@@ -31,7 +31,7 @@ import pytest
 
 from tests.coreedit import type_counts
 from ..conftest import ROOT
-from ..gobuild import loaded_sigquit_dump
+from ..gobuild import amd64_sigquit_dump
 from .test_typing_globals import typed_as_if_stripped
 
 PROGRAM = ROOT / "fixtures" / "programs" / "registrykeeper"
@@ -40,10 +40,7 @@ _LOADED: dict = {}   # (version, stripped) -> (GoProcess, manifest)
 
 
 def _registrykeeper(version: str, stripped: bool, tmp_path_factory):
-    gp, manifest = loaded_sigquit_dump(PROGRAM, version, stripped, tmp_path_factory, _LOADED)
-    if gp.process.goarch != "amd64":
-        pytest.skip("package variables are typed from amd64 code only")
-    return gp, manifest
+    return amd64_sigquit_dump(PROGRAM, version, stripped, tmp_path_factory, _LOADED)
 
 
 def _expected(gp, manifest) -> dict[str, int]:

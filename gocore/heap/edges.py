@@ -77,7 +77,9 @@ class _SpanScan:
     """The pointers of small objects read by the compiled ``markkernels.span_edges``, span
     by span from the spans' heap bitmaps (Go 1.22+), where a span and its bitmap lie in one
     segment of the dump: the numpy path's bitmap expansion, reads and lookups took 4 s of
-    CPU at 20 M objects, with temporaries of several arrays per pointer word."""
+    CPU at 20 M objects, with temporaries of several arrays per pointer word. Objects with
+    a recorded type (malloc header, largeType) in one segment go to
+    ``markkernels.typed_edges`` the same way."""
 
     def __init__(self, heap: Heap, pmaps: PointerMaps, slots):
         self.heap, self.slots = heap, slots
@@ -152,15 +154,11 @@ class _SpanScan:
         end = h.addr[cand] + h.size[cand].astype(U64) - U64(1)
         whole = (seg >= 0) & self.aligned[seg] & (g.segment_of(end) == seg)
         cand, seg = cand[whole], seg[whole]
-        row = T.rows(pm._type_of(cand))
-        # no recorded type, or one without pointers: no edges (as in the numpy path)
-        if len(T.ptr_words) and len(T.bits):
-            none = (row < 0) | (T.ptr_words[np.maximum(row, 0)] <= 0)
-        else:
-            none = np.ones(len(cand), dtype=bool)
         done = np.zeros(len(ids), dtype=bool)
         done[np.flatnonzero(typed)[whole]] = True
-        keep = ~none
+        # no recorded type, or one without pointers: no edges (as in the numpy path)
+        row = pm.pointer_rows(cand) if len(T.bits) else np.full(len(cand), -1)
+        keep = row >= 0
         cand, seg, row = cand[keep], seg[keep], row[keep]
         first = (sp.sizeclass[h.span[cand]] != 0).astype(np.int64)    # the header word
         nwords = (h.size[cand] // np.uint32(8)).astype(np.int64)

@@ -125,7 +125,7 @@ def spread_pointers(objs, tid, start, dst, off, delta, data_off, size, slot_star
                 continue
             es = tsize[el]
             pay = np.int64(size[d]) - data_off[d]
-            if es < 0 or es > pay or (es > 0 and pay // es >= 2):
+            if es < 0 or _fit_count(es, pay, False) != 1:
                 continue
             tid[d] = el
             out[k] = d
@@ -219,15 +219,20 @@ def fit_counts(rank, esize, pay, arrays):
     the payload in bytes. One pass, where numpy made six temporaries of 8 bytes each."""
     out = np.empty(len(rank), dtype=np.int64)
     for i in range(len(rank)):
-        es = esize[rank[i]]
-        p = pay[i]
-        if es > p:
-            out[i] = 0
-        elif es > 0 and p // es >= 2:
-            out[i] = p // es if arrays else 0
-        else:
-            out[i] = 1
+        out[i] = _fit_count(np.int64(esize[rank[i]]), np.int64(pay[i]), arrays)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _fit_count(es, p, arrays):
+    """Return how many elements of ``es`` bytes a payload of ``p`` bytes holds as its type:
+    1, n >= 2 (``[n]elem``, only when ``arrays``), or 0 (too small, or several and not
+    ``arrays``: size classes are closer than 2x, so one ``new(T)`` never has room for two)."""
+    if es > p:
+        return np.int64(0)
+    if es > 0 and p // es >= 2:
+        return p // es if arrays else np.int64(0)
+    return np.int64(1)
 
 
 @njit(cache=True, nogil=True)

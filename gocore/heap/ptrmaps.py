@@ -113,6 +113,15 @@ class PointerMaps:
             t[hdr] = np.where(ok, v, 0)
         return t
 
+    def pointer_rows(self, ids: np.ndarray) -> np.ndarray:
+        """Return the ``types`` row of each object's recorded type (malloc header or
+        largeType), -1 where it has none or that type holds no pointers."""
+        T = self.types
+        row = T.rows(self._type_of(ids))
+        keep = row >= 0
+        keep[keep] &= T.ptr_words[row[keep]] > 0
+        return np.where(keep, row, -1)
+
     def _read_types(self) -> TypeMasks:
         h, sp, L, g = self.heap, self.heap.spans, self.gp.layout, self.gather
         ids = np.flatnonzero(~sp.noscan[h.span] & ((sp.sizeclass[h.span] == 0)
@@ -271,9 +280,8 @@ class PointerMaps:
         h, sp, T = self.heap, self.heap.spans, self.types
         if len(ids) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        row = T.rows(self._type_of(ids))
+        row = self.pointer_rows(ids)
         keep = row >= 0
-        keep[keep] &= T.ptr_words[row[keep]] > 0
         ids, row = ids[keep], row[keep]
         if len(ids) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)

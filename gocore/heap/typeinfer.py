@@ -882,6 +882,14 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
             put(blocks, np.full(len(blocks), reg.array_of(reg.uint8(), MAX_TINY_SIZE),
                                 dtype=np.int32))
 
+    def first_words(objs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (where ``objs`` holds an object, the first data word of each, whether it
+        was read)."""
+        hit = np.flatnonzero(objs >= 0)
+        if not len(hit):
+            return hit, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=bool)
+        return (hit, *read(base(objs[hit])))
+
     def read_act(act: int, addrs: np.ndarray, offs: np.ndarray, tg: np.ndarray,
                  put: Callable[[np.ndarray, np.ndarray], None]) -> None:
         """Read the slots ``offs`` (all of kind ``act``, target types ``tg``) of the typed
@@ -908,9 +916,8 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         elif act == FUNCVAL:
             objs = find(np.where(ok, w, 0))
             ct = np.full(len(objs), UNKNOWN, dtype=np.int32)
-            hit = np.flatnonzero(objs >= 0)
+            hit, pcs, pok = first_words(objs)
             if len(hit):
-                pcs, pok = read(base(objs[hit]))
                 ct[hit] = closures(np.where(pok, pcs, 0))
             got = _types_for(reg, objs, ct, size, data_off, sized=False)
             if reg.prefix_types:
@@ -927,9 +934,8 @@ def infer_types(gp: GoProcess, addr: np.ndarray, size: np.ndarray, roots: Iterab
         elif act == TRIE_NODE:
             objs = find(np.where(ok, w, 0))
             types = np.full(len(objs), UNKNOWN, dtype=np.int32)
-            hit = np.flatnonzero(objs >= 0)
+            hit, first, fok = first_words(objs)
             if len(hit):
-                first, fok = read(base(objs[hit]))
                 flag = np.where(fok, first & np.uint64(0xFF), np.uint64(2))  # isEntry (little-endian)
                 ut, inv = np.unique(tgt[hit], return_inverse=True)      # per indirect type
                 entry = np.array([_trie_entry(reg, int(x)) for x in ut], dtype=np.int32)

@@ -37,7 +37,9 @@ header) holds. Some words there still name a type, because the runtime wrote the
 * a package variable whose address the code passes as the receiver of a pointer method
   ``(*T).M`` (``allocsites.addressed_receivers``) holds a T there, when the module's
   pointer mask over its words is T's GC mask: that memory is typed as a root, and what
-  T's pointers reach spreads from it.
+  T's pointers reach spreads from it;
+* a struct whose own slice points at an array inside it (``regexp/syntax.Regexp``'s
+  ``Rune`` at its ``Rune0``: ``gocore.heap.inlinestorage``).
 
 Where two records give one object different types, the object stays untyped. Interfaces
 inside typed objects need none of this: propagation reads them with the object's type.
@@ -53,6 +55,7 @@ import numpy as np
 from .allocsites import (addressed_receivers, closure_function, closure_sites, global_sites,
                          global_uses)
 from .chans import Channels
+from .inlinestorage import inline_storage_objects
 from .mapflows import map_flows
 from .storeflows import MAP_HEADER, fresh_stores
 from ..errors import GoCoreError
@@ -111,7 +114,8 @@ class UntypedFacts:
         self._fresh = fresh_stores(self.gp, self._slots)
         self._ct: ClosureTypes | None = None
         objs, tids = [], []
-        for got in (self._finalizers(), self._interfaces(), self._package_variables()):
+        for got in (self._finalizers(), self._interfaces(), self._package_variables(),
+                    inline_storage_objects(self.gp, self.h, reg, self.pmaps, self.live)):
             objs.append(got[0])
             tids.append(got[1])
         self._assign(np.concatenate(objs), np.concatenate(tids))

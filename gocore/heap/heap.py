@@ -176,6 +176,7 @@ class _SlotIndex:
         return out
 
 
+ALLOC_BITS_CHUNK = 1 << 16   # bytes of alloc bits (512 K slots) masked per step of _alloc_bytes
 _LOW = np.array([(1 << c) - 1 for c in range(9)], dtype=np.uint8)   # c low bits set, c = 0..8
 
 
@@ -190,21 +191,39 @@ def _allocated(spans: Spans, gather: Gather
     within a span, so the result is sorted by address without a sort.
     """
     rows = np.flatnonzero(spans.in_use)
-    nelems = spans.nelems[rows]
-    owner, k = ragged_arange((nelems + 7) // 8)      # one row per byte of alloc bits
-    raw, ok = gather.u8(spans.alloc_bits[rows][owner] + k.astype(U64))
-    raw[~ok] = 0
-    del ok
-    k8 = k * 8
-    # slots below freeindex were handed out since the last sweep: allocated
-    raw |= _LOW[np.clip(spans.freeindex[rows][owner] - k8, 0, 8)]
-    raw &= _LOW[np.clip(nelems[owner] - k8, 0, 8)]
-    del k8
+    nbytes = (spans.nelems[rows] + 7) // 8
+    raw = _alloc_bytes(spans, gather, rows, nbytes)
     n = int(np.bitwise_count(raw).sum(dtype=np.int64))
     from .markkernels import expand_slots
     addr, size, span = np.empty(n, dtype=U64), np.empty(n, dtype=np.uint32), np.empty(n, dtype=np.int32)
-    expand_slots(raw, rows, (nelems + 7) // 8, spans.base, spans.elemsize, addr, size, span)
+    expand_slots(raw, rows, nbytes, spans.base, spans.elemsize, addr, size, span)
     return _sorted(addr, size, span)
+
+
+def _alloc_bytes(spans: Spans, gather: Gather, rows: np.ndarray, nbytes: np.ndarray,
+                 chunk: int = ALLOC_BITS_CHUNK) -> np.ndarray:
+    """Return the alloc bits of spans ``rows`` (``nbytes`` bytes each, in turn) with the
+    slots below ``freeindex`` set and those past ``nelems`` clear.
+
+    Spans are taken about ``chunk`` bytes at a time: each byte needs several 8-byte
+    temporaries (its span, its index, its address), and those of a whole 20 M-object heap
+    were 20 MB each, fresh memory every time (240 MB of huge pages zeroed)."""
+    ends = np.cumsum(nbytes)
+    raw = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
+    cuts = np.unique(np.r_[0, np.searchsorted(ends, np.arange(chunk, raw.size, chunk), side="right"),
+                           len(rows)])
+    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        r = rows[a:b]
+        owner, k = ragged_arange(nbytes[a:b])      # one row per byte of alloc bits
+        part, ok = gather.u8(spans.alloc_bits[r][owner] + k.astype(U64))
+        part[~ok] = 0
+        k8 = k * 8
+        # slots below freeindex were handed out since the last sweep: allocated
+        part |= _LOW[np.clip(spans.freeindex[r][owner] - k8, 0, 8)]
+        part &= _LOW[np.clip(spans.nelems[r][owner] - k8, 0, 8)]
+        lo = int(ends[a - 1]) if a else 0
+        raw[lo:lo + len(part)] = part
+    return raw
 
 
 def _sorted(addr: np.ndarray, size: np.ndarray, span: np.ndarray

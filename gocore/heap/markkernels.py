@@ -212,15 +212,55 @@ def group_ascending_by_type(objs, tid, ntypes, fresh):
 
 
 @njit(cache=True, nogil=True)
-def fit_counts(rank, esize, pay, arrays):
-    """Return per object how many elements its payload holds as its type: 1 (the element
-    type), n >= 2 (``[n]elem``, only when ``arrays``), 0 (it does not fit, or holds several
-    and not ``arrays``). ``rank`` indexes ``esize`` (element sizes) per object; ``pay`` is
-    the payload in bytes. One pass, where numpy made six temporaries of 8 bytes each."""
-    out = np.empty(len(rank), dtype=np.int64)
-    for i in range(len(rank)):
-        out[i] = _fit_count(np.int64(esize[rank[i]]), np.int64(pay[i]), arrays)
-    return out
+def sized_codes(rank, esize, pay, arrays, code, keys, shift):
+    """Write to ``code`` (int32, one per object) what each object's payload holds as its
+    type: -2 one element (the element type), -1 nothing (it does not fit, or holds several
+    and not ``arrays``), else the slot in ``keys`` of its (rank, count) pair: ``[count]elem``,
+    count >= 2. ``rank`` indexes ``esize`` (element sizes) per object, or is one rank for
+    all; ``pay`` is the payload in bytes. ``keys`` (int64, all -1, a power-of-two length)
+    is an open-addressing table of ``rank << 32 | count``, hashed to its top bits (``shift``:
+    64 - log2 of its length). Returns False (``code`` then unfinished) when more than half
+    of ``keys`` would fill. One pass and no temporary per
+    object, where a table over every possible (rank, count) and its bincount (as large as
+    the types times the longest length) faulted 11 k fresh pages at 20 M objects."""
+    nk = len(keys)
+    used = 0
+    one = len(rank) == 1
+    for i in range(len(pay)):
+        r = rank[0] if one else rank[i]
+        c = _fit_count(np.int64(esize[r]), np.int64(pay[i]), arrays)
+        if c == 0:
+            code[i] = -1
+            continue
+        if c == 1:
+            code[i] = -2
+            continue
+        k = (np.int64(r) << 32) | c
+        h = np.int64((np.uint64(k) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(shift))
+        while keys[h] != -1 and keys[h] != k:
+            h = (h + 1) & (nk - 1)
+        if keys[h] == -1:
+            used += 1
+            if 2 * used > nk:
+                return False
+            keys[h] = k
+        code[i] = h
+    return True
+
+
+@njit(cache=True, nogil=True)
+def apply_codes(code, elem, ids, unknown, out):
+    """Write each object's type to ``out`` from its ``sized_codes`` code: ``elem[i]`` (or
+    ``elem[0]`` for all when it holds one) for -2, ``unknown`` for -1, ``ids[code]`` else."""
+    one = len(elem) == 1
+    for i in range(len(code)):
+        c = code[i]
+        if c == -2:
+            out[i] = elem[0] if one else elem[i]
+        elif c < 0:
+            out[i] = unknown
+        else:
+            out[i] = ids[c]
 
 
 @njit(cache=True, nogil=True)

@@ -62,6 +62,7 @@ MALLOC_HEADER_SIZE = 8     # runtime.mallocHeaderSize (goarch.PtrSize)
 MIN_SIZE_FOR_MALLOC_HEADER = 512  # runtime.minSizeForMallocHeader = goarch.PtrSize * ptrBits
 MAX_SMALL_SIZE = 32768     # runtime.maxSmallSize (_MaxSmallSize)
 MAX_SLOTS = 1 << 16        # beyond this many pointer slots an array type is walked by stride
+SIZED_KEYS = 1 << 12    # (element type, length) pairs _sized_types' first table holds
 CHUNK_WORDS = 1 << 18      # slot words one step of a typing round reads (bounds its temporaries)
 
 ReadWords = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -1088,36 +1089,25 @@ def _sized_types(reg: TypeRegistry, elem: np.ndarray, pay: np.ndarray, arrays: b
     the object only starts with an ``elem`` (it is an array of them, or a struct whose first
     field is one: ``&a[0]``, ``&mPadded.m``), and which one the pointer cannot say (size
     classes are closer than 2x, so a lone ``new(T)`` never has room for two)."""
-    out = np.full(len(elem), UNKNOWN, dtype=np.int32)
+    from .markkernels import apply_codes, sized_codes
+    out = np.empty(len(elem), dtype=np.int32)
     if not len(elem):
         return out
     if (elem == elem[0]).all():  # the usual case: one frontier, one pointee type; no sort
-        ut, inv = elem[:1], np.zeros(len(elem), dtype=np.intp)
+        ut, rank = elem[:1], np.zeros(1, dtype=np.intp)
     else:
-        ut, inv = np.unique(elem, return_inverse=True)
-    from .markkernels import fit_counts
+        ut, rank = np.unique(elem, return_inverse=True)
     esize = np.array([reg.table[int(t)].size for t in ut], dtype=np.int64)
-    n = fit_counts(inv, esize, np.asarray(pay, dtype=np.int64), arrays)
-    one = n == 1
-    out[one] = elem[one]
-    ai = np.flatnonzero(n >= 2)
-    if len(ai):
-        # one key per (element type, length), the type as its rank in ``ut``
-        width = np.int64(n[ai].max()) + 1
-        key = inv[ai].astype(np.int64) * width + n[ai]
-        span = len(ut) * int(width)
-        if span <= max(1 << 22, 4 * len(ai)):
-            # a table over every possible key: linear, where np.unique sorts (0.6 s for the
-            # 6.7 M strings of a 20 M-object heap)
-            table = np.full(span, UNKNOWN, dtype=np.int32)
-            for k in np.flatnonzero(np.bincount(key, minlength=span)):
-                table[k] = reg.array_of(int(ut[k // width]), int(k % width))
-            out[ai] = table[key]
-        else:
-            keys, kinv = np.unique(key, return_inverse=True)
-            ids = np.array([reg.array_of(int(ut[k // width]), int(k % width)) for k in keys],
-                           dtype=np.int32)
-            out[ai] = ids[np.asarray(kinv).ravel()]
+    code = np.empty(len(elem), dtype=np.int32)
+    keys = np.full(SIZED_KEYS, -1, dtype=np.int64)
+    pay = np.asarray(pay, dtype=np.int64)
+    while not sized_codes(rank, esize, pay, arrays, code, keys, 65 - len(keys).bit_length()):
+        keys = np.full(4 * len(keys), -1, dtype=np.int64)   # (types, lengths) beyond the table
+    ids = np.full(len(keys), UNKNOWN, dtype=np.int32)
+    for h in np.flatnonzero(keys >= 0).tolist():
+        k = int(keys[h])
+        ids[h] = reg.array_of(int(ut[k >> 32]), k & 0xFFFFFFFF)
+    apply_codes(code, elem if len(rank) > 1 else ut, ids, UNKNOWN, out)
     return out
 
 

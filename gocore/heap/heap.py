@@ -207,7 +207,7 @@ def _alloc_bytes(spans: Spans, gather: Gather, rows: np.ndarray, nbytes: np.ndar
 
     Spans are taken about ``chunk`` bytes at a time: each byte needs several 8-byte
     temporaries (its span, its index, its address), and those of a whole 20 M-object heap
-    were 20 MB each, fresh memory every time (240 MB of huge pages zeroed)."""
+    were 20 MB each, fresh memory every time (about 250 MB of huge pages zeroed)."""
     ends = np.cumsum(nbytes)
     raw = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
     cuts = np.unique(np.r_[0, np.searchsorted(ends, np.arange(chunk, raw.size, chunk), side="right"),
